@@ -1,0 +1,151 @@
+"""Django settings, every one read from an environment variable with an embedded default.
+
+The embedded default (no variables set) is SQLite, the in-memory channel layer and, when no
+``FIREWORKS_API_KEY`` is set, the offline emulator on loopback.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Read a boolean environment variable ("1", "true", "yes", "on" are true)."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# An unset secret key is only acceptable for a local, single-machine run; say so loudly in prod.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "insecure-local-playground-key-set-DJANGO_SECRET_KEY"
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "playground",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "playground.urls"
+ASGI_APPLICATION = "playground.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "playground.context_processors.upstream",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The live-server tests need a file database, never :memory: (testing-notes.md).
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "db.test.sqlite3")}
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "playground"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- The upstream -------------------------------------------------------------------------------
+FIREWORKS_API_KEY = os.environ.get("FIREWORKS_API_KEY", "")
+PLAYGROUND_EMULATOR_PORT = int(os.environ.get("PLAYGROUND_EMULATOR_PORT", "8765"))
+FIREWORKS_BASE_URL = (
+    os.environ.get("FIREWORKS_BASE_URL")
+    or (
+        "https://api.fireworks.ai/inference/v1"
+        if FIREWORKS_API_KEY
+        else f"http://127.0.0.1:{PLAYGROUND_EMULATOR_PORT}/inference/v1"
+    )
+).rstrip("/")
+# True when the upstream is the offline emulator: the UI labels every reply as emulated.
+PLAYGROUND_EMULATOR = env_bool(
+    "PLAYGROUND_EMULATOR", not FIREWORKS_API_KEY and not os.environ.get("FIREWORKS_BASE_URL")
+)
+PLAYGROUND_DEFAULT_MODEL = os.environ.get(
+    "PLAYGROUND_DEFAULT_MODEL", "accounts/fireworks/models/llama-v3p1-8b-instruct"
+)
+PLAYGROUND_ALLOW_SIGNUP = env_bool("PLAYGROUND_ALLOW_SIGNUP", True)
+# Seconds: to open the connection, to the first byte of the response, and between two chunks.
+FIREWORKS_CONNECT_TIMEOUT = float(os.environ.get("FIREWORKS_CONNECT_TIMEOUT", "10"))
+FIREWORKS_FIRST_BYTE_TIMEOUT = float(os.environ.get("FIREWORKS_FIRST_BYTE_TIMEOUT", "120"))
+FIREWORKS_STREAM_GAP_TIMEOUT = float(os.environ.get("FIREWORKS_STREAM_GAP_TIMEOUT", "60"))
+# How long the model listing is cached (seconds).
+PLAYGROUND_MODELS_CACHE_SECONDS = int(os.environ.get("PLAYGROUND_MODELS_CACHE_SECONDS", "600"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

@@ -1,0 +1,9 @@
+"""URL routes: the playground page, sign-in/sign-up and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+]

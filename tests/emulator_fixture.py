@@ -1,0 +1,82 @@
+"""The offline emulator served over real loopback HTTP, for tests (uvicorn in a thread)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from proxy.emulator import create_app
+
+
+class EmulatorServer:
+    """A running emulator: its URLs and the control calls the tests use."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.root_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.root_url}/inference/v1"
+        config = uvicorn.Config(create_app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the emulator did not start within 10 s")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+    def inject(self, *faults: dict[str, Any]) -> None:
+        """Queue faults; each is used by the next generation request."""
+        httpx.post(f"{self.root_url}/_emulator/faults", json={"faults": list(faults)}).raise_for_status()
+
+    def configure(self, **pace: Any) -> None:
+        """Set the pace: ttft_ms, tokens_per_second, chunk_tokens, seed."""
+        httpx.post(f"{self.root_url}/_emulator/config", json=pace).raise_for_status()
+
+    def state(self) -> dict[str, Any]:
+        """The last requests received and how each stream ended."""
+        response = httpx.get(f"{self.root_url}/_emulator/state")
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self) -> None:
+        """Clear queued faults, the request log, and go back to the default (fast) test pace."""
+        httpx.delete(f"{self.root_url}/_emulator/faults").raise_for_status()
+        httpx.post(f"{self.root_url}/_emulator/reset").raise_for_status()
+        self.configure(**FAST_PACE)
+
+
+# Fast enough to keep the suite quick, slow enough that a stream can be stopped mid-way.
+FAST_PACE = {"ttft_ms": 20, "tokens_per_second": 400, "chunk_tokens": 1, "seed": 7}
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    """One emulator for the whole session."""
+    server = EmulatorServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
+    """The session's emulator, reset: no faults queued, the fast test pace, an empty request log."""
+    emulator_server.reset()
+    return emulator_server
