@@ -1,0 +1,87 @@
+"""``manage.py serve``: set up and run the playground as a user runs it.
+
+Migrates the database, collects static files, starts the offline emulator on loopback when no
+``FIREWORKS_API_KEY`` is set, and serves the ASGI application with daphne.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
+
+
+class Command(BaseCommand):
+    """Migrate, collect static files, start the emulator if needed, serve with daphne."""
+
+    help = __doc__
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
+        parser.add_argument("--port", type=int, default=8000, help="Port to listen on (default 8000).")
+        parser.add_argument(
+            "--no-emulator", action="store_true", help="Do not start the offline emulator, even without a key."
+        )
+
+    def handle(self, *args: Any, host: str, port: int, no_emulator: bool, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        emulator = None
+        if settings.PLAYGROUND_EMULATOR and not no_emulator:
+            emulator = self.start_emulator()
+        upstream = "the offline emulator" if settings.PLAYGROUND_EMULATOR else settings.FIREWORKS_BASE_URL
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        self.stdout.write(
+            f"Playground on {url}/  (upstream: {upstream})\n"
+            f"First time here? Make an account at {url}/accounts/signup/ "
+            "or with `python manage.py createsuperuser`.\n"
+        )
+        try:
+            from daphne.cli import CommandLineInterface
+
+            CommandLineInterface().run(["-b", host, "-p", str(port), "playground.asgi:application"])
+        finally:
+            if emulator is not None:
+                emulator.terminate()
+                emulator.wait(5)
+
+    def start_emulator(self) -> subprocess.Popen[bytes] | None:
+        """Start the emulator on its port, or reuse one that already answers there."""
+        port = settings.PLAYGROUND_EMULATOR_PORT
+        models_url = f"{settings.FIREWORKS_BASE_URL}/models"
+        if self.emulator_answers(models_url):
+            self.stdout.write(f"Reusing the emulator already running on port {port}.")
+            return None
+        process = subprocess.Popen(  # noqa: S603 - our own manage.py with fixed arguments
+            [sys.executable, str(MANAGE_PY), "emulator", "--host", "127.0.0.1", "--port", str(port)]
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise CommandError(
+                    f"The emulator exited at once (code {process.returncode}). Is port {port} taken? "
+                    "Set PLAYGROUND_EMULATOR_PORT to another port."
+                )
+            if self.emulator_answers(models_url):
+                return process
+            time.sleep(0.1)
+        process.terminate()
+        raise CommandError(f"The emulator did not answer on port {port} within 15 s.")
+
+    @staticmethod
+    def emulator_answers(url: str) -> bool:
+        """Whether our emulator (not some other server) answers at ``url``."""
+        try:
+            response = httpx.get(url, timeout=0.5)
+        except httpx.HTTPError:
+            return False
+        return response.headers.get("x-playground-emulator") == "1"
