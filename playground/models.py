@@ -1,0 +1,141 @@
+"""Saved work: conversations, their messages, and every upstream call (a Run) with what came back.
+
+Room is left for workspaces, presets, share links and branching (later issues): a conversation is
+owned by one user for now, and messages are an ordered list that a fork could copy.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Mode(models.TextChoices):
+    """Which upstream endpoint a conversation or run uses."""
+
+    CHAT = "chat", "Chat"
+    COMPLETIONS = "completions", "Completions"
+
+
+class Conversation(models.Model):
+    """One playground session of a user: the model, system prompt, parameters and messages."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.CHAT)
+    model = models.CharField(max_length=300)
+    system_prompt = models.TextField(blank=True)
+    # Registry values (playground/params.py), as validated; unset parameters are absent.
+    params = models.JSONField(default=dict, blank=True)
+    # Fields the registry does not know, passed through to the upstream unchecked.
+    extra = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_owner_recent")]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class Message(models.Model):
+    """One message of a conversation, at its position in the ordered list."""
+
+    class Role(models.TextChoices):
+        SYSTEM = "system", "System"
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+        TOOL = "tool", "Tool"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    position = models.PositiveIntegerField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    # A string, or a list of parts ({"type": "text", ...} / {"type": "image_url", ...}) as the API takes it.
+    content = models.JSONField(default=str, blank=True)
+    reasoning = models.TextField(blank=True)
+    tool_calls = models.JSONField(null=True, blank=True)
+    # For role "tool": which assistant tool call this message answers.
+    tool_call_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "position"], name="message_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} #{self.position} of {self.conversation_id}"
+
+    @property
+    def text(self) -> str:
+        """The message's text, with the text parts of a multi-part content joined."""
+        if isinstance(self.content, str):
+            return self.content
+        if isinstance(self.content, list):
+            return "".join(
+                str(part.get("text", ""))
+                for part in self.content
+                if isinstance(part, dict) and part.get("type") == "text"
+            )
+        return ""
+
+
+class Run(models.Model):
+    """One upstream call: the exact request sent, what the server said it did, and what came back."""
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming", "Streaming"
+        DONE = "done", "Done"
+        STOPPED = "stopped", "Stopped"
+        ERROR = "error", "Error"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="runs")
+    # The assistant message this run produced (set when the run ends).
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="runs"
+    )
+    endpoint = models.CharField(max_length=16, choices=Mode.choices, default=Mode.CHAT)
+    model = models.CharField(max_length=300)
+    # The exact body sent upstream (never the key: that travels only in a header).
+    request = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STREAMING)
+    request_id = models.CharField(max_length=200, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    sampling_options = models.JSONField(null=True, blank=True)  # fireworks-sampling-options, as applied
+    requested_options = models.JSONField(
+        default=dict, blank=True
+    )  # the sampling values the request asked for
+    rate_limits = models.JSONField(default=dict, blank=True)
+    usage = models.JSONField(null=True, blank=True)
+    perf_metrics = models.JSONField(null=True, blank=True)
+    # {ttft_ms, total_ms, chunks, chunks_per_second}, measured by the server from the request being sent.
+    timings = models.JSONField(default=dict, blank=True)
+    # The chunk timeline to replay the stream later: [[i, t_ms, choice, content, reasoning], ...].
+    timeline = models.JSONField(default=list, blank=True)
+    # Per choice: {content, reasoning, tool_calls (assembled), finish_reason, logprobs}.
+    output = models.JSONField(default=list, blank=True)
+    finish_reasons = models.JSONField(default=dict, blank=True)
+    response_model = models.CharField(max_length=300, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["conversation", "-started_at"], name="run_conversation_recent")]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.status}) of {self.conversation_id}"
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the stream has ended (done, stopped or error)."""
+        return self.status != self.Status.STREAMING

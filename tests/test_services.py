@@ -1,0 +1,197 @@
+"""Services and selectors at the database level: what a run saves, and who may see what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from playground import selectors, services
+from playground.models import Conversation, Message, Run
+
+pytestmark = pytest.mark.django_db
+
+MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+
+
+@pytest.fixture
+def alice() -> Any:
+    return get_user_model().objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def bob() -> Any:
+    return get_user_model().objects.create_user("bob", password="pw-bob-123")
+
+
+def start(user: Any, messages: list[dict[str, Any]], conversation_id: int | None = None, **kw: Any) -> Run:
+    request = {
+        "model": MODEL,
+        "messages": messages,
+        "temperature": 0.5,
+        "max_completion_tokens": 10,
+        "stream": True,
+    }
+    args: dict[str, Any] = {
+        "user": user,
+        "conversation_id": conversation_id,
+        "mode": "chat",
+        "model": MODEL,
+        "messages": messages,
+        "prompt": None,
+        "params": {"temperature": 0.5},
+        "extra": {},
+        "request": request,
+    }
+    return services.run_start(**{**args, **kw})
+
+
+def finish(run: Run, *, status: str = "done", content: str = "Hello there", **kw: Any) -> services.RunResult:
+    args: dict[str, Any] = {
+        "run_id": run.pk,
+        "status": status,
+        "opened": {
+            "status": 200,
+            "headers": {"x-request-id": "req-1", "set-cookie": "a=b", "content-type": "text/event-stream"},
+            "request_id": "req-1",
+            "sampling_options": {"temperature": 0.5},
+            "rate_limits": {"x-ratelimit-remaining-requests": "59"},
+        },
+        "output": [
+            {
+                "content": content,
+                "reasoning": "",
+                "tool_calls": None,
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        "perf": {"server-time-to-first-token": 0.01},
+        "timings": {"ttft_ms": 12.0, "total_ms": 40.0, "chunks": 2, "chunks_per_second": 50.0},
+        "timeline": [[0, 12.0, 0, "Hello", None], [1, 40.0, 0, " there", None]],
+        "error": None,
+        "response_model": MODEL,
+        "finish_reasons": {0: "stop"},
+    }
+    return services.run_finish(**{**args, **kw})
+
+
+def test_run_start_creates_conversation_messages_and_streaming_run(alice: Any) -> None:
+    run = start(alice, [{"role": "user", "content": "What is the capital of France, in one word please?"}])
+    conversation = run.conversation
+    assert conversation.owner == alice
+    assert conversation.title == "What is the capital of France, in one word please?"
+    assert conversation.params == {"temperature": 0.5}
+    assert [(m.position, m.role, m.content) for m in conversation.messages.all()] == [
+        (0, "user", "What is the capital of France, in one word please?")
+    ]
+    assert run.status == Run.Status.STREAMING
+    assert run.started_by == alice
+    assert run.requested_options == {"temperature": 0.5, "max_tokens": 10}
+
+
+def test_long_title_is_cut_at_a_word(alice: Any) -> None:
+    run = start(alice, [{"role": "user", "content": "word " * 40}])
+    assert run.conversation.title.endswith("…")
+    assert len(run.conversation.title) <= services.TITLE_LENGTH + 1
+    assert "wor…" not in run.conversation.title
+
+
+def test_run_finish_saves_reply_and_run_record(alice: Any) -> None:
+    run = start(alice, [{"role": "user", "content": "Hi"}])
+    result = finish(run)
+    run.refresh_from_db()
+    assert run.status == "done"
+    assert run.request_id == "req-1"
+    assert "set-cookie" not in run.response_headers
+    assert run.response_headers["x-request-id"] == "req-1"
+    assert run.usage["total_tokens"] == 5
+    assert run.finish_reasons == {"0": "stop"}
+    assert run.finished_at is not None
+    reply = Message.objects.get(pk=result.message_id)
+    assert (reply.role, reply.content, reply.position) == ("assistant", "Hello there", 1)
+    assert run.message == reply
+    assert result.message_ids == [m.pk for m in run.conversation.messages.order_by("position")]
+    assert result.message_ids[-1] == reply.pk
+
+
+def test_stopped_run_keeps_partial_text(alice: Any) -> None:
+    run = start(alice, [{"role": "user", "content": "Hi"}])
+    finish(run, status="stopped", content="Hel", finish_reasons={})
+    run.refresh_from_db()
+    assert run.status == "stopped"
+    assert run.message.content == "Hel"
+
+
+def test_error_before_any_text_saves_no_empty_reply(alice: Any) -> None:
+    run = start(alice, [{"role": "user", "content": "Hi"}])
+    error = {"code": "http_error", "message": "Model not found", "status": 404, "request_id": "req-9"}
+    result = finish(run, status="error", content="", opened=None, error=error, output=[], finish_reasons={})
+    run.refresh_from_db()
+    assert run.status == "error"
+    assert run.error["status"] == 404
+    assert run.request_id == "req-9"
+    assert result.message_id is None
+    assert list(run.conversation.messages.values_list("role", flat=True)) == ["user"]
+
+
+def test_continuing_keeps_earlier_messages_and_their_ids(alice: Any) -> None:
+    first = start(alice, [{"role": "user", "content": "Hi"}])
+    result = finish(first)
+    conversation_id = first.conversation_id
+    second = start(
+        alice,
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello there"},
+            {"role": "user", "content": "And again"},
+        ],
+        conversation_id=conversation_id,
+    )
+    messages = list(second.conversation.messages.order_by("position"))
+    assert [m.pk for m in messages[:2]] == result.message_ids
+    assert [m.content for m in messages] == ["Hi", "Hello there", "And again"]
+    # The title stays the one proposed first.
+    assert second.conversation.title == "Hi"
+    first.refresh_from_db()
+    assert first.message_id == result.message_id
+
+
+def test_editing_an_earlier_message_replaces_the_rest(alice: Any) -> None:
+    first = start(alice, [{"role": "user", "content": "Hi"}])
+    finish(first)
+    second = start(
+        alice, [{"role": "user", "content": "Hello instead"}], conversation_id=first.conversation_id
+    )
+    assert [(m.position, m.content) for m in second.conversation.messages.order_by("position")] == [
+        (0, "Hello instead")
+    ]
+
+
+def test_another_users_conversation_is_refused(alice: Any, bob: Any) -> None:
+    run = start(alice, [{"role": "user", "content": "secret"}])
+    with pytest.raises(Conversation.DoesNotExist):
+        start(bob, [{"role": "user", "content": "mine now"}], conversation_id=run.conversation_id)
+    assert run.conversation.messages.get().content == "secret"
+    assert Run.objects.count() == 1
+
+
+def test_completions_mode_keeps_the_prompt_as_a_message(alice: Any) -> None:
+    run = start(alice, [], mode="completions", prompt="Once upon a time")
+    assert run.conversation.title == "Once upon a time"
+    assert run.conversation.messages.get().content == "Once upon a time"
+    result = finish(run, content=", there was")
+    assert Message.objects.get(pk=result.message_id).content == ", there was"
+
+
+def test_selectors_filter_by_owner(alice: Any, bob: Any) -> None:
+    run = start(alice, [{"role": "user", "content": "Hi"}])
+    assert list(selectors.conversation_list_for_user(user=alice)) == [run.conversation]
+    assert not selectors.conversation_list_for_user(user=bob).exists()
+    assert list(selectors.run_list_for_conversation(user=alice, conversation_id=run.conversation_id)) == [run]
+    assert not selectors.run_list_for_conversation(user=bob, conversation_id=run.conversation_id).exists()
+    with pytest.raises(Run.DoesNotExist):
+        selectors.run_get_for_user(user=bob, run_id=run.pk)
+    assert selectors.run_get_for_user(user=alice, run_id=run.pk) == run
