@@ -1,0 +1,684 @@
+"""The one client for the upstream (Fireworks or any OpenAI-compatible server).
+
+It streams ``/chat/completions`` and ``/completions`` with httpx, decodes the server-sent events with
+``proxy.sse`` and yields the plain events of ``proxy.events``. Every failure is translated here into
+the ``UpstreamError`` family, with the API key scrubbed out: no httpx exception leaves this module.
+It imports neither Django nor Channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from proxy.events import (
+    Delta,
+    Done,
+    Event,
+    Finish,
+    Opened,
+    Perf,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamHTTPError,
+    UpstreamProtocolError,
+    UpstreamStreamError,
+    UpstreamTimeout,
+    Usage,
+)
+from proxy.sse import SSEDecoder, SSEEvent
+
+__all__ = ["UpstreamClient", "prepare_body", "scrub", "shared_client"]
+
+Endpoint = Literal["chat", "completions"]
+_PATHS: dict[str, str] = {"chat": "/chat/completions", "completions": "/completions"}
+
+# Enough of an error body to explain it; a proxy's HTML error page can be far longer.
+_MAX_ERROR_BODY = 64 * 1024
+_BODY_SNIPPET = 2000
+# After [DONE] the body should end at once; reading the end lets the connection go back to the pool.
+_DRAIN_SECONDS = 1.0
+
+# status -> (code, retryable, what it means when the upstream gives no message)
+_STATUSES: dict[int, tuple[str, bool, str]] = {
+    400: ("bad_request", False, "the request was rejected as invalid"),
+    401: ("unauthorized", False, "the API key is missing or was not accepted"),
+    402: ("payment_required", False, "the account has a billing problem (payment required)"),
+    403: ("forbidden", False, "this API key may not use this model or resource"),
+    404: ("not_found", False, "not found"),
+    405: ("method_not_allowed", False, "the method is not allowed on this path"),
+    408: ("timeout", True, "the upstream timed out waiting for the request"),
+    412: ("precondition_failed", False, "precondition failed (account suspended or adapter failed to load)"),
+    413: ("payload_too_large", False, "the request is too large"),
+    422: ("validation_error", False, "the request did not validate"),
+    429: ("rate_limited", True, "too many requests: the rate limit was reached"),
+    500: ("server_error", False, "internal server error"),
+    502: ("bad_gateway", True, "bad gateway: the server behind it did not answer properly"),
+    503: ("overloaded", True, "the service is overloaded or unavailable"),
+    504: ("gateway_timeout", True, "gateway timeout: the server behind it took too long"),
+    520: ("unknown", True, "an unknown error occurred"),
+}
+
+_SECRET_PATTERNS = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+|\bfw_[A-Za-z0-9]+")
+_TAG = re.compile(r"<[^>]*>")
+_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
+_SPACE = re.compile(r"\s+")
+
+
+def scrub(text: str, api_key: str = "") -> str:
+    """Remove the API key and anything that looks like a bearer token or a Fireworks key from text."""
+    if api_key:
+        text = text.replace(api_key, "[redacted]")
+    return _SECRET_PATTERNS.sub("[redacted]", text)
+
+
+def prepare_body(body: dict[str, Any], *, endpoint: Endpoint = "chat") -> dict[str, Any]:
+    """Return the exact body to send: streaming on, usage and perf metrics asked for unless set."""
+    prepared = dict(body)
+    prepared["stream"] = True
+    if "stream_options" not in prepared:
+        prepared["stream_options"] = {"include_usage": True}
+    if "perf_metrics_in_response" not in prepared:
+        prepared["perf_metrics_in_response"] = True
+    return prepared
+
+
+def _to_int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return int(float(value))
+        except ValueError:
+            return None
+
+
+def _to_float(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _opened(response: httpx.Response) -> Opened:
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    sampling: dict[str, Any] | None = None
+    raw = headers.get("fireworks-sampling-options")
+    if raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        sampling = parsed if isinstance(parsed, dict) else None
+    return Opened(
+        status=response.status_code,
+        headers=headers,
+        request_id=headers.get("x-request-id"),
+        sampling_options=sampling,
+        rate_limits={k: v for k, v in headers.items() if k.startswith("x-ratelimit-")},
+        prompt_tokens=_to_int(headers.get("fireworks-prompt-tokens")),
+        cached_prompt_tokens=_to_int(headers.get("fireworks-cached-prompt-tokens")),
+        server_ttft=_to_float(headers.get("fireworks-server-time-to-first-token")),
+    )
+
+
+def _usage(raw: dict[str, Any]) -> Usage:
+    details = raw.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(
+        prompt_tokens=raw.get("prompt_tokens"),
+        completion_tokens=raw.get("completion_tokens"),
+        total_tokens=raw.get("total_tokens"),
+        cached_tokens=cached,
+        raw=raw,
+    )
+
+
+def _delta(index: int, part: dict[str, Any], choice: dict[str, Any]) -> Delta | None:
+    """A Delta from a chat ``delta``/``message`` or a completions choice; None if it says nothing."""
+    content = part.get("content")
+    if content is None:
+        content = choice.get("text")
+    reasoning = part.get("reasoning_content")
+    if reasoning is None:
+        reasoning = part.get("reasoning")  # some OpenAI-compatible servers use this name
+    tool_calls = part.get("tool_calls")
+    logprobs = choice.get("logprobs")
+    delta = Delta(
+        choice=index,
+        content=content if isinstance(content, str) and content else None,
+        reasoning=reasoning if isinstance(reasoning, str) and reasoning else None,
+        tool_calls=tool_calls if isinstance(tool_calls, list) and tool_calls else None,
+        logprobs=logprobs if isinstance(logprobs, dict) and logprobs else None,
+        role=part.get("role") if isinstance(part.get("role"), str) else None,
+    )
+    if (
+        delta.content is None
+        and delta.reasoning is None
+        and delta.tool_calls is None
+        and delta.logprobs is None
+    ):
+        return None  # e.g. the role-only first chunk, or the empty delta next to finish_reason
+    return delta
+
+
+class _StreamState:
+    """What a stream has said so far, for the final Done."""
+
+    __slots__ = ("finish_reasons", "model", "response_id", "saw_done")
+
+    def __init__(self) -> None:
+        self.finish_reasons: dict[int, str] = {}
+        self.saw_done = False
+        self.response_id: str | None = None
+        self.model: str | None = None
+
+    def done(self) -> Done:
+        return Done(
+            finish_reasons=dict(self.finish_reasons),
+            saw_done_marker=self.saw_done,
+            response_id=self.response_id,
+            model=self.model,
+        )
+
+
+def _chunk_events(obj: dict[str, Any], state: _StreamState, *, whole: bool) -> list[Event]:
+    """The events of one chunk (or of a whole non-streamed completion): deltas, finishes, usage, perf."""
+    if state.response_id is None and isinstance(obj.get("id"), str):
+        state.response_id = obj["id"]
+    if isinstance(obj.get("model"), str):
+        state.model = obj["model"]
+    events: list[Event] = []
+    finishes: list[Event] = []
+    choices = obj.get("choices")
+    if isinstance(choices, list):
+        for position, choice in enumerate(choices):
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index")
+            if not isinstance(index, int):
+                index = position
+            part = choice.get("message" if whole else "delta")
+            delta = _delta(index, part if isinstance(part, dict) else {}, choice)
+            if delta is not None:
+                events.append(delta)
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                state.finish_reasons[index] = reason
+                finishes.append(Finish(choice=index, reason=reason))
+    events.extend(finishes)
+    usage = obj.get("usage")
+    if isinstance(usage, dict):
+        events.append(_usage(usage))
+    perf = obj.get("perf_metrics")
+    if isinstance(perf, dict):
+        events.append(Perf(metrics=perf))
+    return events
+
+
+class UpstreamClient:
+    """Streams completions from one OpenAI-compatible base URL over one httpx connection pool."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str = "",
+        connect_timeout: float = 10.0,
+        first_byte_timeout: float = 120.0,
+        gap_timeout: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 1000,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.connect_timeout = connect_timeout
+        self.first_byte_timeout = first_byte_timeout
+        self.gap_timeout = gap_timeout
+        host = urlsplit(self.base_url).netloc or self.base_url
+        # Errors name the server so that a person knows whom to blame.
+        self.upstream_name = "Fireworks" if host.endswith("fireworks.ai") else f"The upstream at {host}"
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            # Reads are not limited by httpx: the first-byte and gap limits are enforced per read
+            # below, so that each limit means exactly what its name says.
+            timeout=httpx.Timeout(connect=connect_timeout, read=None, write=first_byte_timeout, pool=None),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"<UpstreamClient {self.base_url}>"
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    def _headers(self, extra: dict[str, str] | None, accept: str) -> dict[str, str]:
+        headers = {"accept": accept, "content-type": "application/json"}
+        if extra:
+            headers.update(extra)
+        if self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    async def stream_chat(
+        self,
+        body: dict[str, Any],
+        *,
+        endpoint: Endpoint = "chat",
+        headers: dict[str, str] | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """Send ``body`` as given and yield Opened, then Delta/Finish/Usage/Perf, then one Done."""
+        model = body.get("model") if isinstance(body.get("model"), str) else None
+        try:
+            content = json.dumps(body, ensure_ascii=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise UpstreamError(
+                f"The request body cannot be sent as JSON: {scrub(str(exc), self._api_key)}",
+                code="invalid_body",
+            ) from None
+        request = self._client.build_request(
+            "POST",
+            self.base_url + _PATHS[endpoint],
+            content=content,
+            headers=self._headers(headers, "text/event-stream, application/json"),
+        )
+        loop = asyncio.get_running_loop()
+        first_byte_deadline = loop.time() + self.first_byte_timeout
+        response: httpx.Response | None = None
+        chunks: AsyncIterator[bytes] | None = None
+        try:
+            response = await self._send(request, first_byte_deadline)
+            if not 200 <= response.status_code < 300:
+                raise await self._http_error(response, model=model)
+            yield _opened(response)
+            content_type = response.headers.get("content-type", "").lower()
+            chunks = response.aiter_bytes()
+            if "json" in content_type:
+                for event in await self._whole(chunks, first_byte_deadline):
+                    yield event
+                return
+            state = _StreamState()
+            decoder = SSEDecoder()
+            gap = False
+            while True:
+                if state.saw_done:
+                    try:
+                        chunk = await self._read(chunks, loop.time() + _DRAIN_SECONDS, "drain")
+                    except UpstreamError:
+                        break  # whatever follows [DONE] does not matter
+                else:
+                    chunk = await self._read(
+                        chunks,
+                        loop.time() + self.gap_timeout if gap else first_byte_deadline,
+                        "gap" if gap else "first_byte",
+                    )
+                gap = True
+                if chunk is None:
+                    for event in self._sse_events(decoder.close(), state):
+                        yield event
+                    break
+                if state.saw_done:
+                    continue
+                for event in self._sse_events(decoder.feed(chunk), state):
+                    yield event
+            if not state.saw_done and not state.finish_reasons:
+                raise UpstreamConnectionError(
+                    f"{self.upstream_name} ended the stream before it finished "
+                    "(no finish_reason and no [DONE]).",
+                    code="incomplete_stream",
+                    request_id=response.headers.get("x-request-id"),
+                )
+            yield state.done()
+        except UpstreamError as exc:
+            if exc.request_id is None and response is not None:
+                exc.request_id = response.headers.get("x-request-id")
+            raise
+        finally:
+            # Closing the response stops generation upstream (and billing) and frees the connection.
+            if response is not None:
+                try:
+                    await response.aclose()
+                finally:
+                    if isinstance(chunks, AsyncGenerator):
+                        await chunks.aclose()
+
+    def _sse_events(self, sse_events: list[SSEEvent], state: _StreamState) -> list[Event]:
+        events: list[Event] = []
+        for sse in sse_events:
+            if state.saw_done:
+                break
+            data = sse.data
+            if data == "[DONE]":
+                state.saw_done = True
+                break
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                raise UpstreamProtocolError(
+                    f"{self.upstream_name} sent a stream line that is not JSON: {self._snippet(data)!r}",
+                    body=self._snippet(data),
+                ) from None
+            if not isinstance(obj, dict):
+                raise UpstreamProtocolError(
+                    f"{self.upstream_name} sent a stream chunk that is not a JSON object: "
+                    f"{self._snippet(data)!r}",
+                    body=self._snippet(data),
+                )
+            if obj.get("error") or sse.event == "error":
+                raise self._stream_error(obj, data)
+            events.extend(_chunk_events(obj, state, whole=False))
+        return events
+
+    def _stream_error(self, obj: dict[str, Any], data: str) -> UpstreamStreamError:
+        message, param = _error_fields(obj)
+        text = scrub(message or "no message", self._api_key)
+        request_id = obj.get("request_id") if isinstance(obj.get("request_id"), str) else None
+        return UpstreamStreamError(
+            f"{self.upstream_name} reported an error during the stream: {text}",
+            request_id=request_id,
+            param=param,
+            body=self._snippet(data),
+        )
+
+    async def _whole(self, chunks: AsyncIterator[bytes], deadline: float) -> list[Event]:
+        """A 200 that is not an event stream: one whole completion, turned into the same events."""
+        raw = await self._read_all(chunks, deadline, limit=None)
+        text = raw.decode("utf-8", "replace")
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            raise UpstreamProtocolError(
+                f"{self.upstream_name} answered with a body that is not JSON: {self._snippet(text)!r}",
+                body=self._snippet(text),
+            ) from None
+        if not isinstance(obj, dict):
+            raise UpstreamProtocolError(
+                f"{self.upstream_name} answered with JSON that is not an object: {self._snippet(text)!r}",
+                body=self._snippet(text),
+            )
+        if obj.get("error"):
+            raise self._stream_error(obj, text)
+        state = _StreamState()
+        return [*_chunk_events(obj, state, whole=True), state.done()]
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """GET ``{base_url}/models`` and return its ``data`` list."""
+        request = self._client.build_request(
+            "GET", self.base_url + "/models", headers=self._headers(None, "application/json")
+        )
+        deadline = asyncio.get_running_loop().time() + self.first_byte_timeout
+        response = await self._send(request, deadline)
+        try:
+            if not 200 <= response.status_code < 300:
+                raise await self._http_error(response, model=None, what="the model list")
+            raw = await self._read_all(response.aiter_bytes(), deadline, limit=None)
+        finally:
+            await response.aclose()
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            raise UpstreamProtocolError(
+                f"{self.upstream_name} answered /models with a body that is not JSON: "
+                f"{self._snippet(raw.decode('utf-8', 'replace'))!r}"
+            ) from None
+        data = obj.get("data") if isinstance(obj, dict) else obj
+        if not isinstance(data, list):
+            raise UpstreamProtocolError(f"{self.upstream_name} answered /models without a data list.")
+        return [item for item in data if isinstance(item, dict)]
+
+    # --- transport plumbing: the only place httpx exceptions are seen ---
+
+    async def _send(self, request: httpx.Request, deadline: float) -> httpx.Response:
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._client.send(request, stream=True)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{self.upstream_name} did not answer within {self.first_byte_timeout:g} s "
+                "(the first-byte timeout).",
+                code="first_byte_timeout",
+            ) from None
+        except httpx.ConnectTimeout:
+            raise UpstreamTimeout(
+                f"Could not connect to {self.upstream_name_lower} within {self.connect_timeout:g} s "
+                "(the connect timeout).",
+                code="connect_timeout",
+            ) from None
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(
+                f"Timed out talking to {self.upstream_name_lower}: {self._exc_text(exc)}", code="timeout"
+            ) from None
+        except httpx.ConnectError as exc:
+            raise UpstreamConnectionError(
+                f"Could not connect to {self.upstream_name_lower}: {self._exc_text(exc)}"
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise UpstreamConnectionError(
+                f"{self.upstream_name} closed the connection before answering: {self._exc_text(exc)}"
+            ) from None
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise UpstreamError(
+                f"The request to {self.upstream_name_lower} failed: {self._exc_text(exc)}",
+                code="request_failed",
+            ) from None
+
+    async def _read(self, chunks: AsyncIterator[bytes], deadline: float, limit: str) -> bytes | None:
+        """The next body chunk, or None at the end; the deadline is the first-byte or the gap limit."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await anext(chunks)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            if limit == "first_byte":
+                raise UpstreamTimeout(
+                    f"{self.upstream_name} sent no data within {self.first_byte_timeout:g} s "
+                    "(the first-byte timeout).",
+                    code="first_byte_timeout",
+                ) from None
+            raise UpstreamTimeout(
+                f"{self.upstream_name} went silent for {self.gap_timeout:g} s in the middle of the stream "
+                "(the timeout between two chunks).",
+                code="gap_timeout",
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise UpstreamConnectionError(
+                f"The connection to {self.upstream_name_lower} was cut in the middle of the response: "
+                f"{self._exc_text(exc)}",
+                code="stream_cut",
+            ) from None
+        except httpx.DecodingError as exc:
+            raise UpstreamProtocolError(
+                f"{self.upstream_name} sent a body that could not be decoded: {self._exc_text(exc)}"
+            ) from None
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            raise UpstreamError(
+                f"Reading from {self.upstream_name_lower} failed: {self._exc_text(exc)}", code="read_failed"
+            ) from None
+
+    async def _read_all(self, chunks: AsyncIterator[bytes], deadline: float, *, limit: int | None) -> bytes:
+        loop = asyncio.get_running_loop()
+        parts: list[bytes] = []
+        size = 0
+        kind = "first_byte"
+        while (chunk := await self._read(chunks, deadline, kind)) is not None:
+            parts.append(chunk)
+            size += len(chunk)
+            if limit is not None and size >= limit:
+                break
+            kind, deadline = "gap", loop.time() + self.gap_timeout
+        return b"".join(parts)
+
+    async def _http_error(
+        self, response: httpx.Response, *, model: str | None, what: str | None = None
+    ) -> UpstreamError:
+        """Turn a non-2xx response, whatever its body, into an UpstreamHTTPError a person understands."""
+        status = response.status_code
+        deadline = asyncio.get_running_loop().time() + min(self.first_byte_timeout, self.gap_timeout)
+        try:
+            raw = await self._read_all(response.aiter_bytes(), deadline, limit=_MAX_ERROR_BODY)
+        except UpstreamError:
+            raw = b""  # the status alone still says what went wrong
+        text = scrub(raw.decode("utf-8", "replace"), self._api_key)
+        obj: Any = None
+        if text.strip():
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                obj = None
+        message: str | None = None
+        param: str | None = None
+        request_id: str | None = None
+        if isinstance(obj, dict):
+            message, param = _error_fields(obj)
+            if isinstance(obj.get("request_id"), str):
+                request_id = obj["request_id"]
+        elif isinstance(obj, str):
+            message = obj
+        elif text.strip():
+            message = _plain_text(text)
+        if message:
+            message = scrub(message, self._api_key)
+        code, retryable, meaning = _STATUSES.get(
+            status,
+            ("client_error", False, "the request was refused")
+            if 400 <= status < 500
+            else ("server_error", status >= 500, "the server failed")
+            if status >= 500
+            else ("unexpected_status", False, "an unexpected status for this request"),
+        )
+        said = (message or meaning).strip()
+        sentence = f"{self.upstream_name} returned {status}: {said}"
+        if not said.endswith((".", "!", "?")):
+            sentence += "."
+        if status == 404 and what:
+            sentence = (
+                f"{self.upstream_name} returned 404: {said.rstrip('.')} ({what} is not at {self.base_url})."
+            )
+        elif status == 404:
+            param = param or "model"
+            if model and "model" in said.lower():
+                sentence = f"{self.upstream_name} returned 404: {said.rstrip('.')}: {model}."
+            else:
+                named = f"The model {model!r}" if model else "The model"
+                sentence += f" {named} was not found or is not deployed."
+        elif status == 401:
+            sentence += " Check the API key."
+        elif status == 429:
+            retry_after = response.headers.get("retry-after")
+            if retry_after:
+                sentence += f" Retry after {retry_after} s."
+        return UpstreamHTTPError(
+            sentence,
+            status=status,
+            code=code,
+            retryable=retryable,
+            request_id=request_id or response.headers.get("x-request-id"),
+            param=param,
+            body=text[:_BODY_SNIPPET],
+        )
+
+    @property
+    def upstream_name_lower(self) -> str:
+        """The upstream's name in the middle of a sentence."""
+        name = self.upstream_name
+        return name if name == "Fireworks" else name[0].lower() + name[1:]
+
+    def _exc_text(self, exc: BaseException) -> str:
+        text = str(exc) or type(exc).__name__
+        return scrub(text, self._api_key)[:300]
+
+    def _snippet(self, text: str) -> str:
+        return scrub(text, self._api_key)[:200]
+
+
+def _error_fields(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(message, param) from any error body shape seen in the wild."""
+    error = obj.get("error")
+    if isinstance(error, str):
+        return error, None
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("msg") or error.get("detail")
+        param = error.get("param")
+        return (
+            message if isinstance(message, str) else (json.dumps(message) if message else None),
+            param if isinstance(param, str) else None,
+        )
+    detail = obj.get("detail")
+    if isinstance(detail, str):
+        return detail, None
+    if isinstance(detail, list):
+        parts: list[str] = []
+        params: list[str] = []
+        for item in detail:
+            if not isinstance(item, dict):
+                parts.append(str(item))
+                continue
+            loc = item.get("loc")
+            # FastAPI puts "body" first in the location of a request field: the field is what follows.
+            name = ".".join(str(p) for p in loc if p != "body") if isinstance(loc, list) else ""
+            if name:
+                params.append(name)
+            msg = str(item.get("msg") or item.get("message") or "invalid")
+            parts.append(f"{name}: {msg}" if name else msg)
+        return "; ".join(parts) or None, params[0] if params else None
+    message = obj.get("message")
+    if isinstance(message, str):
+        return message, None
+    return None, None
+
+
+def _plain_text(text: str) -> str:
+    """A short readable line from a plain-text or HTML error body."""
+    if "<" in text and ">" in text:
+        title = _TITLE.search(text)
+        text = title.group(1) if title else _TAG.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()[:300]
+
+
+_SHARED: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str, float, float, float], UpstreamClient]
+]
+_SHARED = weakref.WeakKeyDictionary()
+
+
+def shared_client(
+    *, base_url: str, api_key: str, connect_timeout: float, first_byte_timeout: float, gap_timeout: float
+) -> UpstreamClient:
+    """One client per running event loop and configuration, so connections are reused across streams."""
+    loop = asyncio.get_running_loop()  # an httpx.AsyncClient is bound to the loop it first ran on
+    clients = _SHARED.get(loop)
+    if clients is None:
+        clients = _SHARED[loop] = {}
+    # The key is hashed so the cache holds no copy of it.
+    key = (
+        base_url,
+        hashlib.sha256(api_key.encode()).hexdigest(),
+        connect_timeout,
+        first_byte_timeout,
+        gap_timeout,
+    )
+    client = clients.get(key)
+    if client is None:
+        client = clients[key] = UpstreamClient(
+            base_url=base_url,
+            api_key=api_key,
+            connect_timeout=connect_timeout,
+            first_byte_timeout=first_byte_timeout,
+            gap_timeout=gap_timeout,
+        )
+    return client
