@@ -3,7 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from playground import views
+
 urlpatterns = [
+    path("", views.playground, name="playground"),
     path("admin/", admin.site.urls),
+    path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

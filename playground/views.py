@@ -1,0 +1,41 @@
+"""Page views: the playground itself and sign-up (the other account pages are Django's own)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from playground.params import registry_json
+
+# The websocket route the page connects to (proxy/routing.py serves it).
+WEBSOCKET_PATH = "/ws/chat/"
+
+
+@login_required
+def playground(request: HttpRequest) -> HttpResponse:
+    """Render the playground page; the registry and config reach the scripts as JSON."""
+    config = {
+        "default_model": settings.PLAYGROUND_DEFAULT_MODEL,
+        "emulator": settings.PLAYGROUND_EMULATOR,
+        "ws_path": WEBSOCKET_PATH,
+        "username": request.user.get_username(),
+    }
+    return render(request, "playground/playground.html", {"registry": registry_json(), "config": config})
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an account with Django's UserCreationForm, sign it in and open the playground."""
+    if not settings.PLAYGROUND_ALLOW_SIGNUP:
+        raise Http404("Sign-up is turned off.")
+    if request.user.is_authenticated:
+        return redirect("playground")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("playground")
+    return render(request, "registration/signup.html", {"form": form})

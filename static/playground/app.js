@@ -1,0 +1,350 @@
+// Entry point: wires the socket, the editors and the output panels together.
+
+import { PlaygroundSocket } from "./socket.js";
+import { ParamsPanel } from "./params.js";
+import { Conversation, askImageUrl, readImageFile, renderThumbs } from "./conversation.js";
+import { ReplyView, UsageView, SamplingView, PerfView, ErrorView } from "./render.js";
+import { el, clear, autogrow } from "./dom.js";
+
+const $ = (id) => document.getElementById(id);
+const registry = JSON.parse($("param-registry").textContent);
+const config = JSON.parse($("playground-config").textContent);
+
+const socket = new PlaygroundSocket(config.ws_path);
+const params = new ParamsPanel($("params"), registry);
+const reply = new ReplyView($("assistant-message"), $("reply-status"), $("reply-model"));
+const usage = new UsageView($("usage"));
+const sampling = new SamplingView($("sampling-options"));
+const perf = new PerfView($("perf-metrics"));
+const errors = new ErrorView($("error"));
+const conversation = new Conversation({ list: $("turns"), empty: $("turns-empty"), system: $("system-prompt") });
+
+const modelInput = $("model-input");
+const promptInput = $("prompt-input");
+const sendButton = $("send");
+const stopButton = $("stop");
+modelInput.value = config.default_model;
+autogrow(promptInput);
+
+let mode = "chat";
+let conversationId = null;
+let current = null; // the stream in flight
+let lastFrame = null; // the last chat.start sent, for Retry
+let composerImages = [];
+let streamCounter = 0;
+
+// --- Connection ------------------------------------------------------------------------------
+const connection = $("connection");
+socket.onStatus((state, delay) => {
+  connection.dataset.state = state;
+  const text = connection.querySelector(".conn-text");
+  if (state === "open") {
+    text.textContent = "Connected";
+    socket.send({ type: "models.list" });
+    if (errors.root.dataset.kind === "connection") {
+      errors.show({ title: "Connection restored", message: "The socket is back. A reply that was streaming when it dropped has ended; its partial text is kept.",
+        warn: true, onRetry: lastFrame ? retry : undefined });
+      errors.root.dataset.kind = "connection-restored";
+    }
+  } else if (state === "closed") {
+    text.textContent = `Reconnecting in ${Math.ceil(delay / 1000)} s…`;
+  } else {
+    text.textContent = "Connecting…";
+  }
+});
+socket.onStatus((state) => {
+  if (state === "closed" && errors.root.dataset.kind !== "connection" && !current) {
+    showConnectionLost(false);
+  }
+});
+
+function showConnectionLost(hadStream) {
+  errors.show({
+    title: "Connection lost — reconnecting",
+    message: hadStream
+      ? "The websocket dropped while the reply was streaming. The stream has ended as failed; the text that arrived is kept."
+      : "The websocket to the server dropped. It reconnects by itself; sending is disabled until then.",
+    warn: true,
+  });
+  errors.root.dataset.kind = "connection";
+}
+
+// --- Models ------------------------------------------------------------------------------------
+const modelsStatus = $("models-status");
+socket.on("models.list", (frame) => {
+  const list = $("model-options");
+  clear(list);
+  for (const model of frame.models || []) {
+    const label = [model.supports_image_input ? "vision" : "", model.supports_tools ? "tools" : "", model.context_length ? `${model.context_length.toLocaleString()} ctx` : ""].filter(Boolean).join(" · ");
+    list.append(el("option", { value: model.id }, label));
+  }
+  if (frame.error) {
+    const message = typeof frame.error === "string" ? frame.error : frame.error.message || "unavailable";
+    modelsStatus.textContent = `Model list unavailable: ${message}`;
+    modelsStatus.title = message;
+  } else {
+    modelsStatus.textContent = `${(frame.models || []).length} models${frame.cached ? " (cached)" : ""}`;
+    modelsStatus.title = "Any model id can be typed, e.g. accounts/<account>/deployments/<id> or <model>#<deployment>";
+  }
+});
+$("models-refresh").addEventListener("click", () => {
+  modelsStatus.textContent = "Refreshing…";
+  socket.send({ type: "models.list", refresh: true });
+});
+
+// A frame the server could not tie to a stream (e.g. unparseable): show it; end a start that got no answer.
+socket.on("chat.error", (frame) => {
+  if (current && !current.heardBack) {
+    handleStreamFrame(current, frame);
+    return;
+  }
+  errors.show({ title: "The server refused a message", message: frame.message, code: frame.code, status: frame.status });
+});
+
+// --- Mode --------------------------------------------------------------------------------------
+for (const button of document.querySelectorAll("[data-mode]")) {
+  button.addEventListener("click", () => setMode(button.dataset.mode));
+}
+
+function setMode(next) {
+  mode = next;
+  for (const button of document.querySelectorAll("[data-mode]")) button.setAttribute("aria-checked", String(button.dataset.mode === mode));
+  $("chat-editor").hidden = mode !== "chat";
+  $("completions-note").hidden = mode !== "completions";
+  $("composer-image-url").hidden = mode !== "chat";
+  document.querySelector(".composer .file-btn").hidden = mode !== "chat";
+  promptInput.placeholder = mode === "chat" ? "Message the model…" : "The raw prompt, sent as is (no chat template)…";
+  promptInput.rows = mode === "chat" ? 3 : 10;
+  params.setMode(mode);
+}
+
+// --- Composer images ---------------------------------------------------------------------------
+function drawComposerImages() {
+  renderThumbs($("composer-images"), composerImages, (i) => {
+    composerImages.splice(i, 1);
+    drawComposerImages();
+  });
+}
+$("composer-image-url").addEventListener("click", () => askImageUrl(promptInput, (img) => {
+  composerImages.push(img);
+  drawComposerImages();
+}));
+$("composer-image-file").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  event.target.value = "";
+  if (!file) return;
+  composerImages.push({ url: await readImageFile(file), name: file.name });
+  drawComposerImages();
+});
+
+$("add-turn").addEventListener("click", () => {
+  const last = conversation.turns[conversation.turns.length - 1];
+  conversation.add(last && last.role === "user" ? "assistant" : "user", "", [], { focus: true });
+});
+$("params-reset-all").addEventListener("click", () => params.resetAll());
+$("new-conversation").addEventListener("click", () => {
+  if (current) stop();
+  conversation.clear();
+  conversationId = null;
+  $("conversation-id").textContent = "";
+  lastFrame = null;
+  reply.root.replaceChildren(el("p", { class: "empty-note" }, "The reply streams here, token by token."));
+  reply.statusChip.hidden = true;
+  reply.modelLabel.textContent = "";
+  usage.reset();
+  sampling.reset();
+  perf.reset();
+  errors.clear();
+});
+
+// --- Sending -----------------------------------------------------------------------------------
+sendButton.addEventListener("click", send);
+stopButton.addEventListener("click", stop);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    if (!current) send();
+  }
+});
+
+function refuse(title, message, extra = {}) {
+  errors.show({ title, message, ...extra });
+  errors.root.dataset.kind = "local";
+}
+
+function send() {
+  if (current) return;
+  const collected = params.collect();
+  if (collected.error) {
+    refuse("Not sent: a parameter needs fixing", collected.error.message, { param: collected.error.param, code: "invalid_parameter" });
+    return;
+  }
+  const model = modelInput.value.trim() || config.default_model;
+  const frame = { type: "chat.start", stream: "", mode, model, params: collected.params };
+  if (collected.extra) frame.extra = collected.extra;
+  if (conversationId !== null) frame.conversation = conversationId;
+  if (mode === "chat") {
+    const text = promptInput.value;
+    if (text.trim() !== "" || composerImages.length) {
+      conversation.add("user", text, composerImages);
+      promptInput.value = "";
+      promptInput.dispatchEvent(new Event("input"));
+      composerImages = [];
+      drawComposerImages();
+    }
+    frame.messages = conversation.messages();
+    if (!frame.messages.some((m) => m.role !== "system")) {
+      refuse("Nothing to send", "Write a message in the box below first.");
+      promptInput.focus();
+      return;
+    }
+  } else {
+    if (promptInput.value.trim() === "") {
+      refuse("Nothing to send", "Write the raw prompt first.");
+      promptInput.focus();
+      return;
+    }
+    frame.prompt = promptInput.value;
+  }
+  start(frame);
+}
+
+function retry() {
+  if (lastFrame && !current) start(structuredClone(lastFrame));
+}
+
+function start(frame) {
+  if (!socket.isOpen) {
+    refuse("Not connected", "The websocket is reconnecting; try again in a moment.");
+    return;
+  }
+  streamCounter += 1;
+  frame.stream = `s${streamCounter}-${Math.random().toString(36).slice(2, 8)}`;
+  if (conversationId !== null) frame.conversation = conversationId;
+  lastFrame = structuredClone(frame);
+  current = {
+    id: frame.stream, frame, clickAt: performance.now(), firstT: null, lastT: null, chunks: 0, contentChunks: 0,
+    completionTokens: null, heardBack: false,
+  };
+  errors.clear();
+  errors.root.dataset.kind = "";
+  reply.start(frame.model);
+  usage.reset();
+  sampling.reset();
+  perf.reset();
+  for (const p of registry) params.showError(p.name, null);
+  const stream = current;
+  socket.openStream(stream.id, (f) => handleStreamFrame(stream, f));
+  socket.send(frame);
+  setStreaming(true);
+}
+
+function stop() {
+  if (!current) return;
+  const stream = current;
+  socket.send({ type: "chat.stop", stream: stream.id });
+  stopButton.disabled = true;
+  stopButton.textContent = "Stopping…";
+  // The server answers with chat.done (stopped); should that never come, end it here.
+  setTimeout(() => {
+    if (current === stream) finishStream(stream, "stopped", "Stopped — the server did not confirm; the partial reply is kept.");
+  }, 5000);
+}
+
+function setStreaming(on) {
+  sendButton.disabled = on;
+  stopButton.hidden = !on;
+  stopButton.disabled = !on;
+  stopButton.textContent = "Stop";
+  document.body.classList.toggle("is-streaming", on);
+}
+
+function finishStream(stream, status, note) {
+  if (current !== stream) return;
+  socket.closeStream(stream.id);
+  current = null;
+  reply.end(status, note);
+  usage.ended(status);
+  setStreaming(false);
+}
+
+function handleStreamFrame(stream, frame) {
+  if (current !== stream) return;
+  stream.heardBack = true;
+  switch (frame.type) {
+    case "chat.started":
+      if (frame.conversation !== undefined && frame.conversation !== null) {
+        conversationId = frame.conversation;
+        $("conversation-id").textContent = `saved as #${conversationId}`;
+      }
+      break;
+    case "chat.opened":
+      usage.opened(frame);
+      sampling.opened(frame, stream.frame.params);
+      perf.opened(frame);
+      break;
+    case "chat.delta": {
+      const now = performance.now();
+      if (stream.firstT === null) {
+        stream.firstT = frame.t;
+        perf.firstToken(frame.t ?? null, now - stream.clickAt);
+      }
+      const gap = stream.lastT !== null && typeof frame.t === "number" ? frame.t - stream.lastT : null;
+      stream.lastT = frame.t ?? stream.lastT;
+      stream.chunks += 1;
+      if (frame.content || frame.reasoning) stream.contentChunks += 1;
+      const elapsed = (stream.lastT - stream.firstT) / 1000;
+      perf.tick(stream.chunks, gap, elapsed > 0 ? (stream.contentChunks - 1) / elapsed : null);
+      usage.chunk(stream.contentChunks);
+      reply.delta(frame);
+      break;
+    }
+    case "chat.finish":
+      reply.finish(frame);
+      break;
+    case "chat.usage":
+      stream.completionTokens = frame.completion_tokens ?? null;
+      usage.usage(frame);
+      break;
+    case "chat.perf":
+      perf.perf(frame.metrics);
+      break;
+    case "chat.done": {
+      const decodeMs = stream.firstT !== null && stream.lastT !== null ? stream.lastT - stream.firstT : 0;
+      perf.done(frame, stream.completionTokens, decodeMs);
+      if (frame.status === "stopped") {
+        finishStream(stream, "stopped", "Stopped — generation was cancelled; the partial reply is kept and saved as stopped.");
+      } else {
+        const notes = [];
+        if (frame.model && frame.model !== stream.frame.model) notes.push(`Answered by ${frame.model}.`);
+        if (frame.saw_done_marker === false) notes.push("The stream ended without a [DONE] marker.");
+        const added = stream.frame.mode === "chat" && reply.choices.size > 0;
+        if (added && reply.choices.size > 1) notes.push("Choice 1 was added to the conversation.");
+        finishStream(stream, "done", notes.join(" ") || null);
+        if (added) conversation.add("assistant", reply.text(0));
+      }
+      break;
+    }
+    case "chat.error": {
+      finishStream(stream, "error", `Failed — ${frame.message || "the request failed"}${reply.choices.size ? " The text that arrived is kept." : ""}`);
+      const flagged = frame.param ? params.flagFromServer(frame.param, frame.message) : false;
+      errors.show({
+        title: frame.status ? `The upstream answered ${frame.status}` : "The request failed",
+        message: frame.message, code: frame.code, status: frame.status, requestId: frame.request_id,
+        param: frame.param, retryable: frame.retryable, onRetry: flagged ? undefined : retry,
+      });
+      errors.root.dataset.kind = "stream";
+      break;
+    }
+    case "socket.lost":
+      finishStream(stream, "error", "Connection lost — the stream ended before it finished; the text that arrived is kept.");
+      showConnectionLost(true);
+      break;
+    default:
+      break;
+  }
+}
+
+setMode("chat");
+socket.connect();
+promptInput.focus();

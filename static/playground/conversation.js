@@ -1,0 +1,161 @@
+// The conversation editor: system prompt + ordered turns (add, edit, delete, reorder, images).
+
+import { el, clear, autogrow } from "./dom.js";
+
+const ROLES = ["system", "user", "assistant"];
+
+/** Read an uploaded image as a data: URL (sent inline as an image_url part). */
+export function readImageFile(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+/** Thumbnails with a remove button, for a list of {url, name}. */
+export function renderThumbs(container, images, onRemove) {
+  clear(container);
+  container.hidden = images.length === 0;
+  images.forEach((image, index) => {
+    const label = image.name || (image.url.startsWith("data:") ? "uploaded" : image.url.split("/").pop());
+    container.append(el("div", { class: "thumb", title: image.name || image.url.slice(0, 200), "data-testid": "image-thumb" },
+      el("img", { src: image.url, alt: label, referrerpolicy: "no-referrer" }),
+      el("span", { class: "thumb-label" }, label),
+      el("button", { type: "button", title: "Remove image", "aria-label": "Remove image", onclick: () => onRemove(index) }, "×")));
+  });
+}
+
+/** An inline "paste an image URL" row shown under a turn or the composer. */
+export function askImageUrl(anchor, onAdd) {
+  const existing = anchor.parentElement.querySelector(".url-row");
+  if (existing) {
+    existing.querySelector("input").focus();
+    return;
+  }
+  const input = el("input", { type: "url", placeholder: "https://… or data:image/…", "data-testid": "image-url-input" });
+  const row = el("div", { class: "url-row param-row", style: "padding:0 0 4px" }, input);
+  const done = () => row.remove();
+  const add = () => {
+    const url = input.value.trim();
+    if (!/^(https?:|data:image\/)/.test(url)) {
+      input.classList.add("invalid");
+      input.title = "An https:// or data:image/ URL";
+      return;
+    }
+    onAdd({ url });
+    done();
+  };
+  row.append(
+    el("button", { type: "button", class: "btn btn-sm", onclick: add, "data-testid": "image-url-add" }, "Add"),
+    el("button", { type: "button", class: "btn btn-ghost btn-sm", onclick: done }, "Cancel"));
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      add();
+    } else if (e.key === "Escape") done();
+  });
+  anchor.before(row);
+  input.focus();
+}
+
+export function messageContent(text, images) {
+  if (!images || images.length === 0) return text;
+  return [{ type: "text", text }, ...images.map((img) => ({ type: "image_url", image_url: { url: img.url } }))];
+}
+
+export class Conversation {
+  constructor({ list, empty, system, onChange }) {
+    this.list = list;
+    this.empty = empty;
+    this.system = system;
+    this.onChange = onChange || (() => {});
+    this.turns = [];
+    autogrow(system);
+  }
+
+  add(role, text = "", images = [], { focus = false } = {}) {
+    this.turns.push({ role, text, images: [...images] });
+    this.render();
+    if (focus) this.list.lastElementChild?.querySelector("textarea")?.focus();
+  }
+
+  clear() {
+    this.turns = [];
+    this.render();
+  }
+
+  move(index, delta) {
+    const target = index + delta;
+    if (target < 0 || target >= this.turns.length) return;
+    [this.turns[index], this.turns[target]] = [this.turns[target], this.turns[index]];
+    this.render();
+  }
+
+  remove(index) {
+    this.turns.splice(index, 1);
+    this.render();
+  }
+
+  /** The messages to send: the system prompt (if any) then every turn in order. */
+  messages() {
+    const out = [];
+    if (this.system.value.trim() !== "") out.push({ role: "system", content: this.system.value });
+    for (const turn of this.turns) {
+      out.push({ role: turn.role, content: turn.role === "user" ? messageContent(turn.text, turn.images) : turn.text });
+    }
+    return out;
+  }
+
+  render() {
+    clear(this.list);
+    this.empty.hidden = this.turns.length > 0;
+    this.turns.forEach((turn, index) => this.list.append(this.renderTurn(turn, index)));
+    this.onChange();
+  }
+
+  renderTurn(turn, index) {
+    const role = el("select", { "aria-label": "Role", "data-testid": "turn-role" }, ROLES.map((r) => el("option", { value: r }, r)));
+    role.value = turn.role;
+    const text = el("textarea", { rows: 1, "data-testid": "turn-text", "aria-label": `Turn ${index + 1} text`,
+      placeholder: turn.role === "assistant" ? "What the assistant said…" : "Message…" });
+    text.value = turn.text;
+    text.style.maxHeight = "320px";
+    text.addEventListener("input", () => { turn.text = text.value; });
+    const images = el("div", { class: "turn-images" });
+    const item = el("li", { class: "turn", dataset: { role: turn.role }, "data-testid": "turn" });
+    const imageButtons = [
+      el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Attach an image by URL",
+        onclick: (e) => askImageUrl(images, (img) => { turn.images.push(img); this.render(); }) }, "+ URL"),
+      el("label", { class: "btn btn-ghost btn-xs file-btn", title: "Upload an image" }, "+ Upload",
+        el("input", { type: "file", accept: "image/*", onchange: async (e) => {
+          const file = e.target.files[0];
+          if (!file) return;
+          turn.images.push({ url: await readImageFile(file), name: file.name });
+          this.render();
+        } })),
+    ];
+    const imageTools = el("span", { hidden: turn.role !== "user" }, imageButtons);
+    role.addEventListener("change", () => {
+      turn.role = role.value;
+      if (turn.role !== "user") turn.images = [];
+      this.render();
+    });
+    item.append(
+      el("div", { class: "turn-head" },
+        el("span", { class: "turn-index" }, `${index + 1}`), role, imageTools, el("span", { class: "spacer" }),
+        el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move up", "aria-label": "Move up", "data-testid": "turn-up",
+          disabled: index === 0, onclick: () => this.move(index, -1) }, "↑"),
+        el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move down", "aria-label": "Move down", "data-testid": "turn-down",
+          disabled: index === this.turns.length - 1, onclick: () => this.move(index, 1) }, "↓"),
+        el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Delete turn", "aria-label": "Delete turn", "data-testid": "turn-delete",
+          onclick: () => this.remove(index) }, "✕")),
+      text, images);
+    renderThumbs(images, turn.images, (i) => { turn.images.splice(i, 1); this.render(); });
+    images.hidden = false;
+    if (!turn.images.length) images.style.display = "none";
+    autogrow(text);
+    return item;
+  }
+}
