@@ -1,3 +1,7 @@
-"""Websocket routes."""
+"""Websocket routes (playground/asgi.py wraps them with the origin check and the session login)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from proxy.consumers import ChatConsumer
+
+websocket_urlpatterns = [path("ws/chat/", ChatConsumer.as_asgi())]
