@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -78,6 +78,18 @@ def scrub(text: str, api_key: str = "") -> str:
     if api_key:
         text = text.replace(api_key, "[redacted]")
     return _SECRET_PATTERNS.sub("[redacted]", text)
+
+
+class _Secret:
+    """Holds the API key so that no repr, vars() dump or debug page shows it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "[redacted]" if self.value else "''"
 
 
 def prepare_body(body: dict[str, Any], *, endpoint: Endpoint = "chat") -> dict[str, Any]:
@@ -243,7 +255,7 @@ class UpstreamClient:
         max_connections: int = 1000,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
+        self._key = _Secret(api_key)
         self.connect_timeout = connect_timeout
         self.first_byte_timeout = first_byte_timeout
         self.gap_timeout = gap_timeout
@@ -270,8 +282,8 @@ class UpstreamClient:
         headers = {"accept": accept, "content-type": "application/json"}
         if extra:
             headers.update(extra)
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
+        if self._key.value:
+            headers["authorization"] = f"Bearer {self._key.value}"
         return headers
 
     async def stream_chat(
@@ -287,7 +299,7 @@ class UpstreamClient:
             content = json.dumps(body, ensure_ascii=False).encode()
         except (TypeError, ValueError) as exc:
             raise UpstreamError(
-                f"The request body cannot be sent as JSON: {scrub(str(exc), self._api_key)}",
+                f"The request body cannot be sent as JSON: {scrub(str(exc), self._key.value)}",
                 code="invalid_body",
             ) from None
         request = self._client.build_request(
@@ -356,8 +368,8 @@ class UpstreamClient:
                     if isinstance(chunks, AsyncGenerator):
                         await chunks.aclose()
 
-    def _sse_events(self, sse_events: list[SSEEvent], state: _StreamState) -> list[Event]:
-        events: list[Event] = []
+    def _sse_events(self, sse_events: list[SSEEvent], state: _StreamState) -> Iterator[Event]:
+        # A generator, so that the events before a bad line still reach the user before the error.
         for sse in sse_events:
             if state.saw_done:
                 break
@@ -380,12 +392,11 @@ class UpstreamClient:
                 )
             if obj.get("error") or sse.event == "error":
                 raise self._stream_error(obj, data)
-            events.extend(_chunk_events(obj, state, whole=False))
-        return events
+            yield from _chunk_events(obj, state, whole=False)
 
     def _stream_error(self, obj: dict[str, Any], data: str) -> UpstreamStreamError:
         message, param = _error_fields(obj)
-        text = scrub(message or "no message", self._api_key)
+        text = scrub(message or "no message", self._key.value)
         request_id = obj.get("request_id") if isinstance(obj.get("request_id"), str) else None
         return UpstreamStreamError(
             f"{self.upstream_name} reported an error during the stream: {text}",
@@ -470,6 +481,10 @@ class UpstreamClient:
             raise UpstreamConnectionError(
                 f"{self.upstream_name} closed the connection before answering: {self._exc_text(exc)}"
             ) from None
+        except OSError as exc:  # a transport that lets a socket error through untranslated
+            raise UpstreamConnectionError(
+                f"Could not talk to {self.upstream_name_lower}: {self._exc_text(exc)}"
+            ) from None
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise UpstreamError(
                 f"The request to {self.upstream_name_lower} failed: {self._exc_text(exc)}",
@@ -505,6 +520,16 @@ class UpstreamClient:
             raise UpstreamProtocolError(
                 f"{self.upstream_name} sent a body that could not be decoded: {self._exc_text(exc)}"
             ) from None
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(
+                f"Reading from {self.upstream_name_lower} timed out: {self._exc_text(exc)}", code="timeout"
+            ) from None
+        except OSError as exc:
+            raise UpstreamConnectionError(
+                f"The connection to {self.upstream_name_lower} failed in the middle of the response: "
+                f"{self._exc_text(exc)}",
+                code="stream_cut",
+            ) from None
         except (httpx.HTTPError, httpx.StreamError) as exc:
             raise UpstreamError(
                 f"Reading from {self.upstream_name_lower} failed: {self._exc_text(exc)}", code="read_failed"
@@ -533,7 +558,7 @@ class UpstreamClient:
             raw = await self._read_all(response.aiter_bytes(), deadline, limit=_MAX_ERROR_BODY)
         except UpstreamError:
             raw = b""  # the status alone still says what went wrong
-        text = scrub(raw.decode("utf-8", "replace"), self._api_key)
+        text = scrub(raw.decode("utf-8", "replace"), self._key.value)
         obj: Any = None
         if text.strip():
             try:
@@ -552,7 +577,7 @@ class UpstreamClient:
         elif text.strip():
             message = _plain_text(text)
         if message:
-            message = scrub(message, self._api_key)
+            message = scrub(message, self._key.value)
         code, retryable, meaning = _STATUSES.get(
             status,
             ("client_error", False, "the request was refused")
@@ -600,10 +625,10 @@ class UpstreamClient:
 
     def _exc_text(self, exc: BaseException) -> str:
         text = str(exc) or type(exc).__name__
-        return scrub(text, self._api_key)[:300]
+        return scrub(text, self._key.value)[:300]
 
     def _snippet(self, text: str) -> str:
-        return scrub(text, self._api_key)[:200]
+        return scrub(text, self._key.value)[:200]
 
 
 def _error_fields(obj: dict[str, Any]) -> tuple[str | None, str | None]:
