@@ -1,0 +1,74 @@
+"""``manage.py emulator``: serve the offline Fireworks emulator with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+DEFAULT_PORT = 8765
+
+
+class Command(BaseCommand):
+    """Serve the offline Fireworks emulator (``proxy.emulator``) on loopback."""
+
+    help = __doc__
+
+    def add_arguments(self, parser: Any) -> None:
+        from proxy.emulator import EmulatorConfig
+
+        defaults = EmulatorConfig()
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
+        parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"Port (default {DEFAULT_PORT}).")
+        parser.add_argument(
+            "--ttft-ms",
+            type=float,
+            default=defaults.ttft_ms,
+            help=f"Time to first token in milliseconds (default {defaults.ttft_ms:g}).",
+        )
+        parser.add_argument(
+            "--tokens-per-second",
+            type=float,
+            default=defaults.tokens_per_second,
+            help=f"Generation speed (default {defaults.tokens_per_second:g}).",
+        )
+        parser.add_argument(
+            "--chunk-tokens",
+            type=int,
+            default=defaults.chunk_tokens,
+            help=f"Tokens per streamed chunk (default {defaults.chunk_tokens}).",
+        )
+        parser.add_argument("--seed", type=int, default=defaults.seed, help="Default seed for replies.")
+
+    def handle(
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        ttft_ms: float,
+        tokens_per_second: float,
+        chunk_tokens: int,
+        seed: int,
+        **options: Any,
+    ) -> None:
+        import uvicorn
+
+        from proxy.emulator import EmulatorConfig, create_app
+
+        try:
+            config = EmulatorConfig().updated(
+                {
+                    "ttft_ms": ttft_ms,
+                    "tokens_per_second": tokens_per_second,
+                    "chunk_tokens": chunk_tokens,
+                    "seed": seed,
+                }
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"Offline Fireworks emulator on http://{host}:{port}/inference/v1 "
+            f"(ttft {config.ttft_ms:g} ms, {config.tokens_per_second:g} tokens/s, "
+            f"{config.chunk_tokens} token(s) per chunk, seed {config.seed})"
+        )
+        uvicorn.run(create_app(config), host=host, port=port, log_level="warning", lifespan="off")

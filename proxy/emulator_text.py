@@ -1,0 +1,367 @@
+"""The emulator's synthetic output: token counting, deterministic replies, logprobs, JSON and tool calls.
+
+Pure functions of the request and a seed, no I/O. Every reply is obviously synthetic: it opens with the
+single token ``[offline emulator]`` and continues in a made-up vocabulary, so it can never pass for a
+real model's answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+PREFIX = "[offline emulator]"
+REASONING_PREFIX = "[emulated reasoning]"
+# A made-up vocabulary with multi-byte characters, so that split writes land inside UTF-8 sequences.
+VOCAB = tuple(
+    "lorem ipsum dolor synthetic token stream emulated sample placeholder café naïve déjà vu "  # noqa: SIM905
+    "façade jalapeño über résumé alpha beta gamma delta kappa sigma omega quux frobnicate widget "
+    "gizmo blorp zorble plumbus fnord".split()
+)
+PUNCTUATION = (",", ".", " —", ";", " →", " ✓", " 🌱")
+REASONING_VOCAB = ("hmm", "considering", "weighing", "the", "emulated", "options", "carefully", "deciding")
+TOKEN_RE = re.compile(r"\s?\w+|\s?[^\w\s]|\s+")
+VOCAB_SIZE = 128_256
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into word-ish tokens whose concatenation is the text again."""
+    return TOKEN_RE.findall(text)
+
+
+def count_tokens(text: str) -> int:
+    """How many tokens the emulator counts for ``text``."""
+    return len(tokenize(text))
+
+
+def token_id(token: str) -> int:
+    """A stable made-up token id."""
+    return zlib.crc32(token.encode()) % VOCAB_SIZE
+
+
+def message_text(content: Any) -> str:
+    """The text of a message's content, whether a string or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def chat_prompt_tokens(messages: list[dict[str, Any]], tools: Any = None) -> int:
+    """Prompt tokens of a chat request: a Llama-3-like template (``Hi`` alone counts 12, as recorded)."""
+    total = 7
+    for message in messages:
+        total += 4 + count_tokens(message_text(message.get("content")))
+        if isinstance(message.get("content"), list):
+            total += 256 * sum(
+                1 for p in message["content"] if isinstance(p, dict) and p.get("type") != "text"
+            )
+    if tools:
+        total += count_tokens(json.dumps(tools))
+    return total
+
+
+def completion_prompt_tokens(prompt: str) -> int:
+    """Prompt tokens of a completions request: BOS plus the text (``Hi`` counts 2, as recorded)."""
+    return 1 + count_tokens(prompt)
+
+
+def make_rng(*parts: Any) -> random.Random:
+    """A random generator seeded from a stable digest of ``parts``."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+@dataclass
+class Piece:
+    """One generated token: its kind (reasoning, content or tool) and text, with logprob data."""
+
+    kind: str
+    text: str
+    logprob: float = 0.0
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class ToolCall:
+    """A tool call the emulator decided to make."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class ChoicePlan:
+    """Everything one choice will emit, in order, and how it ends."""
+
+    pieces: list[Piece]
+    finish_reason: str
+    tool_call: ToolCall | None = None
+
+    @property
+    def content(self) -> str:
+        """The answer text."""
+        return "".join(p.text for p in self.pieces if p.kind == "content")
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text."""
+        return "".join(p.text for p in self.pieces if p.kind == "reasoning")
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens generated, reasoning and tool-call arguments included."""
+        return len(self.pieces)
+
+
+def sample_value(schema: Any, rng: random.Random, depth: int = 0) -> Any:
+    """A value that fits a JSON schema well enough: every property present, types respected."""
+    if not isinstance(schema, dict) or depth > 5:
+        return "emulated"
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return rng.choice(schema["enum"])
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return sample_value(schema[key][0], rng, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "string"
+    if kind == "object":
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        value = {name: sample_value(sub, rng, depth + 1) for name, sub in props.items()}
+        for name in schema.get("required") or []:
+            value.setdefault(str(name), "emulated")
+        return value
+    if kind == "array":
+        count = max(int(schema.get("minItems", 1)), rng.randint(1, 3))
+        return [sample_value(schema.get("items"), rng, depth + 1) for _ in range(count)]
+    if kind == "integer":
+        return rng.randint(int(schema.get("minimum", 0)), int(schema.get("maximum", 100)))
+    if kind == "number":
+        return round(rng.uniform(float(schema.get("minimum", 0)), float(schema.get("maximum", 100))), 2)
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    return "emulated " + rng.choice(VOCAB)
+
+
+def _words(rng: random.Random, count: int) -> list[str]:
+    out: list[str] = []
+    since = 0
+    for _ in range(count):
+        if since >= 5 and rng.random() < 0.25:
+            out.append(rng.choice(PUNCTUATION))
+            since = 0
+        else:
+            out.append(" " + rng.choice(VOCAB))
+            since += 1
+    return out
+
+
+def _reply_tokens(rng: random.Random, last_user: str) -> list[str]:
+    echoed = tokenize(" ".join(last_user.split()))[:8]
+    lead = [
+        PREFIX,
+        " You",
+        " said",
+        ":",
+        " “",
+        *[t.lstrip() if i == 0 else t for i, t in enumerate(echoed)],
+        "”",
+        ".",
+    ]
+    if not echoed:
+        lead = [PREFIX]
+    length = rng.randint(20, 120)
+    return lead + _words(rng, max(length - len(lead) - 1, 4)) + ["."]
+
+
+def _json_tokens(request: dict[str, Any], rng: random.Random) -> list[str]:
+    fmt = request.get("response_format") or {}
+    schema = None
+    if fmt.get("type") == "json_schema" and isinstance(fmt.get("json_schema"), dict):
+        schema = fmt["json_schema"].get("schema")
+    elif isinstance(fmt.get("schema"), dict):
+        schema = fmt["schema"]
+    if isinstance(schema, dict):
+        value = sample_value(schema, rng)
+    else:
+        value = {
+            "emulator": "offline",
+            "note": "synthetic JSON",
+            "words": [rng.choice(VOCAB) for _ in range(3)],
+        }
+    return tokenize(json.dumps(value, ensure_ascii=False))
+
+
+def _choose_tool(request: dict[str, Any], last_user: str) -> dict[str, Any] | None:
+    """The function to call, or None when the request does not ask for a tool call."""
+    tools = [
+        t["function"]
+        for t in request.get("tools") or []
+        if isinstance(t, dict) and isinstance(t.get("function"), dict)
+    ]
+    choice = request.get("tool_choice", "auto")
+    if not tools or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        wanted = (choice.get("function") or {}).get("name")
+        return next((t for t in tools if t.get("name") == wanted), tools[0])
+    text = last_user.lower()
+    mentioned = next((t for t in tools if str(t.get("name", "")).lower() in text), None)
+    if choice in ("required", "any"):
+        return mentioned or tools[0]
+    if mentioned or re.search(r"\b(tool|tools|function|call)\b", text):
+        return mentioned or tools[0]
+    return None
+
+
+def _reasoning_length(request: dict[str, Any], reasoning_model: bool, rng: random.Random) -> int:
+    effort = request.get("reasoning_effort")
+    thinking = request.get("thinking")
+    if effort in (None, False) and isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        effort = "medium"
+    if effort is None and reasoning_model:
+        effort = "medium"
+    if effort in (None, "none", False, 0):
+        return 0
+    if isinstance(effort, int) and not isinstance(effort, bool):
+        return max(1, min(effort, 80))
+    low, high = {"low": (8, 16), "high": (40, 80)}.get(str(effort), (16, 40))
+    return rng.randint(low, high)
+
+
+def _with_logprobs(kind: str, text: str, rng: random.Random, alternatives: int) -> Piece:
+    logprob = -round(rng.expovariate(5.0), 4)
+    alts = [(text, logprob)]
+    for word in rng.sample(VOCAB, min(alternatives, len(VOCAB))):
+        if len(alts) >= alternatives:
+            break
+        if " " + word != text:
+            alts.append((" " + word, round(alts[-1][1] - rng.uniform(0.5, 3.0), 4)))
+    return Piece(kind, text, logprob, alts[:alternatives])
+
+
+def plan_choice(
+    request: dict[str, Any], *, mode: str, reasoning_model: bool, seed: int, index: int, max_tokens: int
+) -> ChoicePlan:
+    """Decide one choice's output: deterministic for the seed, the prompt, the model and the index."""
+    greedy = request.get("temperature") == 0
+    prompt = request.get("messages") if mode == "chat" else request.get("prompt")
+    rng = make_rng(0 if greedy else seed, prompt, request.get("model"), 0 if greedy else index)
+    last_user = ""
+    if mode == "chat":
+        users = [m for m in request.get("messages") or [] if m.get("role") == "user"]
+        last_user = message_text(users[-1].get("content")) if users else ""
+    else:
+        last_user = prompt if isinstance(prompt, str) else ""
+    logprobs = request.get("logprobs")
+    alternatives = request.get("top_logprobs") or (logprobs if type(logprobs) is int else 0)
+
+    thinking = _reasoning_length(request, reasoning_model, rng) if mode == "chat" else 0
+    reasoning = (
+        [REASONING_PREFIX] + [" " + rng.choice(REASONING_VOCAB) for _ in range(thinking)] if thinking else []
+    )
+    tool = _choose_tool(request, last_user) if mode == "chat" else None
+    tool_call = None
+    if tool is not None:
+        arguments = json.dumps(sample_value(tool.get("parameters") or {}, rng), ensure_ascii=False)
+        tool_call = ToolCall(f"call_{rng.getrandbits(96):024x}", str(tool.get("name")), arguments)
+        body = tokenize(arguments)
+        kind, finish = "tool", "tool_calls"
+    else:
+        fmt = (request.get("response_format") or {}).get("type") if mode == "chat" else None
+        json_mode = fmt in ("json_object", "json_schema")
+        body = _json_tokens(request, rng) if json_mode else _reply_tokens(rng, last_user)
+        if request.get("ignore_eos") and not json_mode:
+            body += _words(rng, max(0, max_tokens - len(body) - len(reasoning)))
+        kind, finish = "content", "stop"
+
+    pieces = [_with_logprobs("reasoning", t, rng, 0) for t in reasoning]
+    if tool_call is not None:
+        # The call's header (id, name) counts as one token and goes out alone, before the arguments.
+        pieces.append(Piece("tool_name", tool_call.name))
+    pieces += [_with_logprobs(kind, t, rng, alternatives) for t in body]
+    stops = request.get("stop")
+    stops = [stops] if isinstance(stops, str) else [s for s in stops or [] if isinstance(s, str) and s]
+    if kind == "content" and stops:
+        pieces, stopped = _apply_stop(pieces, stops)
+        if stopped:
+            finish = "stop"
+    if len(pieces) > max_tokens:
+        pieces, finish = pieces[:max_tokens], "length"
+        if tool_call is not None:
+            # A tool call cut by max_tokens cannot be parsed: it arrives as plain (truncated) text.
+            pieces = [Piece("content", p.text) if p.kind.startswith("tool") else p for p in pieces]
+            tool_call = None
+    return ChoicePlan(pieces, finish, tool_call)
+
+
+def _apply_stop(pieces: list[Piece], stops: list[str]) -> tuple[list[Piece], bool]:
+    """Cut the content at the first stop sequence (the stop text itself is not returned)."""
+    text = "".join(p.text for p in pieces if p.kind == "content")
+    hits = [text.find(s) for s in stops if s in text]
+    if not hits:
+        return pieces, False
+    cut = min(hits)
+    out: list[Piece] = []
+    position = 0
+    for piece in pieces:
+        if piece.kind != "content":
+            out.append(piece)
+            continue
+        if position >= cut:
+            break
+        keep = piece.text[: cut - position]
+        position += len(piece.text)
+        out.append(
+            piece if keep == piece.text else Piece(piece.kind, keep, piece.logprob, piece.alternatives)
+        )
+    return [p for p in out if p.text], True
+
+
+def chat_logprobs(pieces: list[Piece]) -> dict[str, Any]:
+    """The ``logprobs: true`` format for these tokens."""
+    return {
+        "content": [
+            {
+                "token": p.text,
+                "bytes": list(p.text.encode()),
+                "logprob": p.logprob,
+                "token_id": token_id(p.text),
+                "top_logprobs": [
+                    {"token": t, "logprob": lp, "token_id": token_id(t)} for t, lp in p.alternatives
+                ],
+            }
+            for p in pieces
+        ]
+    }
+
+
+def legacy_logprobs(pieces: list[Piece], offset: int) -> dict[str, Any]:
+    """The legacy (integer ``logprobs``) format for these tokens, text offsets starting at ``offset``."""
+    offsets = []
+    for p in pieces:
+        offsets.append(offset)
+        offset += len(p.text)
+    return {
+        "tokens": [p.text for p in pieces],
+        "token_logprobs": [p.logprob for p in pieces],
+        "top_logprobs": [dict(p.alternatives) for p in pieces],
+        "text_offset": offsets,
+        "token_ids": [token_id(p.text) for p in pieces],
+    }

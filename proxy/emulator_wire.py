@@ -1,0 +1,247 @@
+"""The emulator's wire shapes: a prepared generation, its stream chunks, its JSON body, its headers.
+
+Shapes follow the recorded traffic (../shared/fixtures/fireworks-recorded/): a role chunk, content
+chunks with ``"usage": null``, a final chunk with an empty delta, the finish reason and the usage, then
+``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.emulator_api import ModelInfo
+from proxy.emulator_text import ChoicePlan, Piece, chat_logprobs, legacy_logprobs
+
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+
+
+@dataclass
+class Generation:
+    """A validated request and everything the emulator will answer to it."""
+
+    mode: str  # "chat" or "completions"
+    body: dict[str, Any]
+    model: ModelInfo
+    plans: list[ChoicePlan]
+    prompt_tokens: int
+    cached_tokens: int
+    sampling_options: dict[str, Any]
+    request_id: str
+    created: int
+    usage_placement: str  # final_chunk | extra_chunk | none
+    echo_prompts: list[str]  # per choice, the prompt to put first (completions ``echo``), else ""
+
+    @property
+    def stream(self) -> bool:
+        """Whether the client asked for a stream."""
+        return self.body.get("stream") is True
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens generated over all choices."""
+        return sum(p.completion_tokens for p in self.plans)
+
+    @property
+    def longest(self) -> int:
+        """The longest choice in tokens: choices are generated side by side."""
+        return max(p.completion_tokens for p in self.plans)
+
+    @property
+    def include_usage(self) -> bool:
+        """``stream_options.include_usage``."""
+        options = self.body.get("stream_options")
+        return isinstance(options, dict) and options.get("include_usage") is True
+
+    @property
+    def perf_requested(self) -> bool:
+        """``perf_metrics_in_response``."""
+        return self.body.get("perf_metrics_in_response") is True
+
+    def usage(self) -> dict[str, Any]:
+        """The usage object, keys in the recorded order."""
+        usage: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+        if self.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        return usage
+
+    def perf_metrics(self, ttft_s: float, total_s: float) -> dict[str, Any]:
+        """The ``perf_metrics`` object (hyphenated keys, as Fireworks sends them)."""
+        return {
+            "prompt-tokens": self.prompt_tokens,
+            "cached-prompt-tokens": self.cached_tokens,
+            "server-time-to-first-token": round(ttft_s, 3),
+            "server-processing-time": round(total_s, 3),
+        }
+
+    def _logprobs(self, pieces: list[Piece], offset: int) -> dict[str, Any] | None:
+        requested = self.body.get("logprobs")
+        if requested in (None, False):
+            return None
+        if self.mode == "chat" and requested is True:
+            return chat_logprobs(pieces)
+        return legacy_logprobs(pieces, offset)
+
+    def _head(self) -> dict[str, Any]:
+        kind = "chat.completion.chunk" if self.mode == "chat" else "text_completion"
+        return {"id": self.request_id, "object": kind, "created": self.created, "model": self.body["model"]}
+
+    def _choice(
+        self, index: int, delta: dict[str, Any] | str, finish: str | None, logprobs: Any
+    ) -> dict[str, Any]:
+        if self.mode == "chat":
+            choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": finish}
+            if logprobs is not None:
+                choice["logprobs"] = logprobs
+            return choice
+        return {"index": index, "text": delta, "logprobs": logprobs, "finish_reason": finish}
+
+    def chunks(self, chunk_tokens: int) -> list[tuple[int, dict[str, Any]]]:
+        """Every stream chunk with the token position that schedules it, in sending order.
+
+        A chunk is sent when the first token it carries is due: position ``k`` means the k-th token of
+        its choice. The role chunk and a completions ``echo`` sit at position 0, the final chunk at the
+        choice's length.
+        """
+        timed: list[tuple[int, int, int, dict[str, Any]]] = []
+        for index, plan in enumerate(self.plans):
+            order = 0
+
+            def add(
+                position: int, delta: Any, finish: str | None = None, logprobs: Any = None, index: int = index
+            ) -> None:
+                nonlocal order
+                chunk = {
+                    **self._head(),
+                    "choices": [self._choice(index, delta, finish, logprobs)],
+                    "usage": None,
+                }
+                timed.append((position, index, order, chunk))
+                order += 1
+
+            if self.mode == "chat":
+                add(0, {"role": "assistant"})
+            elif self.echo_prompts[index]:
+                add(0, self.echo_prompts[index])
+            text_offset = len(self.echo_prompts[index])
+            for position, group in _groups(plan.pieces, chunk_tokens):
+                kind, text = group[0].kind, "".join(p.text for p in group)
+                if kind == "reasoning":
+                    add(position, {"reasoning_content": text})
+                elif kind == "tool_name" and plan.tool_call is not None:
+                    call = {"name": plan.tool_call.name, "arguments": ""}
+                    fragment = {"index": 0, "id": plan.tool_call.id, "type": "function", "function": call}
+                    add(position, {"tool_calls": [fragment]})
+                elif kind == "tool":
+                    add(position, {"tool_calls": [{"index": 0, "function": {"arguments": text}}]})
+                else:
+                    logprobs = self._logprobs(group, text_offset)
+                    text_offset += len(text)
+                    add(position, {"content": text} if self.mode == "chat" else text, logprobs=logprobs)
+            add(plan.completion_tokens, {} if self.mode == "chat" else "", plan.finish_reason)
+        timed.sort(key=lambda item: item[:3])
+        return [(position, chunk) for position, _, _, chunk in timed]
+
+    def finish_stream(
+        self, chunks: list[dict[str, Any]], ttft_s: float, total_s: float
+    ) -> list[dict[str, Any]]:
+        """Put the usage and ``perf_metrics`` where this stream's placement says; maybe add a chunk."""
+        last = chunks[-1]
+        if self.perf_requested:
+            last["perf_metrics"] = self.perf_metrics(ttft_s, total_s)
+        if self.usage_placement == "final_chunk":
+            last["usage"] = self.usage()
+        elif self.usage_placement == "extra_chunk" and self.include_usage:
+            return [*chunks, {**self._head(), "choices": [], "usage": self.usage()}]
+        return chunks
+
+    def response_body(self, ttft_s: float, total_s: float) -> dict[str, Any]:
+        """The non-streaming JSON body."""
+        choices = []
+        for index, plan in enumerate(self.plans):
+            content_pieces = [p for p in plan.pieces if p.kind == "content"]
+            logprobs = self._logprobs(content_pieces, len(self.echo_prompts[index]))
+            if self.mode == "chat":
+                message: dict[str, Any] = {"role": "assistant", "content": plan.content or None}
+                if plan.tool_call is None and message["content"] is None:
+                    message["content"] = ""
+                if plan.reasoning:
+                    message["reasoning_content"] = plan.reasoning
+                if plan.tool_call is not None:
+                    call = plan.tool_call
+                    message["tool_calls"] = [
+                        {
+                            "index": 0,
+                            "id": call.id,
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": call.arguments},
+                        }
+                    ]
+                choice: dict[str, Any] = {
+                    "index": index,
+                    "message": message,
+                    "finish_reason": plan.finish_reason,
+                }
+                if logprobs is not None:
+                    choice["logprobs"] = logprobs
+            else:
+                text = self.echo_prompts[index] + plan.content
+                choice = {
+                    "index": index,
+                    "text": text,
+                    "logprobs": logprobs,
+                    "finish_reason": plan.finish_reason,
+                }
+            choices.append(choice)
+        head = self._head()
+        head["object"] = "chat.completion" if self.mode == "chat" else "text_completion"
+        body: dict[str, Any] = {**head, "choices": choices}
+        if self.usage_placement != "none":
+            body["usage"] = self.usage()
+        if self.perf_requested:
+            body["perf_metrics"] = self.perf_metrics(ttft_s, total_s)
+        return body
+
+    def headers(self, elapsed_s: float, rate_limits: dict[str, str]) -> list[tuple[str, str]]:
+        """The response headers, as recorded; ``elapsed_s`` is the time to first token or the whole time."""
+        timing = "fireworks-server-time-to-first-token" if self.stream else "fireworks-server-processing-time"
+        return [
+            ("content-type", SSE_CONTENT_TYPE if self.stream else "application/json"),
+            ("fireworks-prompt-tokens", str(self.prompt_tokens)),
+            ("fireworks-cached-prompt-tokens", str(self.cached_tokens)),
+            ("fireworks-sampling-options", json.dumps(self.sampling_options)),
+            (timing, f"{elapsed_s:.3f}"),
+            *common_headers(self.request_id, elapsed_s),
+            *rate_limits.items(),
+        ]
+
+
+def common_headers(request_id: str | None, elapsed_s: float) -> list[tuple[str, str]]:
+    """Headers on every answer to a generation request (``x-request-id`` only when there is one)."""
+    headers = [
+        ("fireworks-middleware-version", "v2"),
+        ("server-timing", f'total;dur={elapsed_s * 1000:.1f};desc="Total Response Time"'),
+        ("x-envoy-upstream-service-time", str(round(elapsed_s * 1000))),
+        ("access-control-allow-origin", "*"),
+        ("x-playground-emulator", "1"),
+    ]
+    if request_id:
+        headers.append(("x-request-id", request_id))
+    return headers
+
+
+def _groups(pieces: list[Piece], size: int) -> list[tuple[int, list[Piece]]]:
+    """Pieces grouped into chunks of up to ``size`` tokens of one kind, with their first position."""
+    groups: list[tuple[int, list[Piece]]] = []
+    for position, piece in enumerate(pieces):
+        current = groups[-1][1] if groups else None
+        if current is None or current[0].kind != piece.kind or len(current) >= size:
+            groups.append((position, [piece]))
+        else:
+            current.append(piece)
+    return groups
