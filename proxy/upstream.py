@@ -320,9 +320,11 @@ class UpstreamClient:
             content_type = response.headers.get("content-type", "").lower()
             chunks = response.aiter_bytes()
             if "json" in content_type:
-                for event in await self._whole(chunks, first_byte_deadline):
+                raw = await self._read_all(chunks, first_byte_deadline, limit=None)
+                for event in self._whole(raw):
                     yield event
                 return
+            sniff = "event-stream" not in content_type
             state = _StreamState()
             decoder = SSEDecoder()
             gap = False
@@ -339,6 +341,15 @@ class UpstreamClient:
                         "gap" if gap else "first_byte",
                     )
                 gap = True
+                if sniff and chunk is not None and chunk.lstrip()[:1] == b"{":
+                    # A whole JSON completion under a vague content type (some servers send text/plain).
+                    rest = await self._read_all(
+                        chunks, loop.time() + self.gap_timeout, limit=None, first=False
+                    )
+                    for event in self._whole(chunk + rest):
+                        yield event
+                    return
+                sniff = False
                 if chunk is None:
                     for event in self._sse_events(decoder.close(), state):
                         yield event
@@ -397,17 +408,17 @@ class UpstreamClient:
     def _stream_error(self, obj: dict[str, Any], data: str) -> UpstreamStreamError:
         message, param = _error_fields(obj)
         text = scrub(message or "no message", self._key.value)
-        request_id = obj.get("request_id") if isinstance(obj.get("request_id"), str) else None
+        error = obj.get("error")
+        request_id = obj.get("request_id") or (error.get("request_id") if isinstance(error, dict) else None)
         return UpstreamStreamError(
             f"{self.upstream_name} reported an error during the stream: {text}",
-            request_id=request_id,
+            request_id=request_id if isinstance(request_id, str) else None,
             param=param,
             body=self._snippet(data),
         )
 
-    async def _whole(self, chunks: AsyncIterator[bytes], deadline: float) -> list[Event]:
+    def _whole(self, raw: bytes) -> list[Event]:
         """A 200 that is not an event stream: one whole completion, turned into the same events."""
-        raw = await self._read_all(chunks, deadline, limit=None)
         text = raw.decode("utf-8", "replace")
         try:
             obj = json.loads(text)
@@ -535,11 +546,13 @@ class UpstreamClient:
                 f"Reading from {self.upstream_name_lower} failed: {self._exc_text(exc)}", code="read_failed"
             ) from None
 
-    async def _read_all(self, chunks: AsyncIterator[bytes], deadline: float, *, limit: int | None) -> bytes:
+    async def _read_all(
+        self, chunks: AsyncIterator[bytes], deadline: float, *, limit: int | None, first: bool = True
+    ) -> bytes:
         loop = asyncio.get_running_loop()
         parts: list[bytes] = []
         size = 0
-        kind = "first_byte"
+        kind = "first_byte" if first else "gap"
         while (chunk := await self._read(chunks, deadline, kind)) is not None:
             parts.append(chunk)
             size += len(chunk)

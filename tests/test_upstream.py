@@ -476,6 +476,18 @@ async def test_a_whole_json_completion_becomes_the_same_events(make_client: Any)
     )
 
 
+async def test_a_whole_json_completion_under_a_vague_content_type(make_client: Any) -> None:
+    completion = {
+        "id": "r",
+        "choices": [{"index": 0, "message": {"content": "plain"}, "finish_reason": "stop"}],
+    }
+    handler = stream_response(b"  " + json.dumps(completion).encode(), {"content-type": "text/plain"})
+    events = await collect(make_client(handler))
+    assert (
+        text(events) == "plain" and isinstance(events[-1], Done) and events[-1].finish_reasons == {0: "stop"}
+    )
+
+
 async def test_a_whole_json_body_that_is_not_json(make_client: Any) -> None:
     handler = stream_response(b"<html>oops</html>", {"content-type": "application/json"})
     error = await failure(make_client(handler))
@@ -982,3 +994,219 @@ def test_shared_client_differs_between_event_loops() -> None:
 def test_shared_client_needs_a_running_loop() -> None:
     with pytest.raises(RuntimeError):
         shared_client(base_url=BASE, api_key="", connect_timeout=1, first_byte_timeout=1, gap_timeout=1)
+
+
+# --- against the emulator, over real loopback HTTP -----------------------------------------------
+
+EMU_BODY: dict[str, Any] = prepare_body(
+    {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 12, "temperature": 0.5}
+)
+
+
+@pytest.fixture
+async def emu_client(emulator: Any) -> AsyncIterator[UpstreamClient]:
+    client = UpstreamClient(base_url=emulator.base_url, api_key=KEY, gap_timeout=5, first_byte_timeout=5)
+    yield client
+    await client.aclose()
+
+
+async def stream_end(emulator: Any, request_id: str | None) -> str | None:
+    """How the emulator says the stream ended (it notices a disconnect a moment later)."""
+    for _ in range(100):
+        ends = [s["end"] for s in emulator.state()["streams"] if s["request_id"] == request_id]
+        if ends and ends[-1]:
+            return str(ends[-1])
+        await asyncio.sleep(0.02)
+    return None
+
+
+async def test_emulator_stream(emulator: Any, emu_client: UpstreamClient) -> None:
+    events = await collect(emu_client, EMU_BODY)
+    opened, done = events[0], events[-1]
+    assert isinstance(opened, Opened) and isinstance(done, Done)
+    assert opened.sampling_options is not None and opened.sampling_options["temperature"] == 0.5
+    assert opened.sampling_options["max_tokens"] == 12
+    assert opened.rate_limits and opened.prompt_tokens
+    assert text(events)
+    usage = [e for e in events if isinstance(e, Usage)]
+    assert len(usage) == 1 and usage[0].completion_tokens
+    assert any(isinstance(e, Perf) for e in events)
+    assert done.saw_done_marker and done.finish_reasons and done.model == MODEL
+    assert await stream_end(emulator, opened.request_id) == "completed"
+    request = emulator.state()["requests"][-1]
+    assert request["body"] == EMU_BODY  # sent exactly as given
+    assert KEY not in json.dumps(request)
+
+
+async def test_emulator_completions(emu_client: UpstreamClient) -> None:
+    body = prepare_body(
+        {"model": MODEL, "prompt": "Once upon a time", "max_tokens": 8}, endpoint="completions"
+    )
+    events = await collect(emu_client, body, endpoint="completions")
+    assert text(events) and isinstance(events[-1], Done)
+
+
+async def test_emulator_sees_the_client_stop_early(emulator: Any, emu_client: UpstreamClient) -> None:
+    emulator.configure(tokens_per_second=40)
+    body = {**EMU_BODY, "max_tokens": 200}
+    opened: Opened | None = None
+    async with contextlib.aclosing(emu_client.stream_chat(body)) as events:
+        async for event in events:
+            if isinstance(event, Opened):
+                opened = event
+            if isinstance(event, Delta):
+                break
+    assert opened is not None
+    assert await stream_end(emulator, opened.request_id) == "client_disconnected"
+
+
+async def test_emulator_sees_a_cancelled_task(emulator: Any, emu_client: UpstreamClient) -> None:
+    emulator.configure(tokens_per_second=40)
+    seen: list[Event] = []
+    got_delta = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in emu_client.stream_chat({**EMU_BODY, "max_tokens": 200}):
+            seen.append(event)
+            if isinstance(event, Delta):
+                got_delta.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(got_delta.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert isinstance(seen[0], Opened)
+    assert await stream_end(emulator, seen[0].request_id) == "client_disconnected"
+
+
+async def test_emulator_cut(emulator: Any, emu_client: UpstreamClient) -> None:
+    emulator.inject({"kind": "cut", "after_chunks": 3})
+    seen: list[Event] = []
+    with pytest.raises(UpstreamConnectionError) as info:
+        async for event in emu_client.stream_chat(EMU_BODY):
+            seen.append(event)
+    assert info.value.code == "stream_cut" and info.value.retryable
+    assert text(seen)  # the part before the cut was delivered
+    assert (
+        info.value.request_id and isinstance(seen[0], Opened) and info.value.request_id == seen[0].request_id
+    )
+
+
+async def test_emulator_malformed_line(emulator: Any, emu_client: UpstreamClient) -> None:
+    emulator.inject({"kind": "malformed", "after_chunks": 2})
+    error = await failure(emu_client, EMU_BODY)
+    assert isinstance(error, UpstreamProtocolError) and "not JSON" in error.message
+
+
+async def test_emulator_stream_error(emulator: Any, emu_client: UpstreamClient) -> None:
+    emulator.inject({"kind": "stream_error", "after_chunks": 2, "message": "GPU fell over"})
+    error = await failure(emu_client, EMU_BODY)
+    assert isinstance(error, UpstreamStreamError) and "GPU fell over" in error.message
+    assert error.request_id
+
+
+async def test_emulator_gap_stall(emulator: Any) -> None:
+    emulator.inject({"kind": "stall", "after_chunks": 2, "seconds": 2})
+    client = UpstreamClient(base_url=emulator.base_url, gap_timeout=0.3, first_byte_timeout=5)
+    try:
+        error = await failure(client, EMU_BODY)
+    finally:
+        await client.aclose()
+    assert isinstance(error, UpstreamTimeout) and error.code == "gap_timeout" and "0.3 s" in error.message
+
+
+async def test_emulator_stall_before_headers(emulator: Any) -> None:
+    emulator.inject({"kind": "stall", "after_chunks": -1, "seconds": 2})
+    client = UpstreamClient(base_url=emulator.base_url, gap_timeout=5, first_byte_timeout=0.3)
+    try:
+        error = await failure(client, EMU_BODY)
+    finally:
+        await client.aclose()
+    assert isinstance(error, UpstreamTimeout) and error.code == "first_byte_timeout"
+
+
+async def test_emulator_no_done(emulator: Any, emu_client: UpstreamClient) -> None:
+    emulator.inject({"kind": "no_done"})
+    events = await collect(emu_client, EMU_BODY)
+    done = events[-1]
+    assert isinstance(done, Done) and not done.saw_done_marker and done.finish_reasons
+
+
+async def test_emulator_split_writes_give_the_same_text(emulator: Any, emu_client: UpstreamClient) -> None:
+    body = {**EMU_BODY, "seed": 11}
+    whole = await collect(emu_client, body)
+    emulator.inject({"kind": "split"})
+    split = await collect(emu_client, body)
+    assert text(split) == text(whole) and text(whole)
+    assert [type(e) for e in split] == [type(e) for e in whole]
+
+
+@pytest.mark.parametrize(("placement", "count"), [("final_chunk", 1), ("extra_chunk", 1), ("none", 0)])
+async def test_emulator_usage_placements(
+    emulator: Any, emu_client: UpstreamClient, placement: str, count: int
+) -> None:
+    emulator.inject({"kind": "usage", "placement": placement})
+    events = await collect(emu_client, EMU_BODY)
+    assert sum(isinstance(e, Usage) for e in events) == count
+    assert isinstance(events[-1], Done) and events[-1].finish_reasons
+    if count:
+        names = kinds(events)
+        assert names.index("Finish") < names.index("Usage")
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "retryable", "phrase"),
+    [
+        ({"kind": "status", "status": 503, "shape": "empty"}, "overloaded", True, "returned 503"),
+        ({"kind": "status", "status": 502, "shape": "empty"}, "bad_gateway", True, "returned 502"),
+        ({"kind": "status", "status": 404, "shape": "string"}, "not_found", False, MODEL),
+        (
+            {"kind": "status", "status": 400, "shape": "object", "message": "bad roles"},
+            "bad_request",
+            False,
+            "bad roles",
+        ),
+        ({"kind": "status", "status": 422, "shape": "detail"}, "validation_error", False, "returned 422"),
+        ({"kind": "status", "status": 500, "shape": "text"}, "server_error", False, "upstream connect error"),
+        (
+            {"kind": "status", "status": 429, "shape": "coded", "retry_after": 7},
+            "rate_limited",
+            True,
+            "Retry after 7 s",
+        ),
+        ({"kind": "status", "status": 401, "shape": "coded"}, "unauthorized", False, "Check the API key"),
+    ],
+    ids=lambda v: f"{v['status']}-{v['shape']}" if isinstance(v, dict) else None,
+)
+async def test_emulator_error_statuses(
+    emulator: Any, emu_client: UpstreamClient, fault: dict[str, Any], code: str, retryable: bool, phrase: str
+) -> None:
+    emulator.inject(fault)
+    error = await failure(emu_client, EMU_BODY)
+    assert isinstance(error, UpstreamHTTPError)
+    assert (error.status, error.code, error.retryable) == (fault["status"], code, retryable)
+    assert phrase in error.message
+    if fault["shape"] == "coded":
+        assert error.request_id
+
+
+async def test_emulator_unknown_model(emu_client: UpstreamClient) -> None:
+    error = await failure(emu_client, {**EMU_BODY, "model": "accounts/nobody/models/nothing"})
+    assert isinstance(error, UpstreamHTTPError) and error.code == "not_found"
+    assert "accounts/nobody/models/nothing" in error.message
+
+
+async def test_emulator_rejected_key_is_not_echoed(emulator: Any) -> None:
+    client = UpstreamClient(base_url=emulator.base_url, api_key="fw_invalid")
+    try:
+        error = await failure(client, EMU_BODY)
+    finally:
+        await client.aclose()
+    assert isinstance(error, UpstreamHTTPError) and error.code == "unauthorized"
+    assert "fw_invalid" not in json.dumps(error.as_dict()) and "fw_invalid" not in (error.body or "")
+
+
+async def test_emulator_models(emu_client: UpstreamClient) -> None:
+    models = await emu_client.list_models()
+    assert MODEL in [m["id"] for m in models]
