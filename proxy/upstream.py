@@ -391,6 +391,8 @@ class UpstreamClient:
             try:
                 obj = json.loads(data)
             except ValueError:
+                if sse.event == "error":  # an error event whose data is plain text
+                    raise self._stream_error({"error": data}, data) from None
                 raise UpstreamProtocolError(
                     f"{self.upstream_name} sent a stream line that is not JSON: {self._snippet(data)!r}",
                     body=self._snippet(data),

@@ -508,8 +508,9 @@ async def test_an_error_inside_the_stream(make_client: Any) -> None:
     assert text(seen) == "partial"
 
 
-async def test_an_error_event_type_inside_the_stream(make_client: Any) -> None:
-    raw = b'event: error\ndata: {"message": "overloaded, try later"}\n\n'
+@pytest.mark.parametrize("data", ['{"message": "overloaded, try later"}', "overloaded, try later"])
+async def test_an_error_event_type_inside_the_stream(make_client: Any, data: str) -> None:
+    raw = b"event: error\ndata: " + data.encode() + b"\n\n"
     error = await failure(make_client(stream_response(raw)))
     assert isinstance(error, UpstreamStreamError) and "overloaded, try later" in error.message
 
