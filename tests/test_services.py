@@ -17,12 +17,12 @@ MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 
 @pytest.fixture
 def alice() -> Any:
-    return get_user_model().objects.create_user("alice", password="pw-alice-123")
+    return get_user_model().objects.create_user("alice")
 
 
 @pytest.fixture
 def bob() -> Any:
-    return get_user_model().objects.create_user("bob", password="pw-bob-123")
+    return get_user_model().objects.create_user("bob")
 
 
 def start(user: Any, messages: list[dict[str, Any]], conversation_id: int | None = None, **kw: Any) -> Run:
