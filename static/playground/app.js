@@ -268,6 +268,20 @@ function finishStream(stream, status, note) {
   setStreaming(false);
 }
 
+// What each upstream status usually means, for when the server's own message says little.
+const STATUS_TEXT = {
+  400: "bad request", 401: "bad API key", 402: "billing", 403: "forbidden", 404: "model not found or not deployed",
+  408: "timeout", 412: "account suspended or LoRA failed to load", 413: "payload too large", 422: "validation error",
+  429: "rate limited or deployment full", 500: "server error", 502: "bad gateway", 503: "overloaded", 504: "gateway timeout",
+  520: "unknown error",
+};
+
+function errorMessage(frame) {
+  if (typeof frame.message === "string" && frame.message.trim() !== "") return frame.message;
+  if (frame.status && STATUS_TEXT[frame.status]) return `The upstream answered ${frame.status}: ${STATUS_TEXT[frame.status]}.`;
+  return frame.code ? `The request failed (${frame.code}).` : "The request failed.";
+}
+
 function handleStreamFrame(stream, frame) {
   if (current !== stream) return;
   stream.heardBack = true;
@@ -326,11 +340,12 @@ function handleStreamFrame(stream, frame) {
       break;
     }
     case "chat.error": {
-      finishStream(stream, "error", `Failed — ${frame.message || "the request failed"}${reply.choices.size ? " The text that arrived is kept." : ""}`);
-      const flagged = frame.param ? params.flagFromServer(frame.param, frame.message) : false;
+      const message = errorMessage(frame);
+      finishStream(stream, "error", `Failed — ${message}${reply.choices.size ? " The text that arrived is kept." : ""}`);
+      const flagged = frame.param ? params.flagFromServer(frame.param, message) : false;
       errors.show({
-        title: frame.status ? `The upstream answered ${frame.status}` : "The request failed",
-        message: frame.message, code: frame.code, status: frame.status, requestId: frame.request_id,
+        title: frame.status ? `The upstream answered ${frame.status}${STATUS_TEXT[frame.status] ? ` (${STATUS_TEXT[frame.status]})` : ""}` : "The request failed",
+        message, code: frame.code, status: frame.status, requestId: frame.request_id,
         param: frame.param, retryable: frame.retryable, onRetry: flagged ? undefined : retry,
       });
       errors.root.dataset.kind = "stream";

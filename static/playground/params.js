@@ -49,8 +49,7 @@ export class ParamsPanel {
     const reset = el("button", { type: "button", class: "btn btn-ghost btn-xs reset", title: `Unset ${p.name}`, "data-testid": `reset-${p.name}` }, "reset");
     const root = el("div", { class: "param", dataset: { param: p.name, kind: p.kind }, "data-testid": `param-${p.name}` },
       el("div", { class: "param-label" },
-        el("label", { for: id }, p.name),
-        el("span", { class: "info", title: p.help, "aria-label": p.help }, "i"),
+        el("label", { for: id, title: p.help }, p.name),
         el("span", { class: "range", title: `Allowed: ${p.range}` }, this.rangeBadge(p)),
         reset),
       el("p", { class: "param-help" }, p.help));
