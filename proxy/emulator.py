@@ -249,12 +249,12 @@ class Emulator:
                     return
                 if faults.status:
                     fault = faults.status
-                    exc = ApiError(
+                    refusal = ApiError(
                         fault["status"],
                         error_body(fault["status"], fault["shape"], request_id, fault.get("message")),
                         request_id=fault["shape"] != "empty",
                     )
-                    await _send_error(send, exc, request_id, loop.time() - t0, fault)
+                    await _send_error(send, refusal, request_id, loop.time() - t0, fault)
                     return
                 generation = self.prepare(body, headers, mode, request_id, faults)
             except ApiError as exc:

@@ -36,6 +36,7 @@ class ModelInfo:
     supports_image_input: bool = False
     reasoning: bool = False
     strict_alternation: bool = False
+    speculation: bool = False  # speculative decoding: sends fireworks-speculation-generated-tokens
 
     def as_json(self) -> dict[str, Any]:
         """The model as an entry of ``GET /models``."""
@@ -54,7 +55,7 @@ class ModelInfo:
 CATALOGUE: tuple[ModelInfo, ...] = (
     ModelInfo("accounts/fireworks/models/llama-v3p1-8b-instruct", "fireworks", 1721692800, 131072, False),
     ModelInfo("accounts/fireworks/models/llama-v3p3-70b-instruct", "fireworks", 1733443200, 131072),
-    ModelInfo("accounts/fireworks/models/deepseek-v3", "fireworks", 1735516800, 131072),
+    ModelInfo("accounts/fireworks/models/deepseek-v3", "fireworks", 1735516800, 131072, speculation=True),
     ModelInfo("accounts/fireworks/models/qwen3-235b-a22b", "fireworks", 1745884800, 131072, reasoning=True),
     ModelInfo(
         "accounts/fireworks/models/llama4-maverick-instruct-basic",

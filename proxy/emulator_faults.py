@@ -101,8 +101,9 @@ class FaultSet:
         """Seconds to stall now that ``sent`` chunks are out (-1: before the headers)."""
         seconds = 0.0
         for i, fault in enumerate(self.faults):
-            due = fault["after_chunks"] == -1 if sent == -1 else 0 <= fault["after_chunks"] <= sent
-            if fault["kind"] == "stall" and due and i not in self._fired:
+            if fault["kind"] != "stall" or i in self._fired:
+                continue
+            if fault["after_chunks"] == -1 if sent == -1 else 0 <= fault["after_chunks"] <= sent:
                 self._fired.add(i)
                 seconds += float(fault["seconds"])
         return seconds

@@ -140,7 +140,7 @@ def sample_value(schema: Any, rng: random.Random, depth: int = 0) -> Any:
     if kind is None:
         kind = "object" if "properties" in schema else "string"
     if kind == "object":
-        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        props: dict[str, Any] = schema["properties"] if isinstance(schema.get("properties"), dict) else {}
         value = {name: sample_value(sub, rng, depth + 1) for name, sub in props.items()}
         for name in schema.get("required") or []:
             value.setdefault(str(name), "emulated")
@@ -210,7 +210,7 @@ def _json_tokens(request: dict[str, Any], rng: random.Random) -> list[str]:
 
 def _choose_tool(request: dict[str, Any], last_user: str) -> dict[str, Any] | None:
     """The function to call, or None when the request does not ask for a tool call."""
-    tools = [
+    tools: list[dict[str, Any]] = [
         t["function"]
         for t in request.get("tools") or []
         if isinstance(t, dict) and isinstance(t.get("function"), dict)

@@ -210,7 +210,11 @@ class Generation:
     def headers(self, elapsed_s: float, rate_limits: dict[str, str]) -> list[tuple[str, str]]:
         """The response headers, as recorded; ``elapsed_s`` is the time to first token or the whole time."""
         timing = "fireworks-server-time-to-first-token" if self.stream else "fireworks-server-processing-time"
+        extra = []
+        if self.model.speculation and not self.stream:
+            extra.append(("fireworks-speculation-generated-tokens", str(self.completion_tokens * 3 // 5)))
         return [
+            *extra,
             ("content-type", SSE_CONTENT_TYPE if self.stream else "application/json"),
             ("fireworks-prompt-tokens", str(self.prompt_tokens)),
             ("fireworks-cached-prompt-tokens", str(self.cached_tokens)),
