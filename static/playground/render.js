@@ -69,11 +69,14 @@ class ChoiceView {
     this.thinkingText = el("div", { class: "reply-text" });
     this.thinkingSummary = el("summary", {}, "Thinking");
     this.thinking = el("details", { class: "thinking", hidden: true, "data-testid": "thinking" }, this.thinkingSummary, this.thinkingText);
+    // Once the user opens or closes it by hand, leave it as they chose.
+    this.thinkingSummary.addEventListener("click", () => { this.thinking.dataset.touched = "1"; });
     this.text = el("div", { class: "reply-text", "data-testid": "reply-text" });
     this.tools = el("div", { class: "tools", hidden: true });
     this.tokens = el("div", { class: "tokens" });
     this.logprobs = el("div", { class: "logprobs", hidden: true, "data-testid": "logprobs" },
-      el("div", { class: "logprobs-head" }, el("span", {}, "Token probabilities"), el("span", { class: "legend" }), el("span", {}, "low → high · hover for alternatives")),
+      el("div", { class: "logprobs-head", title: "Each token coloured by its probability; hover a token for its alternatives" },
+        el("span", {}, "Token probabilities"), el("span", { class: "legend" }), el("span", {}, "low → high")),
       this.tokens);
     this.root = el("div", { class: "choice", dataset: { choice: index } }, this.head, this.thinking, this.text, this.tools, this.logprobs);
   }
@@ -110,7 +113,8 @@ class ChoiceView {
     this.thinkingText.textContent = thinking;
     const stillThinking = streaming && (split.open || (this.reasoning && !split.answer));
     this.thinkingSummary.textContent = stillThinking ? "Thinking…" : `Thinking (${thinking.length.toLocaleString()} characters)`;
-    if (stillThinking && !this.thinking.dataset.touched) this.thinking.open = true;
+    // Open while it thinks, folded away once the answer starts (unless the user chose otherwise).
+    if (!this.thinking.dataset.touched) this.thinking.open = Boolean(stillThinking);
     this.text.textContent = split.answer;
     this.text.classList.toggle("caret", streaming);
     clear(this.head);

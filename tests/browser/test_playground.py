@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer, sign_up
+from tests.browser.conftest import ARTIFACTS, LiveServer, sign_up
 from tests.emulator_fixture import EmulatorServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -27,7 +27,11 @@ async def reply_text(page: Any) -> str:
 
 async def wait_status(page: Any, label: str, wait_ms: float = 15_000) -> None:
     """Wait until the reply's status chip reads ``label``."""
-    await page.get_by_test_id("reply-status").filter(has_text=label).wait_for(timeout=wait_ms)
+    try:
+        await page.get_by_test_id("reply-status").filter(has_text=label).wait_for(timeout=wait_ms)
+    except Exception:
+        await page.screenshot(path=str(ARTIFACTS / "failure.png"))
+        raise
 
 
 async def send(page: Any, prompt: str) -> None:
@@ -43,6 +47,7 @@ async def test_signup_stream_and_panels(page: Any, emulator: EmulatorServer, art
     # The datalist fills from the models.list frame sent after connecting.
     await page.wait_for_function("() => document.querySelectorAll('#model-options option').length > 0")
     assert "models" in await page.get_by_test_id("models-status").inner_text()
+    await page.screenshot(path=str(artifacts / "empty-1440.png"))
     emulator.configure(ttft_ms=150, tokens_per_second=25, chunk_tokens=1, seed=3)
     await page.fill("#param-temperature", "0.5")
     await page.fill("#param-max_tokens", "150")
@@ -174,3 +179,56 @@ async def test_login_with_signup_disabled_link_hidden(browser: Any, daphne_serve
         await page.wait_for_url("**/accounts/login/")
     finally:
         await context.close()
+
+
+async def test_reasoning_choices_and_logprobs(page: Any, emulator: EmulatorServer, artifacts: Path) -> None:
+    await page.get_by_test_id("model-input").fill("accounts/fireworks/models/qwen3-235b-a22b")
+    await page.fill("#param-n", "2")
+    await page.click("#param-logprobs")
+    await send(page, "Compare two fireworks colours.")
+    await wait_status(page, "Done")
+    reply = page.get_by_test_id("assistant-message")
+    assert await reply.locator(".choice").count() == 2
+    thinking = reply.get_by_test_id("thinking").first
+    assert "Thinking" in await thinking.locator("summary").inner_text()
+    assert "[emulated reasoning]" in await thinking.text_content()  # folded away once the answer came
+    tokens = reply.get_by_test_id("logprobs").first.locator(".tok")
+    assert await tokens.count() > 3
+    assert "%" in await tokens.first.get_attribute("title")  # its probability, on hover
+    await page.screenshot(path=str(artifacts / "choices-logprobs-1440.png"))
+
+
+async def test_tool_call_via_extra_and_completions_mode(page: Any, emulator: EmulatorServer) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+    await page.locator('details[data-group="extra"] summary').click()
+    await page.get_by_test_id("extra-body").fill(json.dumps({"tools": tools}))
+    await send(page, "Call get_weather for Paris.")
+    await wait_status(page, "Done")
+    call = page.get_by_test_id("tool-call")
+    assert "get_weather(" in await call.inner_text()
+    assert "city" in await call.inner_text()
+
+    await page.get_by_test_id("new-conversation").click()
+    await page.get_by_test_id("extra-body").fill("")
+    await page.get_by_test_id("mode-completions").click()
+    assert await page.get_by_test_id("param-response_format").locator("select").is_disabled()
+    await send(page, "Once upon a time")
+    await wait_status(page, "Done")
+    start = json.loads([f for f in page.frames_log.sent if '"chat.start"' in f][-1])
+    assert (
+        start["mode"] == "completions" and start["prompt"] == "Once upon a time" and "messages" not in start
+    )
+    assert await page.get_by_test_id("prompt-input").input_value() == "Once upon a time"  # kept for editing
+    assert await reply_text(page)
