@@ -196,6 +196,13 @@ def test_completions_stream_with_echo_and_max_tokens(emu: EmulatorServer) -> Non
     assert final["usage"] == {"prompt_tokens": 3, "total_tokens": 13, "completion_tokens": 10}
 
 
+def test_completions_with_a_list_of_prompts(emu: EmulatorServer) -> None:
+    body = {"model": MODEL, "prompt": ["One", "Two"], "n": 2, "max_tokens": 4}
+    choices = post(emu, body, "/completions").json()["choices"]
+    assert [c["index"] for c in choices] == [0, 1, 2, 3]
+    assert all(c["text"].startswith("[offline emulator]") for c in choices)
+
+
 def test_unknown_fields_are_ignored(emu: EmulatorServer) -> None:
     response = post(emu, chat(some_future_field={"x": 1}, prompt_cache_key="k"))
     assert response.status_code == 200
@@ -344,6 +351,8 @@ def test_image_parts_only_for_the_vision_model(emu: EmulatorServer) -> None:
         ({"messages": [{"role": "robot", "content": "Hi"}]}, "role"),
         ({"messages": None}, "messages"),
         ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 2048}, "reasoning_effort": "low"}, "thinking"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 10}}, "budget_tokens"),
     ],
 )
 def test_out_of_range_parameters_are_refused_by_name(
@@ -532,6 +541,17 @@ def test_cut_closes_the_connection_mid_stream(emu: EmulatorServer) -> None:
     assert len(received) == 3
     stream = emu.state()["streams"][-1]
     assert stream["end"] == "cut" and stream["chunks_sent"] == 3
+
+
+def test_cut_of_a_non_streaming_body(emu: EmulatorServer) -> None:
+    emu.inject({"kind": "cut"})
+    with pytest.raises(httpx.RemoteProtocolError):
+        post(emu, chat())
+
+
+def test_a_bad_fault_header_is_refused(emu: EmulatorServer) -> None:
+    response = post(emu, chat(), headers={"x-emulator-fault": "{not json"})
+    assert "x-emulator-fault" in error_message(response)
 
 
 def test_malformed_line_then_the_stream_goes_on(emu: EmulatorServer) -> None:
