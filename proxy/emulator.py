@@ -2,8 +2,8 @@
 
 ``create_app()`` serves ``/inference/v1`` (``POST chat/completions``, ``POST completions``, ``GET models``)
 and the control endpoints under ``/_emulator`` (README, "The emulator"). It imports neither Django nor
-Channels. The shapes live in ``emulator_wire``, validation in ``emulator_api``, the text in
-``emulator_text``.
+Channels. The shapes live in ``emulator_wire``, validation and the catalogue in ``emulator_api``, the
+text in ``emulator_text``, the faults in ``emulator_faults`` and the ASGI plumbing in ``emulator_http``.
 
 The schedule of a stream is known in advance, so that a benchmark can compare what it saw with what
 was sent. With ``t0`` the moment the request body was read, ``ttft = ttft_ms / 1000`` and
@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import json
-import logging
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -39,14 +36,28 @@ from proxy.emulator_api import (
     model_not_found,
     resolve_model,
 )
-from proxy.emulator_faults import FaultSet, parse_faults, split_points
+from proxy.emulator_faults import FaultSet, parse_faults
+from proxy.emulator_http import (
+    Receive,
+    Scope,
+    Send,
+    abandon_response,
+    bad_key,
+    disconnected,
+    dumps,
+    read_body,
+    redacted,
+    request_headers,
+    send_error,
+    send_head,
+    send_json,
+    send_response,
+    unauthorized,
+    wait_until,
+    write,
+)
 from proxy.emulator_text import chat_prompt_tokens, completion_prompt_tokens, plan_choice
-from proxy.emulator_wire import Generation, common_headers
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from proxy.emulator_wire import Generation
 
 USAGE_PLACEMENTS = ("final_chunk", "extra_chunk", "none")
 RATE_LIMITS = {"requests": 600, "tokens-prompt": 600_000, "tokens-generated": 60_000}
@@ -83,70 +94,22 @@ class EmulatorConfig:
         return replace(self, **changes)
 
 
-# Set while the app deliberately abandons a response (the ``cut`` fault), so uvicorn's complaint about
-# it is not logged as an error. uvicorn awaits the app in the same task, so the value is still visible.
-_cutting: contextvars.ContextVar[bool] = contextvars.ContextVar("emulator_cutting", default=False)
-
-
-class _CutFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (_cutting.get() and "without completing response" in record.getMessage())
-
-
-logging.getLogger("uvicorn.error").addFilter(_CutFilter())
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-async def _disconnected(receive: Receive) -> float:
-    """Wait for the client to go away; return when it did (``time.time()``)."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return time.time()
-
-
-async def _send_response(
-    send: Send, status: int, headers: list[tuple[str, str]], body: bytes, *, length: bool = True
-) -> None:
-    if length:
-        headers = [*headers, ("content-length", str(len(body)))]
-    raw = [(k.encode(), v.encode()) for k, v in headers]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_json(send: Send, status: int, payload: Any) -> None:
-    headers = [("content-type", "application/json"), ("x-playground-emulator", "1")]
-    await _send_response(send, status, headers, json.dumps(payload).encode())
-
-
 class Emulator:
     """The ASGI application and its state: config, queued faults, request log, stream records."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.defaults = config
-        self.config = config
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything and go back to the config the app was created with."""
+        self.config = self.defaults
         self.faults: deque[dict[str, Any]] = deque()
         self.requests: deque[dict[str, Any]] = deque(maxlen=50)
         self.streams: deque[dict[str, Any]] = deque(maxlen=200)
         self.open_streams = 0
         self.usage_window: deque[tuple[float, int, int]] = deque()
         self.prompt_cache: OrderedDict[str, None] = OrderedDict()
-
-    def reset(self) -> None:
-        """Forget everything and go back to the config the app was created with."""
-        self.__init__(self.defaults)  # type: ignore[misc]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one ASGI connection."""
@@ -165,17 +128,18 @@ class Emulator:
         elif path == "/inference/v1/models" and method == "GET":
             await self.models(scope, send)
         elif path.startswith("/_emulator/"):
-            await self.control(path.removeprefix("/_emulator/"), method, await _read_body(receive), send)
+            await self.control(path.removeprefix("/_emulator/"), method, await read_body(receive), send)
         else:
-            await _send_json(send, 404, {"detail": "Not Found"})
+            await send_json(send, 404, {"detail": "Not Found"})
 
     async def models(self, scope: Scope, send: Send) -> None:
         """``GET /models``: the fixed catalogue, OpenAI style."""
-        headers = _headers(scope)
-        if _bad_key(headers):
-            await _send_error(send, _unauthorized(str(uuid.uuid4())), str(uuid.uuid4()), 0.0)
+        headers = request_headers(scope)
+        if bad_key(headers):
+            request_id = str(uuid.uuid4())
+            await send_error(send, unauthorized(request_id), request_id, 0.0)
             return
-        await _send_json(send, 200, {"object": "list", "data": [m.as_json() for m in CATALOGUE]})
+        await send_json(send, 200, {"object": "list", "data": [m.as_json() for m in CATALOGUE]})
 
     async def control(self, action: str, method: str, raw: bytes, send: Send) -> None:
         """The ``/_emulator/*`` endpoints the tests and the benchmark drive."""
@@ -183,26 +147,26 @@ class Emulator:
             payload = json.loads(raw) if raw else {}
             if action == "faults" and method == "POST":
                 self.faults.extend(parse_faults(payload.get("faults") if isinstance(payload, dict) else None))
-                await _send_json(send, 200, {"queued": len(self.faults)})
+                await send_json(send, 200, {"queued": len(self.faults)})
             elif action == "faults" and method == "DELETE":
                 self.faults.clear()
-                await _send_json(send, 200, {"queued": 0})
+                await send_json(send, 200, {"queued": 0})
             elif action == "faults" and method == "GET":
-                await _send_json(send, 200, {"faults": list(self.faults)})
+                await send_json(send, 200, {"faults": list(self.faults)})
             elif action == "config" and method == "POST":
                 self.config = self.config.updated(payload)
-                await _send_json(send, 200, asdict(self.config))
+                await send_json(send, 200, asdict(self.config))
             elif action == "config" and method == "GET":
-                await _send_json(send, 200, asdict(self.config))
+                await send_json(send, 200, asdict(self.config))
             elif action == "reset" and method == "POST":
                 self.reset()
-                await _send_json(send, 200, asdict(self.config))
+                await send_json(send, 200, asdict(self.config))
             elif action == "state" and method == "GET":
-                await _send_json(send, 200, self.state())
+                await send_json(send, 200, self.state())
             else:
-                await _send_json(send, 404, {"detail": f"No {method} /_emulator/{action}"})
+                await send_json(send, 404, {"detail": f"No {method} /_emulator/{action}"})
         except ValueError as exc:  # json.JSONDecodeError is one too
-            await _send_json(send, 400, {"detail": str(exc)})
+            await send_json(send, 400, {"detail": str(exc)})
 
     def state(self) -> dict[str, Any]:
         """What ``GET /_emulator/state`` returns."""
@@ -216,8 +180,8 @@ class Emulator:
         """Answer one generation request: error, JSON body or stream, with its faults."""
         loop = asyncio.get_running_loop()
         t0, started = loop.time(), time.time()
-        raw = await _read_body(receive)
-        headers = _headers(scope)
+        raw = await read_body(receive)
+        headers = request_headers(scope)
         request_id = str(uuid.uuid4())
         try:
             body: Any = json.loads(raw)
@@ -227,25 +191,25 @@ class Emulator:
             {
                 "path": scope["path"],
                 "method": "POST",
-                "headers": _redacted(headers),
+                "headers": redacted(headers),
                 "body": body if body is not None else raw.decode("utf-8", "replace"),
                 "request_id": request_id,
                 "at": started,
             }
         )
-        watcher = asyncio.ensure_future(_disconnected(receive))
+        watcher = asyncio.ensure_future(disconnected(receive))
         try:
             if "x-emulator-fault" in headers:
                 try:
                     faults = FaultSet(parse_faults(json.loads(headers["x-emulator-fault"])))
                 except ValueError as exc:
-                    await _send_error(send, invalid(f"x-emulator-fault: {exc}"), request_id, loop.time() - t0)
+                    await send_error(send, invalid(f"x-emulator-fault: {exc}"), request_id, loop.time() - t0)
                     return
             else:
                 faults = FaultSet([self.faults.popleft()] if self.faults else [])
             try:
                 shift = faults.stall_seconds(-1)
-                if shift and await _wait(t0 + shift, watcher):
+                if shift and await wait_until(t0 + shift, watcher):
                     return
                 if faults.status:
                     fault = faults.status
@@ -254,11 +218,11 @@ class Emulator:
                         error_body(fault["status"], fault["shape"], request_id, fault.get("message")),
                         request_id=fault["shape"] != "empty",
                     )
-                    await _send_error(send, refusal, request_id, loop.time() - t0, fault)
+                    await send_error(send, refusal, request_id, loop.time() - t0, fault)
                     return
                 generation = self.prepare(body, headers, mode, request_id, faults)
             except ApiError as exc:
-                await _send_error(send, exc, request_id, loop.time() - t0)
+                await send_error(send, exc, request_id, loop.time() - t0)
                 return
             if generation.stream:
                 await self.stream(generation, send, watcher, faults, t0, started, shift)
@@ -273,8 +237,8 @@ class Emulator:
         self, body: Any, headers: dict[str, str], mode: str, request_id: str, faults: FaultSet
     ) -> Generation:
         """Validate the request and decide the whole answer (``ApiError`` if Fireworks would refuse)."""
-        if _bad_key(headers):
-            raise _unauthorized(request_id)
+        if bad_key(headers):
+            raise unauthorized(request_id)
         if not isinstance(body, dict):
             raise invalid("The request body must be a JSON object.")
         model = resolve_model(body.get("model"))
@@ -380,23 +344,23 @@ class Emulator:
         ttft = config.ttft_ms / 1000
         total = ttft + generation.longest / config.tokens_per_second
         shift += sum(f["seconds"] for f in faults.stalls if f["after_chunks"] >= 0)
-        if await _wait(t0 + total + shift, watcher):
+        if await wait_until(t0 + total + shift, watcher):
             return
         headers = generation.headers(total, self.rate_limits(generation))
-        body = _dumps(generation.response_body(ttft, total))
+        body = dumps(generation.response_body(ttft, total))
         if faults.malformed:
             body = body[: len(body) // 2]
         if faults.cut:
-            await _send_head(send, 200, headers)
+            await send_head(send, 200, headers)
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-            _cutting.set(True)
+            abandon_response()
             return
         if faults.split:
-            await _send_head(send, 200, [*headers, ("content-length", str(len(body)))])
-            await _write(send, body, split=True)
+            await send_head(send, 200, [*headers, ("content-length", str(len(body)))])
+            await write(send, body, split=True)
             await send({"type": "http.response.body", "body": b""})
             return
-        await _send_response(send, 200, headers, body)
+        await send_response(send, 200, headers, body)
 
     async def stream(
         self,
@@ -437,35 +401,35 @@ class Emulator:
             chunks = generation.finish_stream([c for _, c in timed], ttft, total)
             offsets = [ttft + p / tps for p, _ in timed]
             offsets += [offsets[-1]] * (len(chunks) - len(timed))  # the extra usage chunk
-            lines = [(o, b"data: " + _dumps(c) + b"\n\n") for o, c in zip(offsets, chunks, strict=True)]
+            lines = [(o, b"data: " + dumps(c) + b"\n\n") for o, c in zip(offsets, chunks, strict=True)]
             if not faults.no_done:
                 lines.append((offsets[-1], b"data: [DONE]\n\n"))
-            if await _wait(t0 + ttft + shift, watcher):
+            if await wait_until(t0 + ttft + shift, watcher):
                 end("client_disconnected", watcher.result())
                 return
-            await _send_head(send, 200, generation.headers(ttft + shift, self.rate_limits(generation)))
+            await send_head(send, 200, generation.headers(ttft + shift, self.rate_limits(generation)))
             sent = 0
             for offset, line in lines:
                 is_chunk = not line.startswith(b"data: [DONE]")
                 shift += faults.stall_seconds(sent)
                 if faults.fires("cut", sent):
                     end("cut")
-                    _cutting.set(True)
+                    abandon_response()
                     return
                 if faults.fires("stream_error", sent):
                     error = faults.stream_error_payload(generation.request_id)
-                    await _write(send, b"data: " + _dumps(error) + b"\n\n", split=faults.split)
+                    await write(send, b"data: " + dumps(error) + b"\n\n", split=faults.split)
                     await send({"type": "http.response.body", "body": b""})
                     end("error")
                     return
-                if await _wait(t0 + offset + shift, watcher):
+                if await wait_until(t0 + offset + shift, watcher):
                     end("client_disconnected", watcher.result())
                     return
                 if faults.fires("malformed", sent):
-                    await _write(
+                    await write(
                         send, b'data: {"id": "' + generation.request_id.encode() + b'", "choi\n\n', False
                     )
-                await _write(send, line, split=faults.split)
+                await write(send, line, split=faults.split)
                 record["schedule_ms"].append(round((offset + shift) * 1000, 3))
                 sent += is_chunk
                 record["chunks_sent"] = sent
@@ -476,73 +440,6 @@ class Emulator:
             raise
         finally:
             self.open_streams -= 1
-
-
-async def _send_head(send: Send, status: int, headers: list[tuple[str, str]]) -> None:
-    raw = [(k.encode(), v.encode()) for k, v in headers]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-
-
-async def _write(send: Send, data: bytes, split: bool) -> None:
-    if not split:
-        await send({"type": "http.response.body", "body": data, "more_body": True})
-        return
-    start = 0
-    for point, pause in split_points(data):
-        await send({"type": "http.response.body", "body": data[start:point], "more_body": True})
-        start = point
-        if pause:
-            # Give the reader a chance to see the halves apart (inside a character, between the newlines).
-            await asyncio.sleep(0.001)
-    await send({"type": "http.response.body", "body": data[start:], "more_body": True})
-
-
-async def _wait(deadline: float, watcher: asyncio.Future[float]) -> bool:
-    """Sleep until the loop time ``deadline``; True as soon as the client has gone away."""
-    delay = deadline - asyncio.get_running_loop().time()
-    if delay > 0 and not watcher.done():
-        await asyncio.wait({watcher}, timeout=delay)
-    return watcher.done()
-
-
-async def _send_error(
-    send: Send, exc: ApiError, request_id: str, elapsed: float, fault: dict[str, Any] | None = None
-) -> None:
-    headers = common_headers(request_id if exc.request_id else None, elapsed)
-    if fault and fault.get("retry_after") is not None:
-        headers.append(("retry-after", str(fault["retry_after"])))
-    if exc.body is None:
-        await _send_response(send, exc.status, headers, b"")
-    elif isinstance(exc.body, str):
-        await _send_response(send, exc.status, [("content-type", "text/plain"), *headers], exc.body.encode())
-    else:
-        content_type = "application/json; charset=UTF-8" if exc.status == 404 else "application/json"
-        await _send_response(send, exc.status, [("content-type", content_type), *headers], _dumps(exc.body))
-
-
-def _dumps(value: Any) -> bytes:
-    # Compact and raw UTF-8, like Fireworks' bodies (so split writes can land inside a character).
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-
-
-def _redacted(headers: dict[str, str]) -> dict[str, str]:
-    return {k: "Bearer ***" if k == "authorization" else v for k, v in headers.items()}
-
-
-def _bad_key(headers: dict[str, str]) -> bool:
-    auth = headers.get("authorization")
-    if auth is None:
-        return False  # offline use needs no key
-    scheme, _, token = auth.partition(" ")
-    return scheme.lower() != "bearer" or token.strip() in ("", "fw_invalid")
-
-
-def _unauthorized(request_id: str) -> ApiError:
-    return ApiError(401, error_body(401, "coded", request_id))
 
 
 def create_app(config: EmulatorConfig | None = None) -> Emulator:
