@@ -61,61 +61,232 @@ def _fmt(value: float) -> str:
 SAMPLING, PENALTIES, OUTPUT, REASONING, ADVANCED = "Sampling", "Penalties", "Output", "Reasoning", "Advanced"
 
 PARAMS: tuple[Param, ...] = (
-    Param("temperature", "float", "Randomness: 0 always picks the likeliest token, higher is more varied.",
-          SAMPLING, default=1.0, minimum=0, maximum=2, step=0.05, sampling_key="temperature"),
-    Param("top_p", "float", "Nucleus sampling: sample only from the smallest token set whose probability adds up to p.",
-          SAMPLING, default=1.0, minimum=0, maximum=1, step=0.01, sampling_key="top_p"),
-    Param("top_k", "int", "Sample only from the k likeliest tokens (0 turns it off).",
-          SAMPLING, default=0, minimum=0, maximum=100, step=1, sampling_key="top_k"),
-    Param("min_p", "float", "Drop tokens less likely than min_p times the likeliest one.",
-          SAMPLING, default=0.0, minimum=0, maximum=1, step=0.01, sampling_key="min_p"),
-    Param("typical_p", "float", "Locally typical sampling: keep tokens whose surprise is close to the expected (1 turns it off).",
-          SAMPLING, default=1.0, minimum=0, maximum=1, step=0.01, sampling_key="typical_p"),
-    Param("max_tokens", "int", "The most tokens to generate for each choice.",
-          OUTPUT, default=2048, minimum=1, maximum=1_000_000, step=1, sampling_key="max_tokens"),
-    Param("frequency_penalty", "float", "Penalise tokens by how often they already appeared (negative encourages repeats).",
-          PENALTIES, default=0.0, minimum=-2, maximum=2, step=0.05, sampling_key="frequency_penalty"),
-    Param("presence_penalty", "float", "Penalise tokens that appeared at all, nudging towards new topics.",
-          PENALTIES, default=0.0, minimum=-2, maximum=2, step=0.05, sampling_key="presence_penalty"),
-    Param("repetition_penalty", "float", "Multiplicative penalty on tokens already seen (1 turns it off).",
-          PENALTIES, default=1.0, minimum=0, maximum=2, step=0.01, sampling_key="repetition_penalty"),
-    Param("mirostat_target", "float", "Mirostat: the target surprise (perplexity) to hold; off when unset.",
-          SAMPLING, default=None, minimum=0, maximum=100, step=0.1, sampling_key="mirostat_target"),
-    Param("mirostat_lr", "float", "Mirostat learning rate: how fast it corrects towards the target.",
-          SAMPLING, default=0.1, minimum=0, maximum=1, step=0.01, sampling_key="mirostat_lr"),
+    Param(
+        "temperature",
+        "float",
+        "Randomness: 0 always picks the likeliest token, higher is more varied.",
+        SAMPLING,
+        default=1.0,
+        minimum=0,
+        maximum=2,
+        step=0.05,
+        sampling_key="temperature",
+    ),
+    Param(
+        "top_p",
+        "float",
+        "Nucleus sampling: sample only from the smallest token set whose probability adds up to p.",
+        SAMPLING,
+        default=1.0,
+        minimum=0,
+        maximum=1,
+        step=0.01,
+        sampling_key="top_p",
+    ),
+    Param(
+        "top_k",
+        "int",
+        "Sample only from the k likeliest tokens (0 turns it off).",
+        SAMPLING,
+        default=0,
+        minimum=0,
+        maximum=100,
+        step=1,
+        sampling_key="top_k",
+    ),
+    Param(
+        "min_p",
+        "float",
+        "Drop tokens less likely than min_p times the likeliest one.",
+        SAMPLING,
+        default=0.0,
+        minimum=0,
+        maximum=1,
+        step=0.01,
+        sampling_key="min_p",
+    ),
+    Param(
+        "typical_p",
+        "float",
+        "Locally typical sampling: keep tokens whose surprise is close to the expected (1 turns it off).",
+        SAMPLING,
+        default=1.0,
+        minimum=0,
+        maximum=1,
+        step=0.01,
+        sampling_key="typical_p",
+    ),
+    Param(
+        "max_tokens",
+        "int",
+        "The most tokens to generate for each choice.",
+        OUTPUT,
+        default=2048,
+        minimum=1,
+        maximum=1_000_000,
+        step=1,
+        sampling_key="max_tokens",
+    ),
+    Param(
+        "frequency_penalty",
+        "float",
+        "Penalise tokens by how often they already appeared (negative encourages repeats).",
+        PENALTIES,
+        default=0.0,
+        minimum=-2,
+        maximum=2,
+        step=0.05,
+        sampling_key="frequency_penalty",
+    ),
+    Param(
+        "presence_penalty",
+        "float",
+        "Penalise tokens that appeared at all, nudging towards new topics.",
+        PENALTIES,
+        default=0.0,
+        minimum=-2,
+        maximum=2,
+        step=0.05,
+        sampling_key="presence_penalty",
+    ),
+    Param(
+        "repetition_penalty",
+        "float",
+        "Multiplicative penalty on tokens already seen (1 turns it off).",
+        PENALTIES,
+        default=1.0,
+        minimum=0,
+        maximum=2,
+        step=0.01,
+        sampling_key="repetition_penalty",
+    ),
+    Param(
+        "mirostat_target",
+        "float",
+        "Mirostat: the target surprise (perplexity) to hold; off when unset.",
+        SAMPLING,
+        default=None,
+        minimum=0,
+        maximum=100,
+        step=0.1,
+        sampling_key="mirostat_target",
+    ),
+    Param(
+        "mirostat_lr",
+        "float",
+        "Mirostat learning rate: how fast it corrects towards the target.",
+        SAMPLING,
+        default=0.1,
+        minimum=0,
+        maximum=1,
+        step=0.01,
+        sampling_key="mirostat_lr",
+    ),
     Param("stop", "stop", "Stop generating when any of these sequences appears (up to 4).", OUTPUT),
     Param("seed", "int", "A seed for reproducible sampling.", OUTPUT, minimum=0, maximum=2**63 - 1, step=1),
-    Param("n", "int", "How many independent choices to generate.", OUTPUT, default=1, minimum=1, maximum=128, step=1),
+    Param(
+        "n",
+        "int",
+        "How many independent choices to generate.",
+        OUTPUT,
+        default=1,
+        minimum=1,
+        maximum=128,
+        step=1,
+    ),
     Param("logprobs", "bool", "Return the log probability of each generated token.", OUTPUT, default=False),
-    Param("top_logprobs", "int", "With logprobs, also return this many likeliest alternatives per token.",
-          OUTPUT, default=0, minimum=0, maximum=5, step=1),
-    Param("logit_bias", "logit_bias", "Raise or lower the odds of specific token ids (-100 bans, 100 forces).", ADVANCED),
-    Param("response_format", "response_format", "Constrain the output: free text, any JSON object, or JSON matching a schema.",
-          OUTPUT, modes=("chat",)),
-    Param("reasoning_effort", "choice", "How much a reasoning model thinks before answering.",
-          REASONING, choices=("none", "low", "medium", "high"), modes=("chat",)),
-    Param("ignore_eos", "bool", "Keep generating past the end-of-sequence token, up to max_tokens (for benchmarks).",
-          ADVANCED, default=False),
+    Param(
+        "top_logprobs",
+        "int",
+        "With logprobs, also return this many likeliest alternatives per token.",
+        OUTPUT,
+        default=0,
+        minimum=0,
+        maximum=5,
+        step=1,
+    ),
+    Param(
+        "logit_bias",
+        "logit_bias",
+        "Raise or lower the odds of specific token ids (-100 bans, 100 forces).",
+        ADVANCED,
+    ),
+    Param(
+        "response_format",
+        "response_format",
+        "Constrain the output: free text, any JSON object, or JSON matching a schema.",
+        OUTPUT,
+        modes=("chat",),
+    ),
+    Param(
+        "reasoning_effort",
+        "choice",
+        "How much a reasoning model thinks before answering.",
+        REASONING,
+        choices=("none", "low", "medium", "high"),
+        modes=("chat",),
+    ),
+    Param(
+        "ignore_eos",
+        "bool",
+        "Keep generating past the end-of-sequence token, up to max_tokens (for benchmarks).",
+        ADVANCED,
+        default=False,
+    ),
     Param("echo", "bool", "Return the prompt along with the completion.", ADVANCED, default=False),
-    Param("context_length_exceeded_behavior", "choice",
-          "When prompt plus max_tokens exceed the context: truncate lowers max_tokens, error refuses.",
-          ADVANCED, default="truncate", choices=("truncate", "error")),
-    Param("prompt_cache_isolation_key", "string", "Keep this request's prompt cache apart from other keys.", ADVANCED),
-    Param("service_tier", "choice", "priority asks for priority capacity; auto is the default.",
-          ADVANCED, default="auto", choices=("auto", "priority")),
-    Param("include_usage", "bool", "Ask for token usage at the end of the stream (stream_options.include_usage).",
-          ADVANCED, default=True),
-    Param("perf_metrics_in_response", "bool", "Ask for the server's performance metrics on the final chunk.",
-          ADVANCED, default=True),
+    Param(
+        "context_length_exceeded_behavior",
+        "choice",
+        "When prompt plus max_tokens exceed the context: truncate lowers max_tokens, error refuses.",
+        ADVANCED,
+        default="truncate",
+        choices=("truncate", "error"),
+    ),
+    Param(
+        "prompt_cache_isolation_key",
+        "string",
+        "Keep this request's prompt cache apart from other keys.",
+        ADVANCED,
+    ),
+    Param(
+        "service_tier",
+        "choice",
+        "priority asks for priority capacity; auto is the default.",
+        ADVANCED,
+        default="auto",
+        choices=("auto", "priority"),
+    ),
+    Param(
+        "include_usage",
+        "bool",
+        "Ask for token usage at the end of the stream (stream_options.include_usage).",
+        ADVANCED,
+        default=True,
+    ),
+    Param(
+        "perf_metrics_in_response",
+        "bool",
+        "Ask for the server's performance metrics on the final chunk.",
+        ADVANCED,
+        default=True,
+    ),
 )
 PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 
 # Sampling-options header keys, in the order Fireworks sends them, with the values it applies when a
 # request leaves them out (as recorded in ../shared/fixtures/fireworks-recorded/).
 SAMPLING_OPTION_DEFAULTS: dict[str, Any] = {
-    "max_tokens": 2048, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0,
-    "frequency_penalty": 0.0, "presence_penalty": 0.0, "repetition_penalty": 1.0,
-    "mirostat_target": None, "mirostat_lr": 0.1,
+    "max_tokens": 2048,
+    "temperature": 1.0,
+    "top_k": 0,
+    "top_p": 1.0,
+    "min_p": 0.0,
+    "typical_p": 1.0,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
+    "repetition_penalty": 1.0,
+    "mirostat_target": None,
+    "mirostat_lr": 0.1,
 }
 
 
@@ -138,15 +309,16 @@ def _number(p: Param, value: Any) -> float | int:
             raise ParamError(p.name, f"{p.name} must be a number {p.range_text()}, not {value!r}.") from None
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ParamError(p.name, f"{p.name} must be a number {p.range_text()}, not {value!r}.")
+    number: float | int
     if p.kind == "int":
         if float(value) != int(value):
             raise ParamError(p.name, f"{p.name} must be a whole number {p.range_text()}, not {value!r}.")
-        value = int(value)
+        number = int(value)
     else:
-        value = float(value)
-    if (p.minimum is not None and value < p.minimum) or (p.maximum is not None and value > p.maximum):
-        raise ParamError(p.name, f"{p.name} must be {p.range_text()}; got {_fmt(value)}.")
-    return value
+        number = float(value)
+    if (p.minimum is not None and number < p.minimum) or (p.maximum is not None and number > p.maximum):
+        raise ParamError(p.name, f"{p.name} must be {p.range_text()}; got {_fmt(number)}.")
+    return number
 
 
 def _clean(p: Param, value: Any) -> Any:
@@ -181,7 +353,9 @@ def _clean(p: Param, value: Any) -> Any:
             if not str(token).isdigit():
                 raise ParamError(p.name, f"logit_bias keys must be token ids (whole numbers); got {token!r}.")
             if isinstance(bias, bool) or not isinstance(bias, (int, float)) or not -100 <= bias <= 100:
-                raise ParamError(p.name, f"logit_bias values must be between -100 and 100; got {bias!r} for {token}.")
+                raise ParamError(
+                    p.name, f"logit_bias values must be between -100 and 100; got {bias!r} for {token}."
+                )
             out[str(token)] = bias
         return out
     if p.kind == "response_format":
@@ -203,12 +377,15 @@ def _response_format(p: Param, value: Any) -> dict[str, Any]:
         raise ParamError(p.name, f"response_format must be {p.range_text()}.")
     if value["type"] == "json_schema":
         spec = value.get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict):
+            spec = {}
+        schema = spec.get("schema")
         if isinstance(schema, str):
             schema = _json(p, schema)
         if not isinstance(schema, dict):
             raise ParamError(p.name, "response_format json_schema needs a JSON schema object.")
-        return {"type": "json_schema", "json_schema": {**spec, "name": spec.get("name") or "output", "schema": schema}}
+        named = {**spec, "name": spec.get("name") or "output", "schema": schema}
+        return {"type": "json_schema", "json_schema": named}
     if value["type"] == "json_object" and isinstance(value.get("schema"), dict):
         return {"type": "json_object", "schema": value["schema"]}
     return {"type": value["type"]}
@@ -226,7 +403,9 @@ def validate(params: dict[str, Any], *, mode: Mode = "chat") -> dict[str, Any]:
     for name, value in params.items():
         p = PARAMS_BY_NAME.get(name)
         if p is None:
-            raise ParamError(name, f"Unknown parameter {name!r}. Put fields the registry does not know in 'extra'.")
+            raise ParamError(
+                name, f"Unknown parameter {name!r}. Put fields the registry does not know in 'extra'."
+            )
         if value is None or value == "":
             continue
         if mode not in p.modes:
@@ -253,8 +432,16 @@ def sampling_options_for(request: dict[str, Any]) -> dict[str, Any]:
             applied[key] = request[key]
     if request.get("max_completion_tokens") is not None:
         applied["max_tokens"] = request["max_completion_tokens"]
-    for key in ("temperature", "top_p", "min_p", "typical_p", "frequency_penalty", "presence_penalty",
-                "repetition_penalty", "mirostat_lr"):
+    for key in (
+        "temperature",
+        "top_p",
+        "min_p",
+        "typical_p",
+        "frequency_penalty",
+        "presence_penalty",
+        "repetition_penalty",
+        "mirostat_lr",
+    ):
         applied[key] = float(applied[key])
     if applied["mirostat_target"] is not None:
         applied["mirostat_target"] = float(applied["mirostat_target"])
@@ -267,6 +454,13 @@ def registry_json() -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "PARAMS", "PARAMS_BY_NAME", "SAMPLING_OPTION_DEFAULTS", "Param", "ParamError",
-    "registry_json", "sampling_options_for", "to_request_fields", "validate",
+    "PARAMS",
+    "PARAMS_BY_NAME",
+    "SAMPLING_OPTION_DEFAULTS",
+    "Param",
+    "ParamError",
+    "registry_json",
+    "sampling_options_for",
+    "to_request_fields",
+    "validate",
 ]

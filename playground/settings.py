@@ -24,7 +24,9 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 # An unset secret key is only acceptable for a local, single-machine run; say so loudly in prod.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "insecure-local-playground-key-set-DJANGO_SECRET_KEY"
 ALLOWED_HOSTS = [
-    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
+    h.strip()
+    for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+    if h.strip()
 ]
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()

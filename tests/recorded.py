@@ -37,7 +37,7 @@ class Recorded:
 
     def sse_data(self) -> list[str]:
         """The ``data:`` payloads of a recorded stream, in order (``[DONE]`` included)."""
-        return [line[len("data: "):] for line in self.body.splitlines() if line.startswith("data: ")]
+        return [line[len("data: ") :] for line in self.body.splitlines() if line.startswith("data: ")]
 
 
 @cache

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
         parser.add_argument("--port", type=int, default=8000, help="Port to listen on (default 8000).")
         parser.add_argument(
-            "--no-emulator", action="store_true", help="Do not start the offline emulator, even without a key."
+            "--no-emulator",
+            action="store_true",
+            help="Do not start the offline emulator, even without a key.",
         )
 
     def handle(self, *args: Any, host: str, port: int, no_emulator: bool, **options: Any) -> None:
@@ -61,7 +63,7 @@ class Command(BaseCommand):
         if self.emulator_answers(models_url):
             self.stdout.write(f"Reusing the emulator already running on port {port}.")
             return None
-        process = subprocess.Popen(  # noqa: S603 - our own manage.py with fixed arguments
+        process = subprocess.Popen(
             [sys.executable, str(MANAGE_PY), "emulator", "--host", "127.0.0.1", "--port", str(port)]
         )
         deadline = time.monotonic() + 15
