@@ -284,10 +284,10 @@ export class UsageView {
       el("div", { class: "value" }, value),
       el("div", { class: "sub" }, sub));
     clear(this.root).append(el("div", { class: "stats" },
-      stat("Prompt", fmtNumber(v.prompt), v.prompt != null ? "from the response headers" : "—", "usage-prompt"),
-      stat("Completion", (this.approx ? "≈ " : "") + fmtNumber(v.completion), this.approx ? "counting chunks" : (this.final ? "exact" : "—"), "usage-completion"),
+      stat("Prompt", fmtNumber(v.prompt), v.prompt != null ? "from headers" : "", "usage-prompt"),
+      stat("Completion", (this.approx ? "≈ " : "") + fmtNumber(v.completion), this.approx ? "counting chunks" : (this.final ? "exact" : ""), "usage-completion"),
       stat("Total", (this.approx ? "≈ " : "") + fmtNumber(v.total), "", "usage-total"),
-      stat("Cached", fmtNumber(v.cached), "prompt tokens from cache", "usage-cached")));
+      stat("Cached", fmtNumber(v.cached), "from prompt cache", "usage-cached")));
     if (note) this.root.append(el("p", { class: "small muted", style: "margin:8px 0 0" }, note));
   }
 }
@@ -440,7 +440,7 @@ export class PerfView {
       el("div", { class: "stats three", style: "margin-top:8px" },
         el("div", { class: "stat", "data-testid": "tokens-per-second" }, el("div", { class: "label" }, "Tokens / second"),
           el("div", { class: "value" }, this.rate == null || !Number.isFinite(this.rate) ? "—" : this.rate.toFixed(1)),
-          el("div", { class: "sub" }, this.rateNote || "—")),
+          el("div", { class: "sub" }, this.rateNote || "")),
         el("div", { class: "stat" }, el("div", { class: "label" }, "Chunks"), el("div", { class: "value" }, fmtNumber(this.chunks || null)), el("div", { class: "sub" }, "deltas received")),
         el("div", { class: "stat" }, el("div", { class: "label" }, "Total time"), el("div", { class: "value" }, fmtMs(this.totalMs)), el("div", { class: "sub" }, "server, start → end"))),
       el("div", { class: "section-label" }, "Gap between chunks (ms)"),
