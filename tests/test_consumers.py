@@ -20,7 +20,7 @@ from django.test import Client
 from playground.asgi import application
 from playground.models import Conversation, Run
 from proxy import upstream
-from proxy.consumers import Relay
+from proxy.relay import Relay
 from proxy.events import Delta, Done, Finish
 
 pytestmark = pytest.mark.django_db(transaction=True)

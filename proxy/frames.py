@@ -1,0 +1,183 @@
+"""The websocket frames the browser sends: checked and turned into the exact request body.
+
+Everything here is synchronous and free of I/O, so a bad frame is refused before anything is sent
+upstream or saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.conf import settings
+
+from playground.params import Mode, ParamError, to_request_fields, validate
+from proxy.upstream import prepare_body
+
+ROLES = ("system", "user", "assistant", "tool")
+PART_TYPES = ("text", "image_url")
+MAX_STREAM_ID = 200
+
+
+class FrameError(Exception):
+    """A frame the server cannot act on; becomes a ``chat.error`` and the socket stays open."""
+
+    def __init__(
+        self, code: str, message: str, *, stream: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.stream = stream
+        self.param = param
+
+
+def error_frame(
+    *,
+    stream: str | None,
+    code: str,
+    message: str,
+    retryable: bool = False,
+    status: int | None = None,
+    request_id: str | None = None,
+    param: str | None = None,
+    **more: Any,
+) -> dict[str, Any]:
+    """A ``chat.error`` frame with every documented field present."""
+    return {
+        "type": "chat.error",
+        "stream": stream,
+        "code": code,
+        "message": message,
+        "retryable": retryable,
+        "status": status,
+        "request_id": request_id,
+        "param": param,
+        **more,
+    }
+
+
+@dataclasses.dataclass
+class StartRequest:
+    """A validated ``chat.start``: what to save and the exact body to send."""
+
+    stream: str
+    mode: Mode
+    model: str
+    messages: list[dict[str, Any]]
+    prompt: str | None
+    system: str
+    params: dict[str, Any]
+    extra: dict[str, Any]
+    conversation: int | None
+    body: dict[str, Any]
+
+
+def stream_id(content: dict[str, Any]) -> str:
+    """The frame's stream id, checked."""
+    stream = content.get("stream")
+    if not isinstance(stream, str) or not stream or len(stream) > MAX_STREAM_ID:
+        raise FrameError(
+            "invalid_frame", f"'stream' must be a non-empty string of at most {MAX_STREAM_ID} characters."
+        )
+    return stream
+
+
+def _check_message(index: int, message: Any, stream: str) -> dict[str, Any]:
+    where = f"messages[{index}]"
+    if not isinstance(message, dict):
+        raise FrameError(
+            "invalid_frame", f"{where} must be an object with a role and a content.", stream=stream
+        )
+    if message.get("role") not in ROLES:
+        raise FrameError("invalid_frame", f"{where}.role must be one of {', '.join(ROLES)}.", stream=stream)
+    content = message.get("content")
+    if isinstance(content, list):
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") not in PART_TYPES:
+                raise FrameError(
+                    "invalid_frame", f"{where}.content parts must be text or image_url.", stream=stream
+                )
+            if part["type"] == "text" and not isinstance(part.get("text"), str):
+                raise FrameError(
+                    "invalid_frame", f"{where}: a text part needs a 'text' string.", stream=stream
+                )
+            url = part.get("image_url")
+            if part["type"] == "image_url" and not (
+                isinstance(url, dict) and isinstance(url.get("url"), str)
+            ):
+                raise FrameError(
+                    "invalid_frame", f"{where}: an image_url part needs image_url.url.", stream=stream
+                )
+    elif not isinstance(content, str) and not (content is None and message.get("tool_calls")):
+        raise FrameError(
+            "invalid_frame", f"{where}.content must be a string or a list of parts.", stream=stream
+        )
+    if message.get("tool_calls") is not None and not isinstance(message["tool_calls"], list):
+        raise FrameError("invalid_frame", f"{where}.tool_calls must be a list.", stream=stream)
+    for key in ("tool_call_id", "name", "reasoning_content"):
+        if message.get(key) is not None and not isinstance(message[key], str):
+            raise FrameError("invalid_frame", f"{where}.{key} must be a string.", stream=stream)
+    # Only the fields the API knows go upstream; anything else the page attached stays behind.
+    return {
+        k: message[k]
+        for k in ("role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content")
+        if message.get(k) is not None or k == "content"
+    }
+
+
+def parse_start(content: dict[str, Any]) -> StartRequest:
+    """Check a ``chat.start`` frame and build the request body; raises FrameError naming what is wrong."""
+    stream = stream_id(content)
+    mode: Mode = content.get("mode", "chat")
+    if mode not in ("chat", "completions"):
+        raise FrameError("invalid_frame", "'mode' must be chat or completions.", stream=stream)
+    model = content.get("model") or settings.PLAYGROUND_DEFAULT_MODEL
+    if not isinstance(model, str):
+        raise FrameError("invalid_frame", "'model' must be a string.", stream=stream)
+    system = content.get("system") or ""
+    if not isinstance(system, str):
+        raise FrameError("invalid_frame", "'system' must be a string.", stream=stream)
+    conversation = content.get("conversation")
+    if conversation is not None and (isinstance(conversation, bool) or not isinstance(conversation, int)):
+        raise FrameError(
+            "invalid_frame", "'conversation' must be a conversation id (a number).", stream=stream
+        )
+    params = content.get("params") or {}
+    extra = content.get("extra") or {}
+    for name, value in (("params", params), ("extra", extra)):
+        if not isinstance(value, dict):
+            raise FrameError("invalid_frame", f"'{name}' must be an object.", stream=stream)
+    try:
+        cleaned = validate(params, mode=mode)
+    except ParamError as exc:
+        raise FrameError("invalid_param", exc.message, stream=stream, param=exc.param) from None
+    messages: list[dict[str, Any]] = []
+    prompt: str | None = None
+    if mode == "chat":
+        raw = content.get("messages")
+        if not isinstance(raw, list) or not raw:
+            raise FrameError(
+                "invalid_frame", "'messages' must be a non-empty list in chat mode.", stream=stream
+            )
+        messages = [_check_message(i, m, stream) for i, m in enumerate(raw)]
+        sent = [{"role": "system", "content": system}, *messages] if system else messages
+        body: dict[str, Any] = {"model": model, "messages": sent}
+    else:
+        prompt = content.get("prompt")
+        if not isinstance(prompt, str):
+            raise FrameError("invalid_frame", "'prompt' must be a string in completions mode.", stream=stream)
+        body = {"model": model, "prompt": prompt}
+    body = {**body, **to_request_fields(cleaned), **extra}
+    return StartRequest(
+        stream=stream,
+        mode=mode,
+        model=model,
+        messages=messages,
+        prompt=prompt,
+        system=system,
+        params=cleaned,
+        extra=extra,
+        conversation=conversation,
+        body=prepare_body(body, endpoint=mode),
+    )
