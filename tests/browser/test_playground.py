@@ -93,6 +93,9 @@ async def test_signup_stream_and_panels(page: Any, emulator: EmulatorServer, art
     assert await turns.count() == 2
     assert await turns.nth(1).locator("select").input_value() == "assistant"
     await page.screenshot(path=str(artifacts / "done-1440.png"))
+    await perf.get_by_test_id("request-meta").scroll_into_view_if_needed()
+    assert "x-ratelimit-remaining-requests" in await perf.get_by_test_id("request-meta").inner_text()
+    await page.screenshot(path=str(artifacts / "done-metrics-1440.png"))
     emulator.configure(ttft_ms=10, tokens_per_second=2000)
     await send(page, "And a second question.")
     await wait_status(page, "Done")
@@ -175,6 +178,7 @@ async def test_login_with_signup_disabled_link_hidden(browser: Any, daphne_serve
         page = await context.new_page()
         await page.goto(f"{daphne_server.url}/")
         assert "/accounts/login/" in page.url
+        await page.screenshot(path=str(ARTIFACTS / "login-1280.png"))
         await sign_up(page, daphne_server.url, f"login{time.monotonic_ns()}")
         await page.get_by_test_id("sign-out").click()
         await page.wait_for_url("**/accounts/login/")
@@ -259,3 +263,33 @@ async def test_connection_drop_ends_the_stream_and_reconnects(page: Any, emulato
     await error.filter(has_text="Connection restored").wait_for(timeout=10_000)
     assert len(routes) >= 2
     assert await page.get_by_test_id("send").is_enabled()
+
+
+# A 1x1 PNG, inline: the test needs no network.
+PIXEL = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkaPhfDwAEhQG"
+    "Adz1hQAAAAABJRU5ErkJggg=="
+)
+
+
+async def test_image_turn_and_ctrl_enter(page: Any, emulator: EmulatorServer) -> None:
+    await page.get_by_test_id("model-input").fill("accounts/fireworks/models/llama4-maverick-instruct-basic")
+    await page.get_by_test_id("composer-image-url").click()
+    await page.get_by_test_id("image-url-input").fill(PIXEL)
+    await page.get_by_test_id("image-url-add").click()
+    assert await page.get_by_test_id("image-thumb").count() == 1
+    await page.get_by_test_id("prompt-input").fill("What is in this picture?")
+    await page.get_by_test_id("prompt-input").press("Control+Enter")
+    await wait_status(page, "Done")
+    start = json.loads([f for f in page.frames_log.sent if '"chat.start"' in f][-1])
+    assert start["messages"][0]["content"] == [
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image_url", "image_url": {"url": PIXEL}},
+    ]
+    # The turn keeps its image; reordering and deleting work on the turns.
+    first = page.get_by_test_id("turn").first
+    assert await first.get_by_test_id("image-thumb").count() == 1
+    await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-up").click()
+    assert await page.get_by_test_id("turn").first.locator("select").input_value() == "assistant"
+    await page.get_by_test_id("turn").first.get_by_test_id("turn-delete").click()
+    assert await page.get_by_test_id("turn").count() == 1
