@@ -259,11 +259,14 @@ function setStreaming(on) {
   document.body.classList.toggle("is-streaming", on);
 }
 
+// A stopped or failed chat reply can still join the conversation, as the user decides.
+const keepPartial = { label: "Add partial reply to the conversation", run: (text) => conversation.add("assistant", text) };
+
 function finishStream(stream, status, note) {
   if (current !== stream) return;
   socket.closeStream(stream.id);
   current = null;
-  reply.end(status, note);
+  reply.end(status, note, status !== "done" && stream.frame.mode === "chat" ? keepPartial : null);
   usage.ended(status);
   setStreaming(false);
 }

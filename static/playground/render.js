@@ -207,7 +207,7 @@ export class ReplyView {
     return c ? c.reasoning + splitThink(c.content).thinking : "";
   }
 
-  end(status, note) {
+  end(status, note, action) {
     this.streaming = false;
     this.root.dataset.status = status;
     this.waiting.hidden = true;
@@ -217,6 +217,14 @@ export class ReplyView {
     this.setChip(status, labels[status] || status);
     if (note) {
       this.flag = el("div", { class: `reply-flag ${status === "done" ? "info" : status}`, "data-testid": "reply-flag" }, note);
+      if (action && this.text(0)) {
+        const button = el("button", { type: "button", class: "btn btn-xs", style: "margin-left:8px", "data-testid": "keep-partial" }, action.label);
+        button.addEventListener("click", () => {
+          action.run(this.text(0));
+          button.replaceWith(el("span", { class: "small" }, " Added to the conversation."));
+        });
+        this.flag.append(button);
+      }
       this.root.append(this.flag);
     }
     this.render();
@@ -438,7 +446,7 @@ export class PerfView {
         stat("Proxy", this.ttft.proxy, "request sent → first chunk", "ttft-proxy"),
         stat("Browser", this.ttft.browser, "click → first token shown", "ttft-browser")),
       el("div", { class: "stats three", style: "margin-top:8px" },
-        el("div", { class: "stat", "data-testid": "tokens-per-second" }, el("div", { class: "label" }, "Tokens / second"),
+        el("div", { class: "stat", "data-testid": "tokens-per-second" }, el("div", { class: "label", title: "Tokens per second" }, "Tokens / s"),
           el("div", { class: "value" }, this.rate == null || !Number.isFinite(this.rate) ? "—" : this.rate.toFixed(1)),
           el("div", { class: "sub" }, this.rateNote || "")),
         el("div", { class: "stat" }, el("div", { class: "label" }, "Chunks"), el("div", { class: "value" }, fmtNumber(this.chunks || null)), el("div", { class: "sub" }, "deltas received")),

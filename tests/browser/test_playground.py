@@ -123,9 +123,12 @@ async def test_stop_keeps_partial_text(page: Any, emulator: EmulatorServer, arti
     assert await reply_text(page) == partial  # nothing arrives after the stop
     assert await page.get_by_test_id("send").is_enabled()
     assert not await page.get_by_test_id("stop").is_visible()
+    assert await page.get_by_test_id("turn").count() == 1  # a partial reply joins only when asked
     await page.set_viewport_size({"width": 1280, "height": 800})
     await page.screenshot(path=str(artifacts / "stopped-1280.png"))
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await page.get_by_test_id("keep-partial").click()
+    assert await page.get_by_test_id("turn").count() == 2
 
 
 async def test_upstream_503_explained_and_retry(page: Any, emulator: EmulatorServer, artifacts: Path) -> None:
@@ -162,6 +165,14 @@ async def test_out_of_range_parameter_is_refused_by_name(page: Any, emulator: Em
     assert "temperature must be between 0 and 2" in await error.inner_text()
     assert not [f for f in page.frames_log.sent if '"chat.start"' in f]  # refused before sending
     await page.get_by_test_id("reset-temperature").click()
+    # The JSON-schema editor is validated as you type.
+    response_format = page.get_by_test_id("param-response_format")
+    await response_format.locator("select").select_option("json_schema")
+    await page.get_by_test_id("json-schema-editor").fill('{"type": "object",')
+    assert "not valid JSON" in await response_format.locator(".param-error").inner_text()
+    await page.get_by_test_id("json-schema-editor").fill('{"type": "object"}')
+    assert not await response_format.locator(".param-error").is_visible()
+    await page.get_by_test_id("reset-response_format").click()
     # The server is the authority: a combination only it checks comes back naming the parameter.
     await page.fill("#param-top_logprobs", "3")
     await send(page, "Hi")
@@ -180,6 +191,9 @@ async def test_login_with_signup_disabled_link_hidden(browser: Any, daphne_serve
         assert "/accounts/login/" in page.url
         await page.screenshot(path=str(ARTIFACTS / "login-1280.png"))
         await sign_up(page, daphne_server.url, f"login{time.monotonic_ns()}")
+        await page.set_viewport_size({"width": 1100, "height": 760})
+        await page.screenshot(path=str(ARTIFACTS / "narrow-1100.png"))
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         await page.get_by_test_id("sign-out").click()
         await page.wait_for_url("**/accounts/login/")
     finally:
