@@ -391,26 +391,32 @@ def _response_format(p: Param, value: Any) -> dict[str, Any]:
     return {"type": value["type"]}
 
 
+def validate_value(name: str, value: Any, *, mode: Mode = "chat") -> Any:
+    """Check one parameter's value on its own (its type and range) and return it cleaned."""
+    p = PARAMS_BY_NAME.get(name)
+    if p is None:
+        raise ParamError(
+            name, f"Unknown parameter {name!r}. Put fields the registry does not know in 'extra'."
+        )
+    if mode not in p.modes:
+        raise ParamError(name, f"{name} is not available in {mode} mode.")
+    return _clean(p, value)
+
+
 def validate(params: dict[str, Any], *, mode: Mode = "chat") -> dict[str, Any]:
     """Check every parameter against the registry and return the cleaned values to send.
 
-    Unset values (``None`` or ``""``) are dropped, so they are not sent. Unknown names and values out
-    of range raise ``ParamError`` naming the parameter and its allowed range.
+    Unset values (``None`` or ``""``) are dropped, so they are not sent. Unknown names, values out
+    of range and combinations the API refuses raise ``ParamError`` naming the parameter and its range.
     """
     if not isinstance(params, dict):
         raise ParamError("params", "params must be an object of parameter name → value.")
-    cleaned: dict[str, Any] = {}
-    for name, value in params.items():
-        p = PARAMS_BY_NAME.get(name)
-        if p is None:
-            raise ParamError(
-                name, f"Unknown parameter {name!r}. Put fields the registry does not know in 'extra'."
-            )
-        if value is None or value == "":
-            continue
-        if mode not in p.modes:
-            raise ParamError(name, f"{name} is not available in {mode} mode.")
-        cleaned[name] = _clean(p, value)
+    cleaned = {
+        name: validate_value(name, value, mode=mode)
+        for name, value in params.items()
+        # Unset values are dropped; an unknown name is refused even when unset.
+        if (value is not None and value != "") or name not in PARAMS_BY_NAME
+    }
     if cleaned.get("top_logprobs") and not cleaned.get("logprobs"):
         raise ParamError("top_logprobs", "top_logprobs needs logprobs turned on.")
     return cleaned

@@ -311,7 +311,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if error is not None:
             extra = {
                 "run": run_id,
-                "message": result.message_id,
+                "message_id": result.message_id,
                 "message_ids": result.message_ids,
                 "t": total_ms,
             }
@@ -327,7 +327,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 "response_id": done.response_id if done else None,
                 "saw_done_marker": done.saw_done_marker if done else False,
                 "run": run_id,
-                "message": result.message_id,
+                "message_id": result.message_id,
                 "message_ids": result.message_ids,
                 "timings": timings,
                 "t": total_ms,

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from playground.params import PARAMS_BY_NAME, ParamError, validate
+from playground.params import PARAMS_BY_NAME, ParamError, validate_value
 
 MODEL_NOT_FOUND = "Model not found, inaccessible, and/or not deployed"
 # The recorded 400 from mixtral, whose chat template insists on alternating roles.
@@ -244,14 +244,14 @@ def check_request(body: dict[str, Any], *, mode: str, model: ModelInfo) -> None:
         if param is None or value is None or name in CUSTOM_CHECKS or mode not in param.modes:
             continue
         try:
-            validate({name: value}, mode="chat" if mode == "chat" else "completions")
+            validate_value(name, value, mode="chat" if mode == "chat" else "completions")
         except ParamError as exc:
             raise invalid(exc.message) from None
     if body.get("max_completion_tokens") is not None:
         if body.get("max_tokens") is not None:
             raise invalid("max_tokens and max_completion_tokens cannot both be set; use one of them.")
         try:
-            validate({"max_tokens": body["max_completion_tokens"]})
+            validate_value("max_tokens", body["max_completion_tokens"])
         except ParamError as exc:
             raise invalid(exc.message.replace("max_tokens", "max_completion_tokens")) from None
     logprobs = body.get("logprobs")

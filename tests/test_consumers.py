@@ -20,8 +20,8 @@ from django.test import Client
 from playground.asgi import application
 from playground.models import Conversation, Run
 from proxy import upstream
-from proxy.relay import Relay
 from proxy.events import Delta, Done, Finish
+from proxy.relay import Relay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -184,7 +184,7 @@ async def test_stream_relays_every_event_and_saves_the_run(connect: Any, emulato
     run = await saved_run(done["run"])
     assert run.status == "done"
     assert run.message.content == text
-    assert run.message_id == done["message"] == done["message_ids"][-1]
+    assert run.message_id == done["message_id"] == done["message_ids"][-1]
     assert run.request == started["request"]
     assert run.usage["completion_tokens"] == of(frames, "s1", "chat.usage")[0]["completion_tokens"]
     assert len(run.timeline) == len(deltas)

@@ -688,3 +688,18 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_top_logprobs_with_logprobs_gives_the_alternatives(emulator):
+    """top_logprobs is accepted when logprobs is on, and each token carries that many alternatives."""
+    body = {
+        "model": "accounts/fireworks/models/llama-v3p1-8b-instruct",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "logprobs": True,
+        "top_logprobs": 2,
+        "max_tokens": 5,
+    }
+    response = httpx.post(f"{emulator.base_url}/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    tokens = response.json()["choices"][0]["logprobs"]["content"]
+    assert tokens and all(len(t["top_logprobs"]) == 2 for t in tokens)

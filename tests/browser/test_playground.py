@@ -204,6 +204,7 @@ async def test_reasoning_choices_and_logprobs(page: Any, emulator: EmulatorServe
     await page.get_by_test_id("model-input").fill("accounts/fireworks/models/qwen3-235b-a22b")
     await page.fill("#param-n", "2")
     await page.click("#param-logprobs")
+    await page.fill("#param-top_logprobs", "2")
     await send(page, "Compare two fireworks colours.")
     await wait_status(page, "Done")
     reply = page.get_by_test_id("assistant-message")
@@ -213,7 +214,9 @@ async def test_reasoning_choices_and_logprobs(page: Any, emulator: EmulatorServe
     assert "[emulated reasoning]" in await thinking.text_content()  # folded away once the answer came
     tokens = reply.get_by_test_id("logprobs").first.locator(".tok")
     assert await tokens.count() > 3
-    assert "%" in await tokens.first.get_attribute("title")  # its probability, on hover
+    hover = await tokens.first.get_attribute("title")  # its probability and the alternatives, on hover
+    assert "%" in hover
+    assert "alternatives:" in hover and hover.count("%") == 3  # itself plus top_logprobs=2
     await page.screenshot(path=str(artifacts / "choices-logprobs-1440.png"))
 
 
