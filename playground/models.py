@@ -139,3 +139,30 @@ class Run(models.Model):
     def is_finished(self) -> bool:
         """Whether the stream has ended (done, stopped or error)."""
         return self.status != self.Status.STREAMING
+
+
+class Preset(models.Model):
+    """A named set of model, system prompt and parameters to apply in one click."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presets")
+    name = models.CharField(max_length=120)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.CHAT)
+    model = models.CharField(max_length=300, blank=True)
+    system_prompt = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)  # registry values, validated by playground.params
+    extra = models.JSONField(default=dict, blank=True)  # fields passed through unchecked
+    is_default = models.BooleanField(default=False)  # the default for this owner's new conversations
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="preset_unique_name_per_owner"),
+            models.UniqueConstraint(
+                fields=["owner"], condition=models.Q(is_default=True), name="preset_one_default_per_owner"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
