@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
 
-from playground import services
+from playground import codegen, services
 from playground.models import Conversation
 from proxy.events import Opened, UpstreamError
 from proxy.frames import FrameError, StartRequest, error_frame, parse_start, stream_id
@@ -117,6 +117,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             "chat.start": self.chat_start,
             "chat.stop": self.chat_stop,
             "models.list": self.models_list,
+            "code.render": self.code_render,
         }
         stream = content.get("stream") if isinstance(content, dict) else None
         stream = stream if isinstance(stream, str) else None
@@ -172,6 +173,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         task = asyncio.create_task(self.send_models(refresh=refresh))
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+    async def code_render(self, content: dict[str, Any]) -> None:
+        """Reply with code that sends what a ``chat.start`` with these fields would send (nothing is sent)."""
+        start = parse_start(content)
+        snippets = codegen.snippets(start.body, endpoint=start.mode, base_url=settings.FIREWORKS_BASE_URL)
+        frame = {"type": "code.rendered", "stream": start.stream, "request": start.body, "snippets": snippets}
+        await self.send_frame(frame)
 
     # --- the work behind the handlers -----------------------------------------------------------
 

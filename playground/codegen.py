@@ -1,0 +1,296 @@
+"""A request body as code: Python (OpenAI SDK, fireworks-ai SDK), JavaScript (OpenAI SDK) and curl.
+
+Pure functions over ``(body, endpoint, base_url)``: the body is the exact JSON the playground sent
+(``Run.request``, or what ``chat.start`` would send), and every snippet sends that same body, streaming
+or not as it was. The key is read from the ``FIREWORKS_API_KEY`` environment variable, never inlined.
+Fields an SDK has no keyword for go through its ``extra_body``, so nothing is lost or added.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any, Literal
+
+Endpoint = Literal["chat", "completions"]
+
+LANGUAGES: tuple[tuple[str, str], ...] = (
+    ("python_openai", "Python · OpenAI SDK"),
+    ("python_fireworks", "Python · fireworks-ai SDK"),
+    ("javascript", "JavaScript · OpenAI SDK"),
+    ("curl", "curl"),
+)
+
+# Keywords of the SDKs' create() methods (checked against the installed SDKs in tests/test_codegen.py).
+# Anything else goes in extra_body. Kept to keywords old SDK releases have too.
+OPENAI_CHAT_KWARGS = frozenset(
+    {
+        "model",
+        "messages",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "reasoning_effort",
+        "response_format",
+        "seed",
+        "service_tier",
+        "stop",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+    }
+)
+OPENAI_COMPLETIONS_KWARGS = frozenset(
+    {
+        "model",
+        "prompt",
+        "best_of",
+        "echo",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "max_tokens",
+        "n",
+        "presence_penalty",
+        "seed",
+        "stop",
+        "stream",
+        "stream_options",
+        "suffix",
+        "temperature",
+        "top_p",
+        "user",
+    }
+)
+_FIREWORKS_COMMON = frozenset(
+    {
+        "model",
+        "context_length_exceeded_behavior",
+        "echo",
+        "frequency_penalty",
+        "ignore_eos",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "min_p",
+        "mirostat_lr",
+        "mirostat_target",
+        "n",
+        "perf_metrics_in_response",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_isolation_key",
+        "prompt_cache_key",
+        "raw_output",
+        "reasoning_effort",
+        "repetition_penalty",
+        "response_format",
+        "return_token_ids",
+        "seed",
+        "service_tier",
+        "stop",
+        "stream",
+        "temperature",
+        "top_k",
+        "top_logprobs",
+        "top_p",
+        "typical_p",
+        "user",
+    }
+)
+FIREWORKS_CHAT_KWARGS = _FIREWORKS_COMMON | {"messages", "parallel_tool_calls", "tool_choice", "tools"}
+FIREWORKS_COMPLETIONS_KWARGS = _FIREWORKS_COMMON | {"prompt"}
+
+INDENT = "    "
+
+
+def snippets(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> dict[str, str]:
+    """Every language's snippet for one request, keyed like ``LANGUAGES``."""
+    return {
+        "python_openai": python_openai(body, endpoint=endpoint, base_url=base_url),
+        "python_fireworks": python_fireworks(body, endpoint=endpoint, base_url=base_url),
+        "javascript": javascript_openai(body, endpoint=endpoint, base_url=base_url),
+        "curl": curl(body, endpoint=endpoint, base_url=base_url),
+    }
+
+
+def path_for(endpoint: Endpoint) -> str:
+    """The API path under the base URL."""
+    return "/chat/completions" if endpoint == "chat" else "/completions"
+
+
+# --- Python ---------------------------------------------------------------------------------------
+
+
+def py_literal(value: Any, level: int = 0) -> str:
+    """A Python literal for a JSON value, indented like black would (one item per line)."""
+    pad, inner = INDENT * level, INDENT * (level + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{_py_str(str(k))}: {py_literal(v, level + 1)}," for k, v in value.items()]
+        return "{\n" + "\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        items = [f"{inner}{py_literal(v, level + 1)}," for v in value]
+        return "[\n" + "\n".join(items) + f"\n{pad}]"
+    if isinstance(value, str):
+        return _py_str(value)
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if value is None:
+        return "None"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _py_str(text: str) -> str:
+    # A JSON string literal is a valid Python one (the same escapes), and reads better than repr().
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _py_call(call: str, body: dict[str, Any], known: frozenset[str]) -> str:
+    args = [f"{INDENT}{k}={py_literal(v, 1)}," for k, v in body.items() if k in known]
+    extra = {k: v for k, v in body.items() if k not in known}
+    if extra:
+        args.append(f"{INDENT}# Fields the SDK has no parameter for, sent in the body as they are:")
+        args.append(f"{INDENT}extra_body={py_literal(extra, 1)},")
+    return f"{call}(\n" + "\n".join(args) + "\n)"
+
+
+def _py_output(body: dict[str, Any], endpoint: Endpoint, call: str) -> str:
+    if body.get("stream"):
+        piece = "chunk.choices[0].delta.content" if endpoint == "chat" else "chunk.choices[0].text"
+        return (
+            f"stream = {call}\n"
+            "for chunk in stream:\n"
+            "    # The last chunk may carry only usage (choices is empty then).\n"
+            f"    if chunk.choices and {piece}:\n"
+            f'        print({piece}, end="", flush=True)\n'
+            "print()\n"
+        )
+    piece = "response.choices[0].message.content" if endpoint == "chat" else "response.choices[0].text"
+    return f"response = {call}\nprint({piece})\n"
+
+
+def python_openai(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> str:
+    """The request with the official OpenAI Python SDK (``pip install openai``)."""
+    known = OPENAI_CHAT_KWARGS if endpoint == "chat" else OPENAI_COMPLETIONS_KWARGS
+    method = "client.chat.completions.create" if endpoint == "chat" else "client.completions.create"
+    return (
+        "# pip install openai\n"
+        "import os\n\n"
+        "from openai import OpenAI\n\n"
+        "client = OpenAI(\n"
+        f'{INDENT}api_key=os.environ["FIREWORKS_API_KEY"],\n'
+        f"{INDENT}base_url={_py_str(base_url)},\n"
+        ")\n\n" + _py_output(body, endpoint, _py_call(method, body, known))
+    )
+
+
+def fireworks_base_url(base_url: str) -> str | None:
+    """The fireworks-ai SDK's base URL for an OpenAI-style one: it adds ``/v1/...`` itself."""
+    stripped = base_url.rstrip("/")
+    return stripped[: -len("/v1")] if stripped.endswith("/v1") else None
+
+
+def python_fireworks(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> str:
+    """The request with the official ``fireworks-ai`` Python SDK (1.x)."""
+    known = FIREWORKS_CHAT_KWARGS if endpoint == "chat" else FIREWORKS_COMPLETIONS_KWARGS
+    method = "client.chat.completions.create" if endpoint == "chat" else "client.completions.create"
+    sdk_base = fireworks_base_url(base_url)
+    note = ""
+    if sdk_base is None:
+        # Posting to {base}/v1/... would miss this server's path: say so rather than guess.
+        note = (
+            f"# Note: {base_url} does not end in /v1, and this SDK always adds /v1/...;\n"
+            "# the OpenAI SDK snippet reaches this server as it is.\n"
+        )
+        sdk_base = base_url.rstrip("/")
+    return (
+        "# pip install fireworks-ai\n"
+        f"{note}"
+        "import os\n\n"
+        "from fireworks import Fireworks\n\n"
+        "client = Fireworks(\n"
+        f'{INDENT}api_key=os.environ["FIREWORKS_API_KEY"],\n'
+        f"{INDENT}base_url={_py_str(sdk_base)},\n"
+        ")\n\n" + _py_output(body, endpoint, _py_call(method, body, known))
+    )
+
+
+# --- JavaScript -----------------------------------------------------------------------------------
+
+
+def javascript_openai(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> str:
+    """The request with the official OpenAI Node SDK, as an ES module (it sends the body as given)."""
+    method = "client.chat.completions.create" if endpoint == "chat" else "client.completions.create"
+    literal = json.dumps(body, indent=2, ensure_ascii=False)
+    if body.get("stream"):
+        piece = "chunk.choices[0]?.delta?.content" if endpoint == "chat" else "chunk.choices[0]?.text"
+        output = (
+            f"const stream = await {method}({literal});\n"
+            "for await (const chunk of stream) {\n"
+            f'  process.stdout.write({piece} ?? "");\n'
+            "}\n"
+            'process.stdout.write("\\n");\n'
+        )
+    else:
+        piece = "response.choices[0].message.content" if endpoint == "chat" else "response.choices[0].text"
+        output = f"const response = await {method}({literal});\nconsole.log({piece});\n"
+    return (
+        "// npm install openai  (save as example.mjs, run with: node example.mjs)\n"
+        'import OpenAI from "openai";\n\n'
+        "const client = new OpenAI({\n"
+        "  apiKey: process.env.FIREWORKS_API_KEY,\n"
+        f"  baseURL: {json.dumps(base_url)},\n"
+        "});\n\n" + output
+    )
+
+
+# --- curl -----------------------------------------------------------------------------------------
+
+
+def curl(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> str:
+    """The request with curl; the body is a quoted here-document, so nothing in it is shell-expanded."""
+    url = base_url.rstrip("/") + path_for(endpoint)
+    # Indented JSON lines start with a space or a bracket, so the bare delimiter cannot occur in it.
+    literal = json.dumps(body, indent=2, ensure_ascii=False)
+    flags = "-sS --no-buffer" if body.get("stream") else "-sS"
+    return (
+        f"curl {flags} {shlex.quote(url)} \\\n"
+        '  -H "Authorization: Bearer $FIREWORKS_API_KEY" \\\n'
+        '  -H "Content-Type: application/json" \\\n'
+        "  --data-binary @- <<'JSON'\n"
+        f"{literal}\n"
+        "JSON\n"
+    )
+
+
+__all__ = [
+    "LANGUAGES",
+    "curl",
+    "fireworks_base_url",
+    "javascript_openai",
+    "python_fireworks",
+    "python_openai",
+    "snippets",
+]
