@@ -1,10 +1,14 @@
 """Saved work: conversations, their messages, and every upstream call (a Run) with what came back.
 
-Room is left for workspaces, presets, share links and branching (later issues): a conversation is
-owned by one user for now, and messages are an ordered list that a fork could copy.
+Room is left for workspaces and share links (later issues): a conversation is owned by one user for
+now. Its messages form a tree (each one's ``parent`` is the message it follows): editing an earlier
+message or regenerating a reply adds a sibling branch, and the conversation remembers the leaf of the
+branch on screen (``current_leaf``), so no earlier version is ever lost.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -31,19 +35,29 @@ class Conversation(models.Model):
     params = models.JSONField(default=dict, blank=True)
     # Fields the registry does not know, passed through to the upstream unchecked.
     extra = models.JSONField(default=dict, blank=True)
+    # The last message of the branch on screen (None: the newest message, or no messages yet).
+    current_leaf = models.ForeignKey(
+        "Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    forked_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="forks"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_owner_recent")]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"], name="conversation_owner_recent"),
+            models.Index(fields=["owner", "model", "-updated_at"], name="conversation_owner_model"),
+        ]
 
     def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
 
 
 class Message(models.Model):
-    """One message of a conversation, at its position in the ordered list."""
+    """One message of a conversation: a node of its tree, ``position`` deep (the first message is 0)."""
 
     class Role(models.TextChoices):
         SYSTEM = "system", "System"
@@ -52,6 +66,10 @@ class Message(models.Model):
         TOOL = "tool", "Tool"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # The message this one follows (None for a first message); siblings are alternative versions.
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
     position = models.PositiveIntegerField()
     role = models.CharField(max_length=16, choices=Role.choices)
     # A string, or a list of parts ({"type": "text", ...} / {"type": "image_url", ...}) as the API takes it.
@@ -60,16 +78,20 @@ class Message(models.Model):
     tool_calls = models.JSONField(null=True, blank=True)
     # For role "tool": which assistant tool call this message answers.
     tool_call_id = models.CharField(max_length=200, blank=True)
+    # The text of ``content`` (text parts joined), kept for search: JSON text escapes non-ASCII.
+    search_text = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["conversation", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["conversation", "position"], name="message_unique_position"),
-        ]
+        ordering = ["conversation", "position", "pk"]
+        indexes = [models.Index(fields=["conversation", "position"], name="message_conversation_depth")]
 
     def __str__(self) -> str:
         return f"{self.role} #{self.position} of {self.conversation_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_text = self.text
+        super().save(*args, **kwargs)
 
     @property
     def text(self) -> str:
@@ -102,6 +124,8 @@ class Run(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="runs"
     )
+    # The last message sent: the reply is saved as its child (None in a new, empty branch).
+    follows = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     endpoint = models.CharField(max_length=16, choices=Mode.choices, default=Mode.CHAT)
     model = models.CharField(max_length=300)
     # The exact body sent upstream (never the key: that travels only in a header).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from playground.models import Conversation, Message, Run
 
@@ -22,6 +22,86 @@ def conversation_get_for_user(*, user: Any, conversation_id: int, for_update: bo
     if for_update:
         queryset = queryset.select_for_update()
     return queryset.get(pk=conversation_id)
+
+
+def conversation_search_for_user(*, user: Any, query: str = "", model: str = "") -> QuerySet[Conversation]:
+    """The user's conversations for the list page: newest first, filtered, with the last run's status.
+
+    ``query`` matches the title or the text of any message (case-insensitive); ``model`` is exact.
+    The result is one SQL query however many rows it has.
+    """
+    conversations = conversation_list_for_user(user=user)
+    if model:
+        conversations = conversations.filter(model=model)
+    if query:
+        in_messages = Message.objects.filter(conversation=OuterRef("pk"), search_text__icontains=query)
+        conversations = conversations.filter(Q(title__icontains=query) | Exists(in_messages))
+    last_run = Run.objects.filter(conversation=OuterRef("pk")).order_by("-started_at", "-pk")
+    return conversations.annotate(
+        last_run_id=Subquery(last_run.values("pk")[:1]),
+        last_run_status=Subquery(last_run.values("status")[:1]),
+    ).order_by("-updated_at", "-pk")
+
+
+def conversation_models_for_user(*, user: Any) -> list[str]:
+    """The models the user's conversations use, for the list's filter."""
+    return list(
+        conversation_list_for_user(user=user).order_by("model").values_list("model", flat=True).distinct()
+    )
+
+
+def conversation_path(*, conversation: Conversation) -> list[Message]:
+    """The messages of the branch on screen, first to last."""
+    from playground.conversations import conversation_leaf
+
+    nodes = list(conversation.messages.all())
+    leaf = conversation_leaf(conversation, nodes)
+    by_id = {n.pk: n for n in nodes}
+    path: list[Message] = []
+    while leaf is not None and len(path) <= len(nodes):
+        path.append(leaf)
+        leaf = by_id.get(leaf.parent_id) if leaf.parent_id else None
+    return path[::-1]
+
+
+def conversation_page_data(*, user: Any, conversation_id: int) -> dict[str, Any]:
+    """What the playground page needs to show a saved conversation: settings, the whole tree, runs.
+
+    Three queries: the conversation, its messages, its runs. Raises Conversation.DoesNotExist.
+    """
+    from playground.conversations import conversation_leaf
+
+    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    nodes = list(conversation.messages.order_by("pk"))
+    runs = list(conversation.runs.order_by("started_at", "pk").values("pk", "message_id", "status"))
+    run_of = {r["message_id"]: r for r in runs if r["message_id"]}
+    leaf = conversation_leaf(conversation, nodes)
+    return {
+        "id": conversation.pk,
+        "title": conversation.title,
+        "mode": conversation.mode,
+        "model": conversation.model,
+        "system_prompt": conversation.system_prompt,
+        "params": conversation.params,
+        "extra": conversation.extra,
+        "updated_at": conversation.updated_at.isoformat(),
+        "current_leaf": leaf.pk if leaf else None,
+        "streaming": any(r["status"] == Run.Status.STREAMING for r in runs),
+        "messages": [
+            {
+                "id": n.pk,
+                "parent": n.parent_id,
+                "role": n.role,
+                "content": n.content,
+                "reasoning": n.reasoning,
+                "tool_calls": n.tool_calls,
+                "tool_call_id": n.tool_call_id,
+                "run": run_of[n.pk]["pk"] if n.pk in run_of else None,
+                "run_status": run_of[n.pk]["status"] if n.pk in run_of else None,
+            }
+            for n in nodes
+        ],
+    }
 
 
 def message_list_for_conversation(*, conversation: Conversation) -> QuerySet[Message]:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
+from playground.conversations import conversation_path_extend, path_ids
 from playground.models import Conversation, Message, Mode, Run
 from playground.params import SAMPLING_OPTION_DEFAULTS
 from playground.selectors import conversation_get_for_user
@@ -24,7 +24,7 @@ DROPPED_HEADERS = frozenset({"set-cookie", "cookie", "authorization"})
 
 @dataclass(frozen=True)
 class RunResult:
-    """What ``run_finish`` saved: the run, the reply message (if any) and the conversation's message ids."""
+    """What ``run_finish`` saved: the run, the reply (if any) and the ids of its branch, root first."""
 
     run_id: int
     message_id: int | None
@@ -63,37 +63,6 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _message_fields(message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "role": message["role"],
-        "content": message.get("content") if message.get("content") is not None else "",
-        "reasoning": message.get("reasoning_content") or message.get("reasoning") or "",
-        "tool_calls": message.get("tool_calls") or None,
-        "tool_call_id": message.get("tool_call_id") or "",
-    }
-
-
-def conversation_messages_replace(*, conversation: Conversation, messages: list[dict[str, Any]]) -> None:
-    """Make the conversation's messages equal to ``messages``, keeping the unchanged leading ones.
-
-    Keeping the common prefix keeps the ids (and the runs pointing at them) of earlier replies that
-    the page sends back as part of the whole conversation.
-    """
-    existing = list(conversation.messages.order_by("position"))
-    wanted = [_message_fields(m) for m in messages]
-    keep = 0
-    for old, new in zip(existing, wanted, strict=False):
-        if any(getattr(old, field) != value for field, value in new.items()):
-            break
-        keep += 1
-    if keep < len(existing):
-        conversation.messages.filter(position__gte=keep).delete()
-    Message.objects.bulk_create(
-        Message(conversation=conversation, position=position, **fields)
-        for position, fields in enumerate(wanted[keep:], start=keep)
-    )
-
-
 @transaction.atomic
 def run_start(
     *,
@@ -110,7 +79,9 @@ def run_start(
 ) -> Run:
     """Create or update the user's conversation with what the page sent and open a streaming Run.
 
-    Raises ``Conversation.DoesNotExist`` for a conversation id that is not the user's.
+    The messages become a branch of the conversation's tree (an edited or shortened list adds a new
+    branch beside the old one, which is kept). Raises ``Conversation.DoesNotExist`` for a
+    conversation id that is not the user's.
     """
     if conversation_id is None:
         conversation = Conversation(owner=user)
@@ -126,9 +97,14 @@ def run_start(
     conversation.save()
     # Completions mode has no chat: its prompt is kept as the one user message.
     sent = [{"role": "user", "content": prompt or ""}] if mode == Mode.COMPLETIONS else messages
-    conversation_messages_replace(conversation=conversation, messages=sent)
+    path = conversation_path_extend(conversation=conversation, messages=sent)
+    follows = path[-1] if path else None
+    if follows is not None and conversation.current_leaf_id != follows.pk:
+        conversation.current_leaf = follows
+        conversation.save(update_fields=["current_leaf"])
     return Run.objects.create(
         conversation=conversation,
+        follows=follows,
         started_by=user,
         endpoint=mode,
         model=model,
@@ -154,7 +130,7 @@ def run_finish(
     finish_reasons: dict[Any, Any],
 ) -> RunResult:
     """Save the end of a run and the reply (choice 0, partial for stopped and error) as a message."""
-    run = Run.objects.select_for_update().select_related("conversation").get(pk=run_id)
+    run = Run.objects.select_for_update().select_related("conversation", "follows").get(pk=run_id)
     conversation = run.conversation
     first = output[0] if output else {}
     content = first.get("content") or ""
@@ -163,10 +139,11 @@ def run_finish(
     message = None
     # A finished reply is saved even when empty; a stopped or failed one only if the user saw something.
     if status == Run.Status.DONE or content or reasoning or tool_calls:
-        last = conversation.messages.aggregate(last=Max("position"))["last"]
+        follows = run.follows
         message = Message.objects.create(
             conversation=conversation,
-            position=0 if last is None else last + 1,
+            parent=follows,
+            position=0 if follows is None else follows.position + 1,
             role=Message.Role.ASSISTANT,
             content=content,
             reasoning=reasoning,
@@ -193,9 +170,14 @@ def run_finish(
     run.finish_reasons = {str(k): v for k, v in finish_reasons.items()}
     run.finished_at = timezone.now()
     run.save()
-    conversation.save(update_fields=["updated_at"])
+    fields = ["updated_at"]
+    if message is not None:
+        conversation.current_leaf = message
+        fields.append("current_leaf")
+    conversation.save(update_fields=fields)
+    leaf = message.pk if message else run.follows_id
     return RunResult(
         run_id=run.pk,
         message_id=message.pk if message else None,
-        message_ids=list(conversation.messages.order_by("position").values_list("pk", flat=True)),
+        message_ids=path_ids(conversation.messages.values_list("pk", "parent_id"), leaf),
     )

@@ -126,6 +126,10 @@ def _check_message(index: int, message: Any, stream: str) -> dict[str, Any]:
     }
 
 
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def parse_start(content: dict[str, Any]) -> StartRequest:
     """Check a ``chat.start`` frame and build the request body; raises FrameError naming what is wrong."""
     stream = stream_id(content)
@@ -160,8 +164,13 @@ def parse_start(content: dict[str, Any]) -> StartRequest:
             raise FrameError(
                 "invalid_frame", "'messages' must be a non-empty list in chat mode.", stream=stream
             )
-        messages = [_check_message(i, m, stream) for i, m in enumerate(raw)]
-        sent = [{"role": "system", "content": system}, *messages] if system else messages
+        sent_messages = [_check_message(i, m, stream) for i, m in enumerate(raw)]
+        sent = [{"role": "system", "content": system}, *sent_messages] if system else sent_messages
+        # A saved message's id (from the page) picks its node in the conversation's tree; never sent.
+        messages = [
+            {**m, "id": r["id"]} if _is_id(r.get("id")) else m
+            for m, r in zip(sent_messages, raw, strict=True)
+        ]
         body: dict[str, Any] = {"model": model, "messages": sent}
     else:
         prompt = content.get("prompt")

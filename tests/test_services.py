@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from playground import selectors, services
+from playground import conversations, selectors, services
 from playground.models import Conversation, Message, Run
 
 pytestmark = pytest.mark.django_db
@@ -159,15 +159,115 @@ def test_continuing_keeps_earlier_messages_and_their_ids(alice: Any) -> None:
     assert first.message_id == result.message_id
 
 
-def test_editing_an_earlier_message_replaces_the_rest(alice: Any) -> None:
+def test_editing_an_earlier_message_adds_a_branch_and_keeps_the_old_one(alice: Any) -> None:
     first = start(alice, [{"role": "user", "content": "Hi"}])
-    finish(first)
+    old = finish(first)
     second = start(
         alice, [{"role": "user", "content": "Hello instead"}], conversation_id=first.conversation_id
     )
-    assert [(m.position, m.content) for m in second.conversation.messages.order_by("position")] == [
-        (0, "Hello instead")
+    new = finish(second, content="Hey")
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    # Both versions stay: two first messages (siblings), each with its own reply.
+    assert sorted(
+        (m.position, m.content, m.parent.content if m.parent else None) for m in conversation.messages.all()
+    ) == [(0, "Hello instead", None), (0, "Hi", None), (1, "Hello there", "Hi"), (1, "Hey", "Hello instead")]
+    assert conversation.current_leaf_id == new.message_id
+    assert [Message.objects.get(pk=i).content for i in old.message_ids] == ["Hi", "Hello there"]
+    assert [Message.objects.get(pk=i).content for i in new.message_ids] == ["Hello instead", "Hey"]
+
+
+def test_regenerating_a_reply_adds_a_sibling_reply(alice: Any) -> None:
+    first = start(alice, [{"role": "user", "content": "Hi"}])
+    one = finish(first, content="One")
+    again = start(
+        alice,
+        [{"role": "user", "content": "Hi", "id": one.message_ids[0]}],
+        conversation_id=first.conversation_id,
+    )
+    two = finish(again, content="Two")
+    assert again.follows_id == one.message_ids[0]
+    replies = Message.objects.filter(parent_id=one.message_ids[0]).order_by("pk")
+    assert [m.content for m in replies] == ["One", "Two"]
+    assert two.message_ids == [one.message_ids[0], two.message_id]
+
+
+def test_a_named_id_picks_the_branch_among_equal_siblings(alice: Any) -> None:
+    first = start(alice, [{"role": "user", "content": "Hi"}])
+    one = finish(first, content="Same")
+    conversation_id = first.conversation_id
+    finish(start(alice, [{"role": "user", "content": "Hi"}], conversation_id=conversation_id), content="Same")
+    hi, older = one.message_ids
+    turns = [
+        {"role": "user", "content": "Hi", "id": hi},
+        {"role": "assistant", "content": "Same", "id": older},
+        {"role": "user", "content": "More"},
     ]
+    third = start(alice, turns, conversation_id=conversation_id)
+    assert third.follows.parent_id == older
+    # Without ids, the newest equal sibling is followed (the second "Same"), so "More" is new there.
+    fourth = start(
+        alice, [{k: v for k, v in t.items() if k != "id"} for t in turns], conversation_id=conversation_id
+    )
+    assert fourth.follows.parent_id not in (older, None)
+    assert fourth.follows_id != third.follows_id
+
+
+def test_fork_copies_the_branch_into_a_new_conversation(alice: Any, bob: Any) -> None:
+    first = start(alice, [{"role": "user", "content": "Hi"}])
+    result = finish(first)
+    second = start(
+        alice,
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello there"},
+            {"role": "user", "content": "Go on"},
+        ],
+        conversation_id=first.conversation_id,
+    )
+    finish(second, content="More")
+    fork = conversations.conversation_fork(
+        user=alice, conversation_id=first.conversation_id, message_id=result.message_id
+    )
+    assert fork.forked_from_id == first.conversation_id
+    assert fork.title == "Hi (fork)"
+    path = selectors.conversation_path(conversation=fork)
+    assert [(m.role, m.content) for m in path] == [("user", "Hi"), ("assistant", "Hello there")]
+    with pytest.raises(Conversation.DoesNotExist):
+        conversations.conversation_fork(
+            user=bob, conversation_id=first.conversation_id, message_id=result.message_id
+        )
+
+
+def test_leaf_set_rename_delete(alice: Any, bob: Any) -> None:
+    first = start(alice, [{"role": "user", "content": "Hi"}])
+    one = finish(first)
+    finish(start(alice, [{"role": "user", "content": "Other"}], conversation_id=first.conversation_id))
+    conversation = conversations.conversation_leaf_set(
+        user=alice, conversation_id=first.conversation_id, message_id=one.message_id
+    )
+    assert [m.content for m in selectors.conversation_path(conversation=conversation)] == [
+        "Hi",
+        "Hello there",
+    ]
+    other = Conversation.objects.create(owner=alice, model=MODEL)
+    foreign = Message.objects.create(conversation=other, position=0, role="user", content="x")
+    with pytest.raises(Message.DoesNotExist):
+        conversations.conversation_leaf_set(
+            user=alice, conversation_id=first.conversation_id, message_id=foreign.pk
+        )
+    renamed = conversations.conversation_rename(
+        user=alice, conversation_id=first.conversation_id, title="  A   name "
+    )
+    assert renamed.title == "A name"
+    with pytest.raises(Conversation.DoesNotExist):
+        conversations.conversation_delete(user=bob, conversation_id=first.conversation_id)
+    conversations.conversation_delete(user=alice, conversation_id=first.conversation_id)
+    assert not Run.objects.filter(conversation_id=first.conversation_id).exists()
+
+
+def test_search_text_keeps_non_ascii_text(alice: Any) -> None:
+    run = start(alice, [{"role": "user", "content": [{"type": "text", "text": "Café crème"}]}])
+    assert run.conversation.messages.get().search_text == "Café crème"
 
 
 def test_another_users_conversation_is_refused(alice: Any, bob: Any) -> None:

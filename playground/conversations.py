@@ -1,0 +1,163 @@
+"""Writes on saved conversations and their message tree: extend a branch, rename, delete, fork, switch.
+
+Messages form a tree per conversation: a message's ``parent`` is the one it follows. Sending an edited
+earlier message, or asking for a reply again, never overwrites anything: the new messages become a
+sibling branch, and ``Conversation.current_leaf`` remembers which branch is on screen.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+
+from playground.models import Conversation, Message
+from playground.selectors import conversation_get_for_user
+
+TITLE_MAX = 200
+
+
+def message_fields(message: dict[str, Any]) -> dict[str, Any]:
+    """The stored fields of a message as the page or the API spells it."""
+    return {
+        "role": message["role"],
+        "content": message.get("content") if message.get("content") is not None else "",
+        "reasoning": message.get("reasoning_content") or message.get("reasoning") or "",
+        "tool_calls": message.get("tool_calls") or None,
+        "tool_call_id": message.get("tool_call_id") or "",
+    }
+
+
+def _matches(node: Message, fields: dict[str, Any]) -> bool:
+    # The page sends an assistant turn without its reasoning or assembled tool calls: those only
+    # count when sent.
+    if (node.role, node.content, node.tool_call_id) != (
+        fields["role"],
+        fields["content"],
+        fields["tool_call_id"],
+    ):
+        return False
+    if fields["reasoning"] and fields["reasoning"] != node.reasoning:
+        return False
+    return not (fields["tool_calls"] and fields["tool_calls"] != node.tool_calls)
+
+
+def children_by_parent(nodes: Iterable[Message]) -> dict[int | None, list[Message]]:
+    """The tree as parent id → children, oldest first."""
+    children: dict[int | None, list[Message]] = defaultdict(list)
+    for node in sorted(nodes, key=lambda n: n.pk):
+        children[node.parent_id].append(node)
+    return children
+
+
+def path_ids(nodes: Iterable[tuple[int, int | None]], leaf_id: int | None) -> list[int]:
+    """The ids from the first message down to ``leaf_id``, given (id, parent id) pairs."""
+    parents = dict(nodes)
+    path: list[int] = []
+    node = leaf_id
+    while node is not None and node in parents and len(path) <= len(parents):
+        path.append(node)
+        node = parents[node]
+    return path[::-1]
+
+
+def conversation_path_extend(*, conversation: Conversation, messages: list[dict[str, Any]]) -> list[Message]:
+    """Make ``messages`` a branch of the conversation's tree and return its nodes, root first.
+
+    Each message reuses an existing node at that place in the tree when it says the same thing (the
+    one named by its ``id`` first, else the newest equal sibling); from the first difference on, new
+    nodes are added as a new branch. Nothing is deleted, so the earlier versions stay reachable.
+    """
+    children = children_by_parent(conversation.messages.all())
+    path: list[Message] = []
+    parent: Message | None = None
+    for index, message in enumerate(messages):
+        fields = message_fields(message)
+        candidates = [n for n in children.get(parent.pk if parent else None, []) if _matches(n, fields)]
+        named = [n for n in candidates if n.pk == message.get("id")]
+        node = (named or candidates[-1:] or [None])[0]
+        if node is None:
+            for position, rest in enumerate(messages[index:], start=index):
+                parent = Message.objects.create(
+                    conversation=conversation, parent=parent, position=position, **message_fields(rest)
+                )
+                path.append(parent)
+            return path
+        path.append(node)
+        parent = node
+    return path
+
+
+def conversation_leaf(conversation: Conversation, nodes: list[Message]) -> Message | None:
+    """The leaf of the branch on screen: the remembered one, else the newest message."""
+    by_id = {n.pk: n for n in nodes}
+    if conversation.current_leaf_id in by_id:
+        return by_id[conversation.current_leaf_id]
+    return max(nodes, key=lambda n: n.pk, default=None)
+
+
+@transaction.atomic
+def conversation_rename(*, user: Any, conversation_id: int, title: str) -> Conversation:
+    """Set the title of one of the user's conversations."""
+    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id, for_update=True)
+    conversation.title = " ".join(title.split())[:TITLE_MAX]
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+@transaction.atomic
+def conversation_delete(*, user: Any, conversation_id: int) -> None:
+    """Delete one of the user's conversations with its messages and runs."""
+    conversation_get_for_user(user=user, conversation_id=conversation_id).delete()
+
+
+@transaction.atomic
+def conversation_leaf_set(*, user: Any, conversation_id: int, message_id: int) -> Conversation:
+    """Remember which branch is on screen; raises Message.DoesNotExist for a message of another one."""
+    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id, for_update=True)
+    conversation.current_leaf = conversation.messages.get(pk=message_id)
+    # Switching branches is not an edit: the list order (updated_at) stays.
+    Conversation.objects.filter(pk=conversation.pk).update(current_leaf=conversation.current_leaf)
+    return conversation
+
+
+@transaction.atomic
+def conversation_fork(*, user: Any, conversation_id: int, message_id: int) -> Conversation:
+    """A new conversation with the same settings and the branch from the first message to ``message_id``.
+
+    Only the messages are copied: the runs stay with the conversation that made them.
+    """
+    source = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    nodes = list(source.messages.only("pk", "parent_id"))
+    ids = path_ids(((n.pk, n.parent_id) for n in nodes), message_id)
+    if not ids or ids[-1] != message_id:
+        raise Message.DoesNotExist("No such message in this conversation.")
+    by_id = source.messages.in_bulk(ids)
+    fork = Conversation.objects.create(
+        owner=user,
+        title=f"{source.title or 'Conversation'} (fork)"[:TITLE_MAX],
+        mode=source.mode,
+        model=source.model,
+        system_prompt=source.system_prompt,
+        params=source.params,
+        extra=source.extra,
+        forked_from=source,
+    )
+    parent = None
+    for position, pk in enumerate(ids):
+        old = by_id[pk]
+        parent = Message.objects.create(
+            conversation=fork,
+            parent=parent,
+            position=position,
+            role=old.role,
+            content=old.content,
+            reasoning=old.reasoning,
+            tool_calls=old.tool_calls,
+            tool_call_id=old.tool_call_id,
+        )
+    fork.current_leaf = parent
+    fork.save(update_fields=["current_leaf"])
+    return fork
