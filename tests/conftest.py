@@ -1,15 +1,33 @@
 """Fixtures shared by the whole suite."""
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
 
 from tests.emulator_fixture import emulator, emulator_server  # noqa: F401  (fixtures)
 
-FIXTURES_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "fireworks-recorded"
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Collect the static files once, into a temporary folder, before any test imports the app.
+
+    whitenoise warns (an error here) when STATIC_ROOT is missing, and ``{% static %}`` with the
+    manifest storage needs the manifest: on a clean checkout neither exists yet.
+    """
+    root = Path(tempfile.mkdtemp(prefix="playground-static-"))
+    config.stash[STATIC_ROOT_KEY] = root
+    settings.STATIC_ROOT = root
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
-@pytest.fixture
-def recorded_dir() -> Path:
-    """The folder of real recorded Fireworks traffic (vcrpy YAML)."""
-    return FIXTURES_DIR
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the collected static files."""
+    root = config.stash.get(STATIC_ROOT_KEY, None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+STATIC_ROOT_KEY = pytest.StashKey[Path]()

@@ -58,5 +58,10 @@ def load(name: str) -> Recorded:
 
 
 def names() -> list[str]:
-    """Every recorded exchange's name."""
-    return sorted(p.stem for p in FIXTURES_DIR.glob("*.yaml"))
+    """Every recorded exchange's name; a missing fixtures folder is an error, never an empty list."""
+    found = sorted(p.stem for p in FIXTURES_DIR.glob("*.yaml"))
+    if not found:
+        raise FileNotFoundError(
+            f"No recorded Fireworks fixtures in {FIXTURES_DIR}: the project expects ../shared beside it."
+        )
+    return found

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.test import Client
 
 from playground.params import registry_json
@@ -35,22 +33,6 @@ def _json_script(html: str, element_id: str) -> object:
     match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html, re.S)
     assert match, element_id
     return json.loads(match[1])
-
-
-@pytest.fixture(scope="module")
-def static_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Collect the static files once (the manifest storage needs its manifest)."""
-    root = tmp_path_factory.mktemp("static")
-    from django.test import override_settings
-
-    with override_settings(STATIC_ROOT=root):
-        call_command("collectstatic", interactive=False, verbosity=0)
-    return root
-
-
-@pytest.fixture(autouse=True)
-def _collected(settings, static_root: Path) -> None:
-    settings.STATIC_ROOT = static_root
 
 
 @pytest.fixture
