@@ -97,8 +97,10 @@ class EmulatorConfig:
 class Emulator:
     """The ASGI application and its state: config, queued faults, request log, stream records."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, *, stream_history: int = 200) -> None:
         self.defaults = config
+        # How many stream records ``/_emulator/state`` keeps (the benchmark needs one per stream).
+        self.stream_history = stream_history
         self.reset()
 
     def reset(self) -> None:
@@ -106,7 +108,7 @@ class Emulator:
         self.config = self.defaults
         self.faults: deque[dict[str, Any]] = deque()
         self.requests: deque[dict[str, Any]] = deque(maxlen=50)
-        self.streams: deque[dict[str, Any]] = deque(maxlen=200)
+        self.streams: deque[dict[str, Any]] = deque(maxlen=self.stream_history)
         self.open_streams = 0
         self.usage_window: deque[tuple[float, int, int]] = deque()
         self.prompt_cache: OrderedDict[str, None] = OrderedDict()
@@ -442,6 +444,6 @@ class Emulator:
             self.open_streams -= 1
 
 
-def create_app(config: EmulatorConfig | None = None) -> Emulator:
+def create_app(config: EmulatorConfig | None = None, *, stream_history: int = 200) -> Emulator:
     """The emulator as an ASGI application (``POST /_emulator/reset`` goes back to ``config``)."""
-    return Emulator(config or EmulatorConfig())
+    return Emulator(config or EmulatorConfig(), stream_history=stream_history)

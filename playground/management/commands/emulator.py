@@ -39,6 +39,12 @@ class Command(BaseCommand):
             help=f"Tokens per streamed chunk (default {defaults.chunk_tokens}).",
         )
         parser.add_argument("--seed", type=int, default=defaults.seed, help="Default seed for replies.")
+        parser.add_argument(
+            "--stream-history",
+            type=int,
+            default=200,
+            help="How many stream records /_emulator/state keeps (default 200).",
+        )
 
     def handle(
         self,
@@ -49,6 +55,7 @@ class Command(BaseCommand):
         tokens_per_second: float,
         chunk_tokens: int,
         seed: int,
+        stream_history: int = 200,
         **options: Any,
     ) -> None:
         import uvicorn
@@ -71,4 +78,10 @@ class Command(BaseCommand):
             f"(ttft {config.ttft_ms:g} ms, {config.tokens_per_second:g} tokens/s, "
             f"{config.chunk_tokens} token(s) per chunk, seed {config.seed})"
         )
-        uvicorn.run(create_app(config), host=host, port=port, log_level="warning", lifespan="off")
+        uvicorn.run(
+            create_app(config, stream_history=stream_history),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )

@@ -1,0 +1,59 @@
+"""``manage.py bench``: what the proxy adds per token, beside a direct client (README, "Benchmark")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+def levels(text: str) -> list[int]:
+    """A comma-separated list of positive stream counts."""
+    values = [int(v) for v in text.split(",") if v.strip()]
+    if not values or min(values) < 1:
+        raise ValueError(text)
+    return values
+
+
+class Command(BaseCommand):
+    """Start the emulator, the server and a client process; drive N concurrent streams both ways."""
+
+    help = __doc__
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--levels", type=levels, default=[1, 10, 100, 500], help="e.g. 1,10,100,500")
+        parser.add_argument("--ttft-ms", type=float, default=200.0, help="Emulator time to first token.")
+        parser.add_argument("--tokens-per-second", type=float, default=50.0, help="Emulator pace.")
+        parser.add_argument("--chunk-tokens", type=int, default=1, help="Tokens per chunk.")
+        parser.add_argument("--max-tokens", type=int, default=150, help="Chunks per stream (1 token each).")
+        parser.add_argument("--ramp-ms", type=float, default=1000.0, help="Spread the starts over this.")
+        parser.add_argument("--idle-sockets", type=int, default=200, help="Sockets for the idle memory test.")
+        parser.add_argument("--stop-streams", type=int, default=20, help="Streams for the stop test.")
+        parser.add_argument("--timeout", type=float, default=120.0, help="Limit per client job (seconds).")
+        parser.add_argument("--json", default="bench-results.json", help="Where to write the report.")
+        parser.add_argument("--chart", default="bench-chart.svg", help="Where to write the SVG chart.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from proxy import bench, bench_report
+
+        config = bench.BenchConfig(
+            levels=options["levels"],
+            ttft_ms=options["ttft_ms"],
+            tokens_per_second=options["tokens_per_second"],
+            chunk_tokens=options["chunk_tokens"],
+            max_tokens=options["max_tokens"],
+            ramp_ms=options["ramp_ms"],
+            idle_sockets=options["idle_sockets"],
+            stop_streams=options["stop_streams"],
+            timeout=options["timeout"],
+        )
+        try:
+            report = bench.run(config, log=lambda line: self.stdout.write(line))
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        Path(options["json"]).write_text(json.dumps(report, indent=2))
+        Path(options["chart"]).write_text(bench_report.svg_chart(report))
+        self.stdout.write(bench_report.table(report))
+        self.stdout.write(f"report: {options['json']}, chart: {options['chart']}")

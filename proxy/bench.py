@@ -1,0 +1,221 @@
+"""``manage.py bench``: the whole stack under load, side by side with a direct client (README, "Benchmark").
+
+Three processes besides this one: the emulator at a fixed pace, the playground served by daphne (as
+``serve`` runs it) against a throwaway SQLite database, and the client process (``proxy.bench_client``)
+that drives the streams. For each concurrency level the same streams run straight to the emulator with
+httpx (the baseline) and through the playground's websocket; ``proxy.bench_report`` turns the arrival
+times and the emulator's known schedule into the figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from proxy import bench_report
+
+ROOT = Path(__file__).resolve().parent.parent
+MANAGE_PY = ROOT / "manage.py"
+MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+FANOUT_NOTE = "fan-out (one stream, 1/50/200 live viewers): not yet: needs live watching (issue 4)"
+
+# Makes a user and a signed-in session in the throwaway database and prints the session key.
+SESSION_CODE = """
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+user = get_user_model().objects.create_user("bench", password="bench-password")
+session = SessionStore()
+session["_auth_user_id"] = str(user.pk)
+session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+session["_auth_user_hash"] = user.get_session_auth_hash()
+session.create()
+print(session.session_key)
+"""
+
+
+@dataclasses.dataclass
+class BenchConfig:
+    """What to run: the emulator's pace, the stream length, the levels and the side measurements."""
+
+    levels: list[int] = dataclasses.field(default_factory=lambda: [1, 10, 100, 500])
+    ttft_ms: float = 200.0
+    tokens_per_second: float = 50.0
+    chunk_tokens: int = 1
+    max_tokens: int = 150
+    ramp_ms: float = 1000.0
+    idle_sockets: int = 200
+    stop_streams: int = 20
+    stop_after: int = 5
+    timeout: float = 120.0
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], what: str, *, header: str | None = None) -> None:
+    """Poll ``url`` until it answers (with ``header`` if given), for at most 30 s."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"The {what} exited at once (code {process.returncode}).")
+        try:
+            response = httpx.get(url, timeout=1.0)
+            if header is None or response.headers.get(header):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"The {what} did not answer at {url} within 30 s.")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate one process we started, and reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@contextmanager
+def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
+    """Start the emulator and the playground server; yield what the client jobs need; stop both."""
+    em_port, port = free_port(), free_port()
+    base_url = f"http://127.0.0.1:{em_port}/inference/v1"
+    history = max([*config.levels, config.stop_streams]) + 50
+    emulator = subprocess.Popen(
+        [
+            *(sys.executable, str(MANAGE_PY), "emulator", "--port", str(em_port)),
+            *("--ttft-ms", str(config.ttft_ms), "--tokens-per-second", str(config.tokens_per_second)),
+            *("--chunk-tokens", str(config.chunk_tokens), "--stream-history", str(history)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        wait_for(f"{base_url}/models", emulator, "emulator", header="x-playground-emulator")
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "FIREWORKS_BASE_URL": base_url,
+            "FIREWORKS_API_KEY": "",
+            "PLAYGROUND_EMULATOR": "1",
+            "DJANGO_LOG_LEVEL": "WARNING",
+        }
+        manage = [sys.executable, str(MANAGE_PY)]
+        subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True)
+        session = subprocess.run(
+            [*manage, "shell", "--no-imports", "-c", SESSION_CODE],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()[-1]  # the last line: the shell may print notes before it
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "playground.asgi:application",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,  # the access log
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(f"http://127.0.0.1:{port}/accounts/login/", server, "playground server")
+        yield {
+            "base_url": base_url,
+            "emulator_url": f"http://127.0.0.1:{em_port}",
+            "ws_url": f"ws://127.0.0.1:{port}/ws/chat/",
+            "origin": f"http://127.0.0.1:{port}",
+            "session": session,
+            "server_pid": server.pid,
+            "model": MODEL,
+            "max_tokens": config.max_tokens,
+            "ramp_ms": config.ramp_ms,
+            "timeout": config.timeout,
+        }
+    finally:
+        if server is not None:
+            stop_process(server)
+        stop_process(emulator)
+
+
+def client_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Run one job in a fresh client process and return its JSON result."""
+    done = subprocess.run(
+        [sys.executable, "-m", "proxy.bench_client"],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=job["timeout"] + 60,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"The client process failed ({job['kind']}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def emulator_streams(env: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The emulator's stream records by request id."""
+    state = httpx.get(env["emulator_url"] + "/_emulator/state", timeout=30).json()
+    return {s["request_id"]: s for s in state["streams"]}
+
+
+def run(config: BenchConfig, *, log: Any = print) -> dict[str, Any]:
+    """The whole benchmark; returns the report (``bench_report.summarise_level`` figures per level)."""
+    load_start = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="playground-bench-") as tmp, stack(config, Path(tmp)) as env:
+        # Warm up both paths (imports, first connections, the first run's tables) before measuring.
+        for kind in ("direct", "proxy"):
+            client_job({**env, "kind": kind, "streams": 2, "ramp_ms": 0})
+        idle = client_job({**env, "kind": "idle", "sockets": config.idle_sockets})
+        log(f"idle sockets: {config.idle_sockets} open")
+        levels = []
+        for n in config.levels:
+            direct = client_job({**env, "kind": "direct", "streams": n})
+            proxied = client_job({**env, "kind": "proxy", "streams": n})
+            records = emulator_streams(env)
+            level = bench_report.summarise_level(n, config, direct, proxied, records)
+            levels.append(level)
+            log(bench_report.level_line(level))
+        stop = client_job(
+            {**env, "kind": "stop", "streams": config.stop_streams, "stop_after": config.stop_after}
+        )
+        stopping = bench_report.summarise_stop(stop, emulator_streams(env))
+    return {
+        "config": dataclasses.asdict(config),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_start": [round(x, 2) for x in load_start],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "idle": bench_report.summarise_idle(idle),
+        "levels": levels,
+        "stop": stopping,
+        "fanout": FANOUT_NOTE,
+    }
