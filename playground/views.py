@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -9,21 +11,30 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from playground.models import Conversation
 from playground.params import registry_json
+from playground.selectors import conversation_page_data
 
 # The websocket route the page connects to (proxy/routing.py serves it).
 WEBSOCKET_PATH = "/ws/chat/"
 
 
 @login_required
-def playground(request: HttpRequest) -> HttpResponse:
-    """Render the playground page; the registry and config reach the scripts as JSON."""
-    config = {
+def playground(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
+    """Render the playground page (at ``/c/<id>/`` with that saved conversation); config goes as JSON."""
+    config: dict[str, Any] = {
         "default_model": settings.PLAYGROUND_DEFAULT_MODEL,
         "emulator": settings.PLAYGROUND_EMULATOR,
         "ws_path": WEBSOCKET_PATH,
         "username": request.user.get_username(),
     }
+    if conversation_id is not None:
+        try:
+            config["conversation"] = conversation_page_data(
+                user=request.user, conversation_id=conversation_id
+            )
+        except Conversation.DoesNotExist:
+            raise Http404("No such conversation.") from None
     return render(request, "playground/playground.html", {"registry": registry_json(), "config": config})
 
 

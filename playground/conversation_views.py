@@ -1,0 +1,201 @@
+"""Pages for saved work: the conversation list, rename/delete/duplicate/fork, export/import, run pages.
+
+Each view validates with a form, calls one service or selector, and renders or redirects. Another
+user's conversation or run is a 404, never a 403: its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from playground import conversations, selectors, transfer
+from playground.conversation_forms import ConversationFilterForm, ImportForm, MessageForm, RenameForm
+from playground.models import Conversation, Message, Run
+
+PAGE_SIZE = 25
+
+
+def _owned(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    # Someone else's conversation, run or message is simply not found.
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except (Conversation.DoesNotExist, Run.DoesNotExist, Message.DoesNotExist):
+            raise Http404("Not found.") from None
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return login_required(wrapped)
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(default)
+
+
+@require_GET
+@login_required
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    """The user's conversations, newest first: search, model filter, pages of 25."""
+    form = ConversationFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    query, model = filters.get("q") or "", filters.get("model") or ""
+    rows = selectors.conversation_search_for_user(user=request.user, query=query, model=model)
+    page = Paginator(rows, PAGE_SIZE).get_page(filters.get("page") or 1)
+    keep = {k: v for k, v in (("q", query), ("model", model)) if v}
+    context = {
+        "page": page,
+        "query": query,
+        "model": model,
+        "models": selectors.conversation_models_for_user(user=request.user),
+        "filters": urlencode(keep),
+        "filtered": bool(keep),
+        "import_form": ImportForm(),
+    }
+    return render(request, "playground/conversations.html", context)
+
+
+@require_POST
+@_owned
+def conversation_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Rename, then back to where the form was."""
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A title needs 1 to 200 characters.")
+        return _back(request, "conversation_list")
+    conversations.conversation_rename(
+        user=request.user, conversation_id=conversation_id, title=form.cleaned_data["title"]
+    )
+    return _back(request, "conversation_list")
+
+
+@_owned
+def conversation_delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the conversation, its messages and runs."""
+    if request.method == "POST":
+        conversations.conversation_delete(user=request.user, conversation_id=conversation_id)
+        messages.success(request, "Conversation deleted.")
+        return redirect("conversation_list")
+    conversation = selectors.conversation_get_for_user(user=request.user, conversation_id=conversation_id)
+    return render(request, "playground/conversation_delete.html", {"conversation": conversation})
+
+
+@require_POST
+@_owned
+def conversation_duplicate(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Copy the conversation (whole tree and runs) and go back to the list, where it is on top."""
+    copy = transfer.conversation_duplicate(user=request.user, conversation_id=conversation_id)
+    messages.success(request, f"Duplicated as “{copy.title}”.")
+    return redirect("conversation_list")
+
+
+@require_POST
+@_owned
+def conversation_fork(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """A new conversation from the first message to the one named, opened at once."""
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        raise Http404("No such message.")
+    fork = conversations.conversation_fork(
+        user=request.user, conversation_id=conversation_id, message_id=form.cleaned_data["message"]
+    )
+    return redirect("conversation", conversation_id=fork.pk)
+
+
+@require_POST
+@_owned
+def conversation_leaf(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Remember the branch on screen (the page posts it when the user switches)."""
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"error": "message must be a message id"}, status=400)
+    conversations.conversation_leaf_set(
+        user=request.user, conversation_id=conversation_id, message_id=form.cleaned_data["message"]
+    )
+    return JsonResponse({"ok": True})
+
+
+@require_GET
+@_owned
+def conversation_data(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The page's data for a saved conversation as JSON (the page reloads its tree from it)."""
+    return JsonResponse(selectors.conversation_page_data(user=request.user, conversation_id=conversation_id))
+
+
+@require_GET
+@_owned
+def conversation_export(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The conversation with its runs as a JSON download."""
+    document = transfer.conversation_export(user=request.user, conversation_id=conversation_id)
+    response = HttpResponse(
+        json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="conversation-{conversation_id}.json"'
+    return response
+
+
+@require_POST
+@login_required
+def conversation_import(request: HttpRequest) -> HttpResponse:
+    """Import an exported conversation as a new one of the user's and open it."""
+    form = ImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            imported = transfer.conversation_import(user=request.user, document=form.cleaned_data["file"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Imported “{imported.title}”.")
+            return redirect("conversation", conversation_id=imported.pk)
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("conversation_list")
+
+
+def _scrub(text: str) -> str:
+    key = settings.FIREWORKS_API_KEY
+    return text.replace(key, "[redacted]") if key else text
+
+
+@require_GET
+@_owned
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Everything about one upstream call: request, headers, usage, perf, timeline, outcome."""
+    run = selectors.run_get_for_user(user=request.user, run_id=run_id)
+    sampling = run.sampling_options or {}
+    requested = run.requested_options or {}
+    options = [
+        {
+            "key": key,
+            "applied": json.dumps(sampling.get(key)) if key in sampling else "—",
+            "requested": json.dumps(requested[key]) if key in requested else "—",
+            "differs": key in sampling and key in requested and sampling[key] != requested[key],
+        }
+        for key in sorted({*sampling, *requested})
+    ]
+    chart = {"timeline": run.timeline, "timings": run.timings}
+    context = {
+        "run": run,
+        "request_json": _scrub(json.dumps(run.request, indent=2, ensure_ascii=False)),
+        "headers": sorted(run.response_headers.items()),
+        "options": options,
+        "output_json": json.dumps(run.output, indent=2, ensure_ascii=False),
+        "error_json": json.dumps(run.error, indent=2, ensure_ascii=False) if run.error else "",
+        "chart": chart,
+    }
+    return render(request, "playground/run.html", context)

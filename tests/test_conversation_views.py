@@ -1,0 +1,355 @@
+"""The saved-work pages through the Django test client: list, search, rename, delete, duplicate, fork,
+export/import, run pages, other users' 404s, and query counts that do not grow with the data."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from playground import services
+from playground.models import Conversation, Message, Run
+from playground.transfer import conversation_import
+
+pytestmark = pytest.mark.django_db
+
+MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+OTHER_MODEL = "accounts/fireworks/models/qwen3-235b-a22b"
+KEY = "fw_CONVERSATIONVIEWSECRET"
+
+
+def make_user(name: str) -> Any:
+    return get_user_model().objects.create_user(name, password="a-long-passphrase-1")
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def ada() -> Any:
+    return make_user("ada")
+
+
+@pytest.fixture
+def client(ada: Any) -> Client:
+    return signed_in(ada)
+
+
+def converse(
+    user: Any, text: str, *, reply: str = "Sure.", model: str = MODEL, conversation_id: int | None = None
+) -> services.RunResult:
+    """One saved exchange (run_start + run_finish), as the consumer makes it."""
+    messages = [{"role": "user", "content": text}]
+    if conversation_id is not None:
+        conversation = Conversation.objects.get(pk=conversation_id)
+        from playground.selectors import conversation_path
+
+        messages = [
+            {"role": m.role, "content": m.content, "id": m.pk}
+            for m in conversation_path(conversation=conversation)
+        ] + messages
+    request = {"model": model, "messages": messages, "temperature": 0.3, "stream": True}
+    run = services.run_start(
+        user=user,
+        conversation_id=conversation_id,
+        mode="chat",
+        model=model,
+        messages=messages,
+        prompt=None,
+        params={"temperature": 0.3},
+        extra={"prompt_cache_key": "k"},
+        request=request,
+        system_prompt="Be brief.",
+    )
+    return services.run_finish(
+        run_id=run.pk,
+        status="done",
+        opened={
+            "headers": {"x-request-id": "req-7", "fireworks-prompt-tokens": "9"},
+            "request_id": "req-7",
+            "sampling_options": {"temperature": 0.3, "top_p": 1.0},
+            "rate_limits": {"x-ratelimit-remaining-requests": "59"},
+        },
+        output=[
+            {"content": reply, "reasoning": "", "tool_calls": None, "finish_reason": "stop", "logprobs": None}
+        ],
+        usage={"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11, "cached_tokens": 0},
+        perf={"server-time-to-first-token": 0.02},
+        timings={"ttft_ms": 20.0, "total_ms": 60.0, "chunks": 2, "chunks_per_second": 25.0},
+        timeline=[[0, 20.0, 0, "Sure", None], [1, 60.0, 0, ".", None]],
+        error=None,
+        response_model=model,
+        finish_reasons={0: "stop"},
+    )
+
+
+def conversation_of(result: services.RunResult) -> Conversation:
+    return Run.objects.get(pk=result.run_id).conversation
+
+
+def seed(user: Any, count: int, messages_each: int = 4) -> None:
+    """``count`` conversations with ``messages_each`` messages and one run each, in bulk."""
+    conversations = Conversation.objects.bulk_create(
+        Conversation(owner=user, title=f"Seeded {i}", model=MODEL if i % 2 else OTHER_MODEL)
+        for i in range(count)
+    )
+    Message.objects.bulk_create(
+        Message(conversation=c, position=p, role="user", content=f"text {p}", search_text=f"text {p}")
+        for c in conversations
+        for p in range(messages_each)
+    )
+    Run.objects.bulk_create(Run(conversation=c, model=c.model, status="done") for c in conversations)
+
+
+def rows(html: str) -> list[str]:
+    return re.findall(r'data-testid="conversation-open">([^<]*)<', html)
+
+
+def test_list_newest_first_with_status_and_model(client: Client, ada: Any) -> None:
+    first = conversation_of(converse(ada, "First question"))
+    second = conversation_of(converse(ada, "Second question", model=OTHER_MODEL))
+    html = client.get("/conversations/").content.decode()
+    assert rows(html) == ["Second question", "First question"]
+    assert f'href="/c/{second.pk}/"' in html and f'href="/c/{first.pk}/"' in html
+    assert 'class="chip done"' in html
+    assert OTHER_MODEL in html
+    assert 'data-testid="nav-conversations"' in html
+
+
+def test_search_by_title_and_message_text_and_filter_by_model(client: Client, ada: Any) -> None:
+    converse(ada, "About lakes")
+    converse(ada, "About rivers", reply="Fireworks über dem Fluss")
+    converse(ada, "About seas", model=OTHER_MODEL)
+    assert rows(client.get("/conversations/?q=lakes").content.decode()) == ["About lakes"]
+    # Message text, case-insensitive (for ASCII letters on SQLite), non-ASCII text included.
+    assert rows(client.get("/conversations/?q=FIREWORKS über").content.decode()) == ["About rivers"]
+    assert rows(client.get(f"/conversations/?model={OTHER_MODEL}").content.decode()) == ["About seas"]
+    assert rows(client.get(f"/conversations/?q=about&model={MODEL}").content.decode()) == [
+        "About rivers",
+        "About lakes",
+    ]
+    assert (
+        'data-testid="conversation-empty"' in client.get("/conversations/?q=nothing-like-it").content.decode()
+    )
+
+
+def test_pagination(client: Client, ada: Any) -> None:
+    seed(ada, 30)
+    first = client.get("/conversations/").content.decode()
+    second = client.get("/conversations/?page=2").content.decode()
+    assert len(rows(first)) == 25 and len(rows(second)) == 5
+    assert not set(rows(first)) & set(rows(second))
+    assert "Page 1 of 2" in first
+    assert 'data-testid="page-next"' in first
+    # The filters ride along in the pager's links.
+    filtered = client.get(f"/conversations/?model={MODEL}&q=Seeded").content.decode()
+    assert len(rows(filtered)) == 15
+
+
+@pytest.mark.parametrize("count", [3, 60])
+def test_list_and_search_take_a_constant_number_of_queries(
+    client: Client, ada: Any, count: int, django_assert_num_queries: Any
+) -> None:
+    seed(ada, count)
+    # session, user, count, page rows, the model filter's choices
+    with django_assert_num_queries(5):
+        assert client.get("/conversations/").status_code == 200
+    with django_assert_num_queries(5):
+        assert client.get("/conversations/?q=text 3&page=2").status_code == 200
+    with django_assert_num_queries(5):
+        assert client.get(f"/conversations/?model={MODEL}&q=Seeded").status_code == 200
+
+
+def test_rename(client: Client, ada: Any) -> None:
+    conversation = conversation_of(converse(ada, "Old title"))
+    response = client.post(
+        f"/c/{conversation.pk}/rename/", {"title": "  New   title ", "next": "/conversations/?q=New"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/conversations/?q=New"
+    conversation.refresh_from_db()
+    assert conversation.title == "New title"
+    # An off-site next is ignored.
+    response = client.post(f"/c/{conversation.pk}/rename/", {"title": "x", "next": "https://evil.example/"})
+    assert response["Location"] == "/conversations/"
+    assert client.get(f"/c/{conversation.pk}/rename/").status_code == 405
+
+
+def test_delete_asks_then_deletes(client: Client, ada: Any) -> None:
+    conversation = conversation_of(converse(ada, "Doomed"))
+    page = client.get(f"/c/{conversation.pk}/delete/").content.decode()
+    assert "Delete “Doomed”?" in page and 'data-testid="delete-confirm-button"' in page
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+    response = client.post(f"/c/{conversation.pk}/delete/")
+    assert response.status_code == 302 and response["Location"] == "/conversations/"
+    assert not Conversation.objects.filter(pk=conversation.pk).exists()
+    assert not Run.objects.filter(conversation_id=conversation.pk).exists()
+
+
+def test_duplicate_copies_tree_and_runs(client: Client, ada: Any) -> None:
+    conversation = conversation_of(converse(ada, "Original"))
+    response = client.post(f"/c/{conversation.pk}/duplicate/")
+    assert response.status_code == 302
+    copy = Conversation.objects.exclude(pk=conversation.pk).get()
+    assert copy.title == "Copy of Original"
+    assert [m.content for m in copy.messages.order_by("pk")] == ["Original", "Sure."]
+    assert copy.runs.get().request == conversation.runs.get().request
+    assert rows(client.get("/conversations/").content.decode())[0] == "Copy of Original"
+
+
+def test_open_conversation_page_carries_its_tree(client: Client, ada: Any) -> None:
+    result = converse(ada, "Hi there")
+    conversation = conversation_of(result)
+    html = client.get(f"/c/{conversation.pk}/").content.decode()
+    match = re.search(r'<script id="playground-config" type="application/json">(.*?)</script>', html, re.S)
+    assert match
+    data = json.loads(match[1])["conversation"]
+    assert data["id"] == conversation.pk
+    assert data["system_prompt"] == "Be brief."
+    assert data["params"] == {"temperature": 0.3}
+    assert data["extra"] == {"prompt_cache_key": "k"}
+    assert data["current_leaf"] == result.message_id
+    assert [(m["role"], m["content"], m["run"]) for m in data["messages"]] == [
+        ("user", "Hi there", None),
+        ("assistant", "Sure.", result.run_id),
+    ]
+    assert client.get(f"/c/{conversation.pk}/data/").json() == data
+
+
+def test_fork_and_switch_branch(client: Client, ada: Any) -> None:
+    result = converse(ada, "Hi")
+    conversation = conversation_of(result)
+    again = converse(ada, "More", conversation_id=conversation.pk)
+    response = client.post(f"/c/{conversation.pk}/fork/", {"message": result.message_id})
+    fork = Conversation.objects.get(forked_from=conversation)
+    assert response["Location"] == f"/c/{fork.pk}/"
+    assert [m.content for m in fork.messages.order_by("position")] == ["Hi", "Sure."]
+    assert client.post(f"/c/{conversation.pk}/leaf/", {"message": result.message_id}).json() == {"ok": True}
+    conversation.refresh_from_db()
+    assert conversation.current_leaf_id == result.message_id != again.message_id
+    assert client.post(f"/c/{conversation.pk}/leaf/", {"message": "x"}).status_code == 400
+
+
+def test_export_import_round_trip(client: Client, ada: Any) -> None:
+    first = converse(ada, "Round trip ✓")
+    conversation = conversation_of(first)
+    converse(ada, "Second turn", conversation_id=conversation.pk)
+    # A second branch, so the tree and current leaf are exercised.
+    services.run_start(
+        user=ada,
+        conversation_id=conversation.pk,
+        mode="chat",
+        model=MODEL,
+        messages=[{"role": "user", "content": "Round trip, edited"}],
+        prompt=None,
+        params={},
+        extra={},
+        request={"model": MODEL},
+    )
+    response = client.get(f"/c/{conversation.pk}/export/")
+    assert response["Content-Disposition"] == f'attachment; filename="conversation-{conversation.pk}.json"'
+    exported = json.loads(response.content)
+    upload = SimpleUploadedFile("c.json", response.content, content_type="application/json")
+    imported = client.post("/conversations/import/", {"file": upload})
+    new = Conversation.objects.exclude(pk=conversation.pk).get()
+    assert imported["Location"] == f"/c/{new.pk}/"
+    again = client.get(f"/c/{new.pk}/export/").json()
+    # Lossless: the same document but for the moment of export (ids never appear in it).
+    exported.pop("exported_at")
+    again.pop("exported_at")
+    assert again == exported
+    assert len(exported["messages"]) == 5 and len(exported["runs"]) == 3
+    assert not any("id" in m for m in exported["messages"])
+
+
+def test_import_refuses_what_is_not_an_export(client: Client, ada: Any) -> None:
+    for content, fragment in (
+        (b"not json", "not JSON"),
+        (b'{"format": "other"}', "Not a conversation export"),
+        (
+            json.dumps(
+                {
+                    "format": "fireworks-playground.conversation",
+                    "version": 1,
+                    "conversation": {"mode": "chat"},
+                    "messages": [{"ref": 1, "parent": 9, "role": "user"}],
+                    "runs": [],
+                }
+            ).encode(),
+            "parent must be the ref of an earlier message",
+        ),
+    ):
+        response = client.post(
+            "/conversations/import/", {"file": SimpleUploadedFile("c.json", content)}, follow=True
+        )
+        assert fragment in response.content.decode()
+    assert not Conversation.objects.exists()
+
+
+def test_run_page_shows_everything_but_the_key(client: Client, ada: Any, settings) -> None:
+    settings.FIREWORKS_API_KEY = KEY
+    result = converse(ada, "Show me")
+    Run.objects.filter(pk=result.run_id).update(
+        request={"model": MODEL, "messages": [{"role": "user", "content": f"leaked {KEY}"}]}
+    )
+    html = client.get(f"/runs/{result.run_id}/").content.decode()
+    assert KEY not in html
+    assert "leaked [redacted]" in html
+    for text in (
+        'data-testid="run-request"',
+        "x-ratelimit-remaining-requests",
+        "req-7",
+        "fireworks-prompt-tokens",
+        "server-time-to-first-token",
+        'data-testid="timeline-chart"',
+        'id="run-chart"',
+        f'href="/runs/{result.run_id}/code/"',
+        "stop",
+    ):
+        assert text in html, text
+    assert '"timeline": [[0, 20.0, 0, "Sure", null]' in html
+
+
+def test_other_users_get_404(ada: Any) -> None:
+    result = converse(ada, "Private")
+    conversation = conversation_of(result)
+    eve = signed_in(make_user("eve"))
+    for url in (
+        f"/c/{conversation.pk}/",
+        f"/c/{conversation.pk}/data/",
+        f"/c/{conversation.pk}/export/",
+        f"/c/{conversation.pk}/delete/",
+        f"/runs/{result.run_id}/",
+    ):
+        assert eve.get(url).status_code == 404, url
+    for url, data in (
+        (f"/c/{conversation.pk}/rename/", {"title": "mine"}),
+        (f"/c/{conversation.pk}/delete/", {}),
+        (f"/c/{conversation.pk}/duplicate/", {}),
+        (f"/c/{conversation.pk}/fork/", {"message": result.message_id}),
+        (f"/c/{conversation.pk}/leaf/", {"message": result.message_id}),
+    ):
+        assert eve.post(url, data).status_code == 404, url
+    assert rows(eve.get("/conversations/?q=Private").content.decode()) == []
+    conversation.refresh_from_db()
+    assert conversation.title == "Private"
+    assert Conversation.objects.count() == 1
+    assert Client().get("/conversations/").status_code == 302
+
+
+def test_import_service_belongs_to_the_importer(ada: Any) -> None:
+    from playground.transfer import conversation_export
+
+    conversation = conversation_of(converse(ada, "Mine"))
+    eve = make_user("eve")
+    copy = conversation_import(
+        user=eve, document=conversation_export(user=ada, conversation_id=conversation.pk)
+    )
+    assert copy.owner == eve and copy.runs.get().started_by == eve
