@@ -5,6 +5,9 @@ import { ParamsPanel } from "./params.js";
 import { Conversation, askImageUrl, readImageFile, renderThumbs } from "./conversation.js";
 import { ReplyView, UsageView, SamplingView, PerfView, ErrorView } from "./render.js";
 import { el, clear, autogrow } from "./dom.js";
+import { PresetsControl } from "./presets.js";
+import { CodeDialog } from "./codeview.js";
+import { messageContent } from "./conversation.js";
 
 const $ = (id) => document.getElementById(id);
 const registry = JSON.parse($("param-registry").textContent);
@@ -155,6 +158,7 @@ $("new-conversation").addEventListener("click", () => {
   sampling.reset();
   perf.reset();
   errors.clear();
+  presets.applyDefault(); // a new conversation starts from the default preset
 });
 
 // --- Sending -----------------------------------------------------------------------------------
@@ -362,6 +366,63 @@ function handleStreamFrame(stream, frame) {
       break;
   }
 }
+
+// --- Presets and "View code" (presets.js, codeview.js) -----------------------------------------------
+const systemInput = $("system-prompt");
+const presets = new PresetsControl($("presets"), {
+  read: () => ({ mode, model: modelInput.value.trim() || config.default_model, system_prompt: systemInput.value, ...params.collect() }),
+  apply: (preset) => {
+    setMode(preset.mode);
+    modelInput.value = preset.model || config.default_model;
+    systemInput.value = preset.system_prompt;
+    systemInput.dispatchEvent(new Event("input"));
+    params.applyValues(preset.params, preset.extra);
+  },
+  flag: (name, message) => params.flagFromServer(name, message),
+});
+// A fresh page starts from the default preset; a restored draft or a saved conversation is left alone.
+const pristine = () => !config.conversation && conversationId === null && conversation.turns.length === 0
+  && systemInput.value === "" && promptInput.value === "" && modelInput.value === config.default_model
+  && [...params.controls.values()].every((c) => !c.isSet()) && params.extraArea.value.trim() === "";
+presets.load().then(() => {
+  if (pristine()) presets.applyDefault();
+});
+
+// The code is rendered by the server from a code.render frame, through the same parsing as chat.start.
+const codeDialog = new CodeDialog();
+let codeCounter = 0;
+$("view-code").addEventListener("click", () => {
+  const collected = params.collect();
+  if (collected.error) {
+    refuse("No code: a parameter needs fixing", collected.error.message, { param: collected.error.param, code: "invalid_parameter" });
+    return;
+  }
+  codeCounter += 1;
+  const frame = { type: "code.render", stream: `code-${codeCounter}`, mode, model: modelInput.value.trim() || config.default_model, params: collected.params };
+  if (collected.extra) frame.extra = collected.extra;
+  let note = "Exactly what Send would send now (the conversation plus the message being written); the key is read from FIREWORKS_API_KEY.";
+  if (mode === "chat") {
+    frame.messages = conversation.messages();
+    if (promptInput.value.trim() !== "" || composerImages.length) frame.messages.push({ role: "user", content: messageContent(promptInput.value, composerImages) });
+    if (!frame.messages.some((m) => m.role !== "system")) {
+      frame.messages.push({ role: "user", content: "Hello!" });
+      note = `The conversation is empty: a placeholder user message stands in for yours. ${note}`;
+    }
+  } else {
+    frame.prompt = promptInput.value;
+  }
+  codeDialog.open(note);
+  if (!socket.isOpen) {
+    codeDialog.error("Not connected: the websocket is reconnecting; try again in a moment.");
+    return;
+  }
+  socket.openStream(frame.stream, (answer) => {
+    socket.closeStream(frame.stream);
+    if (answer.type === "code.rendered") codeDialog.show(answer.snippets);
+    else codeDialog.error(answer.message || "The connection dropped before the code arrived.");
+  });
+  socket.send(frame);
+});
 
 setMode("chat");
 socket.connect();

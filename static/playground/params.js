@@ -388,6 +388,18 @@ export class ParamsPanel {
     this.validateExtra();
   }
 
+  /** Set the controls to a preset's values; parameters it leaves out are unset. */
+  applyValues(params = {}, extra = {}) {
+    for (const control of this.controls.values()) {
+      const value = params[control.p.name];
+      if (value === undefined || value === null) control.reset();
+      else control.set(value);
+      this.changed(control);
+    }
+    this.extraArea.value = extra && Object.keys(extra).length ? JSON.stringify(extra, null, 2) : "";
+    this.extraArea.dispatchEvent(new Event("input"));
+  }
+
   /** The set values, or the first client-side error (name + message) to show instead of sending. */
   collect() {
     const params = {};

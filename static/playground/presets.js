@@ -1,0 +1,177 @@
+// The playground's Presets menu: apply a saved preset in one click, save the current settings as a new
+// preset, update the applied one. Talks to /api/presets/ (CSRF-protected); the server checks every value
+// against the parameter registry and its refusal names the parameter and its range.
+
+import { el, clear } from "./dom.js";
+
+const API = "/api/presets/";
+
+function csrfToken() {
+  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+  if (input) return input.value;
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function request(url, options = {}) {
+  const response = await fetch(url, {
+    credentials: "same-origin",
+    ...options,
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), ...(options.headers || {}) },
+  });
+  let data = {};
+  try {
+    data = await response.json();
+  } catch {
+    data = {};
+  }
+  if (!response.ok) {
+    const error = data.error || { field: null, message: `The server answered ${response.status}.` };
+    throw Object.assign(new Error(error.message), { field: error.field });
+  }
+  return data;
+}
+
+export class PresetsControl {
+  /**
+   * read() → {mode, model, system_prompt, params, extra, error}; apply(preset) fills the controls;
+   * flag(field, message) marks a refused parameter in the panel.
+   */
+  constructor(root, { read, apply, flag }) {
+    this.root = root;
+    this.read = read;
+    this.applySettings = apply;
+    this.flag = flag || (() => false);
+    this.presets = [];
+    this.current = null; // the preset last applied or saved
+    this.build();
+  }
+
+  build() {
+    this.label = el("span", { class: "presets-current", "data-testid": "preset-current" }, "Presets");
+    this.list = el("ul", { class: "presets-list", "data-testid": "preset-list" });
+    this.nameInput = el("input", { type: "text", maxlength: 120, placeholder: "Preset name", "aria-label": "Preset name", "data-testid": "preset-name" });
+    this.defaultBox = el("input", { type: "checkbox", "data-testid": "preset-default" });
+    this.updateButton = el("button", { type: "button", class: "btn btn-sm", "data-testid": "preset-update", hidden: true, onclick: () => this.update() }, "Update");
+    this.status = el("p", { class: "presets-status small", role: "status", "data-testid": "preset-status" });
+    const save = el("form", { class: "presets-save", onsubmit: (event) => { event.preventDefault(); this.save(); } },
+      el("div", { class: "presets-section-label" }, "Save the current settings"),
+      el("div", { class: "presets-save-row" }, this.nameInput,
+        el("button", { type: "submit", class: "btn btn-sm btn-primary", "data-testid": "preset-save" }, "Save")),
+      el("label", { class: "presets-check small" }, this.defaultBox, "Default for new conversations"));
+    this.menu = el("details", { class: "presets-menu", "data-testid": "presets-menu" },
+      el("summary", { class: "btn btn-sm", "data-testid": "presets-toggle", title: "Apply or save a preset" }, this.label, el("span", { class: "caret", "aria-hidden": "true" }, "▾")),
+      el("div", { class: "presets-pop" },
+        el("div", { class: "presets-section-label" }, "Apply a preset"),
+        this.list,
+        el("div", { class: "presets-update-row" }, this.updateButton),
+        save,
+        this.status,
+        el("a", { class: "presets-manage small", href: "/presets/", "data-testid": "presets-manage" }, "Manage, compare, import and export →")));
+    // Close when clicking elsewhere.
+    document.addEventListener("click", (event) => {
+      if (this.menu.open && !this.menu.contains(event.target)) this.menu.open = false;
+    });
+    this.root.append(this.menu);
+    this.render();
+  }
+
+  async load() {
+    try {
+      const data = await request(API);
+      this.presets = data.presets;
+    } catch (err) {
+      this.say(`Presets unavailable: ${err.message}`, true);
+    }
+    this.render();
+    return this.presets;
+  }
+
+  render() {
+    clear(this.list);
+    if (!this.presets.length) this.list.append(el("li", { class: "empty-note small" }, "No presets yet."));
+    for (const preset of this.presets) {
+      const sub = [preset.mode, preset.model ? preset.model.split("/").pop() : "default model", `${Object.keys(preset.params).length} set`].join(" · ");
+      this.list.append(el("li", {},
+        el("button", { type: "button", class: "presets-item", "data-testid": "preset-apply", dataset: { name: preset.name },
+          "aria-current": this.current && this.current.id === preset.id ? "true" : undefined, title: `Apply ${preset.name}`,
+          onclick: () => this.apply(preset) },
+          el("span", { class: "presets-item-name" }, preset.name, preset.is_default ? el("span", { class: "mark sent" }, "default") : null),
+          el("span", { class: "presets-item-sub small muted" }, sub))));
+    }
+    this.label.textContent = this.current ? `Preset: ${this.current.name}` : "Presets";
+    this.updateButton.hidden = !this.current;
+    this.updateButton.textContent = this.current ? `Update “${this.current.name}” with the current settings` : "Update";
+  }
+
+  say(message, isError = false) {
+    this.status.textContent = message;
+    this.status.classList.toggle("error", isError);
+  }
+
+  apply(preset, { quiet = false } = {}) {
+    this.applySettings(preset);
+    this.current = preset;
+    this.render();
+    this.menu.open = false;
+    if (!quiet) this.say(`Applied “${preset.name}”.`);
+  }
+
+  /** Start from the default preset, if one is marked (a new conversation). */
+  applyDefault() {
+    const preset = this.presets.find((p) => p.is_default);
+    if (preset) this.apply(preset, { quiet: true });
+    else {
+      this.current = null;
+      this.render();
+    }
+    return preset || null;
+  }
+
+  settings() {
+    const settings = this.read();
+    if (settings.error) {
+      this.say(`Not saved: ${settings.error.message}`, true);
+      this.flag(settings.error.param, settings.error.message);
+      return null;
+    }
+    return { mode: settings.mode, model: settings.model, system_prompt: settings.system_prompt, params: settings.params, extra: settings.extra || {} };
+  }
+
+  async save() {
+    const settings = this.settings();
+    if (!settings) return;
+    const name = this.nameInput.value.trim();
+    if (!name) {
+      this.say("Give the preset a name.", true);
+      this.nameInput.focus();
+      return;
+    }
+    if (await this.send(API, { ...settings, name, is_default: this.defaultBox.checked }, `Saved “${name}”.`)) {
+      this.nameInput.value = "";
+      this.defaultBox.checked = false;
+    }
+  }
+
+  async update() {
+    const settings = this.settings();
+    if (!settings || !this.current) return;
+    await this.send(`${API}${this.current.id}/`, settings, `Updated “${this.current.name}”.`);
+  }
+
+  async send(url, body, done) {
+    try {
+      const { preset } = await request(url, { method: "POST", body: JSON.stringify(body) });
+      this.current = preset;
+      await this.load();
+      this.current = this.presets.find((p) => p.id === preset.id) || preset;
+      this.render();
+      this.say(done);
+      return true;
+    } catch (err) {
+      this.say(`Not saved: ${err.message}`, true);
+      if (err.field) this.flag(err.field, err.message);
+      return false;
+    }
+  }
+}
