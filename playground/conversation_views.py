@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,9 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
 from playground import conversations, selectors, transfer
@@ -57,6 +60,11 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     query, model = filters.get("q") or "", filters.get("model") or ""
     rows = selectors.conversation_search_for_user(user=request.user, query=query, model=model)
     page = Paginator(rows, PAGE_SIZE).get_page(filters.get("page") or 1)
+    now = timezone.now()
+    for row in page.object_list:
+        row.ago = (
+            "just now" if now - row.updated_at < timedelta(minutes=1) else f"{timesince(row.updated_at)} ago"
+        )
     keep = {k: v for k, v in (("q", query), ("model", model)) if v}
     context = {
         "page": page,

@@ -5,6 +5,7 @@ import { ParamsPanel } from "./params.js";
 import { Conversation, askImageUrl, readImageFile, renderThumbs } from "./conversation.js";
 import { ReplyView, UsageView, SamplingView, PerfView, ErrorView } from "./render.js";
 import { el, clear, autogrow } from "./dom.js";
+import { SavedConversation } from "./saved.js";
 import { PresetsControl } from "./presets.js";
 import { CodeDialog } from "./codeview.js";
 import { messageContent } from "./conversation.js";
@@ -176,7 +177,7 @@ function refuse(title, message, extra = {}) {
   errors.root.dataset.kind = "local";
 }
 
-function send() {
+function send({ regenerate = false } = {}) {
   if (current) return;
   const collected = params.collect();
   if (collected.error) {
@@ -189,7 +190,7 @@ function send() {
   if (conversationId !== null) frame.conversation = conversationId;
   if (mode === "chat") {
     const text = promptInput.value;
-    if (text.trim() !== "" || composerImages.length) {
+    if (!regenerate && (text.trim() !== "" || composerImages.length)) {
       conversation.add("user", text, composerImages);
       promptInput.value = "";
       promptInput.dispatchEvent(new Event("input"));
@@ -292,6 +293,7 @@ function errorMessage(frame) {
 function handleStreamFrame(stream, frame) {
   if (current !== stream) return;
   stream.heardBack = true;
+  saved.onFrame(frame);
   switch (frame.type) {
     case "chat.started":
       if (frame.conversation !== undefined && frame.conversation !== null) {
@@ -427,3 +429,10 @@ $("view-code").addEventListener("click", () => {
 setMode("chat");
 socket.connect();
 promptInput.focus();
+
+// --- Saved conversations: /c/<id>/, branches, regenerate/fork, drafts (saved.js) ---------------------
+const saved = new SavedConversation({
+  config, conversation, params, reply, modelInput, promptInput, system: $("system-prompt"),
+  send: (options) => send(options), setMode, isStreaming: () => current !== null,
+  setConversationId: (id) => { conversationId = id; },
+});

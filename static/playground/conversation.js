@@ -103,7 +103,10 @@ export class Conversation {
     const out = [];
     if (this.system.value.trim() !== "") out.push({ role: "system", content: this.system.value });
     for (const turn of this.turns) {
-      out.push({ role: turn.role, content: turn.role === "user" ? messageContent(turn.text, turn.images) : turn.text });
+      const message = { role: turn.role, content: turn.role === "user" ? messageContent(turn.text, turn.images) : turn.text };
+      // A saved turn names its message, so the server follows the branch on screen (saved.js).
+      if (turn.id != null) message.id = turn.id;
+      out.push(message);
     }
     return out;
   }
@@ -142,9 +145,11 @@ export class Conversation {
       if (turn.role !== "user") turn.images = [];
       this.render();
     });
+    // Branch switcher, run link and regenerate/fork buttons, when saved.js is on the page.
+    const [info, actions] = this.decorate ? this.decorate(turn, index) : [[], []];
     item.append(
       el("div", { class: "turn-head" },
-        el("span", { class: "turn-index" }, `${index + 1}`), role, imageTools, el("span", { class: "spacer" }),
+        el("span", { class: "turn-index" }, `${index + 1}`), role, imageTools, info, el("span", { class: "spacer" }), actions,
         el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move up", "aria-label": "Move up", "data-testid": "turn-up",
           disabled: index === 0, onclick: () => this.move(index, -1) }, "↑"),
         el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move down", "aria-label": "Move down", "data-testid": "turn-down",

@@ -1,0 +1,346 @@
+// Saved conversations on the playground page: load /c/<id>/, keep the URL on the conversation, show
+// the message tree's branches ("‹ 2/3 ›"), regenerate or fork from any message, and keep the draft and
+// settings across reloads (localStorage per conversation). The server keeps every branch; the page
+// only chooses which one is on screen.
+
+import { el } from "./dom.js";
+
+const DRAFT_PREFIX = "playground:draft:";
+
+function textOf(content) {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) return content.filter((p) => p && p.type === "text").map((p) => p.text || "").join("");
+  return "";
+}
+
+function imagesOf(content) {
+  if (!Array.isArray(content)) return [];
+  return content.filter((p) => p && p.type === "image_url" && p.image_url).map((p) => ({ url: p.image_url.url }));
+}
+
+function csrfToken() {
+  const input = document.querySelector('input[name="csrfmiddlewaretoken"]');
+  if (input) return input.value;
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+/** The conversation's tree: nodes by id, children by parent id (oldest first). */
+export class MessageTree {
+  constructor(messages = []) {
+    this.nodes = new Map(messages.map((m) => [m.id, m]));
+    this.children = new Map();
+    for (const m of [...messages].sort((a, b) => a.id - b.id)) {
+      const key = m.parent ?? null;
+      if (!this.children.has(key)) this.children.set(key, []);
+      this.children.get(key).push(m);
+    }
+  }
+
+  /** Messages from the first one down to `leafId`. */
+  path(leafId) {
+    const out = [];
+    let node = this.nodes.get(leafId);
+    while (node && out.length <= this.nodes.size) {
+      out.push(node);
+      node = node.parent != null ? this.nodes.get(node.parent) : null;
+    }
+    return out.reverse();
+  }
+
+  siblings(id) {
+    const node = this.nodes.get(id);
+    return node ? this.children.get(node.parent ?? null) || [] : [];
+  }
+
+  /** The newest leaf under `id`: following the newest child at each step. */
+  latestLeaf(id) {
+    let node = this.nodes.get(id);
+    for (let guard = 0; node && guard <= this.nodes.size; guard += 1) {
+      const kids = this.children.get(node.id) || [];
+      if (!kids.length) break;
+      node = kids[kids.length - 1];
+    }
+    return node ? node.id : id;
+  }
+}
+
+export class SavedConversation {
+  constructor(deps) {
+    Object.assign(this, deps);
+    this.id = null;
+    this.tree = new MessageTree();
+    this.leaf = null;
+    this.updatedAt = null;
+    this.conversation.decorate = (turn, index) => [this.decorate(turn, index), this.actions(turn, index)];
+    this.watchDraft();
+    document.getElementById("new-conversation").addEventListener("click", () => {
+      this.forget();
+      history.replaceState(null, "", "/");
+    });
+    const data = this.config.conversation;
+    if (data) this.load(data, { restoreDraft: true });
+    else this.restoreDraft(null);
+  }
+
+  // --- Loading ---------------------------------------------------------------------------------------
+  load(data, { restoreDraft = false } = {}) {
+    this.id = data.id;
+    this.setConversationId(data.id);
+    this.tree = new MessageTree(data.messages);
+    this.leaf = data.current_leaf;
+    this.updatedAt = data.updated_at;
+    const label = document.getElementById("conversation-id");
+    label.textContent = data.title ? `“${data.title}”` : `saved as #${data.id}`;
+    label.title = `Conversation #${data.id}`;
+    if (document.querySelector('[data-mode][aria-checked="true"]')?.dataset.mode !== data.mode) this.setMode(data.mode);
+    this.modelInput.value = data.model || this.config.default_model;
+    this.applyParams(data.params || {}, data.extra || {});
+    this.system.value = data.system_prompt || "";
+    this.showPath();
+    if (restoreDraft) this.restoreDraft(data.updated_at);
+    if (data.streaming) this.waitForSave();
+  }
+
+  /** Put the branch ending at this.leaf into the editor and its reply into the response panel. */
+  showPath() {
+    const path = this.leaf != null ? this.tree.path(this.leaf) : [];
+    const turns = [...path];
+    if (turns.length && turns[0].role === "system") this.system.value = textOf(turns.shift().content);
+    const completions = document.querySelector('[data-mode="completions"]')?.getAttribute("aria-checked") === "true";
+    if (completions) {
+      const prompt = turns.find((m) => m.role === "user");
+      if (prompt && this.promptInput.value.trim() === "") this.promptInput.value = textOf(prompt.content);
+      this.conversation.turns = [];
+    } else {
+      this.conversation.turns = turns.map((m) => ({
+        role: m.role, text: textOf(m.content), images: imagesOf(m.content), id: m.id, run: m.run, runStatus: m.run_status,
+      }));
+    }
+    this.conversation.render();
+    this.system.dispatchEvent(new Event("input"));
+    const last = path[path.length - 1];
+    if (last && last.role === "assistant") this.showReply(last);
+  }
+
+  showReply(message) {
+    const status = { done: "done", stopped: "stopped", error: "error" }[message.run_status] || "done";
+    this.reply.start(this.modelInput.value);
+    if (textOf(message.content) || message.reasoning) this.reply.delta({ choice: 0, content: textOf(message.content), reasoning: message.reasoning || undefined });
+    const notes = { stopped: "Stopped — the partial reply was saved.", error: "Failed — the text that arrived was saved." };
+    this.reply.end(status, notes[status] || null, null);
+    if (message.run) {
+      this.reply.root.append(el("a", { class: "small", href: `/runs/${message.run}/`, "data-testid": "reply-run-link" }, `Run #${message.run} details →`));
+    }
+  }
+
+  async fetchData() {
+    const response = await fetch(`/c/${this.id}/data/`, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return response.json();
+  }
+
+  /** A reply was streaming when the page loaded: the server saves it as stopped; show it once saved. */
+  async waitForSave() {
+    for (let i = 0; i < 40; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      if (this.isStreaming()) return;
+      const data = await this.fetchData().catch(() => null);
+      if (data && !data.streaming) {
+        this.tree = new MessageTree(data.messages);
+        this.leaf = data.current_leaf;
+        this.showPath();
+        return;
+      }
+    }
+  }
+
+  // --- Stream frames (called first for every frame of the page's stream) ---------------------------
+  onFrame(frame) {
+    if (frame.type === "chat.started" && frame.conversation != null) {
+      if (this.id !== frame.conversation) {
+        this.forget();
+        this.id = frame.conversation;
+      }
+      if (location.pathname !== `/c/${frame.conversation}/`) history.replaceState(null, "", `/c/${frame.conversation}/`);
+      this.saveDraft();
+    }
+    if ((frame.type === "chat.done" || frame.type === "chat.error") && frame.run != null && this.id != null) {
+      // After app.js has added the reply as a turn: give the turns their ids and refresh the branches.
+      setTimeout(() => this.refreshAfterRun(frame), 0);
+    }
+  }
+
+  async refreshAfterRun(frame) {
+    const data = await this.fetchData().catch(() => null);
+    if (!data) return;
+    this.tree = new MessageTree(data.messages);
+    this.leaf = data.current_leaf;
+    this.updatedAt = data.updated_at;
+    const path = (frame.message_ids || []).map((id) => this.tree.nodes.get(id)).filter(Boolean);
+    if (path.length && path[0].role === "system") path.shift();
+    this.conversation.turns.forEach((turn, i) => {
+      const node = path[i];
+      if (node && node.role === turn.role) Object.assign(turn, { id: node.id, run: node.run, runStatus: node.run_status });
+    });
+    this.conversation.render();
+    this.saveDraft();
+  }
+
+  // --- Branch controls on each turn -----------------------------------------------------------------
+  decorate(turn, index) {
+    if (turn.id == null || !this.tree.nodes.has(turn.id)) return [];
+    const parts = [];
+    const siblings = this.tree.siblings(turn.id);
+    if (siblings.length > 1) {
+      const at = siblings.findIndex((m) => m.id === turn.id);
+      const go = (delta) => this.switchTo(siblings[at + delta].id);
+      parts.push(el("span", { class: "branch-switch", "data-testid": "branch-switch", title: "Other versions of this message" },
+        el("button", { type: "button", "aria-label": "Previous version", disabled: at === 0, "data-testid": "branch-prev", onclick: () => go(-1) }, "‹"),
+        el("span", { "data-testid": "branch-position" }, `${at + 1}/${siblings.length}`),
+        el("button", { type: "button", "aria-label": "Next version", disabled: at === siblings.length - 1, "data-testid": "branch-next", onclick: () => go(1) }, "›")));
+    }
+    if (turn.role === "assistant" && turn.run) {
+      parts.push(el("a", { class: "turn-link", href: `/runs/${turn.run}/`, title: "Everything about the run that wrote this reply", "data-testid": "turn-run-link" }, "run ↗"));
+    }
+    return parts;
+  }
+
+  /** Buttons for the turn's head: regenerate from here, fork (saved turns only). */
+  actions(turn, index) {
+    const buttons = [];
+    if (turn.role === "user" || turn.role === "assistant") {
+      buttons.push(el("button", { type: "button", class: "btn btn-ghost btn-xs", "data-testid": "turn-regenerate",
+        title: turn.role === "user" ? "Send the conversation up to this message again (edits included) and get a new reply; later turns stay on their branch"
+          : "Ask for this reply again: the new one becomes another version",
+        onclick: () => this.regenerate(index) }, "↻"));
+    }
+    if (turn.id != null && this.id != null) {
+      buttons.push(el("button", { type: "button", class: "btn btn-ghost btn-xs", "data-testid": "turn-fork",
+        title: "Fork into a new conversation with the messages up to this one", onclick: () => this.fork(turn.id) }, "Fork"));
+    }
+    return buttons;
+  }
+
+  regenerate(index) {
+    if (this.isStreaming()) return;
+    const turns = this.conversation.turns;
+    const keep = turns[index].role === "assistant" ? index : index + 1;
+    this.conversation.turns = turns.slice(0, keep);
+    this.conversation.render();
+    this.send({ regenerate: true });
+  }
+
+  switchTo(id) {
+    if (this.isStreaming()) return;
+    this.leaf = this.tree.latestLeaf(id);
+    this.showPath();
+    const body = new URLSearchParams({ message: String(this.leaf) });
+    fetch(`/c/${this.id}/leaf/`, { method: "POST", body, headers: { "X-CSRFToken": csrfToken() } }).catch(() => {});
+  }
+
+  fork(messageId) {
+    const form = el("form", { method: "post", action: `/c/${this.id}/fork/`, hidden: true },
+      el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrfToken() }),
+      el("input", { type: "hidden", name: "message", value: String(messageId) }));
+    document.body.append(form);
+    form.submit();
+  }
+
+  // --- Parameters ------------------------------------------------------------------------------------
+  snapshotParams() {
+    const values = {};
+    for (const [name, control] of this.params.controls) {
+      try {
+        if (control.isSet() && !control.validate()) values[name] = control.get();
+      } catch {
+        /* half-typed JSON: not kept */
+      }
+    }
+    return { params: values, extra: this.params.extraArea.value };
+  }
+
+  applyParams(values, extra) {
+    if (typeof this.params.applyValues === "function") {
+      this.params.applyValues(values, typeof extra === "string" ? (extra ? JSON.parse(extra) : {}) : extra);
+      if (typeof extra === "string") this.params.extraArea.value = extra;
+      return;
+    }
+    for (const control of this.params.controls.values()) {
+      control.reset();
+      if (values[control.p.name] !== undefined && control.set) control.set(values[control.p.name]);
+      this.params.changed(control);
+    }
+    this.params.extraArea.value = typeof extra === "string" ? extra : Object.keys(extra || {}).length ? JSON.stringify(extra) : "";
+    this.params.validateExtra();
+  }
+
+  // --- Drafts: the message being written and unsent settings survive a reload ------------------------
+  key(id = this.id) {
+    return `${DRAFT_PREFIX}${id ?? "new"}`;
+  }
+
+  watchDraft() {
+    let timer = null;
+    const later = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.saveDraft(), 200);
+    };
+    for (const node of [this.promptInput, this.modelInput, this.system, document.getElementById("params")]) {
+      node.addEventListener("input", later);
+      node.addEventListener("change", later);
+    }
+    for (const button of document.querySelectorAll("[data-mode]")) button.addEventListener("click", later);
+    window.addEventListener("pagehide", () => this.saveDraft());
+  }
+
+  saveDraft() {
+    try {
+      const mode = document.querySelector('[data-mode][aria-checked="true"]')?.dataset.mode || "chat";
+      localStorage.setItem(this.key(), JSON.stringify({
+        prompt: this.promptInput.value, model: this.modelInput.value, system: this.system.value, mode,
+        ...this.snapshotParams(), savedAt: new Date().toISOString(),
+      }));
+    } catch {
+      /* storage full or disabled: the server copy still has the settings of the last send */
+    }
+  }
+
+  /** Restore the draft; settings only when they are newer than what the server saved. */
+  restoreDraft(serverUpdatedAt) {
+    let draft = null;
+    try {
+      draft = JSON.parse(localStorage.getItem(this.key()) || "null");
+    } catch {
+      draft = null;
+    }
+    if (!draft) return;
+    if (draft.prompt && this.promptInput.value === "") {
+      this.promptInput.value = draft.prompt;
+      this.promptInput.dispatchEvent(new Event("input"));
+    }
+    if (!serverUpdatedAt || (draft.savedAt && draft.savedAt > new Date(serverUpdatedAt).toISOString())) {
+      if (draft.mode) this.setMode(draft.mode);
+      if (draft.model) this.modelInput.value = draft.model;
+      this.system.value = draft.system ?? this.system.value;
+      this.system.dispatchEvent(new Event("input"));
+      try {
+        this.applyParams(draft.params || {}, draft.extra || "");
+      } catch {
+        /* a stale draft that no longer fits the registry */
+      }
+    }
+  }
+
+  forget() {
+    try {
+      localStorage.removeItem(this.key("new"));
+    } catch {
+      /* nothing to forget */
+    }
+    if (this.id == null) return;
+    this.id = null;
+    this.tree = new MessageTree();
+    this.leaf = null;
+  }
+}
