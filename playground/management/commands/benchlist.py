@@ -1,0 +1,166 @@
+"""``manage.py benchlist``: seed a throwaway SQLite database with many conversations and time the list.
+
+The parent process makes a temporary folder and runs itself again with ``DATABASE_URL`` pointing at a
+new SQLite file there, so no real database is ever touched; the child migrates, seeds (bulk inserts),
+and requests each page through Django's test client (the full middleware stack, signed in), printing
+the median and 95th percentile per page and the number of SQL queries each one made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, reset_queries
+
+MODELS = [
+    "accounts/fireworks/models/llama-v3p1-8b-instruct",
+    "accounts/fireworks/models/llama-v3p1-70b-instruct",
+    "accounts/fireworks/models/qwen3-235b-a22b",
+    "accounts/fireworks/models/deepseek-v3",
+]
+WORDS = "lake river fireworks summer harbour rocket sparkle night festival music crowd boat".split()  # noqa: SIM905
+
+
+class Command(BaseCommand):
+    help = "Seed N conversations / M messages into a throwaway SQLite DB and time the list and search pages."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--conversations", type=int, default=10_000)
+        parser.add_argument("--messages", type=int, default=100_000)
+        parser.add_argument("--requests", type=int, default=30, help="requests per page")
+        parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["child"]:
+            self.spawn(options)
+            return
+        database = settings.DATABASES["default"]
+        if not database["ENGINE"].endswith("sqlite3") or "benchlist-" not in str(database["NAME"]):
+            raise CommandError("benchlist --child only runs against its own throwaway SQLite file.")
+        self.run_child(options)
+
+    def spawn(self, options: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory(prefix="benchlist-") as folder:
+            env = {
+                **os.environ,
+                "DATABASE_URL": f"sqlite:///{Path(folder) / 'benchlist.sqlite3'}",
+                "DJANGO_DEBUG": "0",
+            }
+            command = [
+                sys.executable,
+                str(Path(settings.BASE_DIR) / "manage.py"),
+                "benchlist",
+                "--child",
+                f"--conversations={options['conversations']}",
+                f"--messages={options['messages']}",
+                f"--requests={options['requests']}",
+            ]
+            result = subprocess.run(command, env=env, check=False)
+            if result.returncode:
+                raise CommandError(f"the benchmark process failed ({result.returncode})")
+
+    def run_child(self, options: dict[str, Any]) -> None:
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+
+        call_command("migrate", verbosity=0, interactive=False)
+        user = get_user_model().objects.create_user("bench")
+        started = time.perf_counter()
+        seed(user, options["conversations"], options["messages"])
+        self.stdout.write(
+            f"seeded {options['conversations']:,} conversations, {options['messages']:,} messages "
+            f"and {options['conversations']:,} runs in {time.perf_counter() - started:.1f} s"
+        )
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(user)
+        pages = {
+            "list, page 1": "/conversations/",
+            "list, page 200": "/conversations/?page=200",
+            "filter by model": f"/conversations/?model={MODELS[2]}",
+            "search title/text, common word": "/conversations/?q=fireworks",
+            "search text, rare word": "/conversations/?q=needle-4242",
+            "search text + model, page 3": f"/conversations/?q=river&model={MODELS[0]}&page=3",
+        }
+        self.stdout.write(f"{'page':34} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
+        for label, url in pages.items():
+            samples = []
+            queries = 0
+            for _ in range(options["requests"]):
+                reset_queries()
+                with _count_queries() as counted:
+                    start = time.perf_counter()
+                    response = client.get(url)
+                    samples.append((time.perf_counter() - start) * 1000)
+                if response.status_code != 200:
+                    raise CommandError(f"{url} answered {response.status_code}")
+                queries = counted[0]
+            samples.sort()
+            p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+            self.stdout.write(f"{label:34} {statistics.median(samples):8.1f} {p95:8.1f} {queries:8d}")
+
+
+class _count_queries:
+    """Count the SQL statements run inside the block (without needing DEBUG)."""
+
+    def __enter__(self) -> list[int]:
+        self.count = [0]
+
+        def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            self.count[0] += 1
+            return execute(sql, params, many, context)
+
+        self.hook = connection.execute_wrapper(wrapper)
+        self.hook.__enter__()
+        return self.count
+
+    def __exit__(self, *exc: Any) -> None:
+        self.hook.__exit__(*exc)
+
+
+def seed(user: Any, conversations: int, messages: int) -> None:
+    """Bulk-insert the data set: each conversation a linear branch of alternating user/assistant turns."""
+    from playground.models import Conversation, Message, Run
+
+    each, extra = divmod(messages, conversations)
+    batch = 2000
+    for start in range(0, conversations, batch):
+        rows = Conversation.objects.bulk_create(
+            Conversation(
+                owner=user,
+                title=f"{WORDS[i % len(WORDS)].title()} question #{i}",
+                model=MODELS[i % len(MODELS)],
+            )
+            for i in range(start, min(conversations, start + batch))
+        )
+        nodes = []
+        for c in rows:
+            count = each + (1 if c.pk % conversations < extra else 0)
+            for p in range(count):
+                text = f"{WORDS[(c.pk + p) % len(WORDS)]} message {p} of conversation {c.pk}"
+                if c.pk == 4242 and p == 0:
+                    text += " needle-4242"
+                nodes.append(
+                    Message(
+                        conversation=c,
+                        position=p,
+                        role="user" if p % 2 == 0 else "assistant",
+                        content=text,
+                        search_text=text,
+                    )
+                )
+        Message.objects.bulk_create(nodes, batch_size=5000)
+        Run.objects.bulk_create(
+            (Run(conversation=c, model=c.model, status=("done", "stopped", "error")[c.pk % 3]) for c in rows),
+            batch_size=5000,
+        )
