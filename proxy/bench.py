@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -59,6 +60,10 @@ class BenchConfig:
     stop_streams: int = 20
     stop_after: int = 5
     timeout: float = 120.0
+    # Record the server with py-spy (a flame graph written here) during the last level's proxied streams.
+    py_spy: str | None = None
+    # Keep each level's raw arrival times (and the emulator's records) as raw-<streams>.json here.
+    raw_dir: str | None = None
 
 
 def free_port() -> int:
@@ -100,7 +105,8 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
     """Start the emulator and the playground server; yield what the client jobs need; stop both."""
     em_port, port = free_port(), free_port()
     base_url = f"http://127.0.0.1:{em_port}/inference/v1"
-    history = max([*config.levels, config.stop_streams]) + 50
+    # One record per stream of the run (both paths), so every stream can be matched to its schedule.
+    history = 2 * sum(config.levels) + config.stop_streams + 50
     emulator = subprocess.Popen(
         [
             *(sys.executable, str(MANAGE_PY), "emulator", "--port", str(em_port)),
@@ -164,6 +170,29 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
         stop_process(emulator)
 
 
+@contextmanager
+def py_spy(pid: int, output: str | None) -> Iterator[None]:
+    """Record the process with py-spy while the block runs (nothing if output is None)."""
+    if output is None:
+        yield
+        return
+    exe = Path(sys.executable).with_name("py-spy")
+    fmt = {".json": "speedscope", ".txt": "raw"}.get(Path(output).suffix, "flamegraph")
+    spy = subprocess.Popen(
+        [str(exe), "record", "--pid", str(pid), "--rate", "250", "--format", fmt, "--output", output],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait(5)
+
+
 def client_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in a fresh client process and return its JSON result."""
     done = subprocess.run(
@@ -198,8 +227,13 @@ def run(config: BenchConfig, *, log: Any = print) -> dict[str, Any]:
         levels = []
         for n in config.levels:
             direct = client_job({**env, "kind": "direct", "streams": n})
-            proxied = client_job({**env, "kind": "proxy", "streams": n})
+            profiling = n == config.levels[-1] and config.py_spy
+            with py_spy(env["server_pid"], config.py_spy if profiling else None):
+                proxied = client_job({**env, "kind": "proxy", "streams": n})
             records = emulator_streams(env)
+            if config.raw_dir:
+                raw = {"direct": direct, "proxy": proxied, "emulator": records}
+                (Path(config.raw_dir) / f"raw-{n}.json").write_text(json.dumps(raw))
             level = bench_report.summarise_level(n, config, direct, proxied, records)
             levels.append(level)
             log(bench_report.level_line(level))

@@ -31,7 +31,12 @@ class Command(BaseCommand):
         parser.add_argument("--ramp-ms", type=float, default=1000.0, help="Spread the starts over this.")
         parser.add_argument("--idle-sockets", type=int, default=200, help="Sockets for the idle memory test.")
         parser.add_argument("--stop-streams", type=int, default=20, help="Streams for the stop test.")
+        parser.add_argument("--stop-after", type=int, default=5, help="Chunks before the stop test stops.")
         parser.add_argument("--timeout", type=float, default=120.0, help="Limit per client job (seconds).")
+        parser.add_argument(
+            "--py-spy", default=None, help="Profile the server in the last level to this file."
+        )
+        parser.add_argument("--raw-dir", default=None, help="Also keep the raw arrival times here.")
         parser.add_argument("--json", default="bench-results.json", help="Where to write the report.")
         parser.add_argument("--chart", default="bench-chart.svg", help="Where to write the SVG chart.")
 
@@ -47,7 +52,10 @@ class Command(BaseCommand):
             ramp_ms=options["ramp_ms"],
             idle_sockets=options["idle_sockets"],
             stop_streams=options["stop_streams"],
+            stop_after=options["stop_after"],
             timeout=options["timeout"],
+            py_spy=options["py_spy"],
+            raw_dir=options["raw_dir"],
         )
         try:
             report = bench.run(config, log=lambda line: self.stdout.write(line))
