@@ -9,6 +9,7 @@ Fields an SDK has no keyword for go through its ``extra_body``, so nothing is lo
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from typing import Any, Literal
 
@@ -139,6 +140,11 @@ def path_for(endpoint: Endpoint) -> str:
 def py_literal(value: Any, level: int = 0) -> str:
     """A Python literal for a JSON value, indented like black would (one item per line)."""
     pad, inner = INDENT * level, INDENT * (level + 1)
+    if isinstance(value, (dict, list)) and value:
+        flat = _py_flat(value)
+        # Short objects stay on one line (a message, stream_options), as black would leave them.
+        if len(inner) + len(flat) <= 80:
+            return flat
     if isinstance(value, dict):
         if not value:
             return "{}"
@@ -160,6 +166,14 @@ def py_literal(value: Any, level: int = 0) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def _py_flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py_str(str(k))}: {_py_flat(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_py_flat(v) for v in value) + "]"
+    return py_literal(value)
 
 
 def _py_str(text: str) -> str:
@@ -240,10 +254,36 @@ def python_fireworks(body: dict[str, Any], *, endpoint: Endpoint, base_url: str)
 # --- JavaScript -----------------------------------------------------------------------------------
 
 
+_JS_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+
+
+def js_literal(value: Any, level: int = 0) -> str:
+    """A JavaScript literal for a JSON value: bare keys where they are identifiers, short objects inline."""
+    pad, inner = "  " * level, "  " * (level + 1)
+
+    def key(k: Any) -> str:
+        return str(k) if _JS_IDENTIFIER.match(str(k)) else json.dumps(str(k), ensure_ascii=False)
+
+    def flat(v: Any) -> str:
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{key(k)}: {flat(x)}" for k, x in v.items()) + " }" if v else "{}"
+        if isinstance(v, list):
+            return "[" + ", ".join(flat(x) for x in v) + "]"
+        return json.dumps(v, ensure_ascii=False)
+
+    if isinstance(value, (dict, list)) and value and (level == 0 or len(inner) + len(flat(value)) > 80):
+        if isinstance(value, dict):
+            items = [f"{inner}{key(k)}: {js_literal(v, level + 1)}," for k, v in value.items()]
+            return "{\n" + "\n".join(items) + f"\n{pad}}}"
+        items = [f"{inner}{js_literal(v, level + 1)}," for v in value]
+        return "[\n" + "\n".join(items) + f"\n{pad}]"
+    return flat(value)
+
+
 def javascript_openai(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> str:
     """The request with the official OpenAI Node SDK, as an ES module (it sends the body as given)."""
     method = "client.chat.completions.create" if endpoint == "chat" else "client.completions.create"
-    literal = json.dumps(body, indent=2, ensure_ascii=False)
+    literal = js_literal(body)
     if body.get("stream"):
         piece = "chunk.choices[0]?.delta?.content" if endpoint == "chat" else "chunk.choices[0]?.text"
         output = (

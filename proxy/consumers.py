@@ -3,7 +3,8 @@
 The consumer is hooks plus dispatch. Each stream runs as its own asyncio task, so ``chat.stop`` and
 ``disconnect`` are handled at once: they cancel the task, which closes the upstream HTTP response
 (generation and billing stop). The relay loop touches no database: the run is opened before the
-request and saved once after the stream ends, through ``database_sync_to_async`` services.
+request (for a new conversation, while the request is sent, since nothing can refuse it) and saved
+once after the stream ends, through ``database_sync_to_async`` services.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import logging
 import time
 import traceback
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -24,7 +26,7 @@ from django.core.cache import cache
 
 from playground import codegen, services
 from playground.models import Conversation
-from proxy.events import Opened, UpstreamError
+from proxy.events import Event, UpstreamError
 from proxy.frames import FrameError, StartRequest, error_frame, parse_start, stream_id
 from proxy.relay import Relay
 from proxy.upstream import UpstreamClient, shared_client
@@ -62,6 +64,14 @@ INTERNAL_ERROR: dict[str, Any] = {
     "retryable": False,
     "param": None,
 }
+
+
+@dataclasses.dataclass
+class EarlyUpstream:
+    """A request sent before its run was opened, and the task waiting for its first events."""
+
+    events: AsyncGenerator[list[Event], None]
+    first: asyncio.Future[list[Event] | None]
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -224,6 +234,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             )
         )
         relay = Relay(start.stream)
+        # A new conversation cannot be refused by run_start, so its request goes upstream at once instead
+        # of after the write (time to first token without the database); its events wait for the run.
+        early = self.open_upstream(start, relay) if start.conversation is None else None
         stopped = False
         try:
             try:
@@ -234,12 +247,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 stopped = True
                 run = await opening
         except Conversation.DoesNotExist:
+            await self.close_upstream(early)
             message = "No such conversation."
             await self.send_frame(
                 error_frame(stream=start.stream, code="not_found", message=message, param="conversation")
             )
             return
         except Exception as exc:
+            await self.close_upstream(early)
             logger.error("Opening a run failed:\n%s", _scrub("".join(traceback.format_exception(exc))))
             await self.send_frame(error_frame(stream=start.stream, **INTERNAL_ERROR))
             return
@@ -250,27 +265,48 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             "run": run.pk,
         }
         if stopped:
+            await self.close_upstream(early)
             await self.send_frame({**started, "request": start.body})
             status, error = "stopped", None
         else:
-            status, error = await self.relay(start, relay, started, run.requested_options)
+            status, error = await self.relay(start, relay, started, run.requested_options, early)
         await self.finish_stream(relay, run.pk, status, error)
 
+    def open_upstream(self, start: StartRequest, relay: Relay) -> EarlyUpstream:
+        """Send the request now; a task waits for the first events (Opened) while the run is opened."""
+        relay.started = time.monotonic()
+        events = _client().stream_batches(start.body, endpoint=start.mode)
+        return EarlyUpstream(events, asyncio.ensure_future(anext(events, None)))
+
+    async def close_upstream(self, early: EarlyUpstream | None) -> None:
+        """Close an early request that will not be relayed (the stream stopped or failed to open)."""
+        if early is not None:
+            early.first.cancel()
+            await asyncio.gather(early.first, return_exceptions=True)
+            await early.events.aclose()
+
     async def relay(
-        self, start: StartRequest, relay: Relay, started: dict[str, Any], requested: dict[str, Any]
+        self,
+        start: StartRequest,
+        relay: Relay,
+        started: dict[str, Any],
+        requested: dict[str, Any],
+        early: EarlyUpstream | None = None,
     ) -> tuple[str, dict[str, Any] | None]:
         """Send the upstream's events as frames until the stream ends; return (status, error)."""
         events = None
         try:
             await self.send_frame({**started, "request": start.body})
-            relay.started = time.monotonic()
-            events = _client().stream_chat(start.body, endpoint=start.mode)
-            async for event in events:
-                frame = relay.frame(event)
-                if frame is not None:
-                    if isinstance(event, Opened):
-                        frame["requested"] = requested
-                    await self.send_frame(frame)
+            if early is None:
+                relay.started = time.monotonic()
+                events = _client().stream_batches(start.body, endpoint=start.mode)
+            else:
+                events = early.events
+                first = await early.first
+                if first is not None:
+                    await self.send_batch(relay, first, requested)
+            async for batch in events:
+                await self.send_batch(relay, batch, requested)
             return "done", None
         except asyncio.CancelledError:
             _uncancel()
@@ -286,6 +322,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # Close the upstream response (generation and billing stop) before anything is saved.
             if events is not None:
                 await events.aclose()
+
+    async def send_batch(self, relay: Relay, events: list[Event], requested: dict[str, Any]) -> None:
+        """Send the frames of the events that came in one read (consecutive deltas as one frame)."""
+        for frame in relay.frames(events):
+            if frame["type"] == "chat.opened":
+                frame["requested"] = requested
+            await self.send_frame(frame)
 
     async def finish_stream(
         self, relay: Relay, run_id: int, status: str, error: dict[str, Any] | None

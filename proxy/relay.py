@@ -138,6 +138,35 @@ class Relay:
             return None  # chat.done goes out after the run is saved, with its ids
         return None  # pragma: no cover - a new event kind; ignoring it beats killing the stream
 
+    def frames(self, events: list[Event]) -> list[dict[str, Any]]:
+        """Fold events that came in one read; consecutive deltas go out as one ``chat.deltas`` frame.
+
+        Under load several chunks wait in one read: one frame for them costs one websocket message
+        instead of many, and each delta keeps its own ``i`` and ``t``.
+        """
+        out: list[dict[str, Any]] = []
+        deltas: list[dict[str, Any]] = []
+        for event in events:
+            frame = self.frame(event)
+            if frame is None:
+                continue
+            if frame["type"] == "chat.delta":
+                deltas.append(frame)
+                continue
+            if deltas:
+                out.append(self._deltas(deltas))
+                deltas = []
+            out.append(frame)
+        if deltas:
+            out.append(self._deltas(deltas))
+        return out
+
+    def _deltas(self, deltas: list[dict[str, Any]]) -> dict[str, Any]:
+        if len(deltas) == 1:
+            return deltas[0]
+        items = [{k: v for k, v in d.items() if k not in ("type", "stream")} for d in deltas]
+        return {"type": "chat.deltas", "stream": self.stream, "items": items}
+
     def output(self) -> list[dict[str, Any]]:
         """Per choice, in index order: content, reasoning, assembled tool calls, finish reason, logprobs."""
         for index, calls in self.tool_calls.items():

@@ -240,6 +240,17 @@ def _chunk_events(obj: dict[str, Any], state: _StreamState, *, whole: bool) -> l
     return events
 
 
+def _gather(events: Iterator[Event]) -> tuple[list[Event], UpstreamError | None]:
+    """The events up to a bad line and its error, so the events before it still reach the user first."""
+    batch: list[Event] = []
+    try:
+        for event in events:
+            batch.append(event)
+    except UpstreamError as exc:
+        return batch, exc
+    return batch, None
+
+
 class UpstreamClient:
     """Streams completions from one OpenAI-compatible base URL over one httpx connection pool."""
 
@@ -294,6 +305,22 @@ class UpstreamClient:
         headers: dict[str, str] | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Send ``body`` as given and yield Opened, then Delta/Finish/Usage/Perf, then one Done."""
+        batches = self.stream_batches(body, endpoint=endpoint, headers=headers)
+        try:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+        finally:
+            await batches.aclose()
+
+    async def stream_batches(
+        self,
+        body: dict[str, Any],
+        *,
+        endpoint: Endpoint = "chat",
+        headers: dict[str, str] | None = None,
+    ) -> AsyncGenerator[list[Event], None]:
+        """``stream_chat``'s events grouped by the network read they came in (a relay sends each as one)."""
         model = body.get("model") if isinstance(body.get("model"), str) else None
         try:
             content = json.dumps(body, ensure_ascii=False).encode()
@@ -316,13 +343,12 @@ class UpstreamClient:
             response = await self._send(request, first_byte_deadline)
             if not 200 <= response.status_code < 300:
                 raise await self._http_error(response, model=model)
-            yield _opened(response)
+            yield [_opened(response)]
             content_type = response.headers.get("content-type", "").lower()
             chunks = response.aiter_bytes()
             if "json" in content_type:
                 raw = await self._read_all(chunks, first_byte_deadline, limit=None)
-                for event in self._whole(raw):
-                    yield event
+                yield self._whole(raw)
                 return
             sniff = "event-stream" not in content_type
             state = _StreamState()
@@ -346,18 +372,23 @@ class UpstreamClient:
                     rest = await self._read_all(
                         chunks, loop.time() + self.gap_timeout, limit=None, first=False
                     )
-                    for event in self._whole(chunk + rest):
-                        yield event
+                    yield self._whole(chunk + rest)
                     return
                 sniff = False
                 if chunk is None:
-                    for event in self._sse_events(decoder.close(), state):
-                        yield event
+                    batch, error = _gather(self._sse_events(decoder.close(), state))
+                    if batch:
+                        yield batch
+                    if error is not None:
+                        raise error
                     break
                 if state.saw_done:
                     continue
-                for event in self._sse_events(decoder.feed(chunk), state):
-                    yield event
+                batch, error = _gather(self._sse_events(decoder.feed(chunk), state))
+                if batch:
+                    yield batch
+                if error is not None:
+                    raise error
             if not state.saw_done and not state.finish_reasons:
                 raise UpstreamConnectionError(
                     f"{self.upstream_name} ended the stream before it finished "
@@ -365,7 +396,7 @@ class UpstreamClient:
                     code="incomplete_stream",
                     request_id=response.headers.get("x-request-id"),
                 )
-            yield state.done()
+            yield [state.done()]
         except UpstreamError as exc:
             if exc.request_id is None and response is not None:
                 exc.request_id = response.headers.get("x-request-id")

@@ -124,6 +124,16 @@ def test_snippets_compile_and_never_inline_the_key(endpoint: Any, stream: bool, 
         subprocess.run([node, "--check", str(path)], check=True, capture_output=True, timeout=30)
 
 
+@pytest.mark.skipif(not shutil.which("node"), reason="node is not installed")
+def test_javascript_literal_is_the_same_body() -> None:
+    """The JS snippet is not run (the openai npm package would need a download); its body is evaluated."""
+    body = {**CHAT_FIELDS, "top-k": 1, "logit_bias": {"123": -5.5}, "empty": {}, "none": None, "n": [1, [2]]}
+    body["messages"] = [*CHAT_FIELDS["messages"], {"role": "user", "content": "x" * 120}]
+    script = f"process.stdout.write(JSON.stringify({codegen.js_literal(body)}))"
+    result = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30, check=True)
+    assert json.loads(result.stdout) == body
+
+
 def test_fireworks_sdk_base_url_without_v1_says_so() -> None:
     assert (
         codegen.fireworks_base_url("https://api.fireworks.ai/inference/v1/")

@@ -77,6 +77,15 @@ export class PlaygroundSocket {
       console.warn("ignored a websocket frame that is not JSON");
       return;
     }
+    if (frame && frame.type === "chat.deltas" && Array.isArray(frame.items)) {
+      // Several deltas that waited together on the server: handled as the chat.delta frames they are.
+      for (const item of frame.items) this.route({ ...item, type: "chat.delta", stream: frame.stream });
+      return;
+    }
+    this.route(frame);
+  }
+
+  route(frame) {
     if (frame && frame.stream != null && this.streams.has(frame.stream)) {
       this.streams.get(frame.stream)(frame);
       return;
