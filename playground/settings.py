@@ -82,7 +82,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The live-server tests need a file database, never :memory: (testing-notes.md).
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "db.test.sqlite3")}
+    # One file per test process, so two test runs in one checkout never share a database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"db.test.{os.getpid()}.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
