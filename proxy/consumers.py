@@ -24,8 +24,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
 
-from playground import codegen, services
+from playground import codegen
 from playground.models import Conversation
+from playground.services import runs
 from proxy.events import Event, UpstreamError
 from proxy.frames import FrameError, StartRequest, error_frame, parse_start, stream_id
 from proxy.relay import Relay
@@ -220,7 +221,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def run_stream(self, start: StartRequest) -> None:
         """Open the run, relay the upstream stream, and save the outcome once, whatever the ending."""
         opening = asyncio.ensure_future(
-            database_sync_to_async(services.run_start)(
+            database_sync_to_async(runs.run_start)(
                 user=self.scope["user"],
                 conversation_id=start.conversation,
                 mode=start.mode,
@@ -338,7 +339,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         done = relay.done
         timings = relay.timings(total_ms)
         saving = asyncio.ensure_future(
-            database_sync_to_async(services.run_finish)(
+            database_sync_to_async(runs.run_finish)(
                 run_id=run_id,
                 status="error" if error else status,
                 opened=dataclasses.asdict(relay.opened) if relay.opened else None,

@@ -11,10 +11,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from playground.services.transfer import conversation_import
 
-from playground import services
 from playground.models import Conversation, Message, Run
-from playground.transfer import conversation_import
+from playground.services import runs
 
 pytestmark = pytest.mark.django_db
 
@@ -45,19 +45,19 @@ def client(ada: Any) -> Client:
 
 def converse(
     user: Any, text: str, *, reply: str = "Sure.", model: str = MODEL, conversation_id: int | None = None
-) -> services.RunResult:
+) -> runs.RunResult:
     """One saved exchange (run_start + run_finish), as the consumer makes it."""
     messages = [{"role": "user", "content": text}]
     if conversation_id is not None:
         conversation = Conversation.objects.get(pk=conversation_id)
-        from playground.selectors import conversation_path
+        from playground.selectors.conversations import conversation_path
 
         messages = [
             {"role": m.role, "content": m.content, "id": m.pk}
             for m in conversation_path(conversation=conversation)
         ] + messages
     request = {"model": model, "messages": messages, "temperature": 0.3, "stream": True}
-    run = services.run_start(
+    run = runs.run_start(
         user=user,
         conversation_id=conversation_id,
         mode="chat",
@@ -69,7 +69,7 @@ def converse(
         request=request,
         system_prompt="Be brief.",
     )
-    return services.run_finish(
+    return runs.run_finish(
         run_id=run.pk,
         status="done",
         opened={
@@ -91,7 +91,7 @@ def converse(
     )
 
 
-def conversation_of(result: services.RunResult) -> Conversation:
+def conversation_of(result: runs.RunResult) -> Conversation:
     return Run.objects.get(pk=result.run_id).conversation
 
 
@@ -242,7 +242,7 @@ def test_export_import_round_trip(client: Client, ada: Any) -> None:
     conversation = conversation_of(first)
     converse(ada, "Second turn", conversation_id=conversation.pk)
     # A second branch, so the tree and current leaf are exercised.
-    services.run_start(
+    runs.run_start(
         user=ada,
         conversation_id=conversation.pk,
         mode="chat",
@@ -345,7 +345,7 @@ def test_other_users_get_404(ada: Any) -> None:
 
 
 def test_import_service_belongs_to_the_importer(ada: Any) -> None:
-    from playground.transfer import conversation_export
+    from playground.services.transfer import conversation_export
 
     conversation = conversation_of(converse(ada, "Mine"))
     eve = make_user("eve")

@@ -13,14 +13,14 @@ from django.test import Client
 
 from playground import codegen
 from playground.models import Conversation, Preset, Run
-from playground.preset_selectors import (
+from playground.selectors.presets import (
     preset_compare,
     preset_default_for_user,
     preset_export,
     preset_get_for_user,
     preset_list_for_user,
 )
-from playground.preset_services import (
+from playground.services.presets import (
     PresetError,
     preset_create,
     preset_delete,

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from playground import conversations, selectors, services
 from playground.models import Conversation, Message, Run
+from playground.selectors import conversations as selectors
+from playground.services import conversations, runs
 
 pytestmark = pytest.mark.django_db
 
@@ -44,10 +45,10 @@ def start(user: Any, messages: list[dict[str, Any]], conversation_id: int | None
         "extra": {},
         "request": request,
     }
-    return services.run_start(**{**args, **kw})
+    return runs.run_start(**{**args, **kw})
 
 
-def finish(run: Run, *, status: str = "done", content: str = "Hello there", **kw: Any) -> services.RunResult:
+def finish(run: Run, *, status: str = "done", content: str = "Hello there", **kw: Any) -> runs.RunResult:
     args: dict[str, Any] = {
         "run_id": run.pk,
         "status": status,
@@ -75,7 +76,7 @@ def finish(run: Run, *, status: str = "done", content: str = "Hello there", **kw
         "response_model": MODEL,
         "finish_reasons": {0: "stop"},
     }
-    return services.run_finish(**{**args, **kw})
+    return runs.run_finish(**{**args, **kw})
 
 
 def test_run_start_creates_conversation_messages_and_streaming_run(alice: Any) -> None:
@@ -95,7 +96,7 @@ def test_run_start_creates_conversation_messages_and_streaming_run(alice: Any) -
 def test_long_title_is_cut_at_a_word(alice: Any) -> None:
     run = start(alice, [{"role": "user", "content": "word " * 40}])
     assert run.conversation.title.endswith("…")
-    assert len(run.conversation.title) <= services.TITLE_LENGTH + 1
+    assert len(run.conversation.title) <= runs.TITLE_LENGTH + 1
     assert "wor…" not in run.conversation.title
 
 

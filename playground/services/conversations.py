@@ -7,14 +7,13 @@ sibling branch, and ``Conversation.current_leaf`` remembers which branch is on s
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
 
 from playground.models import Conversation, Message
-from playground.selectors import conversation_get_for_user
+from playground.selectors.conversations import conversation_get_for_user
+from playground.tree import children_by_parent, path_ids
 
 TITLE_MAX = 200
 
@@ -44,25 +43,6 @@ def _matches(node: Message, fields: dict[str, Any]) -> bool:
     return not (fields["tool_calls"] and fields["tool_calls"] != node.tool_calls)
 
 
-def children_by_parent(nodes: Iterable[Message]) -> dict[int | None, list[Message]]:
-    """The tree as parent id → children, oldest first."""
-    children: dict[int | None, list[Message]] = defaultdict(list)
-    for node in sorted(nodes, key=lambda n: n.pk):
-        children[node.parent_id].append(node)
-    return children
-
-
-def path_ids(nodes: Iterable[tuple[int, int | None]], leaf_id: int | None) -> list[int]:
-    """The ids from the first message down to ``leaf_id``, given (id, parent id) pairs."""
-    parents = dict(nodes)
-    path: list[int] = []
-    node = leaf_id
-    while node is not None and node in parents and len(path) <= len(parents):
-        path.append(node)
-        node = parents[node]
-    return path[::-1]
-
-
 def conversation_path_extend(*, conversation: Conversation, messages: list[dict[str, Any]]) -> list[Message]:
     """Make ``messages`` a branch of the conversation's tree and return its nodes, root first.
 
@@ -88,14 +68,6 @@ def conversation_path_extend(*, conversation: Conversation, messages: list[dict[
         path.append(node)
         parent = node
     return path
-
-
-def conversation_leaf(conversation: Conversation, nodes: list[Message]) -> Message | None:
-    """The leaf of the branch on screen: the remembered one, else the newest message."""
-    by_id = {n.pk: n for n in nodes}
-    if conversation.current_leaf_id in by_id:
-        return by_id[conversation.current_leaf_id]
-    return max(nodes, key=lambda n: n.pk, default=None)
 
 
 @transaction.atomic

@@ -12,10 +12,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from playground.conversations import conversation_path_extend, path_ids
 from playground.models import Conversation, Message, Mode, Run
 from playground.params import SAMPLING_OPTION_DEFAULTS
-from playground.selectors import conversation_get_for_user
+from playground.selectors.conversations import conversation_get_for_user
+from playground.services.conversations import conversation_path_extend
+from playground.tree import path_ids
 
 TITLE_LENGTH = 60
 # Response headers not worth keeping on a run (session state, not information about the reply).

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from playground.models import Mode, Preset
 from playground.params import PARAMS_BY_NAME, ParamError, validate
-from playground.preset_selectors import EXPORT_FORMAT, PRESET_FIELDS, preset_list_for_user
+from playground.selectors.presets import EXPORT_FORMAT, PRESET_FIELDS, preset_list_for_user
 
 NAME_LENGTH = Preset._meta.get_field("name").max_length or 120
 MODEL_LENGTH = Preset._meta.get_field("model").max_length or 300

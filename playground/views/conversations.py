@@ -24,9 +24,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
-from playground import conversations, selectors, transfer
-from playground.conversation_forms import ConversationFilterForm, ImportForm, MessageForm, RenameForm
+from playground.forms.conversations import ConversationFilterForm, ImportForm, MessageForm, RenameForm
 from playground.models import Conversation, Message, Run
+from playground.selectors import conversations as selectors
+from playground.services import conversations, transfer
 
 PAGE_SIZE = 25
 

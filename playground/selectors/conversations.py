@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from playground.models import Conversation, Message, Run
+from playground.tree import branch_of, leaf_of
 
 
 def conversation_list_for_user(*, user: Any) -> QuerySet[Conversation]:
@@ -52,16 +53,7 @@ def conversation_models_for_user(*, user: Any) -> list[str]:
 
 def conversation_path(*, conversation: Conversation) -> list[Message]:
     """The messages of the branch on screen, first to last."""
-    from playground.conversations import conversation_leaf
-
-    nodes = list(conversation.messages.all())
-    leaf = conversation_leaf(conversation, nodes)
-    by_id = {n.pk: n for n in nodes}
-    path: list[Message] = []
-    while leaf is not None and len(path) <= len(nodes):
-        path.append(leaf)
-        leaf = by_id.get(leaf.parent_id) if leaf.parent_id else None
-    return path[::-1]
+    return branch_of(conversation, list(conversation.messages.all()))
 
 
 def conversation_page_data(*, user: Any, conversation_id: int) -> dict[str, Any]:
@@ -69,13 +61,11 @@ def conversation_page_data(*, user: Any, conversation_id: int) -> dict[str, Any]
 
     Three queries: the conversation, its messages, its runs. Raises Conversation.DoesNotExist.
     """
-    from playground.conversations import conversation_leaf
-
     conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
     nodes = list(conversation.messages.order_by("pk"))
     runs = list(conversation.runs.order_by("started_at", "pk").values("pk", "message_id", "status"))
     run_of = {r["message_id"]: r for r in runs if r["message_id"]}
-    leaf = conversation_leaf(conversation, nodes)
+    leaf = leaf_of(conversation, nodes)
     return {
         "id": conversation.pk,
         "title": conversation.title,

@@ -16,9 +16,9 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from playground.forms.presets import CompareForm, DefaultForm, ImportForm, PresetForm, RenameForm
 from playground.models import Preset
-from playground.preset_forms import CompareForm, DefaultForm, ImportForm, PresetForm, RenameForm
-from playground.preset_selectors import (
+from playground.selectors.presets import (
     PRESET_FIELDS,
     preset_api_data,
     preset_compare,
@@ -27,7 +27,7 @@ from playground.preset_selectors import (
     preset_get_for_user,
     preset_list_for_user,
 )
-from playground.preset_services import (
+from playground.services.presets import (
     PresetError,
     preset_create,
     preset_delete,

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 
 from playground.models import Conversation
 from playground.params import registry_json
-from playground.selectors import conversation_page_data
+from playground.selectors.conversations import conversation_page_data
 
 # The websocket route the page connects to (proxy/routing.py serves it).
 WEBSOCKET_PATH = "/ws/chat/"

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from playground.models import Conversation, Message, Mode, Run
-from playground.selectors import conversation_get_for_user
+from playground.selectors.conversations import conversation_get_for_user
 
 FORMAT = "fireworks-playground.conversation"
 VERSION = 1

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from playground import codegen
 from playground.models import Run
-from playground.selectors import run_get_for_user
+from playground.selectors.conversations import run_get_for_user
 
 
 @login_required

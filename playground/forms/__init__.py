@@ -1,0 +1,1 @@
+"""Forms that validate what the views receive."""

@@ -1,0 +1,1 @@
+"""Reads, with the permission filtering in one place per entity."""

@@ -1,0 +1,1 @@
+"""Writes, keyword-only ``<entity>_<action>`` functions, each in one transaction: one module per entity."""

@@ -1,0 +1,1 @@
+"""Views: validate with a form, call one service or selector, render."""
