@@ -2,8 +2,9 @@
 
 Pure functions over ``(body, endpoint, base_url)``: the body is the exact JSON the playground sent
 (``Run.request``, or what ``chat.start`` would send), and every snippet sends that same body, streaming
-or not as it was. The key is read from the ``FIREWORKS_API_KEY`` environment variable, never inlined.
-Fields an SDK has no keyword for go through its ``extra_body``, so nothing is lost or added.
+or not as it was. The key is read from the ``FIREWORKS_API_KEY`` environment variable, never inlined;
+the base URL from ``FIREWORKS_BASE_URL``, defaulting to ``base_url``. Fields an SDK has no keyword for
+go through its ``extra_body``, so nothing is lost or added.
 """
 
 from __future__ import annotations
@@ -117,16 +118,51 @@ FIREWORKS_CHAT_KWARGS = _FIREWORKS_COMMON | {"messages", "parallel_tool_calls", 
 FIREWORKS_COMPLETIONS_KWARGS = _FIREWORKS_COMMON | {"prompt"}
 
 INDENT = "    "
+PUBLIC_BASE_URL = "https://api.fireworks.ai/inference/v1"
 
 
-def snippets(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> dict[str, str]:
-    """Every language's snippet for one request, keyed like ``LANGUAGES``."""
+def default_base_url(configured: str, *, emulator: bool) -> str:
+    """The base URL code defaults to: the playground's upstream, or Fireworks when that is the emulator.
+
+    Code pointing at the playground's loopback emulator would work nowhere else.
+    """
+    return PUBLIC_BASE_URL if emulator else configured
+
+
+def codegen_urls() -> dict[str, Any]:
+    """The base URL arguments of ``snippets`` for this playground's configuration (settings)."""
+    from django.conf import settings  # read when needed; the rest of this module is pure
+
+    emulator = settings.PLAYGROUND_EMULATOR
     return {
+        "base_url": default_base_url(settings.FIREWORKS_BASE_URL, emulator=emulator),
+        "emulator_url": settings.FIREWORKS_BASE_URL if emulator else None,
+    }
+
+
+def snippets(
+    body: dict[str, Any], *, endpoint: Endpoint, base_url: str, emulator_url: str | None = None
+) -> dict[str, str]:
+    """Every language's snippet for one request, keyed like ``LANGUAGES``.
+
+    With ``emulator_url`` (the playground answered from its offline emulator) each snippet says how
+    to send it there instead.
+    """
+    out = {
         "python_openai": python_openai(body, endpoint=endpoint, base_url=base_url),
         "python_fireworks": python_fireworks(body, endpoint=endpoint, base_url=base_url),
         "javascript": javascript_openai(body, endpoint=endpoint, base_url=base_url),
         "curl": curl(body, endpoint=endpoint, base_url=base_url),
     }
+    if emulator_url:
+        note = (
+            "The playground answered this from its offline emulator; to send it there instead,\n"
+            f"set FIREWORKS_BASE_URL={emulator_url}\n"
+        )
+        for key, code in out.items():
+            mark = "// " if key == "javascript" else "# "
+            out[key] = "".join(mark + line + "\n" for line in note.splitlines()) + code
+    return out
 
 
 def path_for(endpoint: Endpoint) -> str:
@@ -215,7 +251,7 @@ def python_openai(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) ->
         "from openai import OpenAI\n\n"
         "client = OpenAI(\n"
         f'{INDENT}api_key=os.environ["FIREWORKS_API_KEY"],\n'
-        f"{INDENT}base_url={_py_str(base_url)},\n"
+        f'{INDENT}base_url=os.environ.get("FIREWORKS_BASE_URL", {_py_str(base_url)}),\n'
         ")\n\n" + _py_output(body, endpoint, _py_call(method, body, known))
     )
 
@@ -230,15 +266,16 @@ def python_fireworks(body: dict[str, Any], *, endpoint: Endpoint, base_url: str)
     """The request with the official ``fireworks-ai`` Python SDK (1.x)."""
     known = FIREWORKS_CHAT_KWARGS if endpoint == "chat" else FIREWORKS_COMPLETIONS_KWARGS
     method = "client.chat.completions.create" if endpoint == "chat" else "client.completions.create"
-    sdk_base = fireworks_base_url(base_url)
     note = ""
-    if sdk_base is None:
+    if fireworks_base_url(base_url) is None:
         # Posting to {base}/v1/... would miss this server's path: say so rather than guess.
         note = (
             f"# Note: {base_url} does not end in /v1, and this SDK always adds /v1/...;\n"
             "# the OpenAI SDK snippet reaches this server as it is.\n"
         )
-        sdk_base = base_url.rstrip("/")
+    # The playground's FIREWORKS_BASE_URL ends in /v1 (OpenAI style); this SDK adds /v1 itself.
+    default = _py_str(base_url.rstrip("/"))
+    sdk_base_expr = f'os.environ.get("FIREWORKS_BASE_URL", {default}).removesuffix("/v1")'
     return (
         "# pip install fireworks-ai\n"
         f"{note}"
@@ -246,7 +283,7 @@ def python_fireworks(body: dict[str, Any], *, endpoint: Endpoint, base_url: str)
         "from fireworks import Fireworks\n\n"
         "client = Fireworks(\n"
         f'{INDENT}api_key=os.environ["FIREWORKS_API_KEY"],\n'
-        f"{INDENT}base_url={_py_str(sdk_base)},\n"
+        f"{INDENT}base_url={sdk_base_expr},\n"
         ")\n\n" + _py_output(body, endpoint, _py_call(method, body, known))
     )
 
@@ -301,7 +338,7 @@ def javascript_openai(body: dict[str, Any], *, endpoint: Endpoint, base_url: str
         'import OpenAI from "openai";\n\n'
         "const client = new OpenAI({\n"
         "  apiKey: process.env.FIREWORKS_API_KEY,\n"
-        f"  baseURL: {json.dumps(base_url)},\n"
+        f"  baseURL: process.env.FIREWORKS_BASE_URL ?? {json.dumps(base_url)},\n"
         "});\n\n" + output
     )
 
@@ -311,12 +348,17 @@ def javascript_openai(body: dict[str, Any], *, endpoint: Endpoint, base_url: str
 
 def curl(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> str:
     """The request with curl; the body is a quoted here-document, so nothing in it is shell-expanded."""
-    url = base_url.rstrip("/") + path_for(endpoint)
+    default = base_url.rstrip("/")
+    # In double quotes the default is expanded by the shell: only take it there when that is harmless.
+    if any(c in default for c in '"$`\\'):
+        url = shlex.quote(default + path_for(endpoint))
+    else:
+        url = f'"${{FIREWORKS_BASE_URL:-{default}}}{path_for(endpoint)}"'
     # Indented JSON lines start with a space or a bracket, so the bare delimiter cannot occur in it.
     literal = json.dumps(body, indent=2, ensure_ascii=False)
     flags = "-sS --no-buffer" if body.get("stream") else "-sS"
     return (
-        f"curl {flags} {shlex.quote(url)} \\\n"
+        f"curl {flags} {url} \\\n"
         '  -H "Authorization: Bearer $FIREWORKS_API_KEY" \\\n'
         '  -H "Content-Type: application/json" \\\n'
         "  --data-binary @- <<'JSON'\n"

@@ -188,7 +188,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def code_render(self, content: dict[str, Any]) -> None:
         """Reply with code that sends what a ``chat.start`` with these fields would send (nothing is sent)."""
         start = parse_start(content)
-        snippets = codegen.snippets(start.body, endpoint=start.mode, base_url=settings.FIREWORKS_BASE_URL)
+        snippets = codegen.snippets(start.body, endpoint=start.mode, **codegen.codegen_urls())
         frame = {"type": "code.rendered", "stream": start.stream, "request": start.body, "snippets": snippets}
         await self.send_frame(frame)
 

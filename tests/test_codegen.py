@@ -67,10 +67,14 @@ COMPLETIONS_FIELDS: dict[str, Any] = {
 }
 
 
-def run_snippet(language: str, code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """Run one snippet as a user would, with the key only in the environment."""
+def run_snippet(
+    language: str, code: str, tmp_path: Path, base_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one snippet as a user would: the key (and, if given, the base URL) only in the environment."""
     env = {**os.environ, "FIREWORKS_API_KEY": API_KEY}
     env.pop("FIREWORKS_BASE_URL", None)
+    if base_url:
+        env["FIREWORKS_BASE_URL"] = base_url
     if language == "curl":
         command = ["bash", "-c", code]
     else:
@@ -112,7 +116,12 @@ def test_snippets_compile_and_never_inline_the_key(endpoint: Any, stream: bool, 
         compile(out[language], language, "exec")
         assert 'os.environ["FIREWORKS_API_KEY"]' in out[language]
     assert "extra_body" in out["python_openai"]  # mirostat_target is no OpenAI keyword
-    assert 'base_url="https://api.fireworks.ai/inference"' in out["python_fireworks"]
+    fireworks_base = (
+        'os.environ.get("FIREWORKS_BASE_URL", "https://api.fireworks.ai/inference/v1").removesuffix("/v1")'
+    )
+    assert fireworks_base in out["python_fireworks"]  # the SDK adds /v1 itself
+    assert "${FIREWORKS_BASE_URL:-https://api.fireworks.ai/inference/v1}" in out["curl"]
+    assert "process.env.FIREWORKS_BASE_URL ??" in out["javascript"]
     assert "process.env.FIREWORKS_API_KEY" in out["javascript"]
     assert "$FIREWORKS_API_KEY" in out["curl"]
     assert ("--no-buffer" in out["curl"]) is stream
@@ -176,6 +185,7 @@ async def socket(
 ) -> AsyncIterator[WebsocketCommunicator]:
     settings.FIREWORKS_BASE_URL = emulator.base_url
     settings.FIREWORKS_API_KEY = API_KEY
+    settings.PLAYGROUND_EMULATOR = True
     cache.clear()
     user = await database_sync_to_async(get_user_model().objects.create_user)("coder")
     client = Client()
@@ -221,11 +231,15 @@ async def test_saved_run_code_sends_the_same_body(
     assert run.request == sent_by_playground == rendered["request"]
     assert run.request["stream"] is True
 
-    out = codegen.snippets(run.request, endpoint=run.endpoint, base_url=emulator.base_url)
-    assert out == rendered["snippets"]  # the playground's settings point at the same emulator
+    out = codegen.snippets(run.request, endpoint=run.endpoint, **codegen.codegen_urls())
+    assert out == rendered["snippets"]
+    # Code from an emulator session defaults to Fireworks itself and says how to reach the emulator.
+    for language, code in out.items():
+        assert f"FIREWORKS_BASE_URL={emulator.base_url}" in code.splitlines()[1], language
+        assert codegen.PUBLIC_BASE_URL in code, language
     for language in ("python_openai", "python_fireworks", "curl"):
         await asyncio.to_thread(emulator.reset)
-        result = await asyncio.to_thread(run_snippet, language, out[language], tmp_path)
+        result = await asyncio.to_thread(run_snippet, language, out[language], tmp_path, emulator.base_url)
         assert result.returncode == 0, (language, result.stderr)
         # The reply printed (JSON here: response_format asks for an object).
         assert "offline" in result.stdout, (language, result.stdout[:500])

@@ -366,5 +366,6 @@ def test_run_code_page(alice: Any, bob: Any, settings: Any) -> None:
     for key, label in codegen.LANGUAGES:
         assert f'data-testid="code-{key}"' in html and label in html
     assert "&lt;b&gt;hi&lt;/b&gt;" in html and "<b>hi</b>" not in html  # escaped
-    assert "extra_body=" in html and "api.fireworks.ai/inference/v1/chat/completions" in html
+    assert "extra_body=" in html
+    assert "FIREWORKS_BASE_URL:-https://api.fireworks.ai/inference/v1}/chat/completions" in html
     assert client_for(bob).get(f"/runs/{run.pk}/code/").status_code == 404

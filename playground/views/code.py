@@ -23,7 +23,7 @@ def run_code(request: HttpRequest, run_id: int) -> HttpResponse:
         run = run_get_for_user(user=request.user, run_id=run_id)
     except Run.DoesNotExist:
         raise Http404("No such run.") from None
-    snippets = codegen.snippets(run.request, endpoint=run.endpoint, base_url=settings.FIREWORKS_BASE_URL)
+    snippets = codegen.snippets(run.request, endpoint=run.endpoint, **codegen.codegen_urls())
     tabs = [{"key": key, "label": label, "code": snippets[key]} for key, label in codegen.LANGUAGES]
     context = {
         "run": run,
