@@ -53,8 +53,7 @@ class Command(BaseCommand):
             CommandLineInterface().run(["-b", host, "-p", str(port), "playground.asgi:application"])
         finally:
             if emulator is not None:
-                emulator.terminate()
-                emulator.wait(5)
+                stop_process(emulator)
 
     def start_emulator(self) -> subprocess.Popen[bytes] | None:
         """Start the emulator on its port, or reuse one that already answers there."""
@@ -76,7 +75,7 @@ class Command(BaseCommand):
             if self.emulator_answers(models_url):
                 return process
             time.sleep(0.1)
-        process.terminate()
+        stop_process(process)
         raise CommandError(f"The emulator did not answer on port {port} within 15 s.")
 
     @staticmethod
@@ -87,3 +86,15 @@ class Command(BaseCommand):
         except httpx.HTTPError:
             return False
         return response.headers.get("x-playground-emulator") == "1"
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Ask a child process to stop, and kill it if it has not within ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
