@@ -1,7 +1,23 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _personal_workspace(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    # Every account has a personal workspace from the start (sign-up, createsuperuser, scripts, tests).
+    if created and not raw:
+        from playground.models import personal_workspace_of
+
+        personal_workspace_of(instance.pk)
 
 
 class PlaygroundConfig(AppConfig):
     """The playground's main app: saved conversations, runs and the pages."""
 
     name = "playground"
+
+    def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import post_save
+
+        post_save.connect(_personal_workspace, sender=settings.AUTH_USER_MODEL, dispatch_uid="personal_ws")

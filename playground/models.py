@@ -1,9 +1,12 @@
-"""Saved work: conversations, their messages, and every upstream call (a Run) with what came back.
+"""Saved work: workspaces and their members, conversations, their messages, every upstream call (a Run)
+with what came back, presets and share links.
 
-Room is left for workspaces and share links (later issues): a conversation is owned by one user for
-now. Its messages form a tree (each one's ``parent`` is the message it follows): editing an earlier
-message or regenerating a reply adds a sibling branch, and the conversation remembers the leaf of the
-branch on screen (``current_leaf``), so no earlier version is ever lost.
+Every conversation and preset belongs to a workspace (a team; each user has a personal one) and is
+private to its owner or shared with the workspace; who may do what is decided in
+``playground/permissions.py`` alone. A conversation's messages form a tree (each one's ``parent`` is
+the message it follows): editing an earlier message or regenerating a reply adds a sibling branch, and
+the conversation remembers the leaf of the branch on screen (``current_leaf``), so no earlier version
+is ever lost.
 """
 
 from __future__ import annotations
@@ -12,6 +15,117 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+
+from playground.crypto import decrypt
+
+
+class Workspace(models.Model):
+    """A team: members with roles share conversations, presets and, optionally, a Fireworks API key."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=140, unique=True)
+    # Set on the user's personal workspace (created with the account), None for a team.
+    personal_for = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="personal_workspace",
+    )
+    # The workspace's own Fireworks API key, Fernet-encrypted (playground/crypto.py); never shown whole.
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    api_key_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def api_key_masked(self) -> str:
+        """The key as pages show it: only its last four characters, or "" when none is set."""
+        return f"••••{self.api_key_last4}" if self.api_key_encrypted else ""
+
+    def api_key(self) -> str:
+        """The decrypted key, for the upstream request only ("" when none is set)."""
+        return decrypt(self.api_key_encrypted) if self.api_key_encrypted else ""
+
+
+class Role(models.TextChoices):
+    """A member's role in a workspace (playground/permissions.py says what each may do)."""
+
+    OWNER = "owner", "Owner"
+    EDITOR = "editor", "Editor"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    """A user's membership of a workspace, with their role."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workspace", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.workspace_id} ({self.role})"
+
+
+class Invitation(models.Model):
+    """A link an owner hands out (``/join/<token>/``): anyone signed in who opens it joins with ``role``.
+
+    Multi-use until it expires or is revoked; ``uses`` counts the joins.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    token = models.CharField(max_length=64, unique=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.workspace_id} as {self.role}"
+
+
+class Visibility(models.TextChoices):
+    """Who in the workspace sees a conversation."""
+
+    PRIVATE = "private", "Private"
+    WORKSPACE = "workspace", "Workspace"
+
+
+class Scope(models.TextChoices):
+    """Whose a preset is: its owner's alone, or the workspace's library."""
+
+    PERSONAL = "personal", "Personal"
+    WORKSPACE = "workspace", "Workspace"
+
+
+def personal_workspace_of(user_id: int) -> Workspace:
+    """The user's personal workspace, created (with the owner membership) when it is missing."""
+    workspace = Workspace.objects.filter(personal_for_id=user_id).first()
+    if workspace is None:
+        workspace = Workspace.objects.create(
+            name="Personal", slug=f"personal-{user_id}", personal_for_id=user_id
+        )
+        Membership.objects.create(workspace=workspace, user_id=user_id, role=Role.OWNER)
+    return workspace
 
 
 class Mode(models.TextChoices):
@@ -27,6 +141,8 @@ class Conversation(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="conversations")
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
     title = models.CharField(max_length=200, blank=True)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.CHAT)
     model = models.CharField(max_length=300)
@@ -54,6 +170,12 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Made without a workspace (an import, a test, a script): it goes to the owner's personal one.
+        if self.workspace_id is None:
+            self.workspace = personal_workspace_of(self.owner_id)
+        super().save(*args, **kwargs)
 
 
 class Message(models.Model):
@@ -169,6 +291,9 @@ class Preset(models.Model):
     """A named set of model, system prompt and parameters to apply in one click."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presets")
+    # Where it was made; a workspace-scope preset is in that workspace's library.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="presets")
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.PERSONAL)
     name = models.CharField(max_length=120)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.CHAT)
     model = models.CharField(max_length=300, blank=True)
@@ -190,3 +315,29 @@ class Preset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.workspace_id is None:
+            self.workspace = personal_workspace_of(self.owner_id)
+        super().save(*args, **kwargs)
+
+
+class ShareLink(models.Model):
+    """A read-only link to a conversation (``/s/<token>/``): unguessable, revocable, optionally expiring."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="share_links")
+    token = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    hide_system_prompt = models.BooleanField(default=False)
+    hide_parameters = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Share link of {self.conversation_id}"

@@ -97,8 +97,11 @@ def conversation_of(result: runs.RunResult) -> Conversation:
 
 def seed(user: Any, count: int, messages_each: int = 4) -> None:
     """``count`` conversations with ``messages_each`` messages and one run each, in bulk."""
+    workspace = user.personal_workspace
     conversations = Conversation.objects.bulk_create(
-        Conversation(owner=user, title=f"Seeded {i}", model=MODEL if i % 2 else OTHER_MODEL)
+        Conversation(
+            owner=user, workspace=workspace, title=f"Seeded {i}", model=MODEL if i % 2 else OTHER_MODEL
+        )
         for i in range(count)
     )
     Message.objects.bulk_create(

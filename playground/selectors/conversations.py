@@ -1,37 +1,68 @@
-"""Reads, with the permission filtering in one place: a user only ever sees their own conversations."""
+"""Reads, with the permission filtering in one place: the conversations a user may see are those of
+their workspaces that are theirs or shared with the workspace (playground/permissions.py decides)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from playground.models import Conversation, Message, Run
+from playground.models import Conversation, Membership, Message, Run, Visibility
+from playground.permissions import Facts, can
 from playground.tree import branch_of, leaf_of
 
 
-def conversation_list_for_user(*, user: Any) -> QuerySet[Conversation]:
-    """The user's conversations, most recently updated first."""
+def conversation_list_for_user(*, user: Any, workspace_id: int | None = None) -> QuerySet[Conversation]:
+    """The conversations the user may view as a member (of ``workspace_id`` only, when given)."""
     if not getattr(user, "is_authenticated", False):
         return Conversation.objects.none()
-    return Conversation.objects.filter(owner=user)
+    mine = Membership.objects.filter(user=user).values("workspace_id")
+    conversations = Conversation.objects.filter(workspace_id__in=mine).filter(
+        Q(owner=user) | Q(visibility=Visibility.WORKSPACE)
+    )
+    if workspace_id is not None:
+        conversations = conversations.filter(workspace_id=workspace_id)
+    return conversations
 
 
-def conversation_get_for_user(*, user: Any, conversation_id: int, for_update: bool = False) -> Conversation:
-    """One of the user's conversations; raises Conversation.DoesNotExist for anyone else's."""
-    queryset = conversation_list_for_user(user=user)
+def conversation_facts(conversation: Conversation, *, user: Any) -> Facts:
+    """What the permission policy needs to know about a conversation, for this user."""
+    return Facts(
+        shared=conversation.visibility == Visibility.WORKSPACE,
+        mine=conversation.owner_id == getattr(user, "pk", None),
+        signed_in=bool(getattr(user, "is_authenticated", False)),
+    )
+
+
+def conversation_get_for_user(
+    *, user: Any, conversation_id: int, action: str = "view", for_update: bool = False
+) -> Conversation:
+    """A conversation the user may view, if their role allows ``action`` on it.
+
+    Raises Conversation.DoesNotExist when they may not even view it (a 404: its existence is not
+    revealed) and PermissionDenied when they may view it but not do ``action`` (a 403). The result's
+    ``member_role`` is the user's role in its workspace.
+    """
+    role = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user).values("role")
+    queryset = conversation_list_for_user(user=user).annotate(member_role=Subquery(role[:1]))
     if for_update:
         queryset = queryset.select_for_update()
-    return queryset.get(pk=conversation_id)
+    conversation = queryset.get(pk=conversation_id)
+    if not can(conversation.member_role, action, conversation_facts(conversation, user=user)):
+        raise PermissionDenied(f"Your role ({conversation.member_role}) cannot {action} this conversation.")
+    return conversation
 
 
-def conversation_search_for_user(*, user: Any, query: str = "", model: str = "") -> QuerySet[Conversation]:
+def conversation_search_for_user(
+    *, user: Any, query: str = "", model: str = "", workspace_id: int | None = None
+) -> QuerySet[Conversation]:
     """The user's conversations for the list page: newest first, filtered, with the last run's status.
 
     ``query`` matches the title or the text of any message (case-insensitive); ``model`` is exact.
     The result is one SQL query however many rows it has.
     """
-    conversations = conversation_list_for_user(user=user)
+    conversations = conversation_list_for_user(user=user, workspace_id=workspace_id)
     if model:
         conversations = conversations.filter(model=model)
     if query:
@@ -44,11 +75,10 @@ def conversation_search_for_user(*, user: Any, query: str = "", model: str = "")
     ).order_by("-updated_at", "-pk")
 
 
-def conversation_models_for_user(*, user: Any) -> list[str]:
+def conversation_models_for_user(*, user: Any, workspace_id: int | None = None) -> list[str]:
     """The models the user's conversations use, for the list's filter."""
-    return list(
-        conversation_list_for_user(user=user).order_by("model").values_list("model", flat=True).distinct()
-    )
+    conversations = conversation_list_for_user(user=user, workspace_id=workspace_id)
+    return list(conversations.order_by("model").values_list("model", flat=True).distinct())
 
 
 def conversation_path(*, conversation: Conversation) -> list[Message]:

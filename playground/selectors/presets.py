@@ -1,6 +1,7 @@
 """Preset reads, with who may see which preset decided in one place (``preset_list_for_user``).
 
-Presets are personal for now; workspace-shared presets (a later issue) change only that function.
+A personal preset is seen by its owner only (in every workspace); a workspace preset is in that
+workspace's library, seen by all its members (playground/permissions.py decides who may change it).
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from playground.models import Preset
+from playground.models import Membership, Preset, Scope
 from playground.params import PARAMS, PARAMS_BY_NAME
+from playground.permissions import Facts, can
 
 EXPORT_FORMAT = "fireworks-playground/presets"
 EXPORT_VERSION = 1
@@ -20,19 +23,35 @@ EXPORT_VERSION = 1
 PRESET_FIELDS = ("name", "mode", "model", "system_prompt", "params", "extra", "is_default")
 
 
-def preset_list_for_user(*, user: Any) -> QuerySet[Preset]:
-    """The presets the user may see and use, by name."""
+def preset_list_for_user(*, user: Any, workspace_id: int | None = None) -> QuerySet[Preset]:
+    """The presets the user may see and use, by name: their personal ones and the library of their
+    workspaces (of ``workspace_id`` only, when given)."""
     if not getattr(user, "is_authenticated", False):
         return Preset.objects.none()
-    return Preset.objects.filter(owner=user).order_by("name")
+    libraries = Membership.objects.filter(user=user).values("workspace_id")
+    if workspace_id is not None:
+        libraries = libraries.filter(workspace_id=workspace_id)
+    return Preset.objects.filter(
+        Q(owner=user, scope=Scope.PERSONAL) | Q(scope=Scope.WORKSPACE, workspace_id__in=libraries)
+    ).order_by("name")
 
 
-def preset_get_for_user(*, user: Any, preset_id: int, for_update: bool = False) -> Preset:
-    """One preset the user may see; raises Preset.DoesNotExist for any other."""
-    queryset = preset_list_for_user(user=user)
+def preset_get_for_user(
+    *, user: Any, preset_id: int, action: str = "view", for_update: bool = False
+) -> Preset:
+    """One preset the user may see, if their role allows ``action`` on it; raises Preset.DoesNotExist
+    for any other and PermissionDenied when they may see it but not do ``action``."""
+    role = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user).values("role")
+    queryset = preset_list_for_user(user=user).annotate(member_role=Subquery(role[:1]))
     if for_update:
         queryset = queryset.select_for_update()
-    return queryset.get(pk=preset_id)
+    preset = queryset.get(pk=preset_id)
+    mine = preset.owner_id == user.pk
+    # A personal preset is its owner's whatever their role where it was made.
+    role_name = "owner" if mine and preset.scope == Scope.PERSONAL else preset.member_role
+    if not can(role_name, action, Facts(shared=preset.scope == Scope.WORKSPACE, mine=mine, signed_in=True)):
+        raise PermissionDenied(f"Your role ({role_name}) cannot {action} this preset.")
+    return preset
 
 
 def preset_default_for_user(*, user: Any) -> Preset | None:
@@ -47,7 +66,13 @@ def preset_data(preset: Preset) -> dict[str, Any]:
 
 def preset_api_data(preset: Preset) -> dict[str, Any]:
     """A preset as the playground page uses it: the exported fields plus its id and last change."""
-    return {"id": preset.pk, **preset_data(preset), "updated_at": preset.updated_at.isoformat()}
+    return {
+        "id": preset.pk,
+        **preset_data(preset),
+        "scope": preset.scope,
+        "workspace": preset.workspace_id,
+        "updated_at": preset.updated_at.isoformat(),
+    }
 
 
 def preset_export(*, user: Any, preset_ids: list[int] | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from playground.models import Conversation, Message
 from playground.selectors.conversations import conversation_get_for_user
+from playground.selectors.workspaces import workspace_get_for_user
 from playground.tree import children_by_parent, path_ids
 
 TITLE_MAX = 200
@@ -73,7 +74,9 @@ def conversation_path_extend(*, conversation: Conversation, messages: list[dict[
 @transaction.atomic
 def conversation_rename(*, user: Any, conversation_id: int, title: str) -> Conversation:
     """Set the title of one of the user's conversations."""
-    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id, for_update=True)
+    conversation = conversation_get_for_user(
+        user=user, conversation_id=conversation_id, action="edit", for_update=True
+    )
     conversation.title = " ".join(title.split())[:TITLE_MAX]
     conversation.save(update_fields=["title", "updated_at"])
     return conversation
@@ -82,13 +85,15 @@ def conversation_rename(*, user: Any, conversation_id: int, title: str) -> Conve
 @transaction.atomic
 def conversation_delete(*, user: Any, conversation_id: int) -> None:
     """Delete one of the user's conversations with its messages and runs."""
-    conversation_get_for_user(user=user, conversation_id=conversation_id).delete()
+    conversation_get_for_user(user=user, conversation_id=conversation_id, action="delete").delete()
 
 
 @transaction.atomic
 def conversation_leaf_set(*, user: Any, conversation_id: int, message_id: int) -> Conversation:
     """Remember which branch is on screen; raises Message.DoesNotExist for a message of another one."""
-    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id, for_update=True)
+    conversation = conversation_get_for_user(
+        user=user, conversation_id=conversation_id, action="edit", for_update=True
+    )
     conversation.current_leaf = conversation.messages.get(pk=message_id)
     # Switching branches is not an edit: the list order (updated_at) stays.
     Conversation.objects.filter(pk=conversation.pk).update(current_leaf=conversation.current_leaf)
@@ -96,12 +101,23 @@ def conversation_leaf_set(*, user: Any, conversation_id: int, message_id: int) -
 
 
 @transaction.atomic
-def conversation_fork(*, user: Any, conversation_id: int, message_id: int) -> Conversation:
+def conversation_fork(
+    *, user: Any, conversation_id: int, message_id: int, workspace_id: int | None = None
+) -> Conversation:
     """A new conversation with the same settings and the branch from the first message to ``message_id``.
 
     Only the messages are copied: the runs stay with the conversation that made them.
     """
-    source = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    source = conversation_get_for_user(user=user, conversation_id=conversation_id, action="fork")
+    return conversation_fork_from(source=source, user=user, message_id=message_id, workspace_id=workspace_id)
+
+
+def conversation_fork_from(
+    *, source: Conversation, user: Any, message_id: int, workspace_id: int | None = None
+) -> Conversation:
+    """The fork of ``source`` (already checked: the user may read it) into the user's workspace."""
+    if workspace_id is not None:
+        workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
     nodes = list(source.messages.only("pk", "parent_id"))
     ids = path_ids(((n.pk, n.parent_id) for n in nodes), message_id)
     if not ids or ids[-1] != message_id:
@@ -109,6 +125,7 @@ def conversation_fork(*, user: Any, conversation_id: int, message_id: int) -> Co
     by_id = source.messages.in_bulk(ids)
     fork = Conversation.objects.create(
         owner=user,
+        workspace_id=workspace_id,
         title=f"{source.title or 'Conversation'} (fork)"[:TITLE_MAX],
         mode=source.mode,
         model=source.model,

@@ -10,9 +10,10 @@ from typing import Any
 
 from django.db import transaction
 
-from playground.models import Mode, Preset
+from playground.models import Mode, Preset, Scope
 from playground.params import PARAMS_BY_NAME, ParamError, validate
-from playground.selectors.presets import EXPORT_FORMAT, PRESET_FIELDS, preset_list_for_user
+from playground.selectors.presets import EXPORT_FORMAT, PRESET_FIELDS
+from playground.selectors.workspaces import workspace_get_for_user
 
 NAME_LENGTH = Preset._meta.get_field("name").max_length or 120
 MODEL_LENGTH = Preset._meta.get_field("model").max_length or 300
@@ -76,7 +77,7 @@ def preset_clean(
 
 
 def _check_name_free(*, owner: Any, name: str, exclude: int | None = None) -> None:
-    taken = preset_list_for_user(user=owner).filter(name=name)
+    taken = Preset.objects.filter(owner=owner, name=name)
     if exclude is not None:
         taken = taken.exclude(pk=exclude)
     if taken.exists():
@@ -101,13 +102,25 @@ def preset_create(
     params: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     is_default: bool = False,
+    scope: str = Scope.PERSONAL,
+    workspace_id: int | None = None,
 ) -> Preset:
-    """Save a new named preset for ``owner``; with ``is_default`` it replaces the owner's default."""
+    """Save a new named preset for ``owner``; with ``is_default`` it replaces the owner's default.
+
+    A ``scope="workspace"`` preset goes to the library of ``workspace_id`` (the owner must be an
+    editor or owner there).
+    """
     fields = preset_clean(
         name=name, mode=mode, model=model, system_prompt=system_prompt, params=params, extra=extra
     )
+    if scope not in Scope.values:
+        raise PresetError("scope", f"scope must be one of {', '.join(Scope.values)}.")
+    if scope == Scope.WORKSPACE:
+        if workspace_id is None:
+            raise PresetError("scope", "A workspace preset needs a workspace.")
+        workspace_get_for_user(user=owner, workspace_id=workspace_id, action="create")
     _check_name_free(owner=owner, name=fields["name"])
-    preset = Preset(owner=owner, **fields)
+    preset = Preset(owner=owner, scope=scope, workspace_id=workspace_id, **fields)
     if is_default:
         _make_default(preset)
     preset.save()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from playground.models import Conversation, Message, Mode, Run
 from playground.params import SAMPLING_OPTION_DEFAULTS
 from playground.selectors.conversations import conversation_get_for_user
+from playground.selectors.workspaces import workspace_get_for_user
 from playground.services.conversations import conversation_path_extend
 from playground.tree import path_ids
 
@@ -77,17 +78,23 @@ def run_start(
     extra: dict[str, Any],
     request: dict[str, Any],
     system_prompt: str = "",
+    workspace_id: int | None = None,
 ) -> Run:
     """Create or update the user's conversation with what the page sent and open a streaming Run.
 
     The messages become a branch of the conversation's tree (an edited or shortened list adds a new
-    branch beside the old one, which is kept). Raises ``Conversation.DoesNotExist`` for a
-    conversation id that is not the user's.
+    branch beside the old one, which is kept). A new conversation goes to ``workspace_id`` (the
+    user's current workspace; their personal one when None). Raises ``Conversation.DoesNotExist`` for
+    a conversation the user may not see and PermissionDenied when their role may not run it.
     """
     if conversation_id is None:
-        conversation = Conversation(owner=user)
+        if workspace_id is not None:
+            workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
+        conversation = Conversation(owner=user, workspace_id=workspace_id)
     else:
-        conversation = conversation_get_for_user(user=user, conversation_id=conversation_id, for_update=True)
+        conversation = conversation_get_for_user(
+            user=user, conversation_id=conversation_id, action="run", for_update=True
+        )
     conversation.mode = mode
     conversation.model = model
     conversation.system_prompt = system_prompt

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from playground.models import Conversation, Message, Mode, Run
 from playground.selectors.conversations import conversation_get_for_user
+from playground.selectors.workspaces import workspace_get_for_user
 
 FORMAT = "fireworks-playground.conversation"
 VERSION = 1
@@ -47,9 +48,9 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def conversation_export(*, user: Any, conversation_id: int) -> dict[str, Any]:
-    """The document for one of the user's conversations (raises Conversation.DoesNotExist)."""
-    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
+def conversation_export(*, user: Any, conversation_id: int, action: str = "view") -> dict[str, Any]:
+    """The document for a conversation the user may read (raises Conversation.DoesNotExist)."""
+    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id, action=action)
     messages = list(conversation.messages.order_by("pk"))
     ref = {m.pk: index for index, m in enumerate(messages, start=1)}
     runs = list(conversation.runs.order_by("started_at", "pk"))
@@ -134,12 +135,17 @@ def _check(document: Any) -> None:
 
 
 @transaction.atomic
-def conversation_import(*, user: Any, document: Any, title: str | None = None) -> Conversation:
+def conversation_import(
+    *, user: Any, document: Any, title: str | None = None, workspace_id: int | None = None
+) -> Conversation:
     """A new conversation of the user's from an export document; raises ValidationError if malformed."""
     _check(document)
+    if workspace_id is not None:
+        workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
     settings = document["conversation"]
     conversation = Conversation.objects.create(
         owner=user,
+        workspace_id=workspace_id,
         title=(title if title is not None else settings.get("title", ""))[:200],
         mode=settings["mode"],
         model=settings.get("model", ""),
@@ -185,11 +191,16 @@ def conversation_import(*, user: Any, document: Any, title: str | None = None) -
 
 
 @transaction.atomic
-def conversation_duplicate(*, user: Any, conversation_id: int) -> Conversation:
-    """A full copy (tree, runs, settings) of one of the user's conversations, titled "Copy of …"."""
-    document = conversation_export(user=user, conversation_id=conversation_id)
+def conversation_duplicate(
+    *, user: Any, conversation_id: int, workspace_id: int | None = None
+) -> Conversation:
+    """A full copy (tree, runs, settings) of a conversation the user may read, titled "Copy of …"."""
+    document = conversation_export(user=user, conversation_id=conversation_id, action="fork")
     copy = conversation_import(
-        user=user, document=document, title=f"Copy of {document['conversation']['title'] or 'conversation'}"
+        user=user,
+        document=document,
+        title=f"Copy of {document['conversation']['title'] or 'conversation'}",
+        workspace_id=workspace_id,
     )
     # A copy is new work: it goes to the top of the list.
     copy.save(update_fields=["updated_at"])

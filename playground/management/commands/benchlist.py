@@ -130,14 +130,16 @@ class _count_queries:
 
 def seed(user: Any, conversations: int, messages: int) -> None:
     """Bulk-insert the data set: each conversation a linear branch of alternating user/assistant turns."""
-    from playground.models import Conversation, Message, Run
+    from playground.models import Conversation, Message, Run, personal_workspace_of
 
+    workspace = personal_workspace_of(user.pk)
     each, extra = divmod(messages, conversations)
     batch = 2000
     for start in range(0, conversations, batch):
         rows = Conversation.objects.bulk_create(
             Conversation(
                 owner=user,
+                workspace=workspace,
                 title=f"{WORDS[i % len(WORDS)].title()} question #{i}",
                 model=MODELS[i % len(MODELS)],
             )

@@ -1,0 +1,83 @@
+"""Share links: who may read a conversation through one, and what the shared page shows.
+
+``conversation_for_viewer`` is the one door for reading a conversation either as a member or with a
+share link (the shared page, live watching).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from playground.models import Conversation, ShareLink
+from playground.selectors.conversations import conversation_get_for_user
+
+
+class ShareLinkGone(PermissionDenied):
+    """A share link that existed but has expired or was revoked (the page says which: HTTP 410)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"This link {'has expired' if reason == 'expired' else 'was revoked'}.")
+        self.reason = reason
+
+
+def share_link_state(link: ShareLink) -> str:
+    """ "active", "expired" or "revoked"."""
+    if link.revoked_at is not None:
+        return "revoked"
+    if link.expires_at is not None and link.expires_at <= timezone.now():
+        return "expired"
+    return "active"
+
+
+def share_link_active(*, token: str) -> ShareLink:
+    """The link with this token, if it can be used; ShareLink.DoesNotExist for an unknown token,
+    ShareLinkGone for an expired or revoked one."""
+    if not token:
+        raise ShareLink.DoesNotExist("No such link.")
+    link = ShareLink.objects.select_related("conversation").get(token=token)
+    state = share_link_state(link)
+    if state != "active":
+        raise ShareLinkGone(state)
+    return link
+
+
+def share_link_list(*, conversation: Conversation) -> QuerySet[ShareLink]:
+    """A conversation's share links, newest first (revoked and expired ones too)."""
+    return conversation.share_links.select_related("created_by")
+
+
+def conversation_for_viewer(
+    *, user: Any = None, conversation_id: int | None = None, share_token: str | None = None
+) -> Conversation:
+    """The conversation a member may view, or that a valid share link opens (read-only).
+
+    A signed-in member's own access comes first (``conversation_id``); else the share link's token
+    (if ``conversation_id`` is given too, the link must be for that conversation). The result's
+    ``via_share_link`` is the ShareLink used (None for a member), whose ``hide_system_prompt`` and
+    ``hide_parameters`` say what the viewer must not be sent. Raises Conversation.DoesNotExist (no
+    access, unknown token) or ShareLinkGone, a PermissionDenied (expired or revoked link).
+    """
+    if conversation_id is not None and getattr(user, "is_authenticated", False):
+        try:
+            conversation = conversation_get_for_user(
+                user=user, conversation_id=conversation_id, action="watch"
+            )
+        except Conversation.DoesNotExist:
+            if not share_token:
+                raise
+        else:
+            conversation.via_share_link = None
+            return conversation
+    try:
+        link = share_link_active(token=share_token or "")
+    except ShareLink.DoesNotExist:
+        raise Conversation.DoesNotExist("No such conversation.") from None
+    if conversation_id is not None and link.conversation_id != conversation_id:
+        raise Conversation.DoesNotExist("No such conversation.")
+    conversation = link.conversation
+    conversation.via_share_link = link
+    return conversation

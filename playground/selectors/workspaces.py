@@ -1,0 +1,77 @@
+"""Workspace reads: a user's memberships and role, the current workspace, members and invitations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from playground.models import Invitation, Membership, Workspace, personal_workspace_of
+from playground.permissions import can
+
+
+def membership_list_for_user(*, user: Any) -> QuerySet[Membership]:
+    """The user's memberships with their workspaces, the personal one first, then by name."""
+    if not getattr(user, "is_authenticated", False):
+        return Membership.objects.none()
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("workspace")
+        .order_by("-workspace__personal_for", "workspace__name", "workspace_id")
+    )
+
+
+def role_of(*, user: Any, workspace_id: int) -> str | None:
+    """The user's role in the workspace, or None (anonymous or not a member)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        Membership.objects.filter(user=user, workspace_id=workspace_id).values_list("role", flat=True).first()
+    )
+
+
+def workspace_current(*, user: Any, workspace_id: int | None) -> Membership:
+    """The membership of the workspace the user works in: the one asked for if they belong to it, else
+    their personal workspace (created when missing)."""
+    memberships = list(membership_list_for_user(user=user))
+    for membership in memberships:
+        if membership.workspace_id == workspace_id:
+            return membership
+    personal = next((m for m in memberships if m.workspace.personal_for_id == user.pk), None)
+    if personal is None:
+        workspace = personal_workspace_of(user.pk)
+        personal = Membership.objects.select_related("workspace").get(workspace=workspace, user=user)
+    return personal
+
+
+def workspace_get_for_user(*, user: Any, workspace_id: int, action: str = "view") -> tuple[Workspace, str]:
+    """A workspace the user belongs to, with their role; Workspace.DoesNotExist for others, and
+    PermissionDenied when the role does not allow ``action`` (manage_members, manage_settings, create)."""
+    role = role_of(user=user, workspace_id=workspace_id)
+    if role is None:
+        raise Workspace.DoesNotExist("No such workspace.")
+    if action != "view" and not can(role, action):
+        raise PermissionDenied(f"Your role ({role}) cannot do that in this workspace.")
+    return Workspace.objects.get(pk=workspace_id), role
+
+
+def member_list(*, workspace: Workspace) -> QuerySet[Membership]:
+    """The workspace's members, owners first."""
+    return workspace.memberships.select_related("user").order_by("role", "user__username")
+
+
+def invitation_list(*, workspace: Workspace) -> QuerySet[Invitation]:
+    """The workspace's invitations that can still be used, newest first."""
+    now = timezone.now()
+    return workspace.invitations.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+
+
+def invitation_state(invitation: Invitation) -> str:
+    """ "active", "expired" or "revoked"."""
+    if invitation.revoked_at is not None:
+        return "revoked"
+    if invitation.expires_at is not None and invitation.expires_at <= timezone.now():
+        return "expired"
+    return "active"
