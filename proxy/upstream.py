@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any, Literal
@@ -19,22 +18,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from proxy.chunks import StreamState, chunk_events, opened_from
 from proxy.events import (
-    Delta,
-    Done,
     Event,
-    Finish,
-    Opened,
-    Perf,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamHTTPError,
     UpstreamProtocolError,
     UpstreamStreamError,
     UpstreamTimeout,
-    Usage,
 )
 from proxy.sse import SSEDecoder, SSEEvent
+from proxy.upstream_errors import STATUSES, error_fields, plain_text, scrub
 
 __all__ = ["UpstreamClient", "prepare_body", "scrub", "shared_client"]
 
@@ -46,38 +41,6 @@ _MAX_ERROR_BODY = 64 * 1024
 _BODY_SNIPPET = 2000
 # After [DONE] the body should end at once; reading the end lets the connection go back to the pool.
 _DRAIN_SECONDS = 1.0
-
-# status -> (code, retryable, what it means when the upstream gives no message)
-_STATUSES: dict[int, tuple[str, bool, str]] = {
-    400: ("bad_request", False, "the request was rejected as invalid"),
-    401: ("unauthorized", False, "the API key is missing or was not accepted"),
-    402: ("payment_required", False, "the account has a billing problem (payment required)"),
-    403: ("forbidden", False, "this API key may not use this model or resource"),
-    404: ("not_found", False, "not found"),
-    405: ("method_not_allowed", False, "the method is not allowed on this path"),
-    408: ("timeout", True, "the upstream timed out waiting for the request"),
-    412: ("precondition_failed", False, "precondition failed (account suspended or adapter failed to load)"),
-    413: ("payload_too_large", False, "the request is too large"),
-    422: ("validation_error", False, "the request did not validate"),
-    429: ("rate_limited", True, "too many requests: the rate limit was reached"),
-    500: ("server_error", False, "internal server error"),
-    502: ("bad_gateway", True, "bad gateway: the server behind it did not answer properly"),
-    503: ("overloaded", True, "the service is overloaded or unavailable"),
-    504: ("gateway_timeout", True, "gateway timeout: the server behind it took too long"),
-    520: ("unknown", True, "an unknown error occurred"),
-}
-
-_SECRET_PATTERNS = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+|\bfw_[A-Za-z0-9]+")
-_TAG = re.compile(r"<[^>]*>")
-_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
-_SPACE = re.compile(r"\s+")
-
-
-def scrub(text: str, api_key: str = "") -> str:
-    """Remove the API key and anything that looks like a bearer token or a Fireworks key from text."""
-    if api_key:
-        text = text.replace(api_key, "[redacted]")
-    return _SECRET_PATTERNS.sub("[redacted]", text)
 
 
 class _Secret:
@@ -101,143 +64,6 @@ def prepare_body(body: dict[str, Any], *, endpoint: Endpoint = "chat") -> dict[s
     if "perf_metrics_in_response" not in prepared:
         prepared["perf_metrics_in_response"] = True
     return prepared
-
-
-def _to_int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        try:
-            return int(float(value))
-        except ValueError:
-            return None
-
-
-def _to_float(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _opened(response: httpx.Response) -> Opened:
-    headers = {k.lower(): v for k, v in response.headers.items()}
-    sampling: dict[str, Any] | None = None
-    raw = headers.get("fireworks-sampling-options")
-    if raw:
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = None
-        sampling = parsed if isinstance(parsed, dict) else None
-    return Opened(
-        status=response.status_code,
-        headers=headers,
-        request_id=headers.get("x-request-id"),
-        sampling_options=sampling,
-        rate_limits={k: v for k, v in headers.items() if k.startswith("x-ratelimit-")},
-        prompt_tokens=_to_int(headers.get("fireworks-prompt-tokens")),
-        cached_prompt_tokens=_to_int(headers.get("fireworks-cached-prompt-tokens")),
-        server_ttft=_to_float(headers.get("fireworks-server-time-to-first-token")),
-    )
-
-
-def _usage(raw: dict[str, Any]) -> Usage:
-    details = raw.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return Usage(
-        prompt_tokens=raw.get("prompt_tokens"),
-        completion_tokens=raw.get("completion_tokens"),
-        total_tokens=raw.get("total_tokens"),
-        cached_tokens=cached,
-        raw=raw,
-    )
-
-
-def _delta(index: int, part: dict[str, Any], choice: dict[str, Any]) -> Delta | None:
-    """A Delta from a chat ``delta``/``message`` or a completions choice; None if it says nothing."""
-    content = part.get("content")
-    if content is None:
-        content = choice.get("text")
-    reasoning = part.get("reasoning_content")
-    if reasoning is None:
-        reasoning = part.get("reasoning")  # some OpenAI-compatible servers use this name
-    tool_calls = part.get("tool_calls")
-    logprobs = choice.get("logprobs")
-    delta = Delta(
-        choice=index,
-        content=content if isinstance(content, str) and content else None,
-        reasoning=reasoning if isinstance(reasoning, str) and reasoning else None,
-        tool_calls=tool_calls if isinstance(tool_calls, list) and tool_calls else None,
-        logprobs=logprobs if isinstance(logprobs, dict) and logprobs else None,
-        role=part.get("role") if isinstance(part.get("role"), str) else None,
-    )
-    if (
-        delta.content is None
-        and delta.reasoning is None
-        and delta.tool_calls is None
-        and delta.logprobs is None
-    ):
-        return None  # e.g. the role-only first chunk, or the empty delta next to finish_reason
-    return delta
-
-
-class _StreamState:
-    """What a stream has said so far, for the final Done."""
-
-    __slots__ = ("finish_reasons", "model", "response_id", "saw_done")
-
-    def __init__(self) -> None:
-        self.finish_reasons: dict[int, str] = {}
-        self.saw_done = False
-        self.response_id: str | None = None
-        self.model: str | None = None
-
-    def done(self) -> Done:
-        return Done(
-            finish_reasons=dict(self.finish_reasons),
-            saw_done_marker=self.saw_done,
-            response_id=self.response_id,
-            model=self.model,
-        )
-
-
-def _chunk_events(obj: dict[str, Any], state: _StreamState, *, whole: bool) -> list[Event]:
-    """The events of one chunk (or of a whole non-streamed completion): deltas, finishes, usage, perf."""
-    if state.response_id is None and isinstance(obj.get("id"), str):
-        state.response_id = obj["id"]
-    if isinstance(obj.get("model"), str):
-        state.model = obj["model"]
-    events: list[Event] = []
-    finishes: list[Event] = []
-    choices = obj.get("choices")
-    if isinstance(choices, list):
-        for position, choice in enumerate(choices):
-            if not isinstance(choice, dict):
-                continue
-            index = choice.get("index")
-            if not isinstance(index, int):
-                index = position
-            part = choice.get("message" if whole else "delta")
-            delta = _delta(index, part if isinstance(part, dict) else {}, choice)
-            if delta is not None:
-                events.append(delta)
-            reason = choice.get("finish_reason")
-            if isinstance(reason, str) and reason:
-                state.finish_reasons[index] = reason
-                finishes.append(Finish(choice=index, reason=reason))
-    events.extend(finishes)
-    usage = obj.get("usage")
-    if isinstance(usage, dict):
-        events.append(_usage(usage))
-    perf = obj.get("perf_metrics")
-    if isinstance(perf, dict):
-        events.append(Perf(metrics=perf))
-    return events
 
 
 def _gather(events: Iterator[Event]) -> tuple[list[Event], UpstreamError | None]:
@@ -343,7 +169,7 @@ class UpstreamClient:
             response = await self._send(request, first_byte_deadline)
             if not 200 <= response.status_code < 300:
                 raise await self._http_error(response, model=model)
-            yield [_opened(response)]
+            yield [opened_from(response.status_code, response.headers)]
             content_type = response.headers.get("content-type", "").lower()
             chunks = response.aiter_bytes()
             if "json" in content_type:
@@ -351,7 +177,7 @@ class UpstreamClient:
                 yield self._whole(raw)
                 return
             sniff = "event-stream" not in content_type
-            state = _StreamState()
+            state = StreamState()
             decoder = SSEDecoder()
             gap = False
             while True:
@@ -410,7 +236,7 @@ class UpstreamClient:
                     if isinstance(chunks, AsyncGenerator):
                         await chunks.aclose()
 
-    def _sse_events(self, sse_events: list[SSEEvent], state: _StreamState) -> Iterator[Event]:
+    def _sse_events(self, sse_events: list[SSEEvent], state: StreamState) -> Iterator[Event]:
         # A generator, so that the events before a bad line still reach the user before the error.
         for sse in sse_events:
             if state.saw_done:
@@ -436,10 +262,10 @@ class UpstreamClient:
                 )
             if obj.get("error") or sse.event == "error":
                 raise self._stream_error(obj, data)
-            yield from _chunk_events(obj, state, whole=False)
+            yield from chunk_events(obj, state, whole=False)
 
     def _stream_error(self, obj: dict[str, Any], data: str) -> UpstreamStreamError:
-        message, param = _error_fields(obj)
+        message, param = error_fields(obj)
         text = scrub(message or "no message", self._key.value)
         error = obj.get("error")
         request_id = obj.get("request_id") or (error.get("request_id") if isinstance(error, dict) else None)
@@ -467,8 +293,8 @@ class UpstreamClient:
             )
         if obj.get("error"):
             raise self._stream_error(obj, text)
-        state = _StreamState()
-        return [*_chunk_events(obj, state, whole=True), state.done()]
+        state = StreamState()
+        return [*chunk_events(obj, state, whole=True), state.done()]
 
     async def list_models(self) -> list[dict[str, Any]]:
         """GET ``{base_url}/models`` and return its ``data`` list."""
@@ -615,16 +441,16 @@ class UpstreamClient:
         param: str | None = None
         request_id: str | None = None
         if isinstance(obj, dict):
-            message, param = _error_fields(obj)
+            message, param = error_fields(obj)
             if isinstance(obj.get("request_id"), str):
                 request_id = obj["request_id"]
         elif isinstance(obj, str):
             message = obj
         elif text.strip():
-            message = _plain_text(text)
+            message = plain_text(text)
         if message:
             message = scrub(message, self._key.value)
-        code, retryable, meaning = _STATUSES.get(
+        code, retryable, meaning = STATUSES.get(
             status,
             ("client_error", False, "the request was refused")
             if 400 <= status < 500
@@ -675,50 +501,6 @@ class UpstreamClient:
 
     def _snippet(self, text: str) -> str:
         return scrub(text, self._key.value)[:200]
-
-
-def _error_fields(obj: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(message, param) from any error body shape seen in the wild."""
-    error = obj.get("error")
-    if isinstance(error, str):
-        return error, None
-    if isinstance(error, dict):
-        message = error.get("message") or error.get("msg") or error.get("detail")
-        param = error.get("param")
-        return (
-            message if isinstance(message, str) else (json.dumps(message) if message else None),
-            param if isinstance(param, str) else None,
-        )
-    detail = obj.get("detail")
-    if isinstance(detail, str):
-        return detail, None
-    if isinstance(detail, list):
-        parts: list[str] = []
-        params: list[str] = []
-        for item in detail:
-            if not isinstance(item, dict):
-                parts.append(str(item))
-                continue
-            loc = item.get("loc")
-            # FastAPI puts "body" first in the location of a request field: the field is what follows.
-            name = ".".join(str(p) for p in loc if p != "body") if isinstance(loc, list) else ""
-            if name:
-                params.append(name)
-            msg = str(item.get("msg") or item.get("message") or "invalid")
-            parts.append(f"{name}: {msg}" if name else msg)
-        return "; ".join(parts) or None, params[0] if params else None
-    message = obj.get("message")
-    if isinstance(message, str):
-        return message, None
-    return None, None
-
-
-def _plain_text(text: str) -> str:
-    """A short readable line from a plain-text or HTML error body."""
-    if "<" in text and ">" in text:
-        title = _TITLE.search(text)
-        text = title.group(1) if title else _TAG.sub(" ", text)
-    return _SPACE.sub(" ", text).strip()[:300]
 
 
 _SHARED: weakref.WeakKeyDictionary[

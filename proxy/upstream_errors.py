@@ -1,0 +1,92 @@
+"""Upstream failures in words a person understands, with secrets scrubbed out (pure).
+
+Every error body shape seen in the wild: ``{"error": {...}}``, ``{"error": "..."}``, FastAPI's
+``{"detail": ...}``, plain text and HTML pages, and empty bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# status -> (code, retryable, what it means when the upstream gives no message)
+STATUSES: dict[int, tuple[str, bool, str]] = {
+    400: ("bad_request", False, "the request was rejected as invalid"),
+    401: ("unauthorized", False, "the API key is missing or was not accepted"),
+    402: ("payment_required", False, "the account has a billing problem (payment required)"),
+    403: ("forbidden", False, "this API key may not use this model or resource"),
+    404: ("not_found", False, "not found"),
+    405: ("method_not_allowed", False, "the method is not allowed on this path"),
+    408: ("timeout", True, "the upstream timed out waiting for the request"),
+    412: ("precondition_failed", False, "precondition failed (account suspended or adapter failed to load)"),
+    413: ("payload_too_large", False, "the request is too large"),
+    422: ("validation_error", False, "the request did not validate"),
+    429: ("rate_limited", True, "too many requests: the rate limit was reached"),
+    500: ("server_error", False, "internal server error"),
+    502: ("bad_gateway", True, "bad gateway: the server behind it did not answer properly"),
+    503: ("overloaded", True, "the service is overloaded or unavailable"),
+    504: ("gateway_timeout", True, "gateway timeout: the server behind it took too long"),
+    520: ("unknown", True, "an unknown error occurred"),
+}
+
+_SECRET_PATTERNS = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+|\bfw_[A-Za-z0-9]+")
+_TAG = re.compile(r"<[^>]*>")
+_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
+_SPACE = re.compile(r"\s+")
+
+_SECRET_PATTERNS = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+|\bfw_[A-Za-z0-9]+")
+_TAG = re.compile(r"<[^>]*>")
+_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
+_SPACE = re.compile(r"\s+")
+
+
+def scrub(text: str, api_key: str = "") -> str:
+    """Remove the API key and anything that looks like a bearer token or a Fireworks key from text."""
+    if api_key:
+        text = text.replace(api_key, "[redacted]")
+    return _SECRET_PATTERNS.sub("[redacted]", text)
+
+
+def error_fields(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(message, param) from any error body shape seen in the wild."""
+    error = obj.get("error")
+    if isinstance(error, str):
+        return error, None
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("msg") or error.get("detail")
+        param = error.get("param")
+        return (
+            message if isinstance(message, str) else (json.dumps(message) if message else None),
+            param if isinstance(param, str) else None,
+        )
+    detail = obj.get("detail")
+    if isinstance(detail, str):
+        return detail, None
+    if isinstance(detail, list):
+        parts: list[str] = []
+        params: list[str] = []
+        for item in detail:
+            if not isinstance(item, dict):
+                parts.append(str(item))
+                continue
+            loc = item.get("loc")
+            # FastAPI puts "body" first in the location of a request field: the field is what follows.
+            name = ".".join(str(p) for p in loc if p != "body") if isinstance(loc, list) else ""
+            if name:
+                params.append(name)
+            msg = str(item.get("msg") or item.get("message") or "invalid")
+            parts.append(f"{name}: {msg}" if name else msg)
+        return "; ".join(parts) or None, params[0] if params else None
+    message = obj.get("message")
+    if isinstance(message, str):
+        return message, None
+    return None, None
+
+
+def plain_text(text: str) -> str:
+    """A short readable line from a plain-text or HTML error body."""
+    if "<" in text and ">" in text:
+        title = _TITLE.search(text)
+        text = title.group(1) if title else _TAG.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()[:300]
