@@ -85,14 +85,34 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # One file per test process, so two test runs in one checkout never share a database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"db.test.{os.getpid()}.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+else:
+    # One test database per test process on a shared server too (two suites may run at once).
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
+# The channel layer carries live watching (proxy/watch.py). A watcher's socket queues up to
+# CHANNEL_CAPACITY messages (about 20 s of one stream at 50 chunks/s) before its frames are dropped.
+CHANNEL_CAPACITY = int(os.environ.get("PLAYGROUND_CHANNEL_CAPACITY", "1000"))
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Keys start with this; several deployments (or test runs) can share one Redis.
+                "prefix": os.environ.get("PLAYGROUND_CHANNEL_PREFIX", "playground"),
+                "capacity": CHANNEL_CAPACITY,
+                "expiry": 30,
+            },
+        }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY},
+        }
+    }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

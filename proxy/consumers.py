@@ -31,6 +31,7 @@ from proxy.events import Event, UpstreamError
 from proxy.frames import FrameError, StartRequest, error_frame, parse_start, stream_id
 from proxy.relay import Relay
 from proxy.upstream import UpstreamClient, shared_client
+from proxy.watch import Broadcast, WatchMixin, streams_group_name
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +76,8 @@ class EarlyUpstream:
     first: asyncio.Future[list[Event] | None]
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    """``/ws/chat/``: signed-in users start and stop streamed completions and list models (README)."""
+class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """``/ws/chat/``: signed-in users start and stop streamed completions, list models, watch (README)."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -85,6 +86,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         # Tasks told to stop: each is cancelled at most once, so its closing and saving run undisturbed.
         self.stopping: set[asyncio.Task[None]] = set()
         self.closed = False
+        # The live-watching fan-out of each running stream, by stream id (proxy/watch.py).
+        self.broadcasts: dict[str, Broadcast] = {}
+        self.init_watching()
         if user is None or not user.is_authenticated:
             self.closed = True
             await self.close(code=4401)
@@ -98,6 +102,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.cancel(task)
         # Wait, so that each stopped stream is closed upstream and saved before the consumer goes away.
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.leave_groups()
 
     def cancel(self, task: asyncio.Task[None]) -> None:
         """Cancel a task once; a second stop while it closes and saves is ignored."""
@@ -129,6 +134,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             "chat.stop": self.chat_stop,
             "models.list": self.models_list,
             "code.render": self.code_render,
+            "watch": self.watch,
+            "unwatch": self.unwatch,
         }
         stream = content.get("stream") if isinstance(content, dict) else None
         stream = stream if isinstance(stream, str) else None
@@ -156,6 +163,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             logger.error("A %s frame held the API key; it was redacted before sending.", frame.get("type"))
             text = _scrub(text)
         await self.send(text_data=text)
+
+    async def send_text(self, text: str) -> None:
+        """Send a frame already encoded (a watched stream's), unless the socket is gone."""
+        if self.closed:
+            return
+        key = settings.FIREWORKS_API_KEY
+        await self.send(text_data=_scrub(text) if key and key in text else text)
+
+    async def send_stream_frame(self, frame: dict[str, Any]) -> None:
+        """Send a frame of a running stream to the browser and to the conversation's live watchers."""
+        broadcast = self.broadcasts.get(frame["stream"])
+        if broadcast is not None:
+            broadcast.send(frame)
+        await self.send_frame(frame)
 
     # --- handlers ---------------------------------------------------------------------------------
 
@@ -265,13 +286,53 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             "conversation": run.conversation_id,
             "run": run.pk,
         }
-        if stopped:
-            await self.close_upstream(early)
-            await self.send_frame({**started, "request": start.body})
-            status, error = "stopped", None
-        else:
-            status, error = await self.relay(start, relay, started, run.requested_options, early)
-        await self.finish_stream(relay, run.pk, status, error)
+        broadcast = await self.open_broadcast(start, relay, run.conversation_id, run.pk)
+        try:
+            if stopped:
+                await self.close_upstream(early)
+                await self.send_stream_frame({**started, "request": start.body})
+                status, error = "stopped", None
+            else:
+                status, error = await self.relay(start, relay, started, run.requested_options, early)
+            await self.finish_stream(relay, run.pk, status, error)
+        finally:
+            await self.close_broadcast(broadcast)
+
+    async def open_broadcast(
+        self, start: StartRequest, relay: Relay, conversation: int, run: int
+    ) -> Broadcast | None:
+        """Send this stream's frames to the conversation's live watchers too (none without a layer)."""
+        if self.channel_layer is None:
+            return None
+        broadcast = Broadcast(
+            self.channel_layer,
+            conversation=conversation,
+            run=run,
+            model=start.model,
+            started_by=self.scope["user"].get_username(),
+            origin=self.channel_name,
+            relay=relay,
+        )
+        self.broadcasts[start.stream] = broadcast
+        if conversation not in self.live:
+            # Before the first frame: a watcher joining from now on gets a snapshot or every frame.
+            await self.channel_layer.group_add(streams_group_name(conversation), self.channel_name)
+        self.live.setdefault(conversation, set()).add(broadcast)
+        return broadcast
+
+    async def close_broadcast(self, broadcast: Broadcast | None) -> None:
+        """Let the watchers' last frames go out, then forget the stream."""
+        if broadcast is None:
+            return
+        self.broadcasts.pop(broadcast.relay.stream, None)
+        streams = self.live.get(broadcast.conversation)
+        if streams is not None:
+            streams.discard(broadcast)
+            if not streams:
+                del self.live[broadcast.conversation]
+                group = streams_group_name(broadcast.conversation)
+                await self.channel_layer.group_discard(group, self.channel_name)
+        await broadcast.aclose()
 
     def open_upstream(self, start: StartRequest, relay: Relay) -> EarlyUpstream:
         """Send the request now; a task waits for the first events (Opened) while the run is opened."""
@@ -297,7 +358,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         """Send the upstream's events as frames until the stream ends; return (status, error)."""
         events = None
         try:
-            await self.send_frame({**started, "request": start.body})
+            await self.send_stream_frame({**started, "request": start.body})
             if early is None:
                 relay.started = time.monotonic()
                 events = _client().stream_batches(start.body, endpoint=start.mode)
@@ -329,7 +390,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         for frame in relay.frames(events):
             if frame["type"] == "chat.opened":
                 frame["requested"] = requested
-            await self.send_frame(frame)
+            await self.send_stream_frame(frame)
 
     async def finish_stream(
         self, relay: Relay, run_id: int, status: str, error: dict[str, Any] | None
@@ -367,9 +428,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 "message_ids": result.message_ids,
                 "t": total_ms,
             }
-            await self.send_frame({**error_frame(stream=relay.stream, **error), **extra})
+            await self.send_stream_frame({**error_frame(stream=relay.stream, **error), **extra})
             return
-        await self.send_frame(
+        await self.send_stream_frame(
             {
                 "type": "chat.done",
                 "stream": relay.stream,

@@ -3,5 +3,9 @@
 from django.urls import path
 
 from proxy.consumers import ChatConsumer
+from proxy.watch import WatchConsumer
 
-websocket_urlpatterns = [path("ws/chat/", ChatConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/chat/", ChatConsumer.as_asgi()),
+    path("ws/watch/", WatchConsumer.as_asgi()),
+]

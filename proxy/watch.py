@@ -1,0 +1,332 @@
+"""Live watching: a conversation's running streams, sent to everyone allowed to see it, on any process.
+
+Every stream with a conversation sends each frame it sends its own browser to the channel-layer group
+``conversation.<id>`` too, tagged ``watching: true``, with the conversation id and who started it. The
+frame is encoded once per stream frame (never per viewer) and handed to a queue: one task per stream
+does the ``group_send`` calls in order, so the relay loop never waits on the channel layer (Redis).
+
+A socket that sends ``watch`` joins the group, then asks it for snapshots (``snapshot.request``): each
+consumer running a stream on that conversation answers, through the same queue as the stream's frames,
+with the text so far and the last chunk index ``i``. The page ignores deltas with ``i`` at or below it,
+so a watcher who joins mid-stream gets everything once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+
+from playground.models import Conversation
+from proxy.frames import FrameError, error_frame
+from proxy.relay import Relay
+
+logger = logging.getLogger(__name__)
+
+# How many conversations one socket may watch at once, and the longest share token accepted.
+MAX_WATCHED = 20
+MAX_TOKEN = 200
+# A stream whose watchers' channel layer falls this far behind drops frames for them, never the owner's.
+MAX_QUEUED = 5000
+# Seconds a finished stream waits for its last frames to reach the watchers.
+CLOSE_WAIT = 5
+# What a share link that hides the parameters keeps from its viewers (chat.opened, watch.snapshot).
+HIDDEN_WITH_PARAMETERS = ("sampling_options", "requested", "headers")
+PARAMETER_FRAMES = frozenset({"chat.opened", "watch.snapshot"})
+
+
+def group_name(conversation_id: int) -> str:
+    """The channel-layer group of a conversation's live watchers."""
+    return f"conversation.{conversation_id}"
+
+
+def streams_group_name(conversation_id: int) -> str:
+    """The group of the consumers running a stream on a conversation (they answer snapshot requests)."""
+    return f"conversation.{conversation_id}.streams"
+
+
+def _viewable(*, user: Any, conversation_id: int, share_token: str | None) -> bool:
+    """Whether the viewer may watch but not see the parameters; raises when they may not watch at all.
+
+    Members and share-link holders alike go through ``conversation_for_viewer`` (the one door).
+    """
+    try:
+        from playground.selectors.sharing import conversation_for_viewer
+    except ImportError:  # pragma: no cover - before sharing existed: owners only
+        from playground.selectors.conversations import conversation_get_for_user
+
+        if share_token is not None or not getattr(user, "is_authenticated", False):
+            raise Conversation.DoesNotExist from None
+        conversation_get_for_user(user=user, conversation_id=conversation_id)
+        return False
+    conversation = conversation_for_viewer(
+        user=user, conversation_id=conversation_id, share_token=share_token
+    )
+    link = getattr(conversation, "via_share_link", None)
+    return bool(link is not None and link.hide_parameters)
+
+
+def _without_parameters(text: str) -> str:
+    """A frame for a share-link viewer whose link hides the parameters: the sampling options removed."""
+    frame = json.loads(text)
+    target = frame.get("opened") if frame["type"] == "watch.snapshot" else frame
+    if isinstance(target, dict):
+        for key in HIDDEN_WITH_PARAMETERS:
+            target.pop(key, None)
+    return json.dumps(frame)
+
+
+class Broadcast:
+    """One stream's frames to its conversation's group, in order, sent by a task off the relay loop."""
+
+    def __init__(
+        self,
+        layer: Any,
+        *,
+        conversation: int,
+        run: int,
+        model: str,
+        started_by: str,
+        origin: str,
+        relay: Relay,
+    ) -> None:
+        self.layer = layer
+        self.model = model
+        self.conversation = conversation
+        self.group = group_name(conversation)
+        self.run = run
+        self.started_by = started_by
+        self.origin = origin
+        self.relay = relay
+        self.queue: asyncio.Queue[tuple[str | None, str, str]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.broken = False
+
+    def send(self, frame: dict[str, Any]) -> None:
+        """Queue a frame for the watchers (no await: the relay loop goes on at once)."""
+        if self.broken or self.queue.qsize() >= MAX_QUEUED:
+            return
+        tagged = {"watching": True, "conversation": self.conversation, "started_by": self.started_by}
+        if frame["type"] == "chat.started":
+            # Watchers get what the page shows, not the exact request body (a system prompt may be hidden).
+            frame = {k: v for k, v in frame.items() if k != "request"}
+            frame["model"] = self.model
+        self._queue(None, frame["type"], json.dumps({**frame, **tagged}))
+
+    def answer(self, reply_to: str) -> None:
+        """Queue a snapshot of the stream so far for one watcher's channel."""
+        if not self.broken:
+            self._queue(reply_to, "watch.snapshot", json.dumps(self.snapshot()))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stream so far: text and reasoning per choice, the metrics, the last chunk index ``i``."""
+        relay = self.relay
+        opened = relay.opened
+        return {
+            "type": "watch.snapshot",
+            "watching": True,
+            "conversation": self.conversation,
+            "started_by": self.started_by,
+            "stream": relay.stream,
+            "run": self.run,
+            "model": self.model,
+            "i": relay.chunks - 1,
+            "t": relay.now(),
+            "choices": [
+                {
+                    "choice": index,
+                    "content": out["content"],
+                    "reasoning": out["reasoning"],
+                    "finish_reason": out["finish_reason"],
+                }
+                for index, out in sorted(relay.choices.items())
+            ],
+            "timings": relay.timings(relay.now()),
+            "opened": None
+            if opened is None
+            else {
+                "request_id": opened.request_id,
+                "sampling_options": opened.sampling_options,
+                "prompt_tokens": opened.prompt_tokens,
+                "server_ttft": opened.server_ttft,
+            },
+            "usage": relay.usage,
+            "perf": relay.perf,
+        }
+
+    def _queue(self, reply_to: str | None, kind: str, text: str) -> None:
+        self.queue.put_nowait((reply_to, kind, text))
+        if self.task is None:
+            self.task = asyncio.create_task(self._drain(), name=f"watch-{self.relay.stream}")
+
+    async def _drain(self) -> None:
+        while True:
+            reply_to, kind, text = await self.queue.get()
+            if not text:
+                return
+            message = {
+                "type": "watch.frame",
+                "text": text,
+                "kind": kind,
+                "origin": self.origin,
+                "conversation": self.conversation,
+            }
+            try:
+                if reply_to is None:
+                    await self.layer.group_send(self.group, message)
+                else:
+                    await self.layer.send(reply_to, message)
+            except Exception as exc:  # the watchers lose the stream; the owner's stream goes on
+                self.broken = True
+                logger.warning("Live watchers of conversation %s lost a stream: %r", self.conversation, exc)
+                return
+
+    async def aclose(self) -> None:
+        """Send what is queued (the final frame included), then stop the task."""
+        if self.task is None:
+            return
+        self.queue.put_nowait((None, "", ""))
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), CLOSE_WAIT)
+        except TimeoutError:
+            logger.warning("Live watchers of conversation %s: the layer is too slow", self.conversation)
+        finally:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+
+class WatchMixin:
+    """``watch`` / ``unwatch`` frames and the channel-layer handlers of live watching, for a consumer."""
+
+    channel_layer: Any
+    channel_name: str
+    scope: dict[str, Any]
+    watched: set[int]
+    # Conversations watched through a share link that hides the parameters.
+    restricted: set[int]
+    live: dict[int, set[Broadcast]]
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:  # provided by the consumer
+        raise NotImplementedError
+
+    async def send_text(self, text: str) -> None:  # provided by the consumer
+        raise NotImplementedError
+
+    def init_watching(self) -> None:
+        """Start with no conversation watched and no stream running."""
+        self.watched = set()
+        self.restricted = set()
+        self.live = {}
+
+    async def watch(self, content: dict[str, Any]) -> None:
+        """Join a conversation's group if the viewer may see it; then ask its running streams to catch up."""
+        conversation = content.get("conversation")
+        if isinstance(conversation, bool) or not isinstance(conversation, int):
+            raise FrameError("invalid_frame", "'conversation' must be a conversation id (a number).")
+        share = content.get("share")
+        if share is not None and (not isinstance(share, str) or not share or len(share) > MAX_TOKEN):
+            raise FrameError("invalid_frame", "'share' must be a share link's token.")
+        if self.channel_layer is None:
+            raise FrameError("unavailable", "Live watching needs a channel layer.")
+        if conversation not in self.watched and len(self.watched) >= MAX_WATCHED:
+            raise FrameError("invalid_frame", f"A socket may watch at most {MAX_WATCHED} conversations.")
+        try:
+            hide_parameters = await database_sync_to_async(_viewable)(
+                user=self.scope.get("user"), conversation_id=conversation, share_token=share
+            )
+        except (ObjectDoesNotExist, PermissionDenied):
+            raise FrameError(
+                "not_found", "No such conversation, or not one you may watch.", param="conversation"
+            ) from None
+        await self.channel_layer.group_add(group_name(conversation), self.channel_name)
+        self.watched.add(conversation)
+        if hide_parameters:
+            self.restricted.add(conversation)
+        else:
+            self.restricted.discard(conversation)
+        await self.send_frame({"type": "watch.ok", "conversation": conversation})
+        await self.channel_layer.group_send(
+            streams_group_name(conversation),
+            {"type": "snapshot.request", "conversation": conversation, "reply_to": self.channel_name},
+        )
+
+    async def unwatch(self, content: dict[str, Any]) -> None:
+        """Leave a conversation's group (no error when it was not watched)."""
+        conversation = content.get("conversation")
+        if isinstance(conversation, bool) or not isinstance(conversation, int):
+            raise FrameError("invalid_frame", "'conversation' must be a conversation id (a number).")
+        if conversation in self.watched:
+            self.watched.discard(conversation)
+            await self.channel_layer.group_discard(group_name(conversation), self.channel_name)
+        await self.send_frame({"type": "unwatch.ok", "conversation": conversation})
+
+    async def leave_groups(self) -> None:
+        """Leave every group (on disconnect)."""
+        for conversation in list(self.watched):
+            await self.channel_layer.group_discard(group_name(conversation), self.channel_name)
+        self.watched.clear()
+
+    # --- channel-layer handlers -----------------------------------------------------------------------
+
+    async def watch_frame(self, event: dict[str, Any]) -> None:
+        """A frame of a watched stream: to the browser as it is, unless this socket started the stream."""
+        if event.get("origin") == self.channel_name:
+            return
+        text = event["text"]
+        if event.get("conversation") in self.restricted and event.get("kind") in PARAMETER_FRAMES:
+            text = _without_parameters(text)
+        await self.send_text(text)
+
+    async def snapshot_request(self, event: dict[str, Any]) -> None:
+        """A new watcher asks for what its conversation's streams running here have sent so far."""
+        for broadcast in self.live.get(event.get("conversation"), ()):  # type: ignore[arg-type]
+            if event.get("reply_to") != self.channel_name:
+                broadcast.answer(event["reply_to"])
+
+
+class WatchConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """``/ws/watch/``: watch-only sockets, for share-link holders who may not be signed in (README)."""
+
+    async def connect(self) -> None:
+        self.init_watching()
+        self.closed = False
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        await self.leave_groups()
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            content = None
+        handlers = {"watch": self.watch, "unwatch": self.unwatch}
+        try:
+            if not isinstance(content, dict):
+                raise FrameError("invalid_frame", "A frame must be a JSON object with a 'type'.")
+            handler = handlers.get(content.get("type"))  # type: ignore[arg-type]
+            if handler is None:
+                kind = str(content.get("type"))[:50]
+                raise FrameError("unknown_type", f"Unknown frame type {kind!r} (this socket only watches).")
+            await handler(content)
+        except FrameError as exc:
+            await self.send_frame(
+                error_frame(stream=None, code=exc.code, message=exc.message, param=exc.param)
+            )
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        """Send one frame unless the socket is gone."""
+        await self.send_text(json.dumps(frame))
+
+    async def send_text(self, text: str) -> None:
+        """Send encoded text unless the socket is gone."""
+        if not self.closed:
+            await self.send(text_data=text)
