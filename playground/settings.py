@@ -98,7 +98,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, as long as channels-redis's
+                # blocking BZPOPMIN: every idle consumer would crash (django/channels_redis#422).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # Keys start with this; several deployments (or test runs) can share one Redis.
                 "prefix": os.environ.get("PLAYGROUND_CHANNEL_PREFIX", "playground"),
                 "capacity": CHANNEL_CAPACITY,

@@ -12,14 +12,14 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from playground.asgi import application
-from tests.test_consumers import (  # noqa: F401  (fixtures)
-    ORIGIN,
-    Socket,
-    connect,
-    session_cookie,
-    upstream_settings,
-    user,
-)
+from tests import test_consumers
+from tests.test_consumers import ORIGIN, Socket
+
+# The chat socket fixtures (signed-in "alice", the emulator as upstream, the API key check).
+user = test_consumers.user
+session_cookie = test_consumers.session_cookie
+upstream_settings = test_consumers.upstream_settings
+connect = test_consumers.connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -138,7 +138,8 @@ def run_finish(
     finish_reasons: dict[Any, Any],
 ) -> RunResult:
     """Save the end of a run and the reply (choice 0, partial for stopped and error) as a message."""
-    run = Run.objects.select_for_update().select_related("conversation", "follows").get(pk=run_id)
+    # Only the run row is locked: PostgreSQL refuses FOR UPDATE on the nullable side of an outer join.
+    run = Run.objects.select_for_update(of=("self",)).select_related("conversation", "follows").get(pk=run_id)
     conversation = run.conversation
     first = output[0] if output else {}
     content = first.get("content") or ""

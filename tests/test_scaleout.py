@@ -1,0 +1,226 @@
+"""Two daphne processes sharing PostgreSQL and Redis: a stream run on one is watched live on the other.
+
+Needs PostgreSQL on 127.0.0.1:5432 (user ``postgres``, trust auth) and Redis on 127.0.0.1:6379; the
+test creates and drops its own database (``playground_test_<pid>``) and deletes only its own Redis keys
+(a prefix of its own). Where they are unreachable it skips, saying so; under CI (env ``CI``) it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import ROOT, LiveServer
+from tests.emulator_fixture import EmulatorServer
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+REDIS_URL = "redis://127.0.0.1:6379/0"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+DB_NAME = f"playground_test_{os.getpid()}{WORKER}"
+PREFIX = f"playground_test_{os.getpid()}{WORKER}"
+
+
+def _unavailable(reason: str) -> None:
+    message = f"PostgreSQL/Redis tests not run: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI is set: .ci/run starts them)")
+    pytest.skip(message)
+
+
+def _admin() -> Any:
+    import psycopg
+
+    return psycopg.connect(**PG, dbname="postgres", autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(scope="module")
+def backends() -> Iterator[dict[str, str]]:
+    """A throwaway PostgreSQL database and a Redis key prefix of this test process, removed after."""
+    import redis
+
+    try:
+        with _admin() as conn:
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    except Exception as exc:
+        _unavailable(f"PostgreSQL at {PG['host']}:{PG['port']} is unreachable ({exc!r})")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except Exception as exc:
+        with _admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        _unavailable(f"Redis at {REDIS_URL} is unreachable ({exc!r})")
+    try:
+        yield {
+            "DATABASE_URL": f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB_NAME}",
+            "REDIS_URL": REDIS_URL,
+            "PLAYGROUND_CHANNEL_PREFIX": PREFIX,
+        }
+    finally:
+        with _admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        for key in client.scan_iter(match=f"{PREFIX}*", count=500):
+            client.delete(key)
+        client.close()
+
+
+class SharedServer(LiveServer):
+    """A daphne process on PostgreSQL and Redis (several of them share one state)."""
+
+    def __init__(self, emulator: EmulatorServer, workdir: Path, env: dict[str, str]) -> None:
+        super().__init__(emulator, workdir)
+        self.env.update(env)
+        self.env["FIREWORKS_STREAM_GAP_TIMEOUT"] = "5"
+
+
+@pytest.fixture(scope="module")
+def servers(
+    backends: dict[str, str], emulator_server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[SharedServer, SharedServer]]:
+    """Process A and process B, both serving playground.asgi against the same database and Redis."""
+    started: list[SharedServer] = []
+    try:
+        for name in ("a", "b"):
+            server = SharedServer(emulator_server, tmp_path_factory.mktemp(f"daphne-{name}"), backends)
+            server.start()
+            started.append(server)
+        yield started[0], started[1]
+    finally:
+        for server in started:
+            server.stop()
+
+
+def session_cookie(server: SharedServer, username: str) -> str:
+    """A user and a signed-in session, made in the shared database (valid on every process)."""
+    code = (
+        "from django.contrib.auth import get_user_model; from django.test import Client;"
+        f"user = get_user_model().objects.create_user({username!r}); c = Client(); c.force_login(user);"
+        "print(c.cookies['sessionid'].value)"
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=server.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return f"sessionid={done.stdout.strip().splitlines()[-1]}"
+
+
+class Client:
+    """A websocket to one process, keeping each frame with the time it arrived."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.frames: list[tuple[float, dict[str, Any]]] = []
+
+    @classmethod
+    async def open(cls, server: SharedServer, cookie: str) -> Client:
+        import websockets
+
+        url = server.url.replace("http://", "ws://") + "/ws/chat/"
+        ws = await websockets.connect(url, origin=server.url, additional_headers={"Cookie": cookie})
+        return cls(ws)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def receive(self, wait: float = 10) -> dict[str, Any]:
+        frame = json.loads(await asyncio.wait_for(self.ws.recv(), wait))
+        now = time.monotonic()
+        items = frame.get("items") if frame["type"] == "chat.deltas" else None
+        for item in items or [frame]:
+            if items:
+                item = {**{k: v for k, v in frame.items() if k != "items"}, **item, "type": "chat.delta"}
+            self.frames.append((now, item))
+        return frame
+
+    async def until_end(self, stream: str) -> None:
+        while True:
+            frame = await self.receive()
+            if frame.get("stream") == stream and frame["type"] in ("chat.done", "chat.error"):
+                return
+
+    def deltas(self, after: int = -1) -> list[tuple[float, dict[str, Any]]]:
+        return [(t, f) for t, f in self.frames if f["type"] == "chat.delta" and f["i"] > after]
+
+
+async def test_a_stream_on_process_a_is_watched_live_on_process_b(
+    servers: tuple[SharedServer, SharedServer], emulator: EmulatorServer
+) -> None:
+    a, b = servers
+    cookie = session_cookie(a, f"alice{os.getpid()}")
+    owner = await Client.open(a, cookie)
+    watcher = await Client.open(b, cookie)
+    late = await Client.open(b, cookie)
+    try:
+        hello = [{"role": "user", "content": "Hi"}]
+        first = {"type": "chat.start", "stream": "first", "messages": hello, "params": {"max_tokens": 3}}
+        await owner.send(first)
+        await owner.until_end("first")
+        conversation = next(f["conversation"] for _, f in owner.frames if f["type"] == "chat.started")
+        owner.frames.clear()
+
+        await watcher.send({"type": "watch", "conversation": conversation})
+        assert await watcher.receive() == {"type": "watch.ok", "conversation": conversation}
+
+        emulator.configure(ttft_ms=50, tokens_per_second=40)  # about 1.5 s of tokens
+        await owner.send({"type": "chat.start", "stream": "s1", "conversation": conversation,
+                          "messages": [{"role": "user", "content": "Tell me more"}],
+                          "params": {"max_tokens": 60}})  # fmt: skip
+        watching = asyncio.create_task(watcher.until_end("s1"))
+        while len(owner.deltas()) < 10:
+            await owner.receive()
+        await late.send({"type": "watch", "conversation": conversation})
+        assert await late.receive() == {"type": "watch.ok", "conversation": conversation}
+        late_watching = asyncio.create_task(late.until_end("s1"))
+        await owner.until_end("s1")
+        await asyncio.gather(watching, late_watching)
+    finally:
+        for client in (owner, watcher, late):
+            await client.ws.close()
+
+    sent = [f for _, f in owner.deltas()]
+    text = "".join(f.get("content", "") for f in sent)
+    last = sent[-1]["i"]
+    assert [f["i"] for f in sent] == list(range(last + 1)) and last > 30
+
+    # The first watcher (process B) got every delta, in order, as it was generated.
+    seen = watcher.deltas()
+    assert [(f["i"], f.get("content")) for _, f in seen] == [(f["i"], f.get("content")) for f in sent]
+    assert all(f["watching"] and f["conversation"] == conversation for _, f in seen)
+    arrivals = {f["i"]: t for t, f in owner.deltas()}
+    lag = max(t - arrivals[f["i"]] for t, f in seen)
+    assert seen[-1][0] - seen[0][0] > 0.8, "the deltas arrived at once, not as they were generated"
+    assert lag < 0.5, f"a delta reached the other process's watcher {lag * 1000:.0f} ms after the owner"
+    kinds = [f["type"] for _, f in watcher.frames]
+    assert kinds[1] == "chat.started" and kinds[-1] == "chat.done"
+    assert {"chat.opened", "chat.usage"} <= set(kinds)
+
+    # The late watcher: a snapshot of the text so far, then the rest, nothing lost or duplicated.
+    snapshots = [f for _, f in late.frames if f["type"] == "watch.snapshot"]
+    assert len(snapshots) == 1
+    snapshot = snapshots[0]
+    assert 9 <= snapshot["i"] < last
+    rest = [f for _, f in late.frames[late.frames.index(next(x for x in late.frames if x[1] is snapshot)) :]]
+    after = [f for f in rest if f["type"] == "chat.delta" and f["i"] > snapshot["i"]]
+    assert [f["i"] for f in after] == list(range(snapshot["i"] + 1, last + 1))
+    assert snapshot["choices"][0]["content"] + "".join(f.get("content", "") for f in after) == text
+
+    # The reply was saved once, in the shared database: process B serves it.
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.get(f"{b.url}/c/{conversation}/data/", headers={"Cookie": cookie})
+    assert response.status_code == 200
+    assert text in json.dumps(response.json()["messages"], ensure_ascii=False)
