@@ -28,6 +28,8 @@ ALLOWED_HOSTS = [
     for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
     if h.strip()
 ]
+# Encrypts secrets at rest (a workspace's API key); falls back to a derivation from SECRET_KEY.
+PLAYGROUND_ENCRYPTION_KEY = os.environ.get("PLAYGROUND_ENCRYPTION_KEY", "")
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
@@ -69,6 +71,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "playground.context_processors.upstream",
+                "playground.context_processors.workspaces",
             ],
         },
     },

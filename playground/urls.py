@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from playground.views import code, conversations, playground, presets
+from playground.views import code, conversations, playground, presets, sharing, workspaces
 
 urlpatterns = [
     path("", playground.playground, name="playground"),
@@ -34,6 +34,41 @@ urlpatterns = [
     path("presets/<int:preset_id>/export/", presets.preset_export_one, name="preset_export"),
     path("api/presets/", presets.api_presets, name="api_presets"),
     path("api/presets/<int:preset_id>/", presets.api_preset, name="api_preset"),
+    # Workspaces: settings, members, invitations; joining by a link; the switcher in the header.
+    path("workspaces/new/", workspaces.workspace_create, name="workspace_create"),
+    path("workspaces/switch/", workspaces.workspace_switch, name="workspace_switch"),
+    path("workspaces/<int:workspace_id>/", workspaces.workspace_settings, name="workspace_settings"),
+    path("workspaces/<int:workspace_id>/update/", workspaces.workspace_update, name="workspace_update"),
+    path(
+        "workspaces/<int:workspace_id>/invitations/",
+        workspaces.invitation_create,
+        name="invitation_create",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/invitations/<int:invitation_id>/revoke/",
+        workspaces.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/members/<int:membership_id>/role/",
+        workspaces.member_role,
+        name="member_role",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/members/<int:membership_id>/remove/",
+        workspaces.member_remove,
+        name="member_remove",
+    ),
+    path("join/<str:token>/", workspaces.join, name="join"),
+    # Sharing: a conversation's links and visibility; the read-only shared page and forking from it.
+    path("c/<int:conversation_id>/share/", sharing.share_links, name="share_links"),
+    path("c/<int:conversation_id>/share/new/", sharing.share_link_create, name="share_link_create"),
+    path(
+        "c/<int:conversation_id>/visibility/", sharing.conversation_visibility, name="conversation_visibility"
+    ),
+    path("share/<int:share_link_id>/revoke/", sharing.share_link_revoke, name="share_link_revoke"),
+    path("s/<str:token>/", sharing.shared, name="shared"),
+    path("s/<str:token>/fork/", sharing.shared_fork, name="shared_fork"),
     # Accounts and the admin.
     path("admin/", admin.site.urls),
     path("accounts/signup/", playground.signup, name="signup"),

@@ -23,9 +23,11 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 
 from playground import codegen
 from playground.models import Conversation
+from playground.selectors.workspaces import workspace_api_key
 from playground.services import runs
 from proxy.events import Event, UpstreamError
 from proxy.frames import FrameError, StartRequest, error_frame, parse_start, stream_id
@@ -36,10 +38,11 @@ from proxy.watch import Broadcast, WatchMixin, streams_group_name
 logger = logging.getLogger(__name__)
 
 
-def _client() -> UpstreamClient:
+def _client(api_key: str = "") -> UpstreamClient:
+    # A workspace's own key, when it has one, replaces the server's (one pooled client per key).
     return shared_client(
         base_url=settings.FIREWORKS_BASE_URL,
-        api_key=settings.FIREWORKS_API_KEY,
+        api_key=api_key or settings.FIREWORKS_API_KEY,
         connect_timeout=settings.FIREWORKS_CONNECT_TIMEOUT,
         first_byte_timeout=settings.FIREWORKS_FIRST_BYTE_TIMEOUT,
         gap_timeout=settings.FIREWORKS_STREAM_GAP_TIMEOUT,
@@ -241,6 +244,10 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
 
     async def run_stream(self, start: StartRequest) -> None:
         """Open the run, relay the upstream stream, and save the outcome once, whatever the ending."""
+        workspace_id = self.scope["session"].get("workspace_id")
+        start.api_key = await database_sync_to_async(workspace_api_key)(
+            user=self.scope["user"], conversation_id=start.conversation, workspace_id=workspace_id
+        )
         opening = asyncio.ensure_future(
             database_sync_to_async(runs.run_start)(
                 user=self.scope["user"],
@@ -253,6 +260,7 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
                 extra=start.extra,
                 request=start.body,
                 system_prompt=start.system,
+                workspace_id=workspace_id,
             )
         )
         relay = Relay(start.stream)
@@ -273,6 +281,12 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
             message = "No such conversation."
             await self.send_frame(
                 error_frame(stream=start.stream, code="not_found", message=message, param="conversation")
+            )
+            return
+        except PermissionDenied as exc:
+            await self.close_upstream(early)
+            await self.send_frame(
+                error_frame(stream=start.stream, code="forbidden", message=str(exc), param="conversation")
             )
             return
         except Exception as exc:
@@ -337,7 +351,7 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
     def open_upstream(self, start: StartRequest, relay: Relay) -> EarlyUpstream:
         """Send the request now; a task waits for the first events (Opened) while the run is opened."""
         relay.started = time.monotonic()
-        events = _client().stream_batches(start.body, endpoint=start.mode)
+        events = _client(start.api_key).stream_batches(start.body, endpoint=start.mode)
         return EarlyUpstream(events, asyncio.ensure_future(anext(events, None)))
 
     async def close_upstream(self, early: EarlyUpstream | None) -> None:
@@ -361,7 +375,7 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
             await self.send_stream_frame({**started, "request": start.body})
             if early is None:
                 relay.started = time.monotonic()
-                events = _client().stream_batches(start.body, endpoint=start.mode)
+                events = _client(start.api_key).stream_batches(start.body, endpoint=start.mode)
             else:
                 events = early.events
                 first = await early.first

@@ -71,6 +71,8 @@ class StartRequest:
     extra: dict[str, Any]
     conversation: int | None
     body: dict[str, Any]
+    # The workspace's own upstream key when it has one (set by the consumer; never in a frame or repr).
+    api_key: str = dataclasses.field(default="", repr=False)
 
 
 def stream_id(content: dict[str, Any]) -> str:

@@ -162,12 +162,12 @@ def test_list_and_search_take_a_constant_number_of_queries(
     client: Client, ada: Any, count: int, django_assert_num_queries: Any
 ) -> None:
     seed(ada, count)
-    # session, user, count, page rows, the model filter's choices
-    with django_assert_num_queries(5):
+    # session, user, the user's workspaces (switcher + current), count, page rows, the model filter
+    with django_assert_num_queries(6):
         assert client.get("/conversations/").status_code == 200
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         assert client.get("/conversations/?q=text 3&page=2").status_code == 200
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         assert client.get(f"/conversations/?model={MODEL}&q=Seeded").status_code == 200
 
 

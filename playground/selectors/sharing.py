@@ -12,8 +12,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from playground.models import Conversation, ShareLink
+from playground.models import Conversation, Run, ShareLink
 from playground.selectors.conversations import conversation_get_for_user
+from playground.tree import branch_of
 
 
 class ShareLinkGone(PermissionDenied):
@@ -81,3 +82,47 @@ def conversation_for_viewer(
     conversation = link.conversation
     conversation.via_share_link = link
     return conversation
+
+
+def _tokens_per_second(run: Run) -> float | None:
+    completion = (run.usage or {}).get("completion_tokens")
+    total, ttft = (run.timings or {}).get("total_ms"), (run.timings or {}).get("ttft_ms")
+    if not completion or total is None or ttft is None or total <= ttft:
+        return None
+    return round(completion / ((total - ttft) / 1000), 1)
+
+
+def shared_page_data(*, link: ShareLink) -> dict[str, Any]:
+    """What ``/s/<token>/`` shows: the branch on screen, each reply's run metrics and options, minus
+    what the link hides (the system prompt, the parameters and effective sampling options)."""
+    conversation = link.conversation
+    nodes = list(conversation.messages.order_by("pk"))
+    runs = {
+        r.message_id: r
+        for r in conversation.runs.filter(message__isnull=False).select_related("started_by").order_by("pk")
+    }
+    turns = []
+    for message in branch_of(conversation, nodes):
+        if message.role == "system" and link.hide_system_prompt:
+            continue
+        run = runs.get(message.pk)
+        metrics = None
+        if run is not None:
+            metrics = {
+                "status": run.status,
+                "model": run.response_model or run.model,
+                "usage": run.usage or {},
+                "ttft_ms": (run.timings or {}).get("ttft_ms"),
+                "tokens_per_second": _tokens_per_second(run),
+                "started_by": run.started_by.get_username() if run.started_by else None,
+                "options": None if link.hide_parameters else sorted((run.sampling_options or {}).items()),
+            }
+        turns.append({"message": message, "run": metrics})
+    return {
+        "conversation": conversation,
+        "title": str(conversation),
+        "model": conversation.model,
+        "system_prompt": None if link.hide_system_prompt else conversation.system_prompt,
+        "params": None if link.hide_parameters else sorted(conversation.params.items()),
+        "turns": turns,
+    }

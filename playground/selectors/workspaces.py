@@ -75,3 +75,18 @@ def invitation_state(invitation: Invitation) -> str:
     if invitation.expires_at is not None and invitation.expires_at <= timezone.now():
         return "expired"
     return "active"
+
+
+def workspace_api_key(*, user: Any, conversation_id: int | None, workspace_id: int | None) -> str:
+    """The Fireworks key for a run: the own key of the conversation's workspace (or, for a new one, of
+    the user's current workspace), decrypted; "" when it has none (the server's key is used)."""
+    from playground.selectors.conversations import conversation_list_for_user
+
+    if conversation_id is not None:
+        workspaces = conversation_list_for_user(user=user).filter(pk=conversation_id).values("workspace_id")
+    elif workspace_id is not None:
+        workspaces = Membership.objects.filter(user=user, workspace_id=workspace_id).values("workspace_id")
+    else:
+        workspaces = Workspace.objects.filter(personal_for=user).values("pk")
+    workspace = Workspace.objects.filter(pk__in=workspaces).exclude(api_key_encrypted="").first()
+    return workspace.api_key() if workspace else ""

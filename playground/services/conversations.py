@@ -12,8 +12,9 @@ from typing import Any
 from django.db import transaction
 
 from playground.models import Conversation, Message
+from playground.permissions import can
 from playground.selectors.conversations import conversation_get_for_user
-from playground.selectors.workspaces import workspace_get_for_user
+from playground.selectors.workspaces import role_of
 from playground.tree import children_by_parent, path_ids
 
 TITLE_MAX = 200
@@ -113,11 +114,18 @@ def conversation_fork(
 
 
 def conversation_fork_from(
-    *, source: Conversation, user: Any, message_id: int, workspace_id: int | None = None
+    *,
+    source: Conversation,
+    user: Any,
+    message_id: int,
+    workspace_id: int | None = None,
+    keep_system_prompt: bool = True,
+    keep_params: bool = True,
 ) -> Conversation:
-    """The fork of ``source`` (already checked: the user may read it) into the user's workspace."""
-    if workspace_id is not None:
-        workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
+    """The fork of ``source`` (already checked: the user may read it) into ``workspace_id`` when the
+    user may create there, else into their personal workspace; it is private to them."""
+    if workspace_id is not None and not can(role_of(user=user, workspace_id=workspace_id), "create"):
+        workspace_id = None
     nodes = list(source.messages.only("pk", "parent_id"))
     ids = path_ids(((n.pk, n.parent_id) for n in nodes), message_id)
     if not ids or ids[-1] != message_id:
@@ -129,9 +137,9 @@ def conversation_fork_from(
         title=f"{source.title or 'Conversation'} (fork)"[:TITLE_MAX],
         mode=source.mode,
         model=source.model,
-        system_prompt=source.system_prompt,
-        params=source.params,
-        extra=source.extra,
+        system_prompt=source.system_prompt if keep_system_prompt else "",
+        params=source.params if keep_params else {},
+        extra=source.extra if keep_params else {},
         forked_from=source,
     )
     parent = None

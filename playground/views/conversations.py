@@ -24,6 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
+from playground.current import current_workspace_id
 from playground.forms.conversations import ConversationFilterForm, ImportForm, MessageForm, RenameForm
 from playground.models import Conversation, Message, Run
 from playground.selectors import conversations as selectors
@@ -59,7 +60,10 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     form = ConversationFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     query, model = filters.get("q") or "", filters.get("model") or ""
-    rows = selectors.conversation_search_for_user(user=request.user, query=query, model=model)
+    workspace_id = current_workspace_id(request)
+    rows = selectors.conversation_search_for_user(
+        user=request.user, query=query, model=model, workspace_id=workspace_id
+    )
     page = Paginator(rows, PAGE_SIZE).get_page(filters.get("page") or 1)
     now = timezone.now()
     for row in page.object_list:
@@ -71,7 +75,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "query": query,
         "model": model,
-        "models": selectors.conversation_models_for_user(user=request.user),
+        "models": selectors.conversation_models_for_user(user=request.user, workspace_id=workspace_id),
         "filters": urlencode(keep),
         "filtered": bool(keep),
         "import_form": ImportForm(),
@@ -108,7 +112,9 @@ def conversation_delete(request: HttpRequest, conversation_id: int) -> HttpRespo
 @_owned
 def conversation_duplicate(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Copy the conversation (whole tree and runs) and go back to the list, where it is on top."""
-    copy = transfer.conversation_duplicate(user=request.user, conversation_id=conversation_id)
+    copy = transfer.conversation_duplicate(
+        user=request.user, conversation_id=conversation_id, workspace_id=current_workspace_id(request)
+    )
     messages.success(request, f"Duplicated as “{copy.title}”.")
     return redirect("conversation_list")
 
@@ -121,7 +127,10 @@ def conversation_fork(request: HttpRequest, conversation_id: int) -> HttpRespons
     if not form.is_valid():
         raise Http404("No such message.")
     fork = conversations.conversation_fork(
-        user=request.user, conversation_id=conversation_id, message_id=form.cleaned_data["message"]
+        user=request.user,
+        conversation_id=conversation_id,
+        message_id=form.cleaned_data["message"],
+        workspace_id=current_workspace_id(request),
     )
     return redirect("conversation", conversation_id=fork.pk)
 
@@ -165,7 +174,11 @@ def conversation_import(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            imported = transfer.conversation_import(user=request.user, document=form.cleaned_data["file"])
+            imported = transfer.conversation_import(
+                user=request.user,
+                document=form.cleaned_data["file"],
+                workspace_id=current_workspace_id(request),
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:

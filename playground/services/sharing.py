@@ -1,0 +1,86 @@
+"""Share-link writes: create and revoke links, fork a shared conversation, set a conversation's visibility."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from playground.models import Conversation, ShareLink, Visibility
+from playground.selectors.conversations import conversation_get_for_user
+from playground.selectors.sharing import share_link_active
+from playground.services.conversations import conversation_fork_from
+from playground.tree import leaf_of
+
+
+@transaction.atomic
+def share_link_create(
+    *,
+    user: Any,
+    conversation_id: int,
+    expires_in: timedelta | None = None,
+    hide_system_prompt: bool = False,
+    hide_parameters: bool = False,
+) -> ShareLink:
+    """A new read-only link to the conversation (needs the "share" permission on it)."""
+    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id, action="share")
+    return ShareLink.objects.create(
+        conversation=conversation,
+        token=secrets.token_urlsafe(24),
+        created_by=user,
+        expires_at=timezone.now() + expires_in if expires_in else None,
+        hide_system_prompt=hide_system_prompt,
+        hide_parameters=hide_parameters,
+    )
+
+
+@transaction.atomic
+def share_link_revoke(*, user: Any, share_link_id: int) -> ShareLink:
+    """Revoke a link at once (needs "share" on its conversation); ShareLink.DoesNotExist if unseen."""
+    link = ShareLink.objects.select_for_update().get(pk=share_link_id)
+    try:
+        conversation_get_for_user(user=user, conversation_id=link.conversation_id, action="share")
+    except Conversation.DoesNotExist:
+        raise ShareLink.DoesNotExist("No such link.") from None
+    if link.revoked_at is None:
+        link.revoked_at = timezone.now()
+        link.save(update_fields=["revoked_at"])
+    return link
+
+
+@transaction.atomic
+def conversation_fork_shared(*, user: Any, token: str, workspace_id: int | None = None) -> Conversation:
+    """Fork the branch a share link shows into the user's (current) workspace, as a private conversation.
+
+    What the link hides (system prompt, parameters) is not copied either.
+    """
+    link = share_link_active(token=token)
+    source = link.conversation
+    leaf = leaf_of(source, list(source.messages.only("pk", "parent_id", "position")))
+    if leaf is None:
+        raise ValidationError("This conversation has no messages to fork yet.")
+    return conversation_fork_from(
+        source=source,
+        user=user,
+        message_id=leaf.pk,
+        workspace_id=workspace_id,
+        keep_system_prompt=not link.hide_system_prompt,
+        keep_params=not link.hide_parameters,
+    )
+
+
+@transaction.atomic
+def conversation_set_visibility(*, user: Any, conversation_id: int, visibility: str) -> Conversation:
+    """Make a conversation private or shared with its workspace (its owner, an editor or owner there)."""
+    if visibility not in Visibility.values:
+        raise ValidationError(f"visibility must be one of {', '.join(Visibility.values)}.")
+    conversation = conversation_get_for_user(
+        user=user, conversation_id=conversation_id, action="set_visibility", for_update=True
+    )
+    conversation.visibility = visibility
+    Conversation.objects.filter(pk=conversation.pk).update(visibility=visibility)
+    return conversation
