@@ -9,6 +9,7 @@ import { SavedConversation } from "./saved.js";
 import { PresetsControl } from "./presets.js";
 import { CodeDialog } from "./codeview.js";
 import { messageContent } from "./conversation.js";
+import { LiveWatch } from "./watch.js";
 
 const $ = (id) => document.getElementById(id);
 const registry = JSON.parse($("param-registry").textContent);
@@ -436,3 +437,23 @@ const saved = new SavedConversation({
   send: (options) => send(options), setMode, isStreaming: () => current !== null,
   setConversationId: (id) => { conversationId = id; },
 });
+
+// --- Live watching: a stream someone else runs on this conversation, as it is generated (watch.js) ----
+const live = new LiveWatch(socket, {
+  mount: document.querySelector(".col-output .col-scroll"),
+  onEnd: (frame, box) => {
+    // Once it is saved, show the conversation as it now is (unless this page is busy with its own stream).
+    setTimeout(async () => {
+      if (current || conversationId !== frame.conversation) return;
+      const data = await saved.fetchData().catch(() => null);
+      if (data && !current && conversationId === frame.conversation) {
+        saved.load(data);
+        box.remove();
+      }
+    }, 300);
+  },
+});
+// The conversation id changes in several places (a load, chat.started, New conversation): following it
+// here keeps the wiring in one place; the check is a comparison four times a second.
+live.watch(conversationId);
+setInterval(() => live.watch(conversationId), 250);

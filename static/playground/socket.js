@@ -79,13 +79,19 @@ export class PlaygroundSocket {
     }
     if (frame && frame.type === "chat.deltas" && Array.isArray(frame.items)) {
       // Several deltas that waited together on the server: handled as the chat.delta frames they are.
-      for (const item of frame.items) this.route({ ...item, type: "chat.delta", stream: frame.stream });
+      const { items, ...common } = frame;
+      for (const item of items) this.route({ ...common, ...item, type: "chat.delta" });
       return;
     }
     this.route(frame);
   }
 
   route(frame) {
+    if (frame && (frame.watching || frame.type === "watch.snapshot")) {
+      // A stream of a watched conversation, started elsewhere (watch.js): never one of this page's.
+      for (const handler of this.handlers.get("watching") || []) handler(frame);
+      return;
+    }
     if (frame && frame.stream != null && this.streams.has(frame.stream)) {
       this.streams.get(frame.stream)(frame);
       return;
