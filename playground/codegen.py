@@ -14,7 +14,7 @@ import re
 import shlex
 from typing import Any, Literal
 
-Endpoint = Literal["chat", "completions"]
+Endpoint = Literal["chat", "completions", "responses"]
 
 LANGUAGES: tuple[tuple[str, str], ...] = (
     ("python_openai", "Python · OpenAI SDK"),
@@ -52,6 +52,24 @@ OPENAI_CHAT_KWARGS = frozenset(
         "top_logprobs",
         "top_p",
         "user",
+    }
+)
+# client.responses.create() (the Responses API; the fireworks-ai SDK has none).
+OPENAI_RESPONSES_KWARGS = frozenset(
+    {
+        "model",
+        "input",
+        "instructions",
+        "max_output_tokens",
+        "parallel_tool_calls",
+        "previous_response_id",
+        "reasoning",
+        "store",
+        "stream",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_p",
     }
 )
 OPENAI_COMPLETIONS_KWARGS = frozenset(
@@ -167,7 +185,15 @@ def snippets(
 
 def path_for(endpoint: Endpoint) -> str:
     """The API path under the base URL."""
-    return "/chat/completions" if endpoint == "chat" else "/completions"
+    return {"chat": "/chat/completions", "completions": "/completions", "responses": "/responses"}[endpoint]
+
+
+def _method(endpoint: Endpoint) -> str:
+    return {
+        "chat": "client.chat.completions.create",
+        "completions": "client.completions.create",
+        "responses": "client.responses.create",
+    }[endpoint]
 
 
 # --- Python ---------------------------------------------------------------------------------------
@@ -227,6 +253,17 @@ def _py_call(call: str, body: dict[str, Any], known: frozenset[str]) -> str:
 
 
 def _py_output(body: dict[str, Any], endpoint: Endpoint, call: str) -> str:
+    if endpoint == "responses" and body.get("stream"):
+        return (
+            f"stream = {call}\n"
+            "for event in stream:\n"
+            '    if event.type == "response.output_text.delta":\n'
+            '        print(event.delta, end="", flush=True)\n'
+            '    elif event.type == "response.completed":\n'
+            '        print("\\nresponse id:", event.response.id, "usage:", event.response.usage)\n'
+        )
+    if endpoint == "responses":
+        return f"response = {call}\nprint(response.output_text)\n"
     if body.get("stream"):
         piece = "chunk.choices[0].delta.content" if endpoint == "chat" else "chunk.choices[0].text"
         return (
@@ -243,8 +280,12 @@ def _py_output(body: dict[str, Any], endpoint: Endpoint, call: str) -> str:
 
 def python_openai(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> str:
     """The request with the official OpenAI Python SDK (``pip install openai``)."""
-    known = OPENAI_CHAT_KWARGS if endpoint == "chat" else OPENAI_COMPLETIONS_KWARGS
-    method = "client.chat.completions.create" if endpoint == "chat" else "client.completions.create"
+    known = {
+        "chat": OPENAI_CHAT_KWARGS,
+        "completions": OPENAI_COMPLETIONS_KWARGS,
+        "responses": OPENAI_RESPONSES_KWARGS,
+    }[endpoint]
+    method = _method(endpoint)
     return (
         "# pip install openai\n"
         "import os\n\n"
@@ -263,7 +304,12 @@ def fireworks_base_url(base_url: str) -> str | None:
 
 
 def python_fireworks(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> str:
-    """The request with the official ``fireworks-ai`` Python SDK (1.x)."""
+    """The request with the official ``fireworks-ai`` Python SDK (1.x); the OpenAI SDK for /responses."""
+    if endpoint == "responses":
+        return (
+            "# The fireworks-ai SDK has no Responses API client: this is the OpenAI SDK's.\n"
+            + python_openai(body, endpoint=endpoint, base_url=base_url)
+        )
     known = FIREWORKS_CHAT_KWARGS if endpoint == "chat" else FIREWORKS_COMPLETIONS_KWARGS
     method = "client.chat.completions.create" if endpoint == "chat" else "client.completions.create"
     note = ""
@@ -319,9 +365,19 @@ def js_literal(value: Any, level: int = 0) -> str:
 
 def javascript_openai(body: dict[str, Any], *, endpoint: Endpoint, base_url: str) -> str:
     """The request with the official OpenAI Node SDK, as an ES module (it sends the body as given)."""
-    method = "client.chat.completions.create" if endpoint == "chat" else "client.completions.create"
+    method = _method(endpoint)
     literal = js_literal(body)
-    if body.get("stream"):
+    if endpoint == "responses" and body.get("stream"):
+        output = (
+            f"const stream = await {method}({literal});\n"
+            "for await (const event of stream) {\n"
+            '  if (event.type === "response.output_text.delta") process.stdout.write(event.delta);\n'
+            "}\n"
+            'process.stdout.write("\\n");\n'
+        )
+    elif endpoint == "responses":
+        output = f"const response = await {method}({literal});\nconsole.log(response.output_text);\n"
+    elif body.get("stream"):
         piece = "chunk.choices[0]?.delta?.content" if endpoint == "chat" else "chunk.choices[0]?.text"
         output = (
             f"const stream = await {method}({literal});\n"

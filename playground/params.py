@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Kind = Literal["float", "int", "bool", "choice", "string", "stop", "logit_bias", "response_format"]
-Mode = Literal["chat", "completions"]
+Mode = Literal["chat", "completions", "responses"]
 BOTH: tuple[Mode, ...] = ("chat", "completions")
+# Parameters the Responses API (``POST /responses``) takes too (proxy/responses.py maps their names).
+ALL: tuple[Mode, ...] = ("chat", "completions", "responses")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ PARAMS: tuple[Param, ...] = (
         minimum=0,
         maximum=2,
         step=0.05,
+        modes=ALL,
         sampling_key="temperature",
     ),
     Param(
@@ -81,6 +84,7 @@ PARAMS: tuple[Param, ...] = (
         minimum=0,
         maximum=1,
         step=0.01,
+        modes=ALL,
         sampling_key="top_p",
     ),
     Param(
@@ -125,6 +129,7 @@ PARAMS: tuple[Param, ...] = (
         minimum=1,
         maximum=1_000_000,
         step=1,
+        modes=ALL,
         sampling_key="max_tokens",
     ),
     Param(
@@ -234,6 +239,37 @@ PARAMS: tuple[Param, ...] = (
         default=False,
     ),
     Param("echo", "bool", "Return the prompt along with the completion.", ADVANCED, default=False),
+    Param(
+        "raw_output",
+        "bool",
+        "Return the prompt as the model saw it (template fragments, token ids) and the raw completion.",
+        ADVANCED,
+        default=False,
+        modes=("chat",),
+    ),
+    Param(
+        "return_token_ids",
+        "bool",
+        "Return the token ids of the prompt and of the completion.",
+        ADVANCED,
+        default=False,
+    ),
+    Param(
+        "parallel_tool_calls",
+        "bool",
+        "Let the model call several tools in one reply (with tools defined).",
+        OUTPUT,
+        default=True,
+        modes=("chat", "responses"),
+    ),
+    Param(
+        "store",
+        "bool",
+        "Keep the response on the server, so a later request can continue it (previous_response_id).",
+        OUTPUT,
+        default=True,
+        modes=("responses",),
+    ),
     Param(
         "context_length_exceeded_behavior",
         "choice",

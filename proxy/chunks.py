@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from proxy.events import Delta, Done, Event, Finish, Opened, Perf, Usage
+from proxy.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
 
 
 def _to_int(value: str | None) -> int | None:
@@ -139,6 +139,9 @@ def chunk_events(obj: dict[str, Any], state: StreamState, *, whole: bool) -> lis
             delta = delta_from(index, part if isinstance(part, dict) else {}, choice)
             if delta is not None:
                 events.append(delta)
+            raw_output = choice.get("raw_output")
+            if isinstance(raw_output, dict) and raw_output:
+                events.append(RawOutput(choice=index, raw=raw_output))
             reason = choice.get("finish_reason")
             if isinstance(reason, str) and reason:
                 state.finish_reasons[index] = reason

@@ -56,6 +56,8 @@ from proxy.emulator_http import (
     wait_until,
     write,
 )
+from proxy.emulator_responses import ResponsesEndpoint
+from proxy.emulator_template import prompt_fragments
 from proxy.emulator_text import chat_prompt_tokens, completion_prompt_tokens, plan_choice
 from proxy.emulator_wire import Generation
 
@@ -112,6 +114,7 @@ class Emulator:
         self.open_streams = 0
         self.usage_window: deque[tuple[float, int, int]] = deque()
         self.prompt_cache: OrderedDict[str, None] = OrderedDict()
+        self.responses = ResponsesEndpoint(self)  # POST /responses and its stored responses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one ASGI connection."""
@@ -127,6 +130,8 @@ class Emulator:
             await self.generate(
                 scope, receive, send, "chat" if path.endswith("chat/completions") else "completions"
             )
+        elif path == "/inference/v1/responses" and method == "POST":
+            await self.generate(scope, receive, send, "responses")
         elif path == "/inference/v1/models" and method == "GET":
             await self.models(scope, send)
         elif path.startswith("/_emulator/"):
@@ -194,6 +199,8 @@ class Emulator:
                 "path": scope["path"],
                 "method": "POST",
                 "headers": redacted(headers),
+                # The last four characters of the bearer key, so tests can tell which key arrived.
+                "auth_last4": headers.get("authorization", "")[-4:],
                 "body": body if body is not None else raw.decode("utf-8", "replace"),
                 "request_id": request_id,
                 "at": started,
@@ -221,6 +228,9 @@ class Emulator:
                         request_id=fault["shape"] != "empty",
                     )
                     await send_error(send, refusal, request_id, loop.time() - t0, fault)
+                    return
+                if mode == "responses":
+                    await self.responses.answer(body, headers, send, watcher, faults, t0, request_id)
                     return
                 generation = self.prepare(body, headers, mode, request_id, faults)
             except ApiError as exc:
@@ -264,6 +274,10 @@ class Emulator:
             sampling["max_tokens"] = room  # what "truncate" (the default) does
         seed = body["seed"] if isinstance(body.get("seed"), int) else self.config.seed
         count = body.get("n") or 1
+        fragments = None
+        if mode == "chat" and any(body.get(k) is True for k in ("raw_output", "echo", "return_token_ids")):
+            fragments = prompt_fragments(body["messages"], body.get("tools"))
+        wants_raw = body.get("raw_output") is True or body.get("return_token_ids") is True
         plans, echoes = [], []
         for prompt in prompts:
             for i in range(count):
@@ -278,7 +292,10 @@ class Emulator:
                         max_tokens=sampling["max_tokens"],
                     )
                 )
-                echoes.append(prompt if mode == "completions" and body.get("echo") is True else "")
+                if body.get("echo") is not True:
+                    echoes.append("")
+                else:
+                    echoes.append(prompt if mode == "completions" else "".join(fragments or []))
         return Generation(
             mode=mode,
             body=body,
@@ -291,6 +308,7 @@ class Emulator:
             created=int(time.time()),
             usage_placement=faults.usage_placement or self.config.usage_placement,
             echo_prompts=echoes,
+            fragments=fragments if wants_raw else None,
         )
 
     def _cached(self, body: dict[str, Any], headers: dict[str, str], mode: str, prompt_tokens: int) -> int:

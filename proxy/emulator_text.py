@@ -7,6 +7,7 @@ real model's answer.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import random
@@ -88,6 +89,8 @@ class Piece:
     text: str
     logprob: float = 0.0
     alternatives: list[tuple[str, float]] = field(default_factory=list)
+    call: int = 0  # which tool call a tool piece belongs to (parallel tool calls)
+    cost: float = 1.0  # in token times: a predicted token that matched is checked, not generated
 
 
 @dataclass
@@ -105,7 +108,19 @@ class ChoicePlan:
 
     pieces: list[Piece]
     finish_reason: str
-    tool_call: ToolCall | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    # (predicted tokens, of which matched) when the request carried a ``prediction``
+    speculation: tuple[int, int] | None = None
+
+    @property
+    def tool_call(self) -> ToolCall | None:
+        """The first tool call, if any."""
+        return self.tool_calls[0] if self.tool_calls else None
+
+    @property
+    def duration(self) -> float:
+        """How many token times the choice takes (accepted predicted tokens are faster)."""
+        return sum(p.cost for p in self.pieces)
 
     @property
     def content(self) -> str:
@@ -208,6 +223,99 @@ def _json_tokens(request: dict[str, Any], rng: random.Random) -> list[str]:
     return tokenize(json.dumps(value, ensure_ascii=False))
 
 
+def _choose_tools(request: dict[str, Any], last_user: str) -> list[dict[str, Any]]:
+    """The functions to call: every tool the message names when parallel calls are allowed, else one."""
+    first = _choose_tool(request, last_user)
+    if (
+        first is None
+        or request.get("parallel_tool_calls") is False
+        or isinstance(request.get("tool_choice"), dict)
+    ):
+        return [first] if first else []
+    text = last_user.lower()
+    named = [
+        t["function"]
+        for t in request.get("tools") or []
+        if isinstance(t, dict)
+        and isinstance(t.get("function"), dict)
+        and str(t["function"].get("name", "")).lower() in text
+    ]
+    return named if len(named) > 1 else [first]
+
+
+def _tool_answer(request: dict[str, Any], rng: random.Random) -> list[str] | None:
+    """After tool results (the last message has role tool): a reply that uses them, else None."""
+    messages = request.get("messages") or []
+    results: list[dict[str, Any]] = []
+    for message in reversed(messages):
+        if message.get("role") != "tool":
+            break
+        results.insert(0, message)
+    if not results:
+        return None
+    names: dict[Any, Any] = {}
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                names[call.get("id")] = call["function"].get("name")
+    lead = [PREFIX]
+    for message in results:
+        name = names.get(message.get("tool_call_id")) or "the tool"
+        said = tokenize(" ".join(message_text(message.get("content")).split()))[:24]
+        lead += [
+            " Using",
+            " the",
+            " result",
+            " of",
+            f" {name}",
+            ":",
+            " “",
+            *[t.lstrip() if i == 0 else t for i, t in enumerate(said)],
+            "”",
+            ".",
+        ]
+    return lead + _words(rng, rng.randint(6, 20)) + ["."]
+
+
+FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.S)
+
+
+def _edit_tokens(request: dict[str, Any], last_user: str, rng: random.Random) -> list[str] | None:
+    """An edit-style reply: the fenced block of the message (else the prediction) with a few words changed."""
+    fenced = FENCE.search(last_user)
+    prediction = request.get("prediction")
+    predicted = prediction.get("content") if isinstance(prediction, dict) else None
+    if isinstance(predicted, list):  # content parts
+        predicted = message_text(predicted)
+    source = fenced.group(1) if fenced else predicted if isinstance(predicted, str) and predicted else None
+    if source is None:
+        return None
+    edited = [
+        " " + rng.choice(VOCAB) if t.strip() and t.strip()[0].isalpha() and rng.random() < 0.12 else t
+        for t in tokenize(source)
+    ]
+    return [PREFIX, "\n", *edited]
+
+
+def _speculate(pieces: list[Piece], request: dict[str, Any]) -> tuple[int, int] | None:
+    """Mark the content tokens that match the prediction (copied spans) as cheap; (predicted, matched)."""
+    prediction = request.get("prediction")
+    predicted = prediction.get("content") if isinstance(prediction, dict) else None
+    if isinstance(predicted, list):
+        predicted = message_text(predicted)
+    if not isinstance(predicted, str) or not predicted:
+        return None
+    guess = tokenize(predicted)
+    content = [p for p in pieces if p.kind == "content"]
+    matcher = difflib.SequenceMatcher(a=guess, b=[p.text for p in content], autojunk=False)
+    matched = 0
+    for block in matcher.get_matching_blocks():
+        matched += block.size
+        for piece in content[block.b : block.b + block.size]:
+            piece.cost = 0.2
+    return len(guess), matched
+
+
 def _choose_tool(request: dict[str, Any], last_user: str) -> dict[str, Any] | None:
     """The function to call, or None when the request does not ask for a tool call."""
     tools: list[dict[str, Any]] = [
@@ -218,6 +326,9 @@ def _choose_tool(request: dict[str, Any], last_user: str) -> dict[str, Any] | No
     choice = request.get("tool_choice", "auto")
     if not tools or choice == "none":
         return None
+    messages = request.get("messages") or []
+    if choice == "auto" and messages and messages[-1].get("role") == "tool":
+        return None  # the tool answered: now the model answers the user
     if isinstance(choice, dict):
         wanted = (choice.get("function") or {}).get("name")
         return next((t for t in tools if t.get("name") == wanted), tools[0])
@@ -276,25 +387,32 @@ def plan_choice(
     reasoning = (
         [REASONING_PREFIX] + [" " + rng.choice(REASONING_VOCAB) for _ in range(thinking)] if thinking else []
     )
-    tool = _choose_tool(request, last_user) if mode == "chat" else None
-    tool_call = None
-    if tool is not None:
+    tools = _choose_tools(request, last_user) if mode == "chat" else []
+    tool_calls = []
+    for tool in tools:
         arguments = json.dumps(sample_value(tool.get("parameters") or {}, rng), ensure_ascii=False)
-        tool_call = ToolCall(f"call_{rng.getrandbits(96):024x}", str(tool.get("name")), arguments)
-        body = tokenize(arguments)
+        tool_calls.append(ToolCall(f"call_{rng.getrandbits(96):024x}", str(tool.get("name")), arguments))
+    if tool_calls:
+        body = []
         kind, finish = "tool", "tool_calls"
     else:
         fmt = (request.get("response_format") or {}).get("type") if mode == "chat" else None
         json_mode = fmt in ("json_object", "json_schema")
-        body = _json_tokens(request, rng) if json_mode else _reply_tokens(rng, last_user)
+        answer = _tool_answer(request, rng) if mode == "chat" else None
+        edit = None if json_mode or answer else _edit_tokens(request, last_user, rng)
+        body = _json_tokens(request, rng) if json_mode else answer or edit or _reply_tokens(rng, last_user)
         if request.get("ignore_eos") and not json_mode:
             body += _words(rng, max(0, max_tokens - len(body) - len(reasoning)))
         kind, finish = "content", "stop"
 
     pieces = [_with_logprobs("reasoning", t, rng, 0) for t in reasoning]
-    if tool_call is not None:
+    for number, call in enumerate(tool_calls):
         # The call's header (id, name) counts as one token and goes out alone, before the arguments.
-        pieces.append(Piece("tool_name", tool_call.name))
+        pieces.append(Piece("tool_name", call.name, call=number))
+        for t in tokenize(call.arguments):
+            piece = _with_logprobs("tool", t, rng, alternatives)
+            piece.call = number
+            pieces.append(piece)
     pieces += [_with_logprobs(kind, t, rng, alternatives) for t in body]
     stops = request.get("stop")
     stops = [stops] if isinstance(stops, str) else [s for s in stops or [] if isinstance(s, str) and s]
@@ -304,11 +422,12 @@ def plan_choice(
             finish = "stop"
     if len(pieces) > max_tokens:
         pieces, finish = pieces[:max_tokens], "length"
-        if tool_call is not None:
+        if tool_calls:
             # A tool call cut by max_tokens cannot be parsed: it arrives as plain (truncated) text.
             pieces = [Piece("content", p.text) if p.kind.startswith("tool") else p for p in pieces]
-            tool_call = None
-    return ChoicePlan(pieces, finish, tool_call)
+            tool_calls = []
+    speculation = _speculate(pieces, request) if mode == "chat" else None
+    return ChoicePlan(pieces, finish, tool_calls, speculation)
 
 
 def _apply_stop(pieces: list[Piece], stops: list[str]) -> tuple[list[Piece], bool]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.emulator_api import ModelInfo
+from proxy.emulator_template import raw_output
 from proxy.emulator_text import ChoicePlan, Piece, chat_logprobs, legacy_logprobs
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
@@ -31,7 +32,9 @@ class Generation:
     request_id: str
     created: int
     usage_placement: str  # final_chunk | extra_chunk | none
-    echo_prompts: list[str]  # per choice, the prompt to put first (completions ``echo``), else ""
+    echo_prompts: list[str]  # per choice, the prompt to put first (``echo``; chat: the templated prompt)
+    # The templated prompt, one fragment per token, when ``raw_output`` or ``return_token_ids`` asks for it.
+    fragments: list[str] | None = None
 
     @property
     def stream(self) -> bool:
@@ -44,9 +47,27 @@ class Generation:
         return sum(p.completion_tokens for p in self.plans)
 
     @property
-    def longest(self) -> int:
-        """The longest choice in tokens: choices are generated side by side."""
-        return max(p.completion_tokens for p in self.plans)
+    def longest(self) -> float:
+        """The longest choice in token times: choices are generated side by side."""
+        return max(p.duration for p in self.plans)
+
+    @property
+    def speculation(self) -> tuple[int, int] | None:
+        """(predicted tokens, matched) over the choices, when the request carried a prediction."""
+        counts = [p.speculation for p in self.plans if p.speculation is not None]
+        if not counts:
+            return None
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    def raw_output(self, index: int) -> dict[str, Any] | None:
+        """Choice ``index``'s ``raw_output`` (None unless asked for)."""
+        if self.fragments is None:
+            return None
+        plan = self.plans[index]
+        calls = tuple((c.name, c.arguments) for c in plan.tool_calls)
+        return raw_output(
+            self.fragments, plan.content, full=self.body.get("raw_output") is True, tool_calls=calls
+        )
 
     @property
     def include_usage(self) -> bool:
@@ -72,12 +93,17 @@ class Generation:
 
     def perf_metrics(self, ttft_s: float, total_s: float) -> dict[str, Any]:
         """The ``perf_metrics`` object (hyphenated keys, as Fireworks sends them)."""
-        return {
+        metrics: dict[str, Any] = {
             "prompt-tokens": self.prompt_tokens,
             "cached-prompt-tokens": self.cached_tokens,
             "server-time-to-first-token": round(ttft_s, 3),
             "server-processing-time": round(total_s, 3),
         }
+        if self.speculation is not None:
+            metrics["speculation-prompt-tokens"], metrics["speculation-prompt-matched-tokens"] = (
+                self.speculation
+            )
+        return metrics
 
     def _logprobs(self, pieces: list[Piece], offset: int) -> dict[str, Any] | None:
         requested = self.body.get("logprobs")
@@ -101,31 +127,37 @@ class Generation:
             return choice
         return {"index": index, "text": delta, "logprobs": logprobs, "finish_reason": finish}
 
-    def chunks(self, chunk_tokens: int) -> list[tuple[int, dict[str, Any]]]:
+    def chunks(self, chunk_tokens: int) -> list[tuple[float, dict[str, Any]]]:
         """Every stream chunk with the token position that schedules it, in sending order.
 
         A chunk is sent when the first token it carries is due: position ``k`` means the k-th token of
         its choice. The role chunk and a completions ``echo`` sit at position 0, the final chunk at the
         choice's length.
         """
-        timed: list[tuple[int, int, int, dict[str, Any]]] = []
+        timed: list[tuple[float, int, int, dict[str, Any]]] = []
         for index, plan in enumerate(self.plans):
             order = 0
 
             def add(
-                position: int, delta: Any, finish: str | None = None, logprobs: Any = None, index: int = index
+                position: float,
+                delta: Any,
+                finish: str | None = None,
+                logprobs: Any = None,
+                index: int = index,
+                raw: dict[str, Any] | None = None,
             ) -> None:
                 nonlocal order
-                chunk = {
-                    **self._head(),
-                    "choices": [self._choice(index, delta, finish, logprobs)],
-                    "usage": None,
-                }
+                choice = self._choice(index, delta, finish, logprobs)
+                if raw is not None:
+                    choice["raw_output"] = raw
+                chunk = {**self._head(), "choices": [choice], "usage": None}
                 timed.append((position, index, order, chunk))
                 order += 1
 
             if self.mode == "chat":
                 add(0, {"role": "assistant"})
+                if self.echo_prompts[index]:
+                    add(0, {"content": self.echo_prompts[index]})
             elif self.echo_prompts[index]:
                 add(0, self.echo_prompts[index])
             text_offset = len(self.echo_prompts[index])
@@ -133,17 +165,24 @@ class Generation:
                 kind, text = group[0].kind, "".join(p.text for p in group)
                 if kind == "reasoning":
                     add(position, {"reasoning_content": text})
-                elif kind == "tool_name" and plan.tool_call is not None:
-                    call = {"name": plan.tool_call.name, "arguments": ""}
-                    fragment = {"index": 0, "id": plan.tool_call.id, "type": "function", "function": call}
+                elif kind == "tool_name" and plan.tool_calls:
+                    tool = plan.tool_calls[group[0].call]
+                    call = {"name": tool.name, "arguments": ""}
+                    fragment = {"index": group[0].call, "id": tool.id, "type": "function", "function": call}
                     add(position, {"tool_calls": [fragment]})
                 elif kind == "tool":
-                    add(position, {"tool_calls": [{"index": 0, "function": {"arguments": text}}]})
+                    fragment = {"index": group[0].call, "function": {"arguments": text}}
+                    add(position, {"tool_calls": [fragment]})
                 else:
                     logprobs = self._logprobs(group, text_offset)
                     text_offset += len(text)
                     add(position, {"content": text} if self.mode == "chat" else text, logprobs=logprobs)
-            add(plan.completion_tokens, {} if self.mode == "chat" else "", plan.finish_reason)
+            add(
+                plan.duration,
+                {} if self.mode == "chat" else "",
+                plan.finish_reason,
+                raw=self.raw_output(index),
+            )
         timed.sort(key=lambda item: item[:3])
         return [(position, chunk) for position, _, _, chunk in timed]
 
@@ -167,20 +206,21 @@ class Generation:
             content_pieces = [p for p in plan.pieces if p.kind == "content"]
             logprobs = self._logprobs(content_pieces, len(self.echo_prompts[index]))
             if self.mode == "chat":
-                message: dict[str, Any] = {"role": "assistant", "content": plan.content or None}
+                text = self.echo_prompts[index] + plan.content
+                message: dict[str, Any] = {"role": "assistant", "content": text or None}
                 if plan.tool_call is None and message["content"] is None:
                     message["content"] = ""
                 if plan.reasoning:
                     message["reasoning_content"] = plan.reasoning
-                if plan.tool_call is not None:
-                    call = plan.tool_call
+                if plan.tool_calls:
                     message["tool_calls"] = [
                         {
-                            "index": 0,
+                            "index": number,
                             "id": call.id,
                             "type": "function",
                             "function": {"name": call.name, "arguments": call.arguments},
                         }
+                        for number, call in enumerate(plan.tool_calls)
                     ]
                 choice: dict[str, Any] = {
                     "index": index,
@@ -189,6 +229,9 @@ class Generation:
                 }
                 if logprobs is not None:
                     choice["logprobs"] = logprobs
+                raw = self.raw_output(index)
+                if raw is not None:
+                    choice["raw_output"] = raw
             else:
                 text = self.echo_prompts[index] + plan.content
                 choice = {
@@ -213,6 +256,9 @@ class Generation:
         extra = []
         if self.model.speculation and not self.stream:
             extra.append(("fireworks-speculation-generated-tokens", str(self.completion_tokens * 3 // 5)))
+        if self.speculation is not None:
+            extra.append(("fireworks-speculation-prompt-tokens", str(self.speculation[0])))
+            extra.append(("fireworks-speculation-prompt-matched-tokens", str(self.speculation[1])))
         return [
             *extra,
             ("content-type", SSE_CONTENT_TYPE if self.stream else "application/json"),
@@ -239,13 +285,21 @@ def common_headers(request_id: str | None, elapsed_s: float) -> list[tuple[str, 
     return headers
 
 
-def _groups(pieces: list[Piece], size: int) -> list[tuple[int, list[Piece]]]:
-    """Pieces grouped into chunks of up to ``size`` tokens of one kind, with their first position."""
-    groups: list[tuple[int, list[Piece]]] = []
-    for position, piece in enumerate(pieces):
+def _groups(pieces: list[Piece], size: int) -> list[tuple[float, list[Piece]]]:
+    """Pieces grouped into chunks of up to ``size`` tokens of one kind (and tool call), with the time
+    (in token times) their first token is due: accepted predicted tokens cost less than one."""
+    groups: list[tuple[float, list[Piece]]] = []
+    position = 0.0
+    for piece in pieces:
         current = groups[-1][1] if groups else None
-        if current is None or current[0].kind != piece.kind or len(current) >= size:
+        if (
+            current is None
+            or current[0].kind != piece.kind
+            or current[0].call != piece.call
+            or len(current) >= size
+        ):
             groups.append((position, [piece]))
         else:
             current.append(piece)
+        position += piece.cost
     return groups

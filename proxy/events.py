@@ -1,9 +1,10 @@
 """What the upstream client yields, and the one error family it raises.
 
 Plain data, no Django, no Channels, no httpx: the consumer, the tests and the benchmark all speak it.
-A stream yields ``Opened`` first, then any number of ``Delta``, ``Usage`` and ``Perf`` events in the
-order the upstream sent them, then exactly one ``Done``; or it raises an ``UpstreamError`` at any
-point (before or after ``Opened``).
+A stream yields ``Opened`` first, then any number of ``Delta``, ``RawOutput``, ``Finish``, ``Usage`` and
+``Perf`` events in the order the upstream sent them, then exactly one ``Done``; or it raises an
+``UpstreamError`` at any point (before or after ``Opened``). Chat, completions and the Responses API
+(``proxy/responses.py`` translates its events) all come out as these events.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ class Delta:
     tool_calls: list[dict[str, Any]] | None = None  # raw delta.tool_calls fragments
     logprobs: dict[str, Any] | None = None  # the choice's logprobs object, as sent
     role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawOutput:
+    """A choice's ``raw_output``: the prompt as the model saw it and the completion before parsing."""
+
+    choice: int
+    raw: dict[str, Any]  # prompt_fragments, prompt_token_ids, completion, completion_token_ids, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +83,7 @@ class Done:
     model: str | None = None  # the model the response names (may differ from the one requested)
 
 
-Event = Opened | Delta | Finish | Usage | Perf | Done
+Event = Opened | Delta | RawOutput | Finish | Usage | Perf | Done
 
 
 class UpstreamError(Exception):

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from playground.params import Mode, ParamError, to_request_fields, validate
+from proxy.responses import responses_body
 from proxy.upstream import prepare_body
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -73,6 +74,7 @@ class StartRequest:
     body: dict[str, Any]
     # The workspace's own upstream key when it has one (set by the consumer; never in a frame or repr).
     api_key: str = dataclasses.field(default="", repr=False)
+    previous_response_id: str | None = None
 
 
 def stream_id(content: dict[str, Any]) -> str:
@@ -136,8 +138,15 @@ def parse_start(content: dict[str, Any]) -> StartRequest:
     """Check a ``chat.start`` frame and build the request body; raises FrameError naming what is wrong."""
     stream = stream_id(content)
     mode: Mode = content.get("mode", "chat")
-    if mode not in ("chat", "completions"):
-        raise FrameError("invalid_frame", "'mode' must be chat or completions.", stream=stream)
+    if mode not in ("chat", "completions", "responses"):
+        raise FrameError("invalid_frame", "'mode' must be chat, completions or responses.", stream=stream)
+    previous = content.get("previous_response_id")
+    if previous is not None and (mode != "responses" or not isinstance(previous, str) or not previous):
+        raise FrameError(
+            "invalid_frame",
+            "'previous_response_id' must be a response id (a string), in responses mode only.",
+            stream=stream,
+        )
     model = content.get("model") or settings.PLAYGROUND_DEFAULT_MODEL
     if not isinstance(model, str):
         raise FrameError("invalid_frame", "'model' must be a string.", stream=stream)
@@ -160,11 +169,11 @@ def parse_start(content: dict[str, Any]) -> StartRequest:
         raise FrameError("invalid_param", exc.message, stream=stream, param=exc.param) from None
     messages: list[dict[str, Any]] = []
     prompt: str | None = None
-    if mode == "chat":
+    if mode in ("chat", "responses"):
         raw = content.get("messages")
         if not isinstance(raw, list) or not raw:
             raise FrameError(
-                "invalid_frame", "'messages' must be a non-empty list in chat mode.", stream=stream
+                "invalid_frame", f"'messages' must be a non-empty list in {mode} mode.", stream=stream
             )
         sent_messages = [_check_message(i, m, stream) for i, m in enumerate(raw)]
         sent = [{"role": "system", "content": system}, *sent_messages] if system else sent_messages
@@ -179,7 +188,17 @@ def parse_start(content: dict[str, Any]) -> StartRequest:
         if not isinstance(prompt, str):
             raise FrameError("invalid_frame", "'prompt' must be a string in completions mode.", stream=stream)
         body = {"model": model, "prompt": prompt}
-    body = {**body, **to_request_fields(cleaned), **extra}
+    if mode == "responses":
+        # The whole thread is saved; only what follows the previous response is sent (proxy/responses.py).
+        body = responses_body(
+            model=model,
+            messages=sent_messages,
+            system=system,
+            fields={**to_request_fields(cleaned), **extra},
+            previous_response_id=previous,
+        )
+    else:
+        body = {**body, **to_request_fields(cleaned), **extra}
     return StartRequest(
         stream=stream,
         mode=mode,
@@ -191,4 +210,5 @@ def parse_start(content: dict[str, Any]) -> StartRequest:
         extra=extra,
         conversation=conversation,
         body=prepare_body(body, endpoint=mode),
+        previous_response_id=previous,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from proxy.events import Delta, Done, Event, Finish, Opened, Perf, Usage
+from proxy.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
 
 # Response headers the page has no use for (session state of the upstream, not facts about the reply).
 HIDDEN_HEADERS = frozenset({"set-cookie"})
@@ -115,6 +115,11 @@ class Relay:
                 "cached_prompt_tokens": event.cached_prompt_tokens,
                 "server_ttft": event.server_ttft,
             }
+        if isinstance(event, RawOutput):
+            # Kept with the choice's output (the run record) and sent as it came: the prompt as the
+            # model saw it, token ids, the completion before tool-call parsing.
+            self.choice(event.choice)["raw_output"] = event.raw
+            return {"type": "chat.raw", **base, "choice": event.choice, "raw_output": event.raw}
         if isinstance(event, Finish):
             self.finish_reasons[event.choice] = event.reason
             self.choice(event.choice)["finish_reason"] = event.reason

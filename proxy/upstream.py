@@ -21,6 +21,7 @@ import httpx
 from proxy.chunks import StreamState, chunk_events, opened_from
 from proxy.events import (
     Event,
+    Finish,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamHTTPError,
@@ -28,13 +29,18 @@ from proxy.events import (
     UpstreamStreamError,
     UpstreamTimeout,
 )
+from proxy.responses import ResponsesStreamError, ResponsesTranslator
 from proxy.sse import SSEDecoder, SSEEvent
 from proxy.upstream_errors import STATUSES, error_fields, plain_text, scrub
 
 __all__ = ["UpstreamClient", "prepare_body", "scrub", "shared_client"]
 
-Endpoint = Literal["chat", "completions"]
-_PATHS: dict[str, str] = {"chat": "/chat/completions", "completions": "/completions"}
+Endpoint = Literal["chat", "completions", "responses"]
+_PATHS: dict[str, str] = {
+    "chat": "/chat/completions",
+    "completions": "/completions",
+    "responses": "/responses",
+}
 
 # Enough of an error body to explain it; a proxy's HTML error page can be far longer.
 _MAX_ERROR_BODY = 64 * 1024
@@ -59,6 +65,8 @@ def prepare_body(body: dict[str, Any], *, endpoint: Endpoint = "chat") -> dict[s
     """Return the exact body to send: streaming on, usage and perf metrics asked for unless set."""
     prepared = dict(body)
     prepared["stream"] = True
+    if endpoint == "responses":
+        return prepared  # the Responses API ends with its usage anyway and has no perf_metrics switch
     if "stream_options" not in prepared:
         prepared["stream_options"] = {"include_usage": True}
     if "perf_metrics_in_response" not in prepared:
@@ -172,9 +180,10 @@ class UpstreamClient:
             yield [opened_from(response.status_code, response.headers)]
             content_type = response.headers.get("content-type", "").lower()
             chunks = response.aiter_bytes()
+            translator = ResponsesTranslator() if endpoint == "responses" else None
             if "json" in content_type:
                 raw = await self._read_all(chunks, first_byte_deadline, limit=None)
-                yield self._whole(raw)
+                yield self._whole(raw, translator)
                 return
             sniff = "event-stream" not in content_type
             state = StreamState()
@@ -198,11 +207,11 @@ class UpstreamClient:
                     rest = await self._read_all(
                         chunks, loop.time() + self.gap_timeout, limit=None, first=False
                     )
-                    yield self._whole(chunk + rest)
+                    yield self._whole(chunk + rest, translator)
                     return
                 sniff = False
                 if chunk is None:
-                    batch, error = _gather(self._sse_events(decoder.close(), state))
+                    batch, error = _gather(self._sse_events(decoder.close(), state, translator))
                     if batch:
                         yield batch
                     if error is not None:
@@ -210,7 +219,7 @@ class UpstreamClient:
                     break
                 if state.saw_done:
                     continue
-                batch, error = _gather(self._sse_events(decoder.feed(chunk), state))
+                batch, error = _gather(self._sse_events(decoder.feed(chunk), state, translator))
                 if batch:
                     yield batch
                 if error is not None:
@@ -236,7 +245,9 @@ class UpstreamClient:
                     if isinstance(chunks, AsyncGenerator):
                         await chunks.aclose()
 
-    def _sse_events(self, sse_events: list[SSEEvent], state: StreamState) -> Iterator[Event]:
+    def _sse_events(
+        self, sse_events: list[SSEEvent], state: StreamState, translator: ResponsesTranslator | None = None
+    ) -> Iterator[Event]:
         # A generator, so that the events before a bad line still reach the user before the error.
         for sse in sse_events:
             if state.saw_done:
@@ -262,7 +273,33 @@ class UpstreamClient:
                 )
             if obj.get("error") or sse.event == "error":
                 raise self._stream_error(obj, data)
-            yield from chunk_events(obj, state, whole=False)
+            if translator is None:
+                yield from chunk_events(obj, state, whole=False)
+            else:
+                yield from self._translated(translator, state, obj, sse.event, data)
+
+    def _translated(
+        self,
+        translator: ResponsesTranslator,
+        state: StreamState,
+        obj: dict[str, Any],
+        event_name: str | None,
+        data: str,
+        *,
+        whole: bool = False,
+    ) -> list[Event]:
+        """A Responses event (or whole response) as events; its end counts as the stream's end marker."""
+        try:
+            events = translator.whole(obj) if whole else translator.events(obj, event_name)
+        except ResponsesStreamError as exc:
+            raise self._stream_error({"error": exc.body}, data) from None
+        state.response_id, state.model = translator.response_id, translator.model
+        for event in events:
+            if isinstance(event, Finish):
+                state.finish_reasons[event.choice] = event.reason
+        if translator.finished is not None:
+            state.saw_done = True
+        return events
 
     def _stream_error(self, obj: dict[str, Any], data: str) -> UpstreamStreamError:
         message, param = error_fields(obj)
@@ -276,7 +313,7 @@ class UpstreamClient:
             body=self._snippet(data),
         )
 
-    def _whole(self, raw: bytes) -> list[Event]:
+    def _whole(self, raw: bytes, translator: ResponsesTranslator | None = None) -> list[Event]:
         """A 200 that is not an event stream: one whole completion, turned into the same events."""
         text = raw.decode("utf-8", "replace")
         try:
@@ -294,6 +331,8 @@ class UpstreamClient:
         if obj.get("error"):
             raise self._stream_error(obj, text)
         state = StreamState()
+        if translator is not None:
+            return [*self._translated(translator, state, obj, None, text, whole=True), state.done()]
         return [*chunk_events(obj, state, whole=True), state.done()]
 
     async def list_models(self) -> list[dict[str, Any]]:
