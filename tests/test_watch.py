@@ -168,3 +168,51 @@ async def test_joining_mid_stream_gets_the_snapshot_then_the_rest_once(connect: 
             text, applied = text + frame.get("content", ""), frame["i"]
     assert text == "".join(f.get("content", "") for f in sent if f["type"] == "chat.delta")
     assert seen[-1]["type"] == "chat.done"
+
+
+async def anonymous_watcher(conversation: int, token: str) -> tuple[WebsocketCommunicator, dict[str, Any]]:
+    communicator = WebsocketCommunicator(application, "/ws/watch/", headers=[ORIGIN])
+    connected, _ = await communicator.connect()
+    assert connected
+    frame = {"type": "watch", "conversation": conversation, "share": token}
+    await communicator.send_to(text_data=json.dumps(frame))
+    return communicator, json.loads(await communicator.receive_from())
+
+
+async def test_a_share_link_holder_watches_without_signing_in(connect: Any, emulator: Any) -> None:
+    from playground.services.sharing import share_link_create, share_link_revoke
+
+    owner = await connect()
+    conversation = await new_conversation(owner)
+    alice = await database_sync_to_async(get_user_model().objects.get)(username="alice")
+    create = database_sync_to_async(share_link_create)
+    link = await create(user=alice, conversation_id=conversation)
+    hiding = await create(user=alice, conversation_id=conversation, hide_parameters=True)
+    revoked = await create(user=alice, conversation_id=conversation)
+    await database_sync_to_async(share_link_revoke)(user=alice, share_link_id=revoked.pk)
+
+    plain, ok = await anonymous_watcher(conversation, link.token)
+    assert ok == {"type": "watch.ok", "conversation": conversation}
+    hidden, ok = await anonymous_watcher(conversation, hiding.token)
+    assert ok["type"] == "watch.ok"
+    gone, refused = await anonymous_watcher(conversation, revoked.token)
+    assert refused["code"] == "not_found"
+    wrong, refused = await anonymous_watcher(conversation + 1, link.token)
+    assert refused["code"] == "not_found"
+
+    await owner.start("s1", conversation=conversation, params={"max_tokens": 10, "temperature": 0.3})
+    sent = expand(await owner.until_end("s1"))
+    for communicator, hides in ((plain, False), (hidden, True)):
+        got = []
+        while not got or got[-1]["type"] != "chat.done":
+            got += expand([json.loads(await communicator.receive_from())])
+        assert [f.get("content") for f in got if f["type"] == "chat.delta"] == [
+            f.get("content") for f in sent if f["type"] == "chat.delta"
+        ]
+        opened = next(f for f in got if f["type"] == "chat.opened")
+        assert ("sampling_options" in opened) is not hides and ("requested" in opened) is not hides
+        assert opened["request_id"]
+    for communicator in (gone, wrong):
+        assert await communicator.receive_nothing(0.1)
+    for communicator in (plain, hidden, gone, wrong):
+        await communicator.disconnect()
