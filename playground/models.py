@@ -341,3 +341,39 @@ class ShareLink(models.Model):
 
     def __str__(self) -> str:
         return f"Share link of {self.conversation_id}"
+
+
+class Comparison(models.Model):
+    """Several runs of one prompt side by side (``/compare/<id>/``): one column per model or parameter set.
+
+    Each column's run belongs to a conversation of its own, so a column is opened, shared and watched
+    like any conversation; the comparison only groups them. ``columns`` is a list of
+    ``{label, model, params, preset, run, conversation}`` (``run``/``conversation`` are ids; a column
+    whose run was deleted shows as missing).
+    """
+
+    class Kind(models.TextChoices):
+        COMPARE = "compare", "Compare"
+        SWEEP = "sweep", "Sweep"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comparisons")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="comparisons")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.COMPARE)
+    title = models.CharField(max_length=200, blank=True)
+    system_prompt = models.TextField(blank=True)
+    messages = models.JSONField(default=list, blank=True)  # the conversation every column was sent
+    columns = models.JSONField(default=list, blank=True)
+    sweep = models.JSONField(null=True, blank=True)  # {param, values, samples} for a sweep
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="comparison_owner_recent")]
+
+    def __str__(self) -> str:
+        return self.title or f"Comparison {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.workspace_id is None:
+            self.workspace = personal_workspace_of(self.owner_id)
+        super().save(*args, **kwargs)

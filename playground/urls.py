@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from playground.views import code, conversations, playground, presets, sharing, workspaces
+from playground.views import code, compare, conversations, playground, presets, sharing, workspaces
 
 urlpatterns = [
     path("", playground.playground, name="playground"),
@@ -69,6 +69,15 @@ urlpatterns = [
     path("share/<int:share_link_id>/revoke/", sharing.share_link_revoke, name="share_link_revoke"),
     path("s/<str:token>/", sharing.shared, name="shared"),
     path("s/<str:token>/fork/", sharing.shared_fork, name="shared_fork"),
+    # Compare, sweep, replay and presentation mode (playground/views/compare.py).
+    path("compare/", compare.compare_page, name="compare"),
+    path("compare/<int:comparison_id>/", compare.compare_page, name="comparison"),
+    path("comparisons/", compare.comparison_list, name="comparison_list"),
+    path("api/comparisons/", compare.api_comparisons, name="api_comparisons"),
+    path("api/comparisons/<int:comparison_id>/", compare.api_comparison, name="api_comparison"),
+    path("runs/<int:run_id>/replay/", compare.run_replay, name="run_replay"),
+    path("runs/<int:run_id>/replay.json", compare.run_replay_json, name="run_replay_json"),
+    path("present/", compare.present_page, name="present"),
     # Accounts and the admin.
     path("admin/", admin.site.urls),
     path("accounts/signup/", playground.signup, name="signup"),

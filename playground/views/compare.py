@@ -1,0 +1,139 @@
+"""Compare, sweep, replay and presentation pages, and the comparisons' JSON endpoints.
+
+The streams themselves go over the websocket (one ``chat.start`` per column); these views render the
+pages, save a comparison once its columns' runs exist, and hand saved runs to the client-side replay.
+Another user's comparison or run is a 404.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from playground.models import Comparison, Run
+from playground.params import registry_json
+from playground.selectors.comparisons import (
+    comparison_get_for_user,
+    comparison_list_for_user,
+    comparison_page_data,
+    run_replay_for_user,
+)
+from playground.services.comparisons import ComparisonError, comparison_create, comparison_delete
+from playground.views.playground import WEBSOCKET_PATH
+
+
+def _config(request: HttpRequest, **more: Any) -> dict[str, Any]:
+    return {
+        "default_model": settings.PLAYGROUND_DEFAULT_MODEL,
+        "emulator": settings.PLAYGROUND_EMULATOR,
+        "ws_path": WEBSOCKET_PATH,
+        **more,
+    }
+
+
+def _comparison_or_404(request: HttpRequest, comparison_id: int) -> dict[str, Any]:
+    try:
+        return comparison_page_data(user=request.user, comparison_id=comparison_id)
+    except Comparison.DoesNotExist:
+        raise Http404("No such comparison.") from None
+
+
+@login_required
+@require_GET
+def compare_page(request: HttpRequest, comparison_id: int | None = None) -> HttpResponse:
+    """The compare page: empty, or a saved comparison (``/compare/<id>/``) with its columns' runs."""
+    comparison = _comparison_or_404(request, comparison_id) if comparison_id is not None else None
+    context = {"registry": registry_json(), "config": _config(request, comparison=comparison)}
+    return render(request, "playground/compare.html", context)
+
+
+@login_required
+@require_GET
+def comparison_list(request: HttpRequest) -> HttpResponse:
+    """The user's saved comparisons, newest first."""
+    comparisons = comparison_list_for_user(user=request.user)[:200]
+    return render(request, "playground/comparisons.html", {"comparisons": comparisons})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_comparisons(request: HttpRequest) -> JsonResponse:
+    """GET: the user's comparisons. POST (JSON): save one from runs the page made."""
+    if request.method == "GET":
+        rows = comparison_list_for_user(user=request.user).values("pk", "title", "kind", "created_at")[:200]
+        items = [
+            {"id": r["pk"], "title": r["title"], "kind": r["kind"], "created_at": r["created_at"].isoformat()}
+            for r in rows
+        ]
+        return JsonResponse({"comparisons": items})
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return JsonResponse(
+            {"error": {"field": "body", "message": "The body must be a JSON object."}}, status=400
+        )
+    try:
+        comparison = comparison_create(
+            owner=request.user,
+            columns=data.get("columns"),
+            system_prompt=data.get("system_prompt") or "",
+            messages=data.get("messages"),
+            title=data.get("title") or "",
+            kind=data.get("kind") or Comparison.Kind.COMPARE,
+            sweep=data.get("sweep"),
+        )
+    except ComparisonError as exc:
+        return JsonResponse({"error": {"field": exc.field, "message": exc.message}}, status=400)
+    url = reverse("comparison", args=[comparison.pk])
+    return JsonResponse({"comparison": {"id": comparison.pk, "url": url}}, status=201)
+
+
+@login_required
+@require_http_methods(["GET", "DELETE"])
+def api_comparison(request: HttpRequest, comparison_id: int) -> JsonResponse:
+    """GET: a comparison with its columns' runs. DELETE: delete it (the runs stay)."""
+    data = _comparison_or_404(request, comparison_id)
+    if request.method == "DELETE":
+        comparison_delete(comparison=comparison_get_for_user(user=request.user, comparison_id=comparison_id))
+        return JsonResponse({"deleted": comparison_id})
+    return JsonResponse({"comparison": data})
+
+
+def _replay_or_404(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    try:
+        return run_replay_for_user(user=request.user, run_id=run_id)
+    except Run.DoesNotExist:
+        raise Http404("No such run.") from None
+
+
+@login_required
+@require_GET
+def run_replay_json(request: HttpRequest, run_id: int) -> JsonResponse:
+    """A saved run's reply, metrics and chunk timeline, for the client-side replay."""
+    return JsonResponse({"run": _replay_or_404(request, run_id)})
+
+
+@login_required
+@require_GET
+def run_replay(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Replay a saved run at its recorded pace (1x, 2x, 4x) in the browser, without calling the API."""
+    run = _replay_or_404(request, run_id)
+    return render(request, "playground/replay.html", {"run": run, "config": _config(request, run=run)})
+
+
+@login_required
+@require_GET
+def present_page(request: HttpRequest) -> HttpResponse:
+    """Presentation mode: large type, a prepared queue of prompts stepped through with one key."""
+    return render(
+        request, "playground/present.html", {"registry": registry_json(), "config": _config(request)}
+    )
