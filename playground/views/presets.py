@@ -39,9 +39,10 @@ from playground.services.presets import (
 MAX_IMPORT_BYTES = 2_000_000
 
 
-def _get_or_404(request: HttpRequest, preset_id: int) -> Preset:
+def _get_or_404(request: HttpRequest, preset_id: int, action: str = "view") -> Preset:
+    # Not seen: 404; seen but the role does not allow ``action`` (a viewer and the team library): 403.
     try:
-        return preset_get_for_user(user=request.user, preset_id=preset_id)
+        return preset_get_for_user(user=request.user, preset_id=preset_id, action=action)
     except Preset.DoesNotExist:
         raise Http404("No such preset.") from None
 
@@ -98,7 +99,8 @@ def api_presets(request: HttpRequest) -> JsonResponse:
 @require_http_methods(["GET", "POST", "DELETE"])
 def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
     """GET: one preset. POST (JSON, any subset of the fields): update it. DELETE: delete it."""
-    preset = _get_or_404(request, preset_id)
+    action = {"GET": "view", "DELETE": "delete"}.get(request.method or "", "edit")
+    preset = _get_or_404(request, preset_id, action)
     if request.method == "GET":
         return JsonResponse({"preset": preset_api_data(preset)})
     if request.method == "DELETE":
@@ -145,7 +147,7 @@ def presets_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def preset_rename(request: HttpRequest, preset_id: int) -> HttpResponse:
     """Rename a preset (names are unique per user)."""
-    preset = _get_or_404(request, preset_id)
+    preset = _get_or_404(request, preset_id, "edit")
     form = RenameForm(request.POST)
     if not form.is_valid():
         messages.error(request, "A preset needs a name of at most 120 characters.")
@@ -164,7 +166,7 @@ def preset_rename(request: HttpRequest, preset_id: int) -> HttpResponse:
 @require_POST
 def preset_default(request: HttpRequest, preset_id: int) -> HttpResponse:
     """Make a preset the default for new conversations, or stop it being the default."""
-    preset = _get_or_404(request, preset_id)
+    preset = _get_or_404(request, preset_id, "edit")
     form = DefaultForm(request.POST)
     form.is_valid()  # a missing box means "not the default"
     preset_set_default(preset=preset, is_default=form.cleaned_data.get("is_default", False))
@@ -179,7 +181,7 @@ def preset_default(request: HttpRequest, preset_id: int) -> HttpResponse:
 @require_POST
 def preset_delete_view(request: HttpRequest, preset_id: int) -> HttpResponse:
     """Delete a preset."""
-    preset = _get_or_404(request, preset_id)
+    preset = _get_or_404(request, preset_id, "delete")
     name = preset.name
     preset_delete(preset=preset)
     messages.success(request, f"Deleted {name!r}.")

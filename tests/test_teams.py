@@ -1,0 +1,504 @@
+"""Workspaces and sharing: the permission matrix (every action by every kind of user, through the real
+views and websockets), invitations, share links (expiry, revocation, hide options, fork) and the
+workspace's own API key (encrypted at rest, masked, used upstream, never shown)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from playground.asgi import application
+from playground.models import Conversation, Invitation, Membership, Preset, Role, ShareLink, Visibility
+from playground.services import runs, sharing, workspaces
+from tests.test_consumers import API_KEY, MODEL, ORIGIN, Socket
+
+WORKSPACE_KEY = "fw_WORKSPACESECRET9876wxyz"
+ACTIONS = ("view", "run", "edit", "delete", "share", "fork", "manage_members", "manage_settings", "watch")
+OK, FORBIDDEN, NOT_FOUND, LOGIN = "ok", "forbidden", "not_found", "login"
+# Who may do what (README, "Teams and sharing"). "link" is an anonymous share-link holder, "link_user"
+# a signed-in member of another workspace holding the link. Anonymous users are sent to the login
+# page for any member URL (whether or not it exists) and their chat socket is refused.
+MATRIX: dict[str, tuple[str, ...]] = {
+    #            view       run        edit       delete     share      fork       members    settings   watch
+    "owner": (OK, OK, OK, OK, OK, OK, OK, OK, OK),
+    "editor": (OK, OK, OK, FORBIDDEN, OK, OK, FORBIDDEN, FORBIDDEN, OK),
+    "viewer": (OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, OK),
+    "outsider": (NOT_FOUND,) * 9,
+    "anonymous": (LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, NOT_FOUND),
+    "link": (OK, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, OK),
+    "link_user": (OK, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, OK),
+}
+CASES = [(who, action, MATRIX[who][i]) for who in MATRIX for i, action in enumerate(ACTIONS)]
+HTTP_CASES = [c for c in CASES if c[1] not in ("run", "watch")]
+SOCKET_CASES = [c for c in CASES if c[1] in ("run", "watch")]
+
+
+def make_user(name: str) -> Any:
+    return get_user_model().objects.create_user(name)  # no password: force_login, and fast
+
+
+def converse(
+    user: Any, text: str, *, workspace_id: int | None = None, conversation_id: int | None = None
+) -> Any:
+    """One saved exchange, as the consumer makes it."""
+    run = runs.run_start(
+        user=user,
+        conversation_id=conversation_id,
+        mode="chat",
+        model=MODEL,
+        messages=[{"role": "user", "content": text}],
+        prompt=None,
+        params={"temperature": 0.3},
+        extra={},
+        request={"model": MODEL, "messages": [{"role": "user", "content": text}], "temperature": 0.3},
+        system_prompt="You are terse.",
+        workspace_id=workspace_id,
+    )
+    runs.run_finish(
+        run_id=run.pk,
+        status="done",
+        opened={
+            "request_id": "r1",
+            "headers": {},
+            "sampling_options": {"temperature": 0.3},
+            "rate_limits": {},
+        },
+        output=[{"content": "Sure thing."}],
+        usage={"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32},
+        perf=None,
+        timings={"ttft_ms": 100.0, "total_ms": 1100.0, "chunks": 20, "chunks_per_second": 20.0},
+        timeline=[],
+        error=None,
+        response_model=MODEL,
+        finish_reasons={0: "stop"},
+    )
+    run.refresh_from_db()
+    return run
+
+
+def make_world() -> dict[str, Any]:
+    """A team (owner olive, editors eddie and ann, viewer vera), an outsider otto, and a conversation of
+    ann's shared with the team, with one reply and a share link."""
+    users = {name: make_user(name) for name in ("olive", "eddie", "ann", "vera", "otto")}
+    team = workspaces.workspace_create(user=users["olive"], name="Team")
+    for name, role in (("eddie", Role.EDITOR), ("ann", Role.EDITOR), ("vera", Role.VIEWER)):
+        Membership.objects.create(workspace=team, user=users[name], role=role)
+    run = converse(users["ann"], "Hello team", workspace_id=team.pk)
+    conversation = run.conversation
+    sharing.conversation_set_visibility(
+        user=users["ann"], conversation_id=conversation.pk, visibility=Visibility.WORKSPACE
+    )
+    link = sharing.share_link_create(user=users["ann"], conversation_id=conversation.pk)
+    return {"users": users, "team": team, "conversation": conversation, "run": run, "link": link}
+
+
+def client_for(world: dict[str, Any], who: str) -> Client:
+    client = Client()
+    user = {
+        "owner": "olive",
+        "editor": "eddie",
+        "viewer": "vera",
+        "outsider": "otto",
+        "link_user": "otto",
+    }.get(who)
+    if user:
+        client.force_login(world["users"][user])
+    return client
+
+
+def outcome(response: Any) -> str:
+    if response.status_code in (200, 302) and "/accounts/login/" in response.get("Location", ""):
+        return LOGIN
+    return {200: OK, 302: OK, 403: FORBIDDEN, 404: NOT_FOUND}.get(
+        response.status_code, str(response.status_code)
+    )
+
+
+def do_http(world: dict[str, Any], who: str, action: str) -> Any:
+    client = client_for(world, who)
+    c, team, token = world["conversation"], world["team"], world["link"].token
+    by_link = who in ("link", "link_user")
+    if action == "view":
+        return client.get(f"/s/{token}/" if by_link else f"/c/{c.pk}/")
+    if action == "edit":
+        return client.post(f"/c/{c.pk}/rename/", {"title": "Renamed"})
+    if action == "delete":
+        return client.post(f"/c/{c.pk}/delete/")
+    if action == "share":
+        return client.post(f"/c/{c.pk}/share/new/", {"expires_in_days": ""})
+    if action == "fork":
+        if by_link:
+            return client.post(f"/s/{token}/fork/")
+        return client.post(f"/c/{c.pk}/fork/", {"message": world["run"].message_id})
+    if action == "manage_members":
+        return client.post(f"/workspaces/{team.pk}/invitations/", {"role": "viewer", "expires_in_days": "7"})
+    if action == "manage_settings":
+        return client.post(f"/workspaces/{team.pk}/update/", {"name": "Renamed team"})
+    raise AssertionError(action)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("who", "action", "expected"), HTTP_CASES)
+def test_permission_matrix_views(who: str, action: str, expected: str) -> None:
+    world = make_world()
+    c = world["conversation"]
+    response = do_http(world, who, action)
+    assert outcome(response) == expected, (who, action, response.status_code, response.get("Location"))
+    c_now = Conversation.objects.filter(pk=c.pk).first()
+    # Nothing changes unless allowed.
+    if action == "edit":
+        assert (c_now.title == "Renamed") is (expected == OK)
+    if action == "delete":
+        assert (c_now is None) is (expected == OK)
+    if action == "share":
+        assert ShareLink.objects.filter(conversation=c).count() == (2 if expected == OK else 1)
+    if action == "fork":
+        forks = Conversation.objects.filter(forked_from=c)
+        assert forks.count() == (1 if expected == OK else 0)
+        if expected == OK:
+            assert forks.get().visibility == Visibility.PRIVATE
+    if action == "manage_members":
+        assert Invitation.objects.filter(workspace=world["team"]).count() == (1 if expected == OK else 0)
+    if action == "manage_settings":
+        world["team"].refresh_from_db()
+        assert (world["team"].name == "Renamed team") is (expected == OK)
+
+
+async def open_socket(path: str, cookie: bytes | None) -> WebsocketCommunicator:
+    headers = [ORIGIN, (b"cookie", cookie)] if cookie else [ORIGIN]
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def cookie_of(client: Client) -> bytes | None:
+    return (
+        f"sessionid={client.cookies['sessionid'].value}".encode() if "sessionid" in client.cookies else None
+    )
+
+
+async def do_socket(world: dict[str, Any], who: str, action: str) -> str:
+    cookie = await database_sync_to_async(lambda: cookie_of(client_for(world, who)))()
+    c, token = world["conversation"], world["link"].token
+    by_link = who in ("link", "link_user")
+    path = "/ws/watch/" if action == "watch" and (by_link or who == "anonymous") else "/ws/chat/"
+    communicator = await open_socket(path, cookie)
+    connected, _ = await communicator.connect()
+    if not connected:
+        return LOGIN
+    ws = Socket(communicator)
+    try:
+        if action == "run":
+            await ws.start("s1", conversation=c.pk, messages=[{"role": "user", "content": "More"}])
+            frame = await ws.receive()
+            if frame["type"] == "chat.started":
+                await ws.until_end("s1")
+                return OK
+            return frame["code"]
+        frame_in = {"type": "watch", "conversation": c.pk, **({"share": token} if by_link else {})}
+        await ws.send(frame_in)
+        frame = await ws.receive()
+        return OK if frame["type"] == "watch.ok" else frame["code"]
+    finally:
+        await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("who", "action", "expected"), SOCKET_CASES)
+async def test_permission_matrix_websocket(
+    who: str, action: str, expected: str, upstream_settings: Any, emulator: Any
+) -> None:
+    world = await database_sync_to_async(make_world)()
+    assert await do_socket(world, who, action) == expected
+    runs_now = await database_sync_to_async(lambda: world["conversation"].runs.count())()
+    assert runs_now == (2 if action == "run" and expected == OK else 1)
+
+
+@pytest.fixture
+def upstream_settings(settings: Any, emulator: Any) -> Any:
+    from django.core.cache import cache
+
+    settings.FIREWORKS_BASE_URL = emulator.base_url
+    settings.FIREWORKS_API_KEY = API_KEY
+    cache.clear()
+    return settings
+
+
+# --- invitations and roles --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_invitation_join_role_change_and_the_last_owner() -> None:
+    olive, bob = make_user("olive"), make_user("bob")
+    owner = Client()
+    owner.force_login(olive)
+    team = workspaces.workspace_create(user=olive, name="Team")
+    owner.post(f"/workspaces/{team.pk}/invitations/", {"role": "editor", "expires_in_days": "7"})
+    invitation = Invitation.objects.get(workspace=team)
+    assert len(invitation.token) >= 32
+    page = owner.get(f"/workspaces/{team.pk}/").content.decode()
+    assert f"/join/{invitation.token}/" in page
+
+    guest = Client()
+    assert outcome(guest.get(f"/join/{invitation.token}/")) == LOGIN
+    guest.force_login(bob)
+    assert 'data-testid="join-button"' in guest.get(f"/join/{invitation.token}/").content.decode()
+    assert guest.post(f"/join/{invitation.token}/").status_code == 302
+    membership = Membership.objects.get(workspace=team, user=bob)
+    assert membership.role == Role.EDITOR
+    # Joining switched bob to the team: new conversations go there.
+    assert guest.session["workspace_id"] == team.pk
+    assert guest.get("/join/not-a-token/").status_code == 404
+
+    # Roles: the owner makes bob a viewer, then an owner; the last owner cannot step down or be removed.
+    owner.post(f"/workspaces/{team.pk}/members/{membership.pk}/role/", {"role": "viewer"})
+    membership.refresh_from_db()
+    assert membership.role == Role.VIEWER
+    olive_membership = Membership.objects.get(workspace=team, user=olive)
+    response = owner.post(
+        f"/workspaces/{team.pk}/members/{olive_membership.pk}/role/", {"role": "editor"}, follow=True
+    )
+    assert "needs an owner" in response.content.decode()
+    response = owner.post(f"/workspaces/{team.pk}/members/{olive_membership.pk}/remove/", follow=True)
+    assert "last owner" in response.content.decode()
+    olive_membership.refresh_from_db()
+    assert olive_membership.role == Role.OWNER
+    owner.post(f"/workspaces/{team.pk}/members/{membership.pk}/role/", {"role": "owner"})
+    assert (
+        owner.post(
+            f"/workspaces/{team.pk}/members/{olive_membership.pk}/role/", {"role": "editor"}
+        ).status_code
+        == 302
+    )
+    olive_membership.refresh_from_db()
+    assert olive_membership.role == Role.EDITOR
+    # Now olive is an editor: managing members is refused (403), and bob (owner) removes her.
+    assert owner.post(f"/workspaces/{team.pk}/members/{membership.pk}/remove/").status_code == 403
+    guest.post(f"/workspaces/{team.pk}/members/{olive_membership.pk}/remove/")
+    assert not Membership.objects.filter(pk=olive_membership.pk).exists()
+    # A removed member no longer sees the workspace at all.
+    assert owner.get(f"/workspaces/{team.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_expired_and_revoked_invitations_are_refused() -> None:
+    olive, bob = make_user("olive"), make_user("bob")
+    team = workspaces.workspace_create(user=olive, name="Team")
+    expired = workspaces.invitation_create(
+        user=olive, workspace_id=team.pk, role="editor", expires_in=timedelta(days=1)
+    )
+    Invitation.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    revoked = workspaces.invitation_create(user=olive, workspace_id=team.pk, role="viewer")
+    owner = Client()
+    owner.force_login(olive)
+    assert owner.post(f"/workspaces/{team.pk}/invitations/{revoked.pk}/revoke/").status_code == 302
+    guest = Client()
+    guest.force_login(bob)
+    for invitation, text in ((expired, "has expired"), (revoked, "was revoked")):
+        for response in (guest.get(f"/join/{invitation.token}/"), guest.post(f"/join/{invitation.token}/")):
+            assert response.status_code == 410
+            assert text in response.content.decode()
+    assert not Membership.objects.filter(workspace=team, user=bob).exists()
+
+
+# --- share links ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_share_page_shows_messages_metrics_and_options_then_expires_or_is_revoked() -> None:
+    world = make_world()
+    link, run = world["link"], world["run"]
+    assert len(link.token) >= 32
+    page = Client().get(f"/s/{link.token}/").content.decode()
+    for text in (
+        "Hello team",
+        "Sure thing.",
+        "You are terse.",
+        "temperature",
+        "TTFT 100 ms",
+        "20.0 tok/s",
+        "by <strong>ann</strong>",
+    ):
+        assert text in page, text
+    assert "rename" not in page.lower() and 'name="title"' not in page
+    # The link of another conversation cannot be used for this one, and unknown tokens are 404.
+    assert Client().get("/s/nope/").status_code == 404
+
+    ShareLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    response = Client().get(f"/s/{link.token}/")
+    assert response.status_code == 410 and "This link has expired" in response.content.decode()
+
+    second = sharing.share_link_create(user=world["users"]["ann"], conversation_id=run.conversation_id)
+    assert Client().get(f"/s/{second.token}/").status_code == 200
+    owner = client_for(world, "owner")
+    assert owner.post(f"/share/{second.pk}/revoke/").status_code == 302
+    response = Client().get(f"/s/{second.token}/")
+    assert response.status_code == 410 and "This link was revoked" in response.content.decode()
+    # A viewer may not revoke links (403); an outsider does not see them (404).
+    third = sharing.share_link_create(user=world["users"]["ann"], conversation_id=run.conversation_id)
+    assert client_for(world, "viewer").post(f"/share/{third.pk}/revoke/").status_code == 403
+    assert client_for(world, "outsider").post(f"/share/{third.pk}/revoke/").status_code == 404
+    assert Client().get(f"/s/{third.token}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_share_link_hides_the_system_prompt_and_parameters_also_in_a_fork() -> None:
+    world = make_world()
+    ann, otto = world["users"]["ann"], world["users"]["otto"]
+    link = sharing.share_link_create(
+        user=ann, conversation_id=world["conversation"].pk, hide_system_prompt=True, hide_parameters=True
+    )
+    page = Client().get(f"/s/{link.token}/").content.decode()
+    assert "Hello team" in page and "Sure thing." in page and "TTFT 100 ms" in page
+    assert "You are terse." not in page
+    assert "temperature" not in page and 'data-testid="shared-options"' not in page
+    otto_client = Client()
+    otto_client.force_login(otto)
+    response = otto_client.post(f"/s/{link.token}/fork/")
+    fork = Conversation.objects.get(forked_from=world["conversation"])
+    assert response["Location"] == f"/c/{fork.pk}/"
+    assert fork.owner == otto and fork.workspace == otto.personal_workspace
+    assert fork.visibility == Visibility.PRIVATE
+    assert fork.system_prompt == "" and fork.params == {}
+    assert [m.text for m in fork.messages.order_by("position")] == ["Hello team", "Sure thing."]
+    assert otto_client.get(f"/c/{fork.pk}/").status_code == 200
+    # Without hiding, the fork keeps them.
+    plain = Client()
+    plain.force_login(otto)
+    plain.post(f"/s/{world['link'].token}/fork/")
+    second = Conversation.objects.filter(forked_from=world["conversation"]).latest("pk")
+    assert second.system_prompt == "You are terse." and second.params == {"temperature": 0.3}
+
+
+@pytest.mark.django_db
+def test_private_conversations_and_presets_stay_with_their_owner() -> None:
+    world = make_world()
+    eddie = world["users"]["eddie"]
+    team = world["team"]
+    mine = converse(eddie, "Eddie's own", workspace_id=team.pk).conversation
+    assert mine.visibility == Visibility.PRIVATE and mine.workspace == team
+    assert client_for(world, "viewer").get(f"/c/{mine.pk}/").status_code == 404
+    assert client_for(world, "owner").get(f"/c/{mine.pk}/").status_code == 404
+    eddie_client = client_for(world, "editor")
+    assert eddie_client.get(f"/c/{mine.pk}/").status_code == 200
+    # The list shows the current workspace's conversations: switch to the team first.
+    assert "Eddie" not in eddie_client.get("/conversations/").content.decode()
+    eddie_client.post("/workspaces/switch/", {"workspace": team.pk})
+    listed = eddie_client.get("/conversations/").content.decode()
+    assert "Eddie&#x27;s own" in listed and "Hello team" in listed
+    assert (
+        client_for(world, "outsider").post("/workspaces/switch/", {"workspace": team.pk}).status_code == 404
+    )
+
+    # Presets: the team library is seen by every member (viewers read only), personal ones by their owner.
+    from playground.services.presets import preset_create
+
+    library = preset_create(owner=eddie, name="Team default", scope="workspace", workspace_id=team.pk)
+    personal = preset_create(owner=eddie, name="Mine")
+    names = {p["name"] for p in client_for(world, "viewer").get("/api/presets/").json()["presets"]}
+    assert "Team default" in names and "Mine" not in names
+    assert {p["name"] for p in client_for(world, "outsider").get("/api/presets/").json()["presets"]} == set()
+    viewer = client_for(world, "viewer")
+    assert (
+        viewer.post(f"/api/presets/{library.pk}/", {"name": "x"}, content_type="application/json").status_code
+        == 403
+    )
+    assert viewer.get(f"/api/presets/{personal.pk}/").status_code == 404
+    assert (
+        client_for(world, "owner")
+        .post(f"/api/presets/{library.pk}/", {"name": "Team v2"}, content_type="application/json")
+        .status_code
+        == 200
+    )
+    assert Preset.objects.get(pk=library.pk).name == "Team v2"
+
+
+# --- the workspace's own API key ------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_workspace_key_is_encrypted_masked_and_used_upstream(
+    upstream_settings: Any, emulator: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    world = await database_sync_to_async(make_world)()
+    team = world["team"]
+
+    def set_key() -> list[str]:
+        owner = client_for(world, "owner")
+        response = owner.post(
+            f"/workspaces/{team.pk}/update/", {"name": "Team", "api_key": WORKSPACE_KEY}, follow=True
+        )
+        pages = [response.content.decode()]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT api_key_encrypted, api_key_last4 FROM playground_workspace WHERE id = %s", [team.pk]
+            )
+            encrypted, last4 = cursor.fetchone()
+        assert WORKSPACE_KEY not in encrypted and last4 == "wxyz" and encrypted
+        team.refresh_from_db()
+        assert team.api_key() == WORKSPACE_KEY
+        editor = client_for(world, "editor")
+        c = world["conversation"]
+        for client, url in (
+            (owner, f"/workspaces/{team.pk}/"),
+            (editor, f"/workspaces/{team.pk}/"),
+            (owner, f"/c/{c.pk}/"),
+            (owner, f"/c/{c.pk}/data/"),
+            (owner, f"/c/{c.pk}/export/"),
+            (owner, f"/runs/{world['run'].pk}/"),
+            (owner, f"/c/{c.pk}/share/"),
+            (Client(), f"/s/{world['link'].token}/"),
+        ):
+            pages.append(client.get(url).content.decode())
+        return pages
+
+    pages = await database_sync_to_async(set_key)()
+    assert "••••wxyz" in pages[0] and "••••wxyz" in pages[1]
+    assert not any(WORKSPACE_KEY in page for page in pages)
+
+    # A run in the team's conversation (and a new one in the team) reaches the emulator with that key.
+    cookie = await database_sync_to_async(
+        lambda: cookie_of(_switched(client_for(world, "editor"), team.pk))
+    )()
+    communicator = await open_socket("/ws/chat/", cookie)
+    assert (await communicator.connect())[0]
+    ws = Socket(communicator)
+    await ws.start(
+        "s1", conversation=world["conversation"].pk, messages=[{"role": "user", "content": "Again"}]
+    )
+    frames = await ws.until_end("s1")
+    assert frames[-1]["type"] == "chat.done"
+    await ws.start("s2")
+    frames = await ws.until_end("s2")
+    assert frames[-1]["type"] == "chat.done"
+    new = frames[0]["conversation"]
+    await ws.disconnect()
+    requests = [r for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")]
+    assert [r["auth_last4"] for r in requests[-2:]] == ["wxyz", "wxyz"]
+    assert await database_sync_to_async(lambda: Conversation.objects.get(pk=new).workspace_id)() == team.pk
+    # The personal workspace has no key of its own: the server's key is used there.
+    otto_cookie = await database_sync_to_async(lambda: cookie_of(client_for(world, "outsider")))()
+    communicator = await open_socket("/ws/chat/", otto_cookie)
+    assert (await communicator.connect())[0]
+    other = Socket(communicator)
+    await other.start("s3")
+    await other.until_end("s3")
+    await other.disconnect()
+    assert emulator.state()["requests"][-1]["auth_last4"] == API_KEY[-4:]
+    assert not any(WORKSPACE_KEY in text for text in ws.raw + other.raw)
+    assert not any(WORKSPACE_KEY in record.getMessage() for record in caplog.records)
+    assert not any(WORKSPACE_KEY in json.dumps(r) for r in emulator.state()["requests"])
+
+
+def _switched(client: Client, workspace_id: int) -> Client:
+    client.post("/workspaces/switch/", {"workspace": workspace_id})
+    return client
