@@ -201,8 +201,6 @@ class Emulator:
                 "headers": redacted(headers),
                 # The last four characters of the bearer key, so tests can tell which key arrived.
                 "auth_last4": headers.get("authorization", "")[-4:],
-                # The last four characters of the bearer key, so tests can tell which key arrived.
-                "auth_last4": headers.get("authorization", "")[-4:],
                 "body": body if body is not None else raw.decode("utf-8", "replace"),
                 "request_id": request_id,
                 "at": started,
