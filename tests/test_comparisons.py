@@ -130,3 +130,10 @@ def test_replay_data_and_pages() -> None:
         response = client.get(url)
         assert response.status_code == 200
         assert b'href="/compare/"' in response.content
+
+
+def test_the_run_page_links_to_its_replay() -> None:
+    ada, client = make_client("ada")
+    result = converse(ada, "Hello")
+    page = client.get(f"/runs/{result.run_id}/")
+    assert f'href="/runs/{result.run_id}/replay/"'.encode() in page.content

@@ -170,7 +170,7 @@ $("sweep-generate").addEventListener("click", () => {
 // --- running -----------------------------------------------------------------------------------------
 function buildColumns(makeStream) {
   const root = clear($("columns"));
-  root.style.setProperty("--cols", String(Math.min(specs.length, 4)));
+  root.style.setProperty("--cols", String(specs.length <= 4 ? specs.length : specs.length % 3 === 0 ? 3 : 4));
   views = specs.map((spec, index) => new ColumnView(spec, index, { onStop: (i) => streams[i]?.stop() }));
   streams = specs.map((spec, index) => makeStream(spec, index, (state) => onUpdate(index, state)));
   root.append(...views.map((v) => v.root));
@@ -186,7 +186,7 @@ function onUpdate(index, state) {
   $("stop-all").disabled = !running;
   $("run-all").disabled = running;
   $("replay-all").disabled = running || !streams.length || !streams.every((s) => s.state.run || s.data);
-  if (!running && state.status !== "idle" && !state.replay) presetButton(index, state);
+  if (!running) streams.forEach((s, i) => { if (s.state.status !== "idle" && !s.state.replay) presetButton(i, s.state); });
   if (!savedId && !saving && streams.length && streams.every((s) => s instanceof ColumnStream && (s.state.run || !RUNNING.has(s.state.status)))) save();
   if (!running) showSummary();
   else $("summary-panel").hidden = true;
@@ -274,23 +274,26 @@ function showSummary() {
   const by = $("rank-by").value;
   const best = {};
   for (const key of ["ttft_ms", "tokens_per_second", "tokens", "total_ms"]) {
-    const values = rows.map((r) => r.m[key]).filter((v) => typeof v === "number");
+    // Only finished columns compete: a stopped reply is short and quick by construction.
+    const values = rows.filter((r) => r.state.status === "done").map((r) => r.m[key]).filter((v) => typeof v === "number");
     if (values.length > 1) best[key] = LOWER_BETTER.has(key) ? Math.min(...values) : Math.max(...values);
   }
   const score = (r) => (typeof r.m[by] === "number" ? (LOWER_BETTER.has(by) ? r.m[by] : -r.m[by]) : Infinity);
   rows.sort((a, b) => score(a) - score(b) || a.i - b.i);
-  const cell = (key, text) => el("td", { class: `num${best[key] !== undefined && rows.length && text.value === best[key] ? " best" : ""}` },
-    text.value === best[key] && best[key] !== undefined ? "★ " : "", text.shown);
-  clear($("summary-body")).append(...rows.map((r, rank) => el("tr", { "data-testid": "summary-row" },
+  const isBest = (r, key) => r.state.status === "done" && best[key] !== undefined && r.m[key] === best[key];
+  clear($("summary-body")).append(...rows.map((r, rank) => {
+    const cell = (key, shown) => el("td", { class: `num${isBest(r, key) ? " best" : ""}` }, isBest(r, key) ? "★ " : "", shown);
+    return el("tr", { "data-testid": "summary-row" },
     el("td", {}, String(rank + 1)),
     el("td", {}, r.spec.label || `Column ${r.i + 1}`),
     el("td", { class: "mono", title: r.spec.model }, shortModel(r.spec.model)),
-    cell("ttft_ms", { value: r.m.ttft_ms, shown: fmtMs(r.m.ttft_ms) }),
-    cell("tokens_per_second", { value: r.m.tokens_per_second, shown: fmtTps(r.m.tokens_per_second) }),
-    cell("tokens", { value: r.m.tokens, shown: r.m.tokens === null ? "—" : fmtNumber(r.m.tokens) }),
-    cell("total_ms", { value: r.m.total_ms, shown: fmtMs(r.m.total_ms) }),
+    cell("ttft_ms", fmtMs(r.m.ttft_ms)),
+    cell("tokens_per_second", fmtTps(r.m.tokens_per_second)),
+    cell("tokens", r.m.tokens === null ? "—" : fmtNumber(r.m.tokens)),
+    cell("total_ms", fmtMs(r.m.total_ms)),
     el("td", {}, r.m.finish || "—"),
-    el("td", {}, el("span", { class: `chip ${r.state.status}` }, r.state.status)))));
+    el("td", {}, el("span", { class: `chip ${r.state.status}` }, r.state.status)));
+  }));
   $("summary-panel").hidden = false;
   for (const id of ["diff-a", "diff-b"]) {
     const select = $(id);
