@@ -6,6 +6,7 @@ import { Conversation, askImageUrl, readImageFile, renderThumbs } from "./conver
 import { ReplyView, UsageView, SamplingView, PerfView, ErrorView } from "./render.js";
 import { el, clear, autogrow } from "./dom.js";
 import { SavedConversation } from "./saved.js";
+import { installExtras } from "./extras.js";
 import { PresetsControl } from "./presets.js";
 import { CodeDialog } from "./codeview.js";
 import { messageContent } from "./conversation.js";
@@ -23,6 +24,8 @@ const sampling = new SamplingView($("sampling-options"));
 const perf = new PerfView($("perf-metrics"));
 const errors = new ErrorView($("error"));
 const conversation = new Conversation({ list: $("turns"), empty: $("turns-empty"), system: $("system-prompt") });
+// Tools, the prompt inspector, predicted outputs and the Responses thread (extras.js).
+const extras = installExtras({ $, socket, conversation, reply, send: (options) => send(options) });
 
 const modelInput = $("model-input");
 const promptInput = $("prompt-input");
@@ -114,13 +117,14 @@ for (const button of document.querySelectorAll("[data-mode]")) {
 function setMode(next) {
   mode = next;
   for (const button of document.querySelectorAll("[data-mode]")) button.setAttribute("aria-checked", String(button.dataset.mode === mode));
-  $("chat-editor").hidden = mode !== "chat";
+  $("chat-editor").hidden = mode === "completions";
   $("completions-note").hidden = mode !== "completions";
   $("composer-image-url").hidden = mode !== "chat";
   document.querySelector(".composer .file-btn").hidden = mode !== "chat";
-  promptInput.placeholder = mode === "chat" ? "Message the model…" : "The raw prompt, sent as is (no chat template)…";
-  promptInput.rows = mode === "chat" ? 3 : 10;
+  promptInput.placeholder = mode !== "completions" ? "Message the model…" : "The raw prompt, sent as is (no chat template)…";
+  promptInput.rows = mode !== "completions" ? 3 : 10;
   params.setMode(mode);
+  extras.setMode(mode);
 }
 
 // --- Composer images ---------------------------------------------------------------------------
@@ -189,7 +193,12 @@ function send({ regenerate = false } = {}) {
   const frame = { type: "chat.start", stream: "", mode, model, params: collected.params };
   if (collected.extra) frame.extra = collected.extra;
   if (conversationId !== null) frame.conversation = conversationId;
-  if (mode === "chat") {
+  const refused = extras.decorate(frame); // tools, prediction, previous_response_id (extras.js)
+  if (refused) {
+    refuse("Not sent: a tool needs fixing", refused);
+    return;
+  }
+  if (mode !== "completions") {
     const text = promptInput.value;
     if (!regenerate && (text.trim() !== "" || composerImages.length)) {
       conversation.add("user", text, composerImages);
@@ -272,7 +281,7 @@ function finishStream(stream, status, note) {
   if (current !== stream) return;
   socket.closeStream(stream.id);
   current = null;
-  reply.end(status, note, status !== "done" && stream.frame.mode === "chat" ? keepPartial : null);
+  reply.end(status, note, status !== "done" && stream.frame.mode !== "completions" ? keepPartial : null);
   usage.ended(status);
   setStreaming(false);
 }
@@ -342,7 +351,7 @@ function handleStreamFrame(stream, frame) {
         const notes = [];
         if (frame.model && frame.model !== stream.frame.model) notes.push(`Answered by ${frame.model}.`);
         if (frame.saw_done_marker === false) notes.push("The stream ended without a [DONE] marker.");
-        const added = stream.frame.mode === "chat" && reply.choices.size > 0;
+        const added = stream.frame.mode !== "completions" && reply.choices.size > 0;
         if (added && reply.choices.size > 1) notes.push("Choice 1 was added to the conversation.");
         finishStream(stream, "done", notes.join(" ") || null);
         if (added) conversation.add("assistant", reply.text(0));
@@ -368,6 +377,7 @@ function handleStreamFrame(stream, frame) {
     default:
       break;
   }
+  extras.onFrame(stream.frame, frame);
 }
 
 // --- Presets and "View code" (presets.js, codeview.js) -----------------------------------------------

@@ -2,7 +2,7 @@
 
 import { el, clear, autogrow } from "./dom.js";
 
-const ROLES = ["system", "user", "assistant"];
+const ROLES = ["system", "user", "assistant", "tool"];
 
 /** Read an uploaded image as a data: URL (sent inline as an image_url part). */
 export function readImageFile(file) {
@@ -65,6 +65,14 @@ export function messageContent(text, images) {
   return [{ type: "text", text }, ...images.map((img) => ({ type: "image_url", image_url: { url: img.url } }))];
 }
 
+/** What a turn says about tools: an assistant's calls, or the call a tool result answers. */
+function toolInfo(turn) {
+  if (turn.role === "tool") return el("div", { class: "small muted turn-tool", "data-testid": "turn-tool-call-id" }, `answers ${turn.tool_call_id || "(no call id)"}`);
+  if (!turn.tool_calls?.length) return null;
+  return el("div", { class: "turn-tool-calls", "data-testid": "turn-tool-calls" }, turn.tool_calls.map((call) =>
+    el("div", { class: "small mono" }, `→ ${call.function?.name}(${call.function?.arguments || ""})`, el("span", { class: "muted" }, ` ${call.id || ""}`))));
+}
+
 export class Conversation {
   constructor({ list, empty, system, onChange }) {
     this.list = list;
@@ -121,6 +129,12 @@ export class Conversation {
   renderTurn(turn, index) {
     const role = el("select", { "aria-label": "Role", "data-testid": "turn-role" }, ROLES.map((r) => el("option", { value: r }, r)));
     role.value = turn.role;
+      // A tool round trip: the assistant's calls, and which call a tool turn answers (tools.js).
+      if (turn.tool_calls?.length) {
+        message.tool_calls = turn.tool_calls;
+        if (turn.text === "") message.content = null;
+      }
+      if (turn.role === "tool") message.tool_call_id = turn.tool_call_id || "";
     const text = el("textarea", { rows: 1, "data-testid": "turn-text", "aria-label": `Turn ${index + 1} text`,
       placeholder: turn.role === "assistant" ? "What the assistant said…" : "Message…" });
     text.value = turn.text;
@@ -156,7 +170,7 @@ export class Conversation {
           disabled: index === this.turns.length - 1, onclick: () => this.move(index, 1) }, "↓"),
         el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Delete turn", "aria-label": "Delete turn", "data-testid": "turn-delete",
           onclick: () => this.remove(index) }, "✕")),
-      text, images);
+      text, images, ...[toolInfo(turn)].filter(Boolean));
     renderThumbs(images, turn.images, (i) => { turn.images.splice(i, 1); this.render(); });
     images.hidden = false;
     if (!turn.images.length) images.style.display = "none";

@@ -1,0 +1,104 @@
+// Predicted outputs: the `prediction` field for edit-style prompts, how much of it the server accepted
+// (perf_metrics speculation-prompt-tokens / speculation-prompt-matched-tokens), and "Compare without
+// prediction": the same request with and without it, run side by side on the one socket.
+
+import { el, clear, fmtNumber } from "./dom.js";
+
+/** "N of M predicted tokens accepted (x%)" from perf metrics, or null without speculation keys. */
+export function acceptance(metrics) {
+  const total = Number(metrics?.["speculation-prompt-tokens"]);
+  const matched = Number(metrics?.["speculation-prompt-matched-tokens"]);
+  if (!Number.isFinite(total) || !Number.isFinite(matched) || metrics["speculation-prompt-tokens"] === undefined) return null;
+  const share = total > 0 ? Math.round((matched / total) * 100) : 0;
+  return { total, matched, text: `${fmtNumber(matched)} of ${fmtNumber(total)} predicted tokens accepted (${share}%)` };
+}
+
+export class PredictionPanel {
+  constructor(anchor, { socket, lastFrame }) {
+    this.socket = socket;
+    this.lastFrame = lastFrame;
+    this.input = el("textarea", { rows: 4, class: "mono", spellcheck: "false", "data-testid": "prediction-input",
+      placeholder: "The output you expect, e.g. the code being edited: matching spans are accepted instead of generated" });
+    this.compareButton = el("button", { type: "button", class: "btn btn-sm", "data-testid": "compare-prediction",
+      title: "Send the last request twice at once, with and without the prediction, and compare tokens per second",
+      onclick: () => this.compare() }, "Compare without prediction");
+    this.root = el("details", { class: "panel prediction-panel", "data-testid": "prediction-panel" },
+      el("summary", { class: "panel-head" }, el("h2", {}, "Predicted output"), el("span", { class: "small muted" }, "prediction")),
+      this.input, el("div", { class: "param-row" }, this.compareButton));
+    this.result = el("div", { class: "panel prediction-result", "data-testid": "prediction-result", hidden: true });
+    anchor.append(this.root);
+    this.counter = 0;
+  }
+
+  /** Where the acceptance and the comparison are shown (in the reply column). */
+  place(anchor) {
+    anchor.after(this.result);
+  }
+
+  /** The prediction to add to a request's extra fields, or null. */
+  field() {
+    const text = this.input.value;
+    return text.trim() ? { type: "content", content: text } : null;
+  }
+
+  /** A chat.perf frame of the main stream: say how much of the prediction was accepted. */
+  perf(metrics) {
+    const got = acceptance(metrics);
+    if (!got || this.comparing) return;
+    clear(this.result);
+    this.result.hidden = false;
+    this.result.append(el("div", { class: "panel-head" }, el("h2", {}, "Prediction")),
+      el("p", { "data-testid": "prediction-acceptance" }, got.text));
+  }
+
+  compare() {
+    const base = this.lastFrame();
+    const prediction = this.field() || base?.extra?.prediction;
+    if (!base || !prediction || base.mode !== "chat" || !this.socket.isOpen) {
+      this.result.hidden = false;
+      clear(this.result).append(el("p", { class: "small" }, "Send a chat request with a predicted output first; the comparison sends it again with and without."));
+      return;
+    }
+    this.comparing = true;
+    clear(this.result);
+    this.result.hidden = false;
+    const table = el("div", { class: "compare-grid", "data-testid": "prediction-compare" });
+    this.result.append(el("div", { class: "panel-head" }, el("h2", {}, "With vs. without prediction")), table);
+    const runs = [["with prediction", { ...(base.extra || {}), prediction }], ["without", Object.fromEntries(Object.entries(base.extra || {}).filter(([k]) => k !== "prediction"))]];
+    let pending = runs.length;
+    const rates = [];
+    runs.forEach(([label, extra], i) => {
+      this.counter += 1;
+      const frame = { ...structuredClone(base), extra, stream: `cmp${this.counter}-${Math.random().toString(36).slice(2, 7)}` };
+      const cell = el("div", { class: "compare-cell", "data-testid": "compare-cell" }, el("b", {}, label), el("div", { class: "small muted", "data-testid": "compare-status" }, "streaming…"));
+      table.append(cell);
+      const state = { firstT: null, lastT: null, tokens: null, metrics: null };
+      this.socket.openStream(frame.stream, (f) => {
+        if (f.type === "chat.delta" || f.type === "chat.deltas") {
+          for (const item of f.items || [f]) {
+            if (state.firstT === null) state.firstT = item.t;
+            state.lastT = item.t;
+          }
+        } else if (f.type === "chat.usage") state.tokens = f.completion_tokens;
+        else if (f.type === "chat.perf") state.metrics = f.metrics;
+        else if (f.type === "chat.done" || f.type === "chat.error" || f.type === "socket.lost") {
+          this.socket.closeStream(frame.stream);
+          const seconds = (state.lastT - state.firstT) / 1000;
+          const rate = f.type === "chat.done" && state.tokens && seconds > 0 ? (state.tokens - 1) / seconds : null;
+          rates[i] = rate;
+          const accepted = acceptance(state.metrics);
+          cell.querySelector("[data-testid=compare-status]").remove();
+          cell.append(el("div", { class: "big", "data-testid": "compare-rate" }, rate ? `${fmtNumber(rate, 1)} tokens/s` : f.message || "no rate"),
+            el("div", { class: "small muted" }, `${fmtNumber(state.tokens)} tokens`));
+          if (accepted) cell.append(el("div", { class: "small" }, accepted.text));
+          pending -= 1;
+          if (!pending) {
+            this.comparing = false;
+            if (rates[0] && rates[1]) table.after(el("p", { "data-testid": "compare-speedup" }, `${(rates[0] / rates[1]).toFixed(1)}× the speed with the prediction.`));
+          }
+        }
+      });
+      this.socket.send(frame);
+    });
+  }
+}
