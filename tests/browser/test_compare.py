@@ -160,18 +160,19 @@ async def replay_at(page: Any, speed: int) -> list[dict[str, Any]]:
     await page.evaluate("() => { window.__chunks = []; window.__ended = false; }")
     await page.get_by_test_id(f"speed-{speed}").click()
     await page.get_by_test_id("replay-play").click()
-    await page.wait_for_function("() => window.__ended", timeout=20_000)
+    await page.wait_for_function("() => window.__ended", timeout=30_000)
     return await page.evaluate("() => window.__chunks")
 
 
 async def test_replay_keeps_the_recorded_pace(
     page: Any, emulator: EmulatorServer, daphne_server: LiveServer, artifacts: Path
 ) -> None:
-    # About 1.4 s of timeline: 40 tokens at 30 tokens/s after 100 ms.
-    emulator.configure(ttft_ms=100, tokens_per_second=30, chunk_tokens=1)
+    # About 2.5 s of timeline (60 tokens at 25 tokens/s after 100 ms), so that even at 2x the 10 %
+    # tolerance (over a second of replay) is more than a loaded machine's stray stall.
+    emulator.configure(ttft_ms=100, tokens_per_second=25, chunk_tokens=1)
     await open_compare(page, daphne_server.url)
     await page.get_by_test_id("compare-prompt").fill("Recite something slowly")
-    await set_spec(page, 0, "max_tokens=40")
+    await set_spec(page, 0, "max_tokens=60")
     await set_spec(page, 1, "max_tokens=20")
     await page.get_by_test_id("run-all").click()
     await wait_summary(page, 2)
@@ -181,7 +182,7 @@ async def test_replay_keeps_the_recorded_pace(
     run = await page.evaluate(f"fetch('/runs/{run_id}/replay.json').then(r => r.json())")
     timeline = run["run"]["timeline"]
     recorded = timeline[-1][1] - timeline[0][1]
-    assert recorded >= 1000, recorded
+    assert recorded >= 2000, recorded
 
     await page.goto(f"{daphne_server.url}{href}")
     await page.evaluate(REPLAY_LOG)
@@ -198,7 +199,7 @@ async def test_replay_keeps_the_recorded_pace(
         assert min(late) >= -2
     reply = await page.get_by_test_id("col-reply").inner_text()
     assert reply == run["run"]["content"]
-    assert await page.get_by_test_id("col-tokens").inner_text() == "40"
+    assert await page.get_by_test_id("col-tokens").inner_text() == "60"
     assert await page.get_by_test_id("col-status").text_content() == "done"
     frames_before = len(page.frames_log.sent)
     await page.get_by_test_id("speed-4").click()
