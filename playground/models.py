@@ -133,6 +133,7 @@ class Mode(models.TextChoices):
 
     CHAT = "chat", "Chat"
     COMPLETIONS = "completions", "Completions"
+    RESPONSES = "responses", "Responses"
 
 
 class Conversation(models.Model):

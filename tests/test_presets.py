@@ -369,3 +369,13 @@ def test_run_code_page(alice: Any, bob: Any, settings: Any) -> None:
     assert "extra_body=" in html
     assert "FIREWORKS_BASE_URL:-https://api.fireworks.ai/inference/v1}/chat/completions" in html
     assert client_for(bob).get(f"/runs/{run.pk}/code/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_responses_mode_preset_is_saved_and_exported(alice: Any) -> None:
+    """The Responses API mode is a mode like the others: presets keep it and export it."""
+    preset = make(alice, "Threaded", mode="responses", params={"temperature": 0.3})
+    preset.refresh_from_db()
+    assert preset.mode == "responses"
+    [exported] = [p for p in preset_export(user=alice)["presets"] if p["name"] == "Threaded"]
+    assert exported["mode"] == "responses"
