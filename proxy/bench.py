@@ -30,7 +30,6 @@ from proxy import bench_report
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE_PY = ROOT / "manage.py"
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
-FANOUT_NOTE = "fan-out (one stream, 1/50/200 live viewers): not yet: needs live watching (issue 4)"
 
 # Makes a user and a signed-in session in the throwaway database and prints the session key.
 SESSION_CODE = """
@@ -64,6 +63,8 @@ class BenchConfig:
     py_spy: str | None = None
     # Keep each level's raw arrival times (and the emulator's records) as raw-<streams>.json here.
     raw_dir: str | None = None
+    # Fan-out: one stream watched live by this many viewers, one level each (proxy/bench_fanout.py).
+    fanout: list[int] = dataclasses.field(default_factory=lambda: [1, 50, 200])
 
 
 def free_port() -> int:
@@ -196,7 +197,7 @@ def py_spy(pid: int, output: str | None) -> Iterator[None]:
 def client_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in a fresh client process and return its JSON result."""
     done = subprocess.run(
-        [sys.executable, "-m", "proxy.bench_client"],
+        [sys.executable, "-m", job.get("module", "proxy.bench_client")],
         input=json.dumps(job),
         capture_output=True,
         text=True,
@@ -241,6 +242,11 @@ def run(config: BenchConfig, *, log: Any = print) -> dict[str, Any]:
             {**env, "kind": "stop", "streams": config.stop_streams, "stop_after": config.stop_after}
         )
         stopping = bench_report.summarise_stop(stop, emulator_streams(env))
+        fanout = []
+        for viewers in config.fanout:
+            result = client_job({**env, "kind": "fanout", "module": "proxy.bench_fanout", "viewers": viewers})
+            fanout.append(bench_report.summarise_fanout(viewers, result))
+            log(bench_report.fanout_line(fanout[-1]))
     return {
         "config": dataclasses.asdict(config),
         "machine": {
@@ -251,5 +257,5 @@ def run(config: BenchConfig, *, log: Any = print) -> dict[str, Any]:
         "idle": bench_report.summarise_idle(idle),
         "levels": levels,
         "stop": stopping,
-        "fanout": FANOUT_NOTE,
+        "fanout": fanout,
     }

@@ -9,6 +9,7 @@ before it asks the upstream. The role chunk is line 0, so content chunk ``i`` is
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -196,8 +197,8 @@ def table(report: dict[str, Any]) -> str:
         f"highest level with chunk added p99 <= 5 ms: {fmt(highest_within(report, 5.0))}",
         f"load average at start {machine['loadavg_start']}, at end {machine['loadavg_end']}, "
         f"{machine['cpus']} CPUs",
-        report["fanout"],
     ]
+    lines += [fanout_line(level) for level in report["fanout"]] or ["fan-out: not run"]
     return "\n".join(lines)
 
 
@@ -265,3 +266,52 @@ def svg_chart(report: dict[str, Any]) -> str:
     )
     out.append("</svg>")
     return "\n".join(out)
+
+
+# --- fan-out: one stream watched by N viewers (proxy/bench_fanout.py) ---------------------------------
+
+
+def summarise_fanout(viewers: int, result: dict[str, Any]) -> dict[str, Any]:
+    """Latency added per viewer (its arrival minus the owner's, same chunk, same clock), losses, CPU."""
+    arrivals = {int(i): t for i, t in result["owner"]["arrivals"].items()}
+    added: list[float] = []
+    last_viewer: dict[int, float] = {}
+    lost = duplicated = reordered = 0
+    for view in result["viewers"]:
+        indexes = [i for _, i in view["chunks"]]
+        lost += len(set(arrivals) - set(indexes))
+        duplicated += len(indexes) - len(set(indexes))
+        reordered += sum(1 for a, b in itertools.pairwise(indexes) if b <= a)
+        for t, i in view["chunks"]:
+            if i in arrivals:
+                delay = (t - arrivals[i]) * 1000
+                added.append(delay)
+                last_viewer[i] = max(last_viewer.get(i, delay), delay)
+    last = list(last_viewer.values())
+    deliveries = len(arrivals) * viewers
+    return {
+        "viewers": viewers,
+        "chunks": len(arrivals),
+        "added_ms": {"p50": pct(added, 50), "p99": pct(added, 99), "max": pct(added, 100)},
+        "last_viewer_ms": {"p50": pct(last, 50), "p99": pct(last, 99)},
+        "lost": lost,
+        "duplicated": duplicated,
+        "reordered": reordered,
+        "watch_refused": sum(1 for v in result["viewers"] if not v["ok"]),
+        # The server's CPU time during the stream (the owner's relay included) per chunk a viewer got.
+        "server_cpu_us_per_viewer_chunk": (
+            round(result["server_cpu_s"] * 1e6 / deliveries, 1) if deliveries else None
+        ),
+    }
+
+
+def fanout_line(level: dict[str, Any]) -> str:
+    """One line of the fan-out results."""
+    a, last = level["added_ms"], level["last_viewer_ms"]
+    return (
+        f"fan-out, {level['viewers']} viewers: added per viewer p50 {fmt(a['p50'])} ms, "
+        f"p99 {fmt(a['p99'])} ms, max {fmt(a['max'])} ms; last viewer p50/p99 {fmt(last['p50'])}/"
+        f"{fmt(last['p99'])} ms; server CPU {fmt(level['server_cpu_us_per_viewer_chunk'])} us per "
+        f"viewer-chunk; lost {level['lost']}, duplicated {level['duplicated']}, "
+        f"reordered {level['reordered']}"
+    )

@@ -24,6 +24,7 @@ def test_bench_smoke_run_reports_everything_and_loses_nothing(tmp_path: Path) ->
             *(sys.executable, str(ROOT / "manage.py"), "bench", "--levels", "1,3"),
             *("--ttft-ms", "20", "--tokens-per-second", "200", "--max-tokens", "20", "--ramp-ms", "50"),
             *("--idle-sockets", "5", "--stop-streams", "2", "--stop-after", "3", "--timeout", "30"),
+            *("--fanout", "1,3"),
             *("--json", str(out), "--chart", str(chart)),
         ],
         capture_output=True,
@@ -49,9 +50,13 @@ def test_bench_smoke_run_reports_everything_and_loses_nothing(tmp_path: Path) ->
     assert report["stop"]["upstream_end"] == {"client_disconnected": 2}
     assert report["stop"]["stop_to_closed_ms"]["max"] is not None
     assert report["idle"]["kb_per_idle_socket"] is not None
-    assert "not yet: needs live watching (issue 4)" in report["fanout"]
+    assert [level["viewers"] for level in report["fanout"]] == [1, 3]
+    for level in report["fanout"]:
+        assert level["chunks"] > 0 and level["watch_refused"] == 0
+        assert level["lost"] == level["duplicated"] == level["reordered"] == 0
+        assert level["added_ms"]["p99"] is not None
     assert chart.read_text().startswith("<svg")
-    assert "chunk+ p99" in done.stdout and "not yet" in done.stdout
+    assert "chunk+ p99" in done.stdout and "fan-out, 3 viewers" in done.stdout
 
 
 def test_deltas_of_one_read_go_out_as_one_frame_each_with_its_index_and_time() -> None:

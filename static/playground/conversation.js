@@ -83,10 +83,28 @@ export class Conversation {
     autogrow(system);
   }
 
-  add(role, text = "", images = [], { focus = false } = {}) {
-    this.turns.push({ role, text, images: [...images] });
+  /**
+   * Add a turn and return it. `status` marks a reply that did not finish ("stopped" or "error");
+   * `reveal` scrolls the conversation column to it.
+   */
+  add(role, text = "", images = [], { focus = false, status = null, reveal = false } = {}) {
+    const turn = { role, text, images: [...images] };
+    if (status) turn.runStatus = status;
+    this.turns.push(turn);
     this.render();
-    if (focus) this.list.lastElementChild?.querySelector("textarea")?.focus();
+    const item = this.list.lastElementChild;
+    if (focus) item?.querySelector("textarea")?.focus();
+    // After the textareas have grown to their text (autogrow runs in the next frame).
+    if (reveal && item) requestAnimationFrame(() => this.reveal(item));
+    return turn;
+  }
+
+  /** Scroll the conversation's column so the turn is in view (its top, when it is taller than the column). */
+  reveal(item) {
+    const column = item.closest(".col-scroll");
+    const tall = column && item.offsetHeight > column.clientHeight;
+    if (column && !tall && item === this.list.lastElementChild) column.scrollTop = column.scrollHeight; // stays at the bottom as it grows
+    else item.scrollIntoView({ block: tall ? "start" : "nearest" });
   }
 
   clear() {
@@ -120,9 +138,15 @@ export class Conversation {
   }
 
   render() {
+    // Re-rendering shrinks each textarea for a moment while it measures itself: keep the column's place.
+    // At the bottom (the newest turn in view), it stays at the bottom even when the turns grow.
+    const column = this.list.closest(".col-scroll");
+    const top = column ? column.scrollTop : 0;
+    const atBottom = column ? top + column.clientHeight >= column.scrollHeight - 4 : false;
     clear(this.list);
     this.empty.hidden = this.turns.length > 0;
     this.turns.forEach((turn, index) => this.list.append(this.renderTurn(turn, index)));
+    if (column) requestAnimationFrame(() => { column.scrollTop = atBottom ? column.scrollHeight : top; });
     this.onChange();
   }
 
@@ -143,7 +167,7 @@ export class Conversation {
     const images = el("div", { class: "turn-images" });
     const item = el("li", { class: "turn", dataset: { role: turn.role }, "data-testid": "turn" });
     const imageButtons = [
-      el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Attach an image by URL",
+      el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Attach an image by URL", "aria-label": "Attach an image by URL",
         onclick: (e) => askImageUrl(images, (img) => { turn.images.push(img); this.render(); }) }, "+ URL"),
       el("label", { class: "btn btn-ghost btn-xs file-btn", title: "Upload an image" }, "+ Upload",
         el("input", { type: "file", accept: "image/*", onchange: async (e) => {
@@ -153,7 +177,13 @@ export class Conversation {
           this.render();
         } })),
     ];
-    const imageTools = el("span", { hidden: turn.role !== "user" }, imageButtons);
+    const imageTools = el("span", { class: "turn-image-tools", hidden: turn.role !== "user" }, imageButtons);
+    // A reply that did not finish is kept as it was saved, marked.
+    const marks = { stopped: "stopped", error: "failed" };
+    const mark = turn.role === "assistant" && marks[turn.runStatus]
+      ? el("span", { class: `chip ${turn.runStatus}`, "data-testid": "turn-status",
+        title: turn.runStatus === "stopped" ? "This reply was stopped before it finished; it is saved as it was" : "This reply failed before it finished; the text that arrived is saved" }, marks[turn.runStatus])
+      : null;
     role.addEventListener("change", () => {
       turn.role = role.value;
       if (turn.role !== "user") turn.images = [];
@@ -163,7 +193,7 @@ export class Conversation {
     const [info, actions] = this.decorate ? this.decorate(turn, index) : [[], []];
     item.append(
       el("div", { class: "turn-head" },
-        el("span", { class: "turn-index" }, `${index + 1}`), role, imageTools, info, el("span", { class: "spacer" }), actions,
+        el("span", { class: "turn-index" }, `${index + 1}`), role, mark, imageTools, info, el("span", { class: "spacer" }), actions,
         el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move up", "aria-label": "Move up", "data-testid": "turn-up",
           disabled: index === 0, onclick: () => this.move(index, -1) }, "↑"),
         el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move down", "aria-label": "Move down", "data-testid": "turn-down",

@@ -89,7 +89,7 @@ export class PresetsControl {
 
   render() {
     clear(this.list);
-    if (!this.presets.length) this.list.append(el("li", { class: "empty-note small" }, "No presets yet."));
+    if (!this.presets.length) this.list.append(el("li", { class: "empty-note small" }, "No presets yet: save the current settings below."));
     for (const preset of this.presets) {
       const sub = [preset.mode, preset.model ? preset.model.split("/").pop() : "default model", `${Object.keys(preset.params).length} set`].join(" · ");
       this.list.append(el("li", {},

@@ -90,9 +90,8 @@ export class SavedConversation {
     this.tree = new MessageTree(data.messages);
     this.leaf = data.current_leaf;
     this.updatedAt = data.updated_at;
-    const label = document.getElementById("conversation-id");
-    label.textContent = data.title ? `“${data.title}”` : `saved as #${data.id}`;
-    label.title = `Conversation #${data.id}`;
+    this.lastRun = data.last_run || null;
+    this.setConversationLabel(data.title ? `“${data.title}” · #${data.id}` : `saved as #${data.id}`, `Conversation #${data.id}`);
     if (document.querySelector('[data-mode][aria-checked="true"]')?.dataset.mode !== data.mode) this.setMode(data.mode);
     this.modelInput.value = data.model || this.config.default_model;
     this.applyParams(data.params || {}, data.extra || {});
@@ -109,8 +108,8 @@ export class SavedConversation {
     if (turns.length && turns[0].role === "system") this.system.value = textOf(turns.shift().content);
     const completions = document.querySelector('[data-mode="completions"]')?.getAttribute("aria-checked") === "true";
     if (completions) {
-      const prompt = turns.find((m) => m.role === "user");
-      if (prompt && this.promptInput.value.trim() === "") this.promptInput.value = textOf(prompt.content);
+      const first = turns.find((m) => m.role === "user");
+      if (first && this.promptInput.value.trim() === "") this.promptInput.value = textOf(first.content);
       this.conversation.turns = [];
     } else {
       this.conversation.turns = turns.map((m) => ({
@@ -120,18 +119,34 @@ export class SavedConversation {
     }
     this.conversation.render();
     this.system.dispatchEvent(new Event("input"));
-    const last = path[path.length - 1];
-    if (last && last.role === "assistant") this.showReply(last);
+    this.showOutput();
   }
 
-  showReply(message) {
-    const status = { done: "done", stopped: "stopped", error: "error" }[message.run_status] || "done";
-    this.reply.start(this.modelInput.value);
-    if (textOf(message.content) || message.reasoning) this.reply.delta({ choice: 0, content: textOf(message.content), reasoning: message.reasoning || undefined });
-    const notes = { stopped: "Stopped — the partial reply was saved.", error: "Failed — the text that arrived was saved." };
-    this.reply.end(status, notes[status] || null, null);
-    if (message.run) {
-      this.reply.root.append(el("a", { class: "small", href: `/runs/${message.run}/`, "data-testid": "reply-run-link" }, `Run #${message.run} details →`));
+  /** The Response card and the Usage/Performance/Sampling panels for the branch on screen. */
+  showOutput() {
+    const path = this.leaf != null ? this.tree.path(this.leaf) : [];
+    const completions = document.querySelector('[data-mode="completions"]')?.getAttribute("aria-checked") === "true";
+    const first = completions ? path.find((m) => m.role === "user") : null;
+    const prompt = first ? textOf(first.content) : "";
+    const last = path[path.length - 1];
+    const run = this.lastRun && this.leaf != null && (this.lastRun.message === this.leaf || this.lastRun.follows === this.leaf) ? this.lastRun : null;
+    if (last && last.role === "assistant") this.showReply(last, prompt);
+    else if (run && run.status !== "done") this.showReply(null, prompt, run); // failed or stopped before any text
+    this.showSavedRun(run);
+  }
+
+  /** The saved reply in the Response card; with no message, the run that ended before any text. */
+  showReply(message, prompt = "", run = null) {
+    const runStatus = message ? message.run_status : run.status;
+    const status = { done: "done", stopped: "stopped", error: "error" }[runStatus] || "done";
+    this.reply.start(run?.response_model || this.modelInput.value, { prompt });
+    if (message && (textOf(message.content) || message.reasoning)) this.reply.delta({ choice: 0, content: textOf(message.content), reasoning: message.reasoning || undefined });
+    const where = prompt ? "" : " as the assistant turn";
+    const notes = { stopped: `Stopped — the partial reply was saved${where}.`, error: `Failed — the text that arrived was saved${where}.` };
+    this.reply.end(status, message && this.reply.hasOutput() ? notes[status] || null : null);
+    const runId = message ? message.run : run.id;
+    if (runId) {
+      this.reply.root.append(el("a", { class: "small", href: `/runs/${runId}/`, "data-testid": "reply-run-link" }, `Run #${runId} details →`));
     }
   }
 
@@ -150,6 +165,7 @@ export class SavedConversation {
       if (data && !data.streaming) {
         this.tree = new MessageTree(data.messages);
         this.leaf = data.current_leaf;
+        this.lastRun = data.last_run || null;
         this.showPath();
         return;
       }
@@ -235,9 +251,18 @@ export class SavedConversation {
   switchTo(id) {
     if (this.isStreaming()) return;
     this.leaf = this.tree.latestLeaf(id);
+    this.lastRun = null; // the panels follow once the server has the branch on screen
     this.showPath();
-    const body = new URLSearchParams({ message: String(this.leaf) });
-    fetch(`/c/${this.id}/leaf/`, { method: "POST", body, headers: { "X-CSRFToken": csrfToken() } }).catch(() => {});
+    const leaf = this.leaf;
+    const body = new URLSearchParams({ message: String(leaf) });
+    fetch(`/c/${this.id}/leaf/`, { method: "POST", body, headers: { "X-CSRFToken": csrfToken() } })
+      .then(() => this.fetchData())
+      .then((data) => {
+        if (this.leaf !== leaf || this.isStreaming() || data.current_leaf !== leaf) return;
+        this.lastRun = data.last_run || null;
+        this.showOutput();
+      })
+      .catch(() => {});
   }
 
   fork(messageId) {

@@ -37,6 +37,12 @@ class Command(BaseCommand):
             "--py-spy", default=None, help="Profile the server in the last level to this file."
         )
         parser.add_argument("--raw-dir", default=None, help="Also keep the raw arrival times here.")
+        parser.add_argument(
+            "--fanout",
+            type=lambda text: levels(text) if text.strip() else [],
+            default=[1, 50, 200],
+            help="Viewers watching one stream live, per fan-out level, e.g. 1,50,200 ('' to skip).",
+        )
         parser.add_argument("--json", default="bench-results.json", help="Where to write the report.")
         parser.add_argument("--chart", default="bench-chart.svg", help="Where to write the SVG chart.")
 
@@ -56,6 +62,7 @@ class Command(BaseCommand):
             timeout=options["timeout"],
             py_spy=options["py_spy"],
             raw_dir=options["raw_dir"],
+            fanout=options["fanout"],
         )
         try:
             report = bench.run(config, log=lambda line: self.stdout.write(line))
