@@ -31,6 +31,7 @@ urlpatterns = [
     path("presets/<int:preset_id>/rename/", presets.preset_rename, name="preset_rename"),
     path("presets/<int:preset_id>/default/", presets.preset_default, name="preset_default"),
     path("presets/<int:preset_id>/delete/", presets.preset_delete_view, name="preset_delete"),
+    path("presets/<int:preset_id>/move/", presets.preset_move_view, name="preset_move"),
     path("presets/<int:preset_id>/export/", presets.preset_export_one, name="preset_export"),
     path("api/presets/", presets.api_presets, name="api_presets"),
     path("api/presets/<int:preset_id>/", presets.api_preset, name="api_preset"),

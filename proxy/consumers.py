@@ -219,15 +219,26 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
     # --- the work behind the handlers -----------------------------------------------------------
 
     async def send_models(self, *, refresh: bool) -> None:
-        """Fetch (or recall) the model list and send it as a ``models.list`` frame."""
+        """Fetch (or recall) the model list and send it as a ``models.list`` frame.
+
+        With the current workspace's own key the list is that key's (an account may see other models),
+        so the cache is per key: its entry is named by a hash of the key, never the key itself.
+        """
+        api_key = await database_sync_to_async(workspace_api_key)(
+            user=self.scope["user"],
+            conversation_id=None,
+            workspace_id=self.scope["session"].get("workspace_id"),
+        )
         key = "playground:models:" + hashlib.sha256(settings.FIREWORKS_BASE_URL.encode()).hexdigest()[:16]
+        if api_key:
+            key += ":" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
         if not refresh:
             models = await cache.aget(key)
             if models is not None:
                 await self.send_frame({"type": "models.list", "models": models, "cached": True})
                 return
         try:
-            models = await _client().list_models()
+            models = await _client(api_key).list_models()
         except Exception as exc:
             if isinstance(exc, UpstreamError):
                 error = exc.as_dict()

@@ -140,8 +140,19 @@ class Emulator:
             await send_json(send, 404, {"detail": "Not Found"})
 
     async def models(self, scope: Scope, send: Send) -> None:
-        """``GET /models``: the fixed catalogue, OpenAI style."""
+        """``GET /models``: the fixed catalogue, OpenAI style (logged in the state like generations)."""
         headers = request_headers(scope)
+        self.requests.append(
+            {
+                "path": scope["path"],
+                "method": "GET",
+                "headers": redacted(headers),
+                "auth_last4": headers.get("authorization", "")[-4:],
+                "body": None,
+                "request_id": None,
+                "at": time.time(),
+            }
+        )
         if bad_key(headers):
             request_id = str(uuid.uuid4())
             await send_error(send, unauthorized(request_id), request_id, 0.0)

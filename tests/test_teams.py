@@ -502,3 +502,289 @@ async def test_workspace_key_is_encrypted_masked_and_used_upstream(
 def _switched(client: Client, workspace_id: int) -> Client:
     client.post("/workspaces/switch/", {"workspace": workspace_id})
     return client
+
+
+# --- the team's preset library: who may do what (table rows, through the real endpoints) ------------
+
+SKIP = "skip"  # not applicable: an outsider cannot make the team their current workspace at all
+PRESET_ACTIONS = ("apply", "create_in_library", "edit", "delete", "move_to_library", "move_out")
+# "apply" reads a library preset; "edit" renames it; "delete" deletes it; "move_to_library" moves the
+# user's own personal preset into the team library; "move_out" takes a library preset back to
+# "My presets". The library preset was made by ann (an editor): "author" is ann, "editor" is eddie.
+PRESET_MATRIX: dict[str, tuple[str, ...]] = {
+    #          apply      create     edit       delete     to library to mine
+    "owner": (OK, OK, OK, OK, OK, FORBIDDEN),
+    "author": (OK, OK, OK, OK, OK, OK),
+    "editor": (OK, OK, OK, FORBIDDEN, OK, FORBIDDEN),
+    "viewer": (OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    "outsider": (NOT_FOUND, SKIP, NOT_FOUND, NOT_FOUND, SKIP, NOT_FOUND),
+    "anonymous": (LOGIN,) * 6,
+}
+PRESET_CASES = [
+    (who, action, PRESET_MATRIX[who][i])
+    for who in PRESET_MATRIX
+    for i, action in enumerate(PRESET_ACTIONS)
+    if PRESET_MATRIX[who][i] != SKIP
+]
+PRESET_USERS = {"owner": "olive", "author": "ann", "editor": "eddie", "viewer": "vera", "outsider": "otto"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("who", "action", "expected"), PRESET_CASES)
+def test_permission_matrix_preset_library(who: str, action: str, expected: str) -> None:
+    from playground.services.presets import preset_create
+
+    world = make_world()
+    team = world["team"]
+    library = preset_create(
+        owner=world["users"]["ann"], name="Team default", scope="workspace", workspace_id=team.pk
+    )
+    client = Client()
+    user = world["users"].get(PRESET_USERS.get(who, ""))
+    own = None
+    if user is not None:
+        client.force_login(user)
+        _switched(client, team.pk)  # the team is the current workspace (refused for the outsider)
+        own = preset_create(owner=user, name=f"{user.username}'s own")
+    url = f"/api/presets/{library.pk}/"
+    if action == "apply":
+        response = client.get(url)
+    elif action == "create_in_library":
+        response = client.post(
+            "/api/presets/", {"name": "New", "scope": "workspace"}, content_type="application/json"
+        )
+    elif action == "edit":
+        response = client.post(url, {"name": "Renamed"}, content_type="application/json")
+    elif action == "delete":
+        response = client.delete(url)
+    elif action == "move_to_library":
+        target = own.pk if own else library.pk
+        response = client.post(
+            f"/api/presets/{target}/", {"scope": "workspace"}, content_type="application/json"
+        )
+    else:
+        response = client.post(url, {"scope": "personal"}, content_type="application/json")
+    status = {201: OK}.get(response.status_code)
+    assert (status or outcome(response)) == expected, (who, action, response.status_code)
+    # Nothing changes unless allowed.
+    library_now = Preset.objects.filter(pk=library.pk).first()
+    if action == "create_in_library":
+        assert Preset.objects.filter(name="New", scope="workspace", workspace=team).exists() is (
+            expected == OK
+        )
+    if action == "edit":
+        assert (library_now.name == "Renamed") is (expected == OK)
+    if action == "delete":
+        assert (library_now is None) is (expected == OK)
+    if action == "move_to_library" and own is not None:
+        own.refresh_from_db()
+        assert (own.scope == "workspace" and own.workspace_id == team.pk) is (expected == OK)
+    if action == "move_out":
+        assert (library_now.scope == "personal") is (expected == OK)
+
+
+@pytest.mark.django_db
+def test_presets_page_and_api_show_my_presets_and_the_library_with_rights() -> None:
+    from playground.services.presets import preset_create
+
+    world = make_world()
+    team = world["team"]
+    preset_create(owner=world["users"]["ann"], name="Team default", scope="workspace", workspace_id=team.pk)
+    preset_create(owner=world["users"]["vera"], name="Vera's own")
+    viewer = _switched(client_for(world, "viewer"), team.pk)
+    data = viewer.get("/api/presets/").json()
+    assert data["workspace"] == {"id": team.pk, "name": "Team", "role": "viewer", "can_publish": False}
+    rights = {p["name"]: p["rights"] for p in data["presets"]}
+    assert rights["Team default"] == {"edit": False, "delete": False, "move": False}
+    # Her own preset is hers to edit, but a viewer cannot publish it to the team library.
+    assert rights["Vera's own"] == {"edit": True, "delete": True, "move": False}
+    page = viewer.get("/presets/").content.decode()
+    assert "My presets" in page and "Team library" in page
+    library_section = page[page.index('data-testid="preset-section-library"') :]
+    assert "Team default" in library_section and "by ann" in library_section
+    for button in ("preset-rename-toggle", "preset-delete", "preset-move", "preset-set-default"):
+        assert f'data-testid="{button}"' not in library_section, button
+    assert 'data-testid="preset-readonly"' in library_section
+    # The page's rename, default and delete forms are refused too (403), and nothing changed.
+    library = Preset.objects.get(name="Team default")
+    assert viewer.post(f"/presets/{library.pk}/rename/", {"name": "x"}).status_code == 403
+    assert viewer.post(f"/presets/{library.pk}/delete/").status_code == 403
+    assert viewer.post(f"/presets/{library.pk}/move/", {"scope": "personal"}).status_code == 403
+    assert Preset.objects.get(pk=library.pk).name == "Team default"
+
+    # An editor moves her preset into the library and back, from the page.
+    eddie = world["users"]["eddie"]
+    mine = preset_create(owner=eddie, name="Eddie's sampler")
+    editor = _switched(client_for(world, "editor"), team.pk)
+    page = editor.get("/presets/").content.decode()
+    assert "Move to library" in page
+    response = editor.post(f"/presets/{mine.pk}/move/", {"scope": "workspace"}, follow=True)
+    assert "Eddie&#x27;s sampler&quot; to the Team library." in response.content.decode()
+    mine.refresh_from_db()
+    assert mine.scope == "workspace" and mine.workspace_id == team.pk
+    assert "Eddie's sampler" in {p["name"] for p in viewer.get("/api/presets/").json()["presets"]}
+    editor.post(f"/presets/{mine.pk}/move/", {"scope": "personal"})
+    mine.refresh_from_db()
+    assert mine.scope == "personal"
+    assert "Eddie's sampler" not in {p["name"] for p in viewer.get("/api/presets/").json()["presets"]}
+
+
+# --- the playground page knows the user's rights; who started each run ------------------------------
+
+
+def page_config(client: Client, url: str) -> dict[str, Any]:
+    import re
+    from html import unescape
+
+    page = client.get(url).content.decode()
+    match = re.search(r'<script id="playground-config" type="application/json">(.*?)</script>', page, re.S)
+    assert match, url
+    return json.loads(unescape(match.group(1)))
+
+
+@pytest.mark.django_db
+def test_playground_page_data_carries_the_rights_and_who_ran_each_reply() -> None:
+    world = make_world()
+    c, team = world["conversation"], world["team"]
+    expected = {
+        # who: can_run, can_edit, can_share, can_set_visibility, can_fork (into their current workspace)
+        "owner": (True, True, True, False, True),
+        "editor": (True, True, True, False, True),
+        "viewer": (False, False, False, False, True),  # the fork goes to her personal workspace
+    }
+    for who, rights in expected.items():
+        config = page_config(client_for(world, who), f"/c/{c.pk}/")
+        got = config["conversation"]["rights"]
+        names = ("can_run", "can_edit", "can_share", "can_set_visibility", "can_fork")
+        assert tuple(got[name] for name in names) == rights, who
+        assert config["rights"] == got
+        assert config["conversation"]["workspace"] == {"id": team.pk, "name": "Team"}
+        assert config["conversation"]["visibility"] == "workspace"
+        replies = [m for m in config["conversation"]["messages"] if m["role"] == "assistant"]
+        assert [m["run_by"] for m in replies] == ["ann"]
+    # The author may also make it private again; in the team, a viewer may not fork into it.
+    ann = Client()
+    ann.force_login(world["users"]["ann"])
+    assert page_config(ann, f"/c/{c.pk}/")["conversation"]["rights"]["can_set_visibility"] is True
+    viewer = _switched(client_for(world, "viewer"), team.pk)
+    config = page_config(viewer, f"/c/{c.pk}/")
+    assert config["conversation"]["role"] == "viewer"
+    assert config["conversation"]["rights"]["can_fork"] is False
+    # A new conversation in the team: a viewer's page is read-only, an editor's is not.
+    config = page_config(viewer, "/")
+    assert config["workspace"] == {"id": team.pk, "name": "Team"} and config["role"] == "viewer"
+    assert config["rights"]["can_run"] is False
+    assert page_config(_switched(client_for(world, "editor"), team.pk), "/")["rights"]["can_run"] is True
+
+
+@pytest.mark.django_db
+def test_the_playground_visibility_toggle_answers_json_and_is_the_authors_alone() -> None:
+    world = make_world()
+    c = world["conversation"]
+    ann = Client()
+    ann.force_login(world["users"]["ann"])
+    json_accept = {"HTTP_ACCEPT": "application/json"}
+    response = ann.post(f"/c/{c.pk}/visibility/", {"visibility": "private"}, **json_accept)
+    assert response.status_code == 200 and response.json() == {"visibility": "private"}
+    c.refresh_from_db()
+    assert c.visibility == Visibility.PRIVATE
+    # No "Visibility saved." notice is left behind for the next page.
+    assert "Visibility saved" not in ann.get("/presets/").content.decode()
+    ann.post(f"/c/{c.pk}/visibility/", {"visibility": "workspace"}, **json_accept)
+    assert (
+        client_for(world, "editor")
+        .post(f"/c/{c.pk}/visibility/", {"visibility": "private"}, **json_accept)
+        .status_code
+        == 403
+    )
+    assert (
+        client_for(world, "viewer")
+        .post(f"/c/{c.pk}/visibility/", {"visibility": "private"}, **json_accept)
+        .status_code
+        == 403
+    )
+    c.refresh_from_db()
+    assert c.visibility == Visibility.WORKSPACE
+
+
+@pytest.mark.django_db
+def test_run_page_says_who_started_the_run() -> None:
+    world = make_world()
+    page = client_for(world, "viewer").get(f"/runs/{world['run'].pk}/").content.decode()
+    assert 'data-testid="run-by"' in page and "Run by <strong>ann</strong>" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/c/{id}/",
+        "/c/{id}/data/",
+        "/c/{id}/share/",
+        "/runs/{run}/",
+        "/api/presets/{preset}/",
+        "/presets/",
+        "/workspaces/{team}/",
+    ],
+)
+def test_anonymous_users_go_to_login_whether_or_not_the_object_exists(url: str) -> None:
+    from playground.services.presets import preset_create
+
+    world = make_world()
+    preset = preset_create(
+        owner=world["users"]["ann"], name="Lib", scope="workspace", workspace_id=world["team"].pk
+    )
+    real = url.format(
+        id=world["conversation"].pk, run=world["run"].pk, preset=preset.pk, team=world["team"].pk
+    )
+    missing = url.format(id=999_999, run=999_999, preset=999_999, team=999_999)
+    for path in (real, missing):
+        response = Client().get(path)
+        assert outcome(response) == LOGIN, path
+        assert response["Location"] == f"/accounts/login/?next={path}", path
+
+
+# --- models.list with the workspace's own key -----------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_models_list_uses_the_workspace_key_with_a_cache_per_key(
+    upstream_settings: Any, emulator: Any
+) -> None:
+    from django.core.cache import cache
+
+    world = await database_sync_to_async(make_world)()
+    team = world["team"]
+
+    def set_key() -> None:
+        owner = client_for(world, "owner")
+        owner.post(f"/workspaces/{team.pk}/update/", {"name": "Team", "api_key": WORKSPACE_KEY})
+
+    await database_sync_to_async(set_key)()
+
+    async def models_of(who: str, switch: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        def login() -> bytes | None:
+            client = client_for(world, who)
+            return cookie_of(_switched(client, team.pk) if switch else client)
+
+        communicator = await open_socket("/ws/chat/", await database_sync_to_async(login)())
+        assert (await communicator.connect())[0]
+        ws = Socket(communicator)
+        await ws.send({"type": "models.list"})
+        frame = await ws.receive()
+        await ws.disconnect()
+        listed = [r for r in emulator.state()["requests"] if r["path"].endswith("/models")]
+        return frame, (listed[-1] if listed else {})
+
+    frame, request = await models_of("editor", switch=True)
+    assert frame["type"] == "models.list" and frame["cached"] is False and "error" not in frame
+    assert request["auth_last4"] == "wxyz" and request["method"] == "GET"
+    # The same key: from the cache. Another workspace (the server's key): its own entry, fetched anew.
+    frame, _ = await models_of("viewer", switch=True)
+    assert frame["cached"] is True
+    frame, request = await models_of("outsider", switch=False)
+    assert frame["cached"] is False and request["auth_last4"] == API_KEY[-4:]
+    keys = [str(k) for k in getattr(cache, "_cache", {})]
+    assert len([k for k in keys if "playground:models:" in k]) == 2
+    assert not any(WORKSPACE_KEY in k or WORKSPACE_KEY[-12:] in k for k in keys)
+    assert not any(WORKSPACE_KEY in json.dumps(r) for r in emulator.state()["requests"])

@@ -86,11 +86,24 @@ def test_page_carries_registry_config_and_testids(user_client: Client, settings)
     html = user_client.get("/").content.decode()
     assert _json_script(html, "param-registry") == json.loads(json.dumps(registry_json()))
     config = _json_script(html, "playground-config")
+    workspace = config.pop("workspace")
+    assert workspace["name"] == "Personal" and isinstance(workspace["id"], int)
+    rights = {
+        "can_run": True,
+        "can_edit": True,
+        "can_share": False,
+        "can_set_visibility": False,
+        "can_fork": False,
+    }
     assert config == {
         "default_model": "accounts/fireworks/models/test-model",
         "emulator": True,
         "ws_path": "/ws/chat/",
         "username": "ada",
+        # A new conversation in the user's own workspace: theirs to run (access.js reads the rights).
+        "role": "owner",
+        "workspace_rights": rights,
+        "rights": rights,
     }
     for testid in TESTIDS:
         assert f'data-testid="{testid}"' in html, testid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from playground.models import Mode
+from playground.models import Mode, Scope
 
 
 class PresetForm(forms.Form):
@@ -17,9 +17,20 @@ class PresetForm(forms.Form):
     params = forms.JSONField(required=False)
     extra = forms.JSONField(required=False)
     is_default = forms.BooleanField(required=False)
+    # "personal" (My presets) or "workspace" (the current workspace's library).
+    scope = forms.ChoiceField(choices=Scope.choices, required=False)
 
     def clean_mode(self) -> str:
         return self.cleaned_data.get("mode") or Mode.CHAT
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data.get("scope") or Scope.PERSONAL
+
+
+class MoveForm(forms.Form):
+    """Where a preset goes: "My presets" or the current workspace's library."""
+
+    scope = forms.ChoiceField(choices=Scope.choices)
 
 
 class RenameForm(forms.Form):

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from playground.models import Conversation, Membership, Message, Run, Visibility
+from playground.models import Conversation, Membership, Message, Run, Visibility, Workspace
 from playground.permissions import Facts, can
 from playground.tree import branch_of, leaf_of
 
@@ -86,15 +86,46 @@ def conversation_path(*, conversation: Conversation) -> list[Message]:
     return branch_of(conversation, list(conversation.messages.all()))
 
 
-def conversation_page_data(*, user: Any, conversation_id: int) -> dict[str, Any]:
-    """What the playground page needs to show a saved conversation: settings, the whole tree, runs.
+def conversation_rights(
+    conversation: Conversation, *, user: Any, role: str | None, current_role: str | None = None
+) -> dict[str, bool]:
+    """What the page lets the user do with a conversation they see (the server checks again on each
+    action): ``role`` is theirs in its workspace, ``current_role`` in the workspace a fork would go to."""
+    facts = conversation_facts(conversation, user=user)
+    return {
+        "can_run": can(role, "run", facts),
+        "can_edit": can(role, "edit", facts),
+        "can_share": can(role, "share", facts),
+        "can_set_visibility": can(role, "set_visibility", facts),
+        "can_fork": can(role, "fork", facts) and can(current_role, "create"),
+    }
 
-    Three queries: the conversation, its messages, its runs. Raises Conversation.DoesNotExist.
+
+def conversation_page_data(
+    *, user: Any, conversation_id: int, current_workspace_id: int | None = None
+) -> dict[str, Any]:
+    """What the playground page needs to show a saved conversation: settings, the whole tree, runs,
+    the user's rights on it (``conversation_rights``; forking goes to ``current_workspace_id``) and its
+    workspace, and who started each run.
+
+    Six queries: the conversation, its messages, its runs, who started them, its workspace's name and
+    the user's role in the current workspace. Raises Conversation.DoesNotExist.
     """
     conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    current_role = (
+        Membership.objects.filter(user=user, workspace_id=current_workspace_id)
+        .values_list("role", flat=True)
+        .first()
+        if current_workspace_id is not None
+        else None
+    )
     nodes = list(conversation.messages.order_by("pk"))
     runs = list(conversation.runs.order_by("started_at", "pk").values("pk", "message_id", "status"))
     run_of = {r["message_id"]: r for r in runs if r["message_id"]}
+    # Who started each run that wrote a reply ("Run by <username>").
+    run_by = dict(
+        conversation.runs.filter(message__isnull=False).values_list("message_id", "started_by__username")
+    )
     leaf = leaf_of(conversation, nodes)
     return {
         "id": conversation.pk,
@@ -107,6 +138,16 @@ def conversation_page_data(*, user: Any, conversation_id: int) -> dict[str, Any]
         "updated_at": conversation.updated_at.isoformat(),
         "current_leaf": leaf.pk if leaf else None,
         "streaming": any(r["status"] == Run.Status.STREAMING for r in runs),
+        "visibility": conversation.visibility,
+        "mine": conversation.owner_id == user.pk,
+        "workspace": {
+            "id": conversation.workspace_id,
+            "name": Workspace.objects.values_list("name", flat=True).get(pk=conversation.workspace_id),
+        },
+        "role": conversation.member_role,
+        "rights": conversation_rights(
+            conversation, user=user, role=conversation.member_role, current_role=current_role
+        ),
         "messages": [
             {
                 "id": n.pk,
@@ -118,6 +159,7 @@ def conversation_page_data(*, user: Any, conversation_id: int) -> dict[str, Any]
                 "tool_call_id": n.tool_call_id,
                 "run": run_of[n.pk]["pk"] if n.pk in run_of else None,
                 "run_status": run_of[n.pk]["status"] if n.pk in run_of else None,
+                "run_by": run_by.get(n.pk),
             }
             for n in nodes
         ],

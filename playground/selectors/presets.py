@@ -54,6 +54,48 @@ def preset_get_for_user(
     return preset
 
 
+def preset_rights(
+    preset: Preset, *, user: Any, role: str | None, current_role: str | None
+) -> dict[str, bool]:
+    """What the user may do with one preset they see: ``role`` is theirs in the preset's workspace,
+    ``current_role`` theirs in the current workspace (where a personal preset would be published).
+
+    ``edit`` (update, rename, make default) and ``delete`` follow the policy; ``move`` is publishing a
+    personal preset to the current workspace's library (the "create" right there, so not for viewers)
+    or taking one's own library preset back to "My presets" (the "set_visibility" right).
+    """
+    mine = preset.owner_id == user.pk
+    personal = preset.scope == Scope.PERSONAL
+    role_name = "owner" if mine and personal else role
+    facts = Facts(shared=not personal, mine=mine, signed_in=True)
+    move = (mine and can(current_role, "create")) if personal else can(role, "set_visibility", facts)
+    return {
+        "edit": can(role_name, "edit", facts),
+        "delete": can(role_name, "delete", facts),
+        "move": move,
+    }
+
+
+def preset_list_with_rights(*, user: Any, current_workspace_id: int | None) -> list[Preset]:
+    """The presets the user sees (``preset_list_for_user``), each with ``rights`` (``preset_rights``)
+    and ``in_current`` (personal, or in the current workspace's library). Two queries."""
+    role = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user).values("role")
+    presets = list(
+        preset_list_for_user(user=user).select_related("owner").annotate(member_role=Subquery(role[:1]))
+    )
+    current_role = (
+        Membership.objects.filter(user=user, workspace_id=current_workspace_id)
+        .values_list("role", flat=True)
+        .first()
+        if current_workspace_id is not None
+        else None
+    )
+    for preset in presets:
+        preset.rights = preset_rights(preset, user=user, role=preset.member_role, current_role=current_role)
+        preset.in_current = preset.scope == Scope.PERSONAL or preset.workspace_id == current_workspace_id
+    return presets
+
+
 def preset_default_for_user(*, user: Any) -> Preset | None:
     """The preset the user's new conversations start from, if one is marked."""
     return preset_list_for_user(user=user).filter(is_default=True).first()
@@ -66,13 +108,17 @@ def preset_data(preset: Preset) -> dict[str, Any]:
 
 def preset_api_data(preset: Preset) -> dict[str, Any]:
     """A preset as the playground page uses it: the exported fields plus its id and last change."""
-    return {
+    data = {
         "id": preset.pk,
         **preset_data(preset),
         "scope": preset.scope,
         "workspace": preset.workspace_id,
         "updated_at": preset.updated_at.isoformat(),
     }
+    rights = getattr(preset, "rights", None)
+    if rights is not None:
+        data["rights"] = rights
+    return data
 
 
 def preset_export(*, user: Any, preset_ids: list[int] | None = None) -> dict[str, Any]:

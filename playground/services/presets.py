@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from playground.models import Mode, Preset, Scope
 from playground.params import PARAMS_BY_NAME, ParamError, validate
+from playground.permissions import Facts, can
 from playground.selectors.presets import EXPORT_FORMAT, PRESET_FIELDS
-from playground.selectors.workspaces import workspace_get_for_user
+from playground.selectors.workspaces import role_of, workspace_get_for_user
 
 NAME_LENGTH = Preset._meta.get_field("name").max_length or 120
 MODEL_LENGTH = Preset._meta.get_field("model").max_length or 300
@@ -146,6 +148,35 @@ def preset_update(*, preset: Preset, data: dict[str, Any]) -> Preset:
         else:
             preset.is_default = False
     preset.save()
+    return preset
+
+
+@transaction.atomic
+def preset_move(*, user: Any, preset: Preset, scope: str, workspace_id: int | None = None) -> Preset:
+    """Move a preset between "My presets" and a workspace's library.
+
+    To the library (``scope="workspace"``): the user's own personal preset, into ``workspace_id``
+    where they need the "create" right (editors and owners). Back to "My presets": their own library
+    preset ("set_visibility"). Anything else raises PermissionDenied; the same scope is a no-op.
+    """
+    if scope not in Scope.values:
+        raise PresetError("scope", f"scope must be one of {', '.join(Scope.values)}.")
+    if scope == preset.scope and (scope == Scope.PERSONAL or preset.workspace_id == workspace_id):
+        return preset
+    mine = preset.owner_id == user.pk
+    if scope == Scope.WORKSPACE:
+        if workspace_id is None:
+            raise PresetError("scope", "A workspace preset needs a workspace.")
+        if not mine or preset.scope != Scope.PERSONAL:
+            raise PermissionDenied("Only your own presets can be moved to a library.")
+        workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
+        preset.workspace_id = workspace_id
+    else:
+        role = role_of(user=user, workspace_id=preset.workspace_id)
+        if not can(role, "set_visibility", Facts(shared=True, mine=mine, signed_in=True)):
+            raise PermissionDenied("Only its author (an editor or owner) can take it out of the library.")
+    preset.scope = scope
+    preset.save(update_fields=["scope", "workspace", "updated_at"])
     return preset
 
 

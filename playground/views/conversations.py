@@ -152,7 +152,10 @@ def conversation_leaf(request: HttpRequest, conversation_id: int) -> HttpRespons
 @_owned
 def conversation_data(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """The page's data for a saved conversation as JSON (the page reloads its tree from it)."""
-    return JsonResponse(selectors.conversation_page_data(user=request.user, conversation_id=conversation_id))
+    data = selectors.conversation_page_data(
+        user=request.user, conversation_id=conversation_id, current_workspace_id=current_workspace_id(request)
+    )
+    return JsonResponse(data)
 
 
 @require_GET

@@ -11,8 +11,10 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from playground.current import current_membership
 from playground.models import Conversation
 from playground.params import registry_json
+from playground.permissions import can
 from playground.selectors.conversations import conversation_page_data
 
 # The websocket route the page connects to (proxy/routing.py serves it).
@@ -28,13 +30,34 @@ def playground(request: HttpRequest, conversation_id: int | None = None) -> Http
         "ws_path": WEBSOCKET_PATH,
         "username": request.user.get_username(),
     }
+    membership = current_membership(request)
+    current_role = membership.role if membership else None
+    # What the page lets the user do (the server checks again on every action): for a new conversation
+    # the current workspace's rights ("Read-only: you are a viewer in <workspace>"), for a saved one its
+    # own (conversation_rights).
+    config["workspace"] = (
+        {"id": membership.workspace_id, "name": membership.workspace.name} if membership else None
+    )
+    config["role"] = current_role
+    writer = can(current_role, "create")
+    config["workspace_rights"] = {
+        "can_run": writer,
+        "can_edit": writer,
+        "can_share": False,
+        "can_set_visibility": False,
+        "can_fork": False,
+    }
+    config["rights"] = config["workspace_rights"]
     if conversation_id is not None:
         try:
             config["conversation"] = conversation_page_data(
-                user=request.user, conversation_id=conversation_id
+                user=request.user,
+                conversation_id=conversation_id,
+                current_workspace_id=membership.workspace_id if membership else None,
             )
         except Conversation.DoesNotExist:
             raise Http404("No such conversation.") from None
+        config["rights"] = config["conversation"]["rights"]
     return render(request, "playground/playground.html", {"registry": registry_json(), "config": config})
 
 

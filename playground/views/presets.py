@@ -11,13 +11,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from playground.forms.presets import CompareForm, DefaultForm, ImportForm, PresetForm, RenameForm
-from playground.models import Preset
+from playground.current import current_membership
+from playground.forms.presets import CompareForm, DefaultForm, ImportForm, MoveForm, PresetForm, RenameForm
+from playground.models import Preset, Scope
+from playground.permissions import can
 from playground.selectors.presets import (
     PRESET_FIELDS,
     preset_api_data,
@@ -25,13 +29,14 @@ from playground.selectors.presets import (
     preset_data,
     preset_export,
     preset_get_for_user,
-    preset_list_for_user,
+    preset_list_with_rights,
 )
 from playground.services.presets import (
     PresetError,
     preset_create,
     preset_delete,
     preset_import,
+    preset_move,
     preset_set_default,
     preset_update,
 )
@@ -64,6 +69,19 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _library(request: HttpRequest) -> dict[str, Any]:
+    """The current workspace, whose library the pages show beside "My presets"."""
+    membership = current_membership(request)
+    if membership is None:  # pragma: no cover - every caller is signed in
+        return {"id": None, "name": "", "role": None, "can_publish": False}
+    return {
+        "id": membership.workspace_id,
+        "name": membership.workspace.name,
+        "role": membership.role,
+        "can_publish": can(membership.role, "create"),
+    }
+
+
 def _download(data: dict[str, Any], filename: str) -> HttpResponse:
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False) + "\n", content_type="application/json"
@@ -78,10 +96,13 @@ def _download(data: dict[str, Any], filename: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_presets(request: HttpRequest) -> JsonResponse:
-    """GET: the user's presets. POST (JSON preset): save a new one."""
+    """GET: the user's presets (personal ones and their workspaces' libraries, each with ``rights``) and
+    the current workspace. POST (JSON preset, ``scope`` "personal" or "workspace"): save a new one, in
+    "My presets" or the current workspace's library (editors and owners; a viewer gets a 403)."""
+    library = _library(request)
     if request.method == "GET":
-        presets = [preset_api_data(p) for p in preset_list_for_user(user=request.user)]
-        return JsonResponse({"presets": presets})
+        presets = preset_list_with_rights(user=request.user, current_workspace_id=library["id"])
+        return JsonResponse({"presets": [preset_api_data(p) for p in presets], "workspace": library})
     data = _json_body(request)
     if data is None:
         return _error("body", "The request body must be a JSON object.")
@@ -89,16 +110,20 @@ def api_presets(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         return _form_error(form)
     try:
-        preset = preset_create(owner=request.user, **form.cleaned_data)
+        preset = preset_create(owner=request.user, workspace_id=library["id"], **form.cleaned_data)
     except PresetError as exc:
         return _error(exc.field, exc.message)
+    except PermissionDenied:
+        role = library["role"]
+        return _error("scope", f"As a {role} in {library['name']} you cannot add to its library.", 403)
     return JsonResponse({"preset": preset_api_data(preset)}, status=201)
 
 
 @login_required
 @require_http_methods(["GET", "POST", "DELETE"])
 def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
-    """GET: one preset. POST (JSON, any subset of the fields): update it. DELETE: delete it."""
+    """GET: one preset. POST (JSON, any subset of the fields): update it; with ``scope``, move it to
+    "My presets" or the current workspace's library. DELETE: delete it."""
     action = {"GET": "view", "DELETE": "delete"}.get(request.method or "", "edit")
     preset = _get_or_404(request, preset_id, action)
     if request.method == "GET":
@@ -115,9 +140,20 @@ def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
         return _form_error(form)
     changes = {k: form.cleaned_data[k] for k in data if k in PRESET_FIELDS}
     try:
-        preset = preset_update(preset=preset, data=changes)
+        with transaction.atomic():
+            if changes:
+                preset = preset_update(preset=preset, data=changes)
+            if "scope" in data:
+                preset = preset_move(
+                    user=request.user,
+                    preset=preset,
+                    scope=form.cleaned_data["scope"],
+                    workspace_id=_library(request)["id"],
+                )
     except PresetError as exc:
         return _error(exc.field, exc.message)
+    except PermissionDenied as exc:
+        return _error("scope", str(exc), 403)
     return JsonResponse({"preset": preset_api_data(preset)})
 
 
@@ -127,8 +163,14 @@ def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
 @login_required
 @require_GET
 def presets_page(request: HttpRequest) -> HttpResponse:
-    """List the presets; with ``?a=<id>&b=<id>``, also show those two side by side."""
-    presets = list(preset_list_for_user(user=request.user))
+    """List the presets in two sections, "My presets" and the current workspace's library; with
+    ``?a=<id>&b=<id>``, also show those two side by side."""
+    library = _library(request)
+    presets = [
+        p
+        for p in preset_list_with_rights(user=request.user, current_workspace_id=library["id"])
+        if p.in_current
+    ]
     compare = None
     form = CompareForm(request.GET) if "a" in request.GET or "b" in request.GET else CompareForm()
     if form.is_bound and form.is_valid():
@@ -139,7 +181,15 @@ def presets_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "playground/presets.html",
-        {"presets": presets, "compare": compare, "compare_form": form, "import_form": ImportForm()},
+        {
+            "presets": presets,
+            "mine": [p for p in presets if p.scope == Scope.PERSONAL],
+            "team": [p for p in presets if p.scope == Scope.WORKSPACE],
+            "library": library,
+            "compare": compare,
+            "compare_form": form,
+            "import_form": ImportForm(),
+        },
     )
 
 
@@ -174,6 +224,27 @@ def preset_default(request: HttpRequest, preset_id: int) -> HttpResponse:
         messages.success(request, f"New conversations start from {preset.name!r}.")
     else:
         messages.success(request, f"{preset.name!r} is no longer the default.")
+    return redirect("presets")
+
+
+@login_required
+@require_POST
+def preset_move_view(request: HttpRequest, preset_id: int) -> HttpResponse:
+    """Move a preset to the current workspace's library or back to "My presets"."""
+    preset = _get_or_404(request, preset_id)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        raise Http404("No such place for a preset.")
+    library = _library(request)
+    try:
+        preset_move(
+            user=request.user, preset=preset, scope=form.cleaned_data["scope"], workspace_id=library["id"]
+        )
+    except PresetError as exc:
+        messages.error(request, exc.message)
+        return redirect("presets")
+    where = f"the {library['name']} library" if preset.scope == Scope.WORKSPACE else "My presets"
+    messages.success(request, f"Moved {preset.name!r} to {where}.")
     return redirect("presets")
 
 

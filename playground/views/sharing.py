@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -108,6 +108,8 @@ def conversation_visibility(request: HttpRequest, conversation_id: int) -> HttpR
         )
     except Conversation.DoesNotExist:
         raise Http404("No such conversation.") from None
+    if request.headers.get("Accept") == "application/json":  # the playground page's toggle (access.js)
+        return JsonResponse({"visibility": form.cleaned_data["visibility"]})
     messages.success(request, "Visibility saved.")
     return redirect("share_links", conversation_id=conversation_id)
 

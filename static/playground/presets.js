@@ -50,6 +50,12 @@ export class PresetsControl {
   build() {
     this.label = el("span", { class: "presets-current", "data-testid": "preset-current" }, "Presets");
     this.list = el("ul", { class: "presets-list", "data-testid": "preset-list" });
+    this.libraryLabel = el("div", { class: "presets-section-label", "data-testid": "preset-library-label" }, "Library");
+    this.libraryList = el("ul", { class: "presets-list", "data-testid": "preset-library-list" });
+    this.workspace = null; // the current workspace: {id, name, role, can_publish}
+    this.scopeSelect = el("select", { "aria-label": "Save to", "data-testid": "preset-scope" },
+      el("option", { value: "personal" }, "My presets"), el("option", { value: "workspace" }, "Library"));
+    this.scopeRow = el("label", { class: "presets-scope small", hidden: true }, "Save to", this.scopeSelect);
     this.nameInput = el("input", { type: "text", maxlength: 120, placeholder: "Preset name", "aria-label": "Preset name", "data-testid": "preset-name" });
     this.defaultBox = el("input", { type: "checkbox", "data-testid": "preset-default" });
     this.updateButton = el("button", { type: "button", class: "btn btn-sm", "data-testid": "preset-update", hidden: true, onclick: () => this.update() }, "Update");
@@ -58,12 +64,15 @@ export class PresetsControl {
       el("div", { class: "presets-section-label" }, "Save the current settings"),
       el("div", { class: "presets-save-row" }, this.nameInput,
         el("button", { type: "submit", class: "btn btn-sm btn-primary", "data-testid": "preset-save" }, "Save")),
+      this.scopeRow,
       el("label", { class: "presets-check small" }, this.defaultBox, "Default for new conversations"));
     this.menu = el("details", { class: "presets-menu", "data-testid": "presets-menu" },
       el("summary", { class: "btn btn-sm", "data-testid": "presets-toggle", title: "Apply or save a preset" }, this.label, el("span", { class: "caret", "aria-hidden": "true" }, "▾")),
       el("div", { class: "presets-pop" },
-        el("div", { class: "presets-section-label" }, "Apply a preset"),
+        el("div", { class: "presets-section-label" }, "My presets"),
         this.list,
+        this.libraryLabel,
+        this.libraryList,
         el("div", { class: "presets-update-row" }, this.updateButton),
         save,
         this.status,
@@ -79,7 +88,9 @@ export class PresetsControl {
   async load() {
     try {
       const data = await request(API);
-      this.presets = data.presets;
+      this.workspace = data.workspace || null;
+      // "My presets" and the current workspace's library (other workspaces' libraries show there).
+      this.presets = data.presets.filter((p) => p.scope !== "workspace" || !this.workspace || p.workspace === this.workspace.id);
     } catch (err) {
       this.say(`Presets unavailable: ${err.message}`, true);
     }
@@ -89,19 +100,57 @@ export class PresetsControl {
 
   render() {
     clear(this.list);
-    if (!this.presets.length) this.list.append(el("li", { class: "empty-note small" }, "No presets yet: save the current settings below."));
-    for (const preset of this.presets) {
-      const sub = [preset.mode, preset.model ? preset.model.split("/").pop() : "default model", `${Object.keys(preset.params).length} set`].join(" · ");
-      this.list.append(el("li", {},
-        el("button", { type: "button", class: "presets-item", "data-testid": "preset-apply", dataset: { name: preset.name },
-          "aria-current": this.current && this.current.id === preset.id ? "true" : undefined, title: `Apply ${preset.name}`,
-          onclick: () => this.apply(preset) },
-          el("span", { class: "presets-item-name" }, preset.name, preset.is_default ? el("span", { class: "mark sent" }, "default") : null),
-          el("span", { class: "presets-item-sub small muted" }, sub))));
+    clear(this.libraryList);
+    const mine = this.presets.filter((p) => p.scope !== "workspace");
+    const library = this.presets.filter((p) => p.scope === "workspace");
+    const name = this.workspace ? this.workspace.name : "Workspace";
+    this.libraryLabel.textContent = `${name} library`;
+    if (!mine.length) this.list.append(el("li", { class: "empty-note small" }, "No presets yet: save the current settings below."));
+    if (!library.length) {
+      this.libraryList.append(el("li", { class: "empty-note small", "data-testid": "preset-library-empty" },
+        this.workspace && this.workspace.can_publish ? "Empty: move one of yours here with ⇡." : "Empty."));
+    }
+    for (const [list, presets] of [[this.list, mine], [this.libraryList, library]]) {
+      for (const preset of presets) list.append(this.item(preset));
     }
     this.label.textContent = this.current ? `Preset: ${this.current.name}` : "Presets";
-    this.updateButton.hidden = !this.current;
-    this.updateButton.textContent = this.current ? `Update “${this.current.name}” with the current settings` : "Update";
+    const editable = this.current && (!this.current.rights || this.current.rights.edit);
+    this.updateButton.hidden = !editable;
+    this.updateButton.textContent = editable ? `Update “${this.current.name}” with the current settings` : "Update";
+    const publish = Boolean(this.workspace && this.workspace.can_publish);
+    this.scopeRow.hidden = !publish;
+    this.scopeSelect.options[1].textContent = `${name} library`;
+    if (!publish) this.scopeSelect.value = "personal";
+  }
+
+  item(preset) {
+    const sub = [preset.mode, preset.model ? preset.model.split("/").pop() : "default model", `${Object.keys(preset.params).length} set`].join(" · ");
+    const toLibrary = preset.scope !== "workspace";
+    const move = preset.rights && preset.rights.move
+      ? el("button", { type: "button", class: "btn btn-ghost btn-xs presets-move", "data-testid": "preset-move",
+        title: toLibrary ? `Move to the ${this.workspace ? this.workspace.name : ""} library: every member sees it` : "Move to My presets: only you see it",
+        "aria-label": toLibrary ? `Move ${preset.name} to the library` : `Move ${preset.name} to My presets`,
+        onclick: () => this.move(preset, toLibrary ? "workspace" : "personal") }, toLibrary ? "⇡" : "⇣")
+      : null;
+    return el("li", { class: "presets-item-row" },
+      el("button", { type: "button", class: "presets-item", "data-testid": "preset-apply", dataset: { name: preset.name, scope: preset.scope },
+        "aria-current": this.current && this.current.id === preset.id ? "true" : undefined, title: `Apply ${preset.name}`,
+        onclick: () => this.apply(preset) },
+        el("span", { class: "presets-item-name" }, preset.name, preset.is_default ? el("span", { class: "mark sent" }, "default") : null),
+        el("span", { class: "presets-item-sub small muted" }, sub)),
+      move);
+  }
+
+  async move(preset, scope) {
+    try {
+      await request(`${API}${preset.id}/`, { method: "POST", body: JSON.stringify({ scope }) });
+      await this.load();
+      if (this.current && this.current.id === preset.id) this.current = this.presets.find((p) => p.id === preset.id) || null;
+      this.render();
+      this.say(scope === "workspace" ? `Moved “${preset.name}” to the ${this.workspace ? this.workspace.name : ""} library.` : `Moved “${preset.name}” to My presets.`);
+    } catch (err) {
+      this.say(`Not moved: ${err.message}`, true);
+    }
   }
 
   say(message, isError = false) {
@@ -147,7 +196,8 @@ export class PresetsControl {
       this.nameInput.focus();
       return;
     }
-    if (await this.send(API, { ...settings, name, is_default: this.defaultBox.checked }, `Saved “${name}”.`)) {
+    const scope = this.scopeRow.hidden ? "personal" : this.scopeSelect.value;
+    if (await this.send(API, { ...settings, name, scope, is_default: this.defaultBox.checked }, `Saved “${name}”.`)) {
       this.nameInput.value = "";
       this.defaultBox.checked = false;
     }

@@ -4,6 +4,7 @@
 // only chooses which one is on screen.
 
 import { el } from "./dom.js";
+import { access } from "./access.js";
 
 const DRAFT_PREFIX = "playground:draft:";
 
@@ -219,6 +220,8 @@ export class SavedConversation {
     }
     if (turn.role === "assistant" && turn.run) {
       parts.push(el("a", { class: "turn-link", href: `/runs/${turn.run}/`, title: "Everything about the run that wrote this reply", "data-testid": "turn-run-link" }, "run ↗"));
+      const by = this.tree.nodes.get(turn.id)?.run_by;
+      if (by) parts.push(el("span", { class: "turn-by small muted", "data-testid": "turn-run-by", title: `Run by ${by}: who started the run that wrote this reply` }, `Run by ${by}`));
     }
     return parts;
   }
@@ -226,13 +229,14 @@ export class SavedConversation {
   /** Buttons for the turn's head: regenerate from here, fork (saved turns only). */
   actions(turn, index) {
     const buttons = [];
-    if (turn.role === "user" || turn.role === "assistant") {
+    // A viewer reads and watches: no regenerating, no forking into a workspace they cannot create in.
+    if ((turn.role === "user" || turn.role === "assistant") && access.can("can_run")) {
       buttons.push(el("button", { type: "button", class: "btn btn-ghost btn-xs", "data-testid": "turn-regenerate",
         title: turn.role === "user" ? "Send the conversation up to this message again (edits included) and get a new reply; later turns stay on their branch"
           : "Ask for this reply again: the new one becomes another version",
         onclick: () => this.regenerate(index) }, "↻"));
     }
-    if (turn.id != null && this.id != null) {
+    if (turn.id != null && this.id != null && access.can("can_fork")) {
       buttons.push(el("button", { type: "button", class: "btn btn-ghost btn-xs", "data-testid": "turn-fork",
         title: "Fork into a new conversation with the messages up to this one", onclick: () => this.fork(turn.id) }, "Fork"));
     }
