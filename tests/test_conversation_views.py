@@ -356,3 +356,60 @@ def test_import_service_belongs_to_the_importer(ada: Any) -> None:
         user=eve, document=conversation_export(user=ada, conversation_id=conversation.pk)
     )
     assert copy.owner == eve and copy.runs.get().started_by == eve
+
+
+def test_page_data_carries_the_last_run_of_the_branch_on_screen(client: Client, ada: Any) -> None:
+    result = converse(ada, "Hi there")
+    conversation = conversation_of(result)
+    data = client.get(f"/c/{conversation.pk}/data/").json()
+    run = data["last_run"]
+    assert run["id"] == result.run_id and run["message"] == result.message_id
+    assert run["usage"]["prompt_tokens"] == 9
+    assert run["timings"]["ttft_ms"] == 20.0
+    assert run["sampling_options"] == {"temperature": 0.3, "top_p": 1.0}
+    assert run["requested_options"] == {"temperature": 0.3}
+    assert run["perf_metrics"] == {"server-time-to-first-token": 0.02}
+    assert run["request_id"] == "req-7"
+    assert run["rate_limits"] == {"x-ratelimit-remaining-requests": "59"}
+    assert run["gaps_ms"] == [40.0] and run["decode_ms"] == 40.0 and run["choices"] == 1
+    assert run["emulator"] is False
+    assert "timeline" not in run and "output" not in run
+    # Another branch on screen: its own run; a stream still open is not "the last run".
+    again = converse(ada, "More", conversation_id=conversation.pk)
+    assert client.get(f"/c/{conversation.pk}/data/").json()["last_run"]["id"] == again.run_id
+    client.post(f"/c/{conversation.pk}/leaf/", {"message": result.message_id})
+    assert client.get(f"/c/{conversation.pk}/data/").json()["last_run"]["id"] == result.run_id
+
+
+def test_page_data_query_count_does_not_grow_with_runs(client: Client, ada: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    conversation = conversation_of(converse(ada, "One"))
+    counts = []
+    for _ in range(3):
+        converse(ada, "Again", conversation_id=conversation.pk)
+        with CaptureQueriesContext(connection) as captured:
+            client.get(f"/c/{conversation.pk}/data/")
+        counts.append(len(captured))
+    assert len(set(counts)) == 1, counts
+
+
+def test_emulator_runs_are_labelled_in_the_list_and_on_the_run_page(client: Client, ada: Any) -> None:
+    real = converse(ada, "From the real API")
+    emulated = converse(ada, "From the emulator")
+    Run.objects.filter(pk=emulated.run_id).update(
+        response_headers={"x-playground-emulator": "1", "fireworks-cached-prompt-tokens": "0"}, usage=None
+    )
+    html = client.get("/conversations/").content.decode()
+    rows_html = html.split('data-testid="conversation-row"')[1:]
+    assert 'data-testid="emulator-chip"' in rows_html[0]  # the newest: the emulator's
+    assert 'data-testid="emulator-chip"' not in rows_html[1]
+    # The distinguishing part of the model id first, the full id in the title.
+    assert '<code class="model-name">llama-v3p1-8b-instruct</code>' in html
+    assert f'title="{MODEL}"' in html
+    page = client.get(f"/runs/{emulated.run_id}/").content.decode()
+    assert 'data-testid="emulator-chip"' in page
+    # Cached tokens agree with the playground: the header's count when usage never came.
+    assert re.search(r'data-testid="run-cached">0<', page)
+    assert 'data-testid="emulator-chip"' not in client.get(f"/runs/{real.run_id}/").content.decode()

@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from playground.models import Conversation, Membership, Message, Run, Visibility, Workspace
 from playground.permissions import Facts, can
+from playground.selectors.runs import last_run_emulator, run_summary_for_leaf
 from playground.tree import branch_of, leaf_of
 
 
@@ -72,6 +73,7 @@ def conversation_search_for_user(
     return conversations.annotate(
         last_run_id=Subquery(last_run.values("pk")[:1]),
         last_run_status=Subquery(last_run.values("status")[:1]),
+        last_run_emulator=last_run_emulator(last_run),
     ).order_by("-updated_at", "-pk")
 
 
@@ -108,8 +110,9 @@ def conversation_page_data(
     the user's rights on it (``conversation_rights``; forking goes to ``current_workspace_id``) and its
     workspace, and who started each run.
 
-    Six queries: the conversation, its messages, its runs, who started them, its workspace's name and
-    the user's role in the current workspace. Raises Conversation.DoesNotExist.
+    Seven queries: the conversation, its messages, its runs, who started them, its workspace's name,
+    the user's role in the current workspace, and the last run of the branch on screen. Raises
+    Conversation.DoesNotExist.
     """
     conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
     current_role = (
@@ -120,7 +123,9 @@ def conversation_page_data(
         else None
     )
     nodes = list(conversation.messages.order_by("pk"))
-    runs = list(conversation.runs.order_by("started_at", "pk").values("pk", "message_id", "status"))
+    runs = list(
+        conversation.runs.order_by("started_at", "pk").values("pk", "message_id", "follows_id", "status")
+    )
     run_of = {r["message_id"]: r for r in runs if r["message_id"]}
     # Who started each run that wrote a reply ("Run by <username>").
     run_by = dict(
@@ -148,6 +153,8 @@ def conversation_page_data(
         "rights": conversation_rights(
             conversation, user=user, role=conversation.member_role, current_role=current_role
         ),
+        # The Usage, Performance and Sampling panels of the branch on screen (one more query).
+        "last_run": run_summary_for_leaf(runs=runs, leaf_id=leaf.pk if leaf else None),
         "messages": [
             {
                 "id": n.pk,

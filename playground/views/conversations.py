@@ -28,6 +28,7 @@ from playground.current import current_workspace_id
 from playground.forms.conversations import ConversationFilterForm, ImportForm, MessageForm, RenameForm
 from playground.models import Conversation, Message, Run
 from playground.selectors import conversations as selectors
+from playground.selectors import runs
 from playground.services import conversations, transfer
 
 PAGE_SIZE = 25
@@ -70,6 +71,8 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         row.ago = (
             "just now" if now - row.updated_at < timedelta(minutes=1) else f"{timesince(row.updated_at)} ago"
         )
+        # The part of a model id that tells models apart comes last: shown first, the path after it.
+        row.model_path, _, row.model_name = row.model.rpartition("/")
     keep = {k: v for k, v in (("q", query), ("model", model)) if v}
     context = {
         "page": page,
@@ -222,5 +225,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "output_json": json.dumps(run.output, indent=2, ensure_ascii=False),
         "error_json": json.dumps(run.error, indent=2, ensure_ascii=False) if run.error else "",
         "chart": chart,
+        "emulator": runs.headers_say_emulator(run.response_headers),
+        "cached_tokens": runs.cached_prompt_tokens(run.usage, run.response_headers),
     }
     return render(request, "playground/run.html", context)
