@@ -18,7 +18,7 @@ const config = JSON.parse($("playground-config").textContent);
 
 const socket = new PlaygroundSocket(config.ws_path);
 const params = new ParamsPanel($("params"), registry);
-const reply = new ReplyView($("assistant-message"), $("reply-status"), $("reply-model"));
+const reply = new ReplyView($("assistant-message"), $("reply-status"), $("reply-model"), $("reply-emulator"));
 const usage = new UsageView($("usage"));
 const sampling = new SamplingView($("sampling-options"));
 const perf = new PerfView($("perf-metrics"));
@@ -31,7 +31,13 @@ const modelInput = $("model-input");
 const promptInput = $("prompt-input");
 const sendButton = $("send");
 const stopButton = $("stop");
+const sendHint = $("send-hint");
 modelInput.value = config.default_model;
+// The model id can be long: its full text is in the title, and the field grows while focused.
+const showModelTitle = () => { modelInput.title = modelInput.value; };
+modelInput.addEventListener("input", showModelTitle);
+modelInput.addEventListener("change", showModelTitle);
+showModelTitle();
 autogrow(promptInput);
 
 let mode = "chat";
@@ -40,11 +46,57 @@ let current = null; // the stream in flight
 let lastFrame = null; // the last chat.start sent, for Retry
 let composerImages = [];
 let streamCounter = 0;
+let connected = false;
+let partialTurn = null; // the assistant turn a stopped or failed reply left in the editor
+let replyTurn = null; // the assistant turn the last finished reply added (n > 1: the chosen choice)
+
+/** Send is possible only over an open socket and with no stream in flight; say why when not. */
+function updateSendState() {
+  sendButton.disabled = Boolean(current) || !connected;
+  const why = !connected && !current ? "Not connected — reconnecting…" : "";
+  sendHint.textContent = why;
+  sendHint.hidden = !why;
+  sendHint.title = why ? "The websocket is down. Sending waits until it reconnects; your text stays in the box." : "";
+  sendButton.title = why ? "Not connected: sending waits until the websocket reconnects" : "Send (Ctrl/⌘+Enter)";
+}
+
+/** "saved as #N" (or the title) next to the conversation, in chat and completions mode alike. */
+function setConversationLabel(text, title = "") {
+  for (const label of document.querySelectorAll("[data-conversation-label]")) {
+    label.textContent = text;
+    label.title = title;
+  }
+}
+
+/** "from run #N" on the panels filled from a saved run; null clears it (a live reply fills them). */
+function showRunSource(runId) {
+  for (const link of document.querySelectorAll("[data-run-source]")) {
+    link.hidden = runId == null;
+    link.textContent = runId == null ? "" : `from run #${runId}`;
+    if (runId != null) link.href = `/runs/${runId}/`;
+  }
+}
+
+/** Fill Usage, Performance and Sampling from a saved run (a reopened conversation). */
+function showSavedRun(run) {
+  usage.reset();
+  sampling.reset();
+  perf.reset();
+  showRunSource(null);
+  if (!run) return;
+  usage.fromRun(run);
+  if (run.sampling_options) sampling.fromRun(run);
+  perf.fromRun(run);
+  reply.setEmulator(Boolean(run.emulator));
+  showRunSource(run.id);
+}
 
 // --- Connection ------------------------------------------------------------------------------
 const connection = $("connection");
 socket.onStatus((state, delay) => {
   connection.dataset.state = state;
+  connected = state === "open";
+  updateSendState();
   const text = connection.querySelector(".conn-text");
   if (state === "open") {
     text.textContent = "Connected";
@@ -118,7 +170,9 @@ function setMode(next) {
   mode = next;
   for (const button of document.querySelectorAll("[data-mode]")) button.setAttribute("aria-checked", String(button.dataset.mode === mode));
   $("chat-editor").hidden = mode === "completions";
-  $("completions-note").hidden = mode !== "completions";
+  // Completions mode is one prompt area: the raw prompt box fills the column.
+  $("completions-head").hidden = mode !== "completions";
+  document.querySelector(".col-prompt").classList.toggle("is-completions", mode === "completions");
   $("composer-image-url").hidden = mode !== "chat";
   document.querySelector(".composer .file-btn").hidden = mode !== "chat";
   promptInput.placeholder = mode !== "completions" ? "Message the model…" : "The raw prompt, sent as is (no chat template)…";
@@ -155,11 +209,15 @@ $("new-conversation").addEventListener("click", () => {
   if (current) stop();
   conversation.clear();
   conversationId = null;
-  $("conversation-id").textContent = "";
+  setConversationLabel("");
   lastFrame = null;
+  partialTurn = null;
+  replyTurn = null;
   reply.root.replaceChildren(el("p", { class: "empty-note" }, "The reply streams here, token by token."));
   reply.statusChip.hidden = true;
+  reply.setEmulator(false);
   reply.modelLabel.textContent = "";
+  showRunSource(null);
   usage.reset();
   sampling.reset();
   perf.reset();
@@ -173,7 +231,8 @@ stopButton.addEventListener("click", stop);
 document.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
     event.preventDefault();
-    if (!current) send();
+    if (!current) send(); // send() refuses while not connected, keeping the text
+
   }
 });
 
@@ -184,6 +243,12 @@ function refuse(title, message, extra = {}) {
 
 function send({ regenerate = false } = {}) {
   if (current) return;
+  if (!socket.isOpen) {
+    // Nothing is added to the conversation: the text stays in the composer for when it reconnects.
+    updateSendState();
+    promptInput.focus();
+    return;
+  }
   const collected = params.collect();
   if (collected.error) {
     refuse("Not sent: a parameter needs fixing", collected.error.message, { param: collected.error.param, code: "invalid_parameter" });
@@ -224,8 +289,27 @@ function send({ regenerate = false } = {}) {
   start(frame);
 }
 
+/** A stopped or failed reply's turn leaves the editor before it is asked for again (it stays saved as a branch). */
+function dropPartialTurn() {
+  const turns = conversation.turns;
+  if (partialTurn && turns[turns.length - 1] === partialTurn) {
+    turns.pop();
+    conversation.render();
+  }
+  partialTurn = null;
+}
+
 function retry() {
-  if (lastFrame && !current) start(structuredClone(lastFrame));
+  if (!lastFrame || current) return;
+  dropPartialTurn();
+  start(structuredClone(lastFrame));
+}
+
+/** "Send again" after an error retrying will not fix: what is on screen now (the user changed something). */
+function sendAgain() {
+  if (current) return;
+  dropPartialTurn();
+  send({ regenerate: true });
 }
 
 function start(frame) {
@@ -239,14 +323,18 @@ function start(frame) {
   lastFrame = structuredClone(frame);
   current = {
     id: frame.stream, frame, clickAt: performance.now(), firstT: null, lastT: null, chunks: 0, contentChunks: 0,
-    completionTokens: null, heardBack: false,
+    completionTokens: null, heardBack: false, lastChunkAt: null,
   };
   errors.clear();
   errors.root.dataset.kind = "";
-  reply.start(frame.model);
+  partialTurn = null;
+  replyTurn = null;
+  reply.start(frame.model, { prompt: frame.mode === "completions" ? frame.prompt : "" });
   usage.reset();
   sampling.reset();
   perf.reset();
+  showRunSource(null);
+  perf.setChoices(Number(frame.params?.n) > 1 ? Number(frame.params.n) : 1);
   for (const p of registry) params.showError(p.name, null);
   const stream = current;
   socket.openStream(stream.id, (f) => handleStreamFrame(stream, f));
@@ -262,28 +350,54 @@ function stop() {
   stopButton.textContent = "Stopping…";
   // The server answers with chat.done (stopped); should that never come, end it here.
   setTimeout(() => {
-    if (current === stream) finishStream(stream, "stopped", "Stopped — the server did not confirm; the partial reply is kept.");
+    if (current === stream) finishStream(stream, "stopped", "Stopped — the server did not confirm the stop.");
   }, 5000);
 }
 
 function setStreaming(on) {
-  sendButton.disabled = on;
   stopButton.hidden = !on;
   stopButton.disabled = !on;
   stopButton.textContent = "Stop";
   document.body.classList.toggle("is-streaming", on);
+  updateSendState();
+  clearInterval(stallTimer);
+  stallTimer = on ? setInterval(checkStall, 250) : null;
 }
 
-// A stopped or failed chat reply can still join the conversation, as the user decides.
-const keepPartial = { label: "Add partial reply to the conversation", run: (text) => conversation.add("assistant", text) };
+// --- Stalls: no chunk for a while in the middle of a stream ------------------------------------
+const STALL_MS = 2000;
+let stallTimer = null;
+function checkStall() {
+  const stream = current;
+  if (!stream || stream.lastChunkAt === null) return;
+  const quiet = performance.now() - stream.lastChunkAt;
+  reply.stall(quiet > STALL_MS ? Math.floor(quiet / 1000) : null);
+}
 
-function finishStream(stream, status, note) {
+/**
+ * End the stream on screen. One rule for a reply that did not finish (stopped, failed, connection
+ * lost): the text that arrived becomes the assistant turn, marked, exactly as the server saved it
+ * (run_finish keeps a partial reply as the branch's newest message). `note` adds to the reply's
+ * own note, which says what happened to its text.
+ */
+function finishStream(stream, status, note = null) {
   if (current !== stream) return;
   socket.closeStream(stream.id);
   current = null;
-  reply.end(status, note, status !== "done" && stream.frame.mode !== "completions" ? keepPartial : null);
+  const chat = stream.frame.mode !== "completions";
+  const kept = status !== "done" && reply.hasOutput();
+  const notes = [];
+  if (note) notes.push(note);
+  if (kept) {
+    const marked = status === "stopped" ? "marked stopped" : "marked failed";
+    notes.push(chat ? `The partial reply is kept as the assistant turn, ${marked}.` : `The partial completion is kept and saved, ${marked}.`);
+  }
+  reply.end(status, notes.join(" ") || null);
   usage.ended(status);
   setStreaming(false);
+  if (kept && chat) {
+    partialTurn = conversation.add("assistant", reply.text(0), [], { status, reveal: true });
+  }
 }
 
 // What each upstream status usually means, for when the server's own message says little.
@@ -294,10 +408,41 @@ const STATUS_TEXT = {
   520: "unknown error",
 };
 
+// What to change before sending again, when retrying the same request will not help.
+const STATUS_ADVICE = {
+  400: "The server refused the request as sent: change the parameters or the messages, then send again.",
+  401: "The API key was refused: check FIREWORKS_API_KEY on the server, then send again.",
+  402: "Check the account's billing, then send again.",
+  403: "The key may not use this model or deployment: pick another model, then send again.",
+  404: "Check the model id (the Model field above) or deploy the model, then send again.",
+  412: "The account is suspended or the LoRA failed to load: check the deployment, then send again.",
+  413: "Shorten the prompt or remove images, then send again.",
+  422: "The server refused the request as sent: change the parameters or the messages, then send again.",
+};
+
+function retryAdvice(frame, flagged) {
+  if (flagged) return "Fix the highlighted parameter, then send again.";
+  if (frame.status && STATUS_ADVICE[frame.status]) return STATUS_ADVICE[frame.status];
+  return "Sending the same request again will likely fail the same way: change something first.";
+}
+
 function errorMessage(frame) {
   if (typeof frame.message === "string" && frame.message.trim() !== "") return frame.message;
   if (frame.status && STATUS_TEXT[frame.status]) return `The upstream answered ${frame.status}: ${STATUS_TEXT[frame.status]}.`;
   return frame.code ? `The request failed (${frame.code}).` : "The request failed.";
+}
+
+/** n > 1: make choice `index` the assistant turn that continues the conversation. */
+function useChoice(index) {
+  const turns = conversation.turns;
+  if (!replyTurn || !turns.includes(replyTurn)) {
+    replyTurn = conversation.add("assistant", reply.text(index), [], { reveal: true });
+  } else {
+    // No longer the saved choice 1: the next send saves this text as a branch beside it.
+    Object.assign(replyTurn, { text: reply.text(index), id: undefined, choice: index });
+    conversation.render();
+  }
+  reply.choose(index);
 }
 
 function handleStreamFrame(stream, frame) {
@@ -307,17 +452,20 @@ function handleStreamFrame(stream, frame) {
   switch (frame.type) {
     case "chat.started":
       if (frame.conversation !== undefined && frame.conversation !== null) {
+        if (conversationId !== frame.conversation) setConversationLabel(`saved as #${frame.conversation}`, `Conversation #${frame.conversation}`);
         conversationId = frame.conversation;
-        $("conversation-id").textContent = `saved as #${conversationId}`;
       }
       break;
     case "chat.opened":
+      reply.setEmulator(String((frame.headers || {})["x-playground-emulator"] ?? "") === "1");
       usage.opened(frame);
       sampling.opened(frame, stream.frame.params);
       perf.opened(frame);
       break;
     case "chat.delta": {
       const now = performance.now();
+      stream.lastChunkAt = now;
+      reply.stall(null);
       if (stream.firstT === null) {
         stream.firstT = frame.t;
         perf.firstToken(frame.t ?? null, now - stream.clickAt);
@@ -346,32 +494,41 @@ function handleStreamFrame(stream, frame) {
       const decodeMs = stream.firstT !== null && stream.lastT !== null ? stream.lastT - stream.firstT : 0;
       perf.done(frame, stream.completionTokens, decodeMs);
       if (frame.status === "stopped") {
-        finishStream(stream, "stopped", "Stopped — generation was cancelled; the partial reply is kept and saved as stopped.");
+        finishStream(stream, "stopped", stream.contentChunks ? "Stopped." : null);
       } else {
         const notes = [];
         if (frame.model && frame.model !== stream.frame.model) notes.push(`Answered by ${frame.model}.`);
         if (frame.saw_done_marker === false) notes.push("The stream ended without a [DONE] marker.");
         const added = stream.frame.mode !== "completions" && reply.choices.size > 0;
-        if (added && reply.choices.size > 1) notes.push("Choice 1 was added to the conversation.");
+        const multi = added && reply.choices.size > 1;
+        if (multi) notes.push("Choice 1 continues the conversation: “Use this reply” on another choice to continue with it instead.");
         finishStream(stream, "done", notes.join(" ") || null);
-        if (added) conversation.add("assistant", reply.text(0));
+        if (added) {
+          replyTurn = conversation.add("assistant", reply.text(0), [], { reveal: true });
+          if (multi) reply.choose(0, useChoice);
+        }
       }
       break;
     }
     case "chat.error": {
       const message = errorMessage(frame);
-      finishStream(stream, "error", `Failed — ${message}${reply.choices.size ? " The text that arrived is kept." : ""}`);
+      finishStream(stream, "error");
       const flagged = frame.param ? params.flagFromServer(frame.param, message) : false;
+      const wait = /Retry after (\d+(?:\.\d+)?) ?s/i.exec(message || "");
+      // The error is said once, here; the Response card only says what became of the text.
       errors.show({
         title: frame.status ? `The upstream answered ${frame.status}${STATUS_TEXT[frame.status] ? ` (${STATUS_TEXT[frame.status]})` : ""}` : "The request failed",
-        message, code: frame.code, status: frame.status, requestId: frame.request_id,
-        param: frame.param, retryable: frame.retryable, onRetry: flagged ? undefined : retry,
+        message, code: frame.code, status: frame.status, requestId: frame.request_id, param: frame.param,
+        detail: reply.hasOutput() ? "The text that arrived is kept." : null,
+        retryable: Boolean(frame.retryable), advice: frame.retryable ? null : retryAdvice(frame, flagged),
+        retryAfter: wait ? Number(wait[1]) : 0,
+        onRetry: flagged ? undefined : frame.retryable ? retry : sendAgain,
       });
       errors.root.dataset.kind = "stream";
       break;
     }
     case "socket.lost":
-      finishStream(stream, "error", "Connection lost — the stream ended before it finished; the text that arrived is kept.");
+      finishStream(stream, "error", "Connection lost before the reply finished.");
       showConnectionLost(true);
       break;
     default:
@@ -445,7 +602,7 @@ promptInput.focus();
 const saved = new SavedConversation({
   config, conversation, params, reply, modelInput, promptInput, system: $("system-prompt"),
   send: (options) => send(options), setMode, isStreaming: () => current !== null,
-  setConversationId: (id) => { conversationId = id; },
+  setConversationId: (id) => { conversationId = id; }, setConversationLabel, showSavedRun,
 });
 
 // --- Live watching: a stream someone else runs on this conversation, as it is generated (watch.js) ----

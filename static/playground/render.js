@@ -71,13 +71,33 @@ class ChoiceView {
     this.thinking = el("details", { class: "thinking", hidden: true, "data-testid": "thinking" }, this.thinkingSummary, this.thinkingText);
     // Once the user opens or closes it by hand, leave it as they chose.
     this.thinkingSummary.addEventListener("click", () => { this.thinking.dataset.touched = "1"; });
-    this.text = el("div", { class: "reply-text", "data-testid": "reply-text" });
+    // Completions mode shows the prompt (muted) with the completion running on after it.
+    this.promptSpan = el("span", { class: "reply-prompt", "data-testid": "reply-prompt", hidden: true });
+    this.answerSpan = el("span", { class: "reply-answer" });
+    this.text = el("div", { class: "reply-text", "data-testid": "reply-text" }, this.promptSpan, this.answerSpan);
     this.tools = el("div", { class: "tools", hidden: true });
     this.tokens = el("div", { class: "tokens" });
+    // One popover per choice, filled from the token under the pointer or keyboard focus.
+    ChoiceView.count = (ChoiceView.count || 0) + 1;
+    this.popId = `tok-pop-${ChoiceView.count}`;
+    this.pop = el("div", { class: "tok-pop", id: this.popId, role: "tooltip", hidden: true, "data-testid": "token-popover" });
+    this.tokenData = new WeakMap();
+    const show = (event) => {
+      const span = event.target.closest?.(".tok");
+      if (span && this.tokenData.has(span)) this.showToken(span);
+    };
+    this.tokens.addEventListener("mouseover", show);
+    this.tokens.addEventListener("focusin", show);
+    this.tokens.addEventListener("mouseleave", () => this.hideToken());
+    this.tokens.addEventListener("focusout", () => this.hideToken());
+    this.tokens.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.hideToken();
+    });
     this.logprobs = el("div", { class: "logprobs", hidden: true, "data-testid": "logprobs" },
-      el("div", { class: "logprobs-head", title: "Each token coloured by its probability; hover a token for its alternatives" },
-        el("span", {}, "Token probabilities"), el("span", { class: "legend" }), el("span", {}, "low → high")),
-      this.tokens);
+      el("div", { class: "logprobs-head" },
+        el("span", {}, "Token probabilities"), el("span", { class: "legend" }), el("span", {}, "low → high"),
+        el("span", { class: "small muted logprobs-hint" }, "Hover a token, or Tab to it, for its alternatives.")),
+      this.tokens, this.pop);
     this.root = el("div", { class: "choice", dataset: { choice: index } }, this.head, this.thinking, this.text, this.tools, this.logprobs);
   }
 
@@ -99,14 +119,38 @@ class ChoiceView {
   addToken(t) {
     this.logprobs.hidden = false;
     const p = typeof t.logprob === "number" ? Math.exp(t.logprob) : 0;
-    const alternatives = t.top.map((a) => `  ${JSON.stringify(a.token)}  ${pct(a.logprob)}`).join("\n");
-    const span = el("span", { class: "tok", style: `background:${probColour(p)}`,
-      title: `${JSON.stringify(t.token)}  ${pct(t.logprob)} (logprob ${typeof t.logprob === "number" ? t.logprob.toFixed(3) : "?"})${alternatives ? `\nalternatives:\n${alternatives}` : ""}` });
+    const span = el("span", { class: "tok", style: `background:${probColour(p)}`, tabindex: 0, "aria-describedby": this.popId,
+      "aria-label": `${JSON.stringify(t.token)} ${pct(t.logprob)}` });
     span.textContent = t.token;
+    this.tokenData.set(span, t);
     this.tokens.append(span);
   }
 
-  render(streaming, multi) {
+  /** The popover for one token: its probability and the alternatives, as text only. */
+  showToken(span) {
+    const t = this.tokenData.get(span);
+    const row = (token, lp, chosen) => el("tr", { class: chosen ? "chosen" : "" },
+      el("td", {}, el("code", {}, JSON.stringify(token))),
+      el("td", { class: "num" }, pct(lp)),
+      el("td", {}, el("span", { class: "tok-bar", style: `width:${typeof lp === "number" ? Math.max(2, Math.round(Math.exp(lp) * 60)) : 0}px` })));
+    const head = el("div", { class: "tok-pop-head" }, el("code", {}, JSON.stringify(t.token)), ` ${pct(t.logprob)}`,
+      el("span", { class: "muted" }, ` · logprob ${typeof t.logprob === "number" ? t.logprob.toFixed(3) : "?"}`));
+    const alternatives = t.top.filter((a) => !(a.token === t.token && a.logprob === t.logprob));
+    this.pop.replaceChildren(head, alternatives.length
+      ? el("table", {}, el("caption", {}, "alternatives"), el("tbody", {}, t.top.map((a) => row(a.token, a.logprob, a.token === t.token))))
+      : el("div", { class: "muted" }, "no alternatives returned (set top_logprobs)"));
+    this.pop.hidden = false;
+    const top = span.offsetTop + span.offsetHeight + 4;
+    const left = Math.max(0, Math.min(span.offsetLeft, this.logprobs.clientWidth - this.pop.offsetWidth));
+    this.pop.style.top = `${top}px`;
+    this.pop.style.left = `${left}px`;
+  }
+
+  hideToken() {
+    this.pop.hidden = true;
+  }
+
+  render({ streaming, multi, prompt = "", chosen = null, onChoose = null }) {
     const split = splitThink(this.content);
     const thinking = this.reasoning + split.thinking;
     this.thinking.hidden = thinking === "";
@@ -115,11 +159,24 @@ class ChoiceView {
     this.thinkingSummary.textContent = stillThinking ? "Thinking…" : `Thinking (${thinking.length.toLocaleString()} characters)`;
     // Open while it thinks, folded away once the answer starts (unless the user chose otherwise).
     if (!this.thinking.dataset.touched) this.thinking.open = Boolean(stillThinking);
-    this.text.textContent = split.answer;
+    this.promptSpan.textContent = prompt;
+    this.promptSpan.hidden = !prompt;
+    this.answerSpan.textContent = split.answer;
     this.text.classList.toggle("caret", streaming);
     clear(this.head);
     if (multi) this.head.append(el("strong", {}, `Choice ${this.index + 1}`));
     if (this.finish) this.head.append(el("span", {}, `finish: ${this.finish}`));
+    // n > 1 in chat mode: the user picks which choice continues the conversation.
+    if (multi && onChoose && !streaming) {
+      this.head.append(el("span", { class: "spacer" }));
+      if (chosen === this.index) {
+        this.head.append(el("span", { class: "mark sent", "data-testid": "choice-in-conversation" }, "in the conversation"));
+      } else {
+        this.head.append(el("button", { type: "button", class: "btn btn-xs", "data-testid": "use-choice",
+          title: "Make this choice the assistant turn that continues the conversation", onclick: () => onChoose(this.index) }, "Use this reply"));
+      }
+    }
+    this.root.classList.toggle("is-chosen", multi && chosen === this.index);
     this.head.hidden = !multi && !this.finish;
     this.tools.hidden = this.toolCalls.size === 0;
     clear(this.tools);
@@ -138,26 +195,56 @@ class ChoiceView {
 }
 
 export class ReplyView {
-  constructor(root, statusChip, modelLabel) {
+  constructor(root, statusChip, modelLabel, emulatorChip) {
     this.root = root;
     this.statusChip = statusChip;
     this.modelLabel = modelLabel;
+    this.emulatorChip = emulatorChip;
     this.choices = new Map();
     this.streaming = false;
     this.pending = false;
+    this.prompt = "";
+    this.chosen = null;
+    this.onChoose = null;
   }
 
-  start(model) {
+  /** A new reply: `prompt` (completions mode) is shown before the completion. */
+  start(model, { prompt = "" } = {}) {
     clear(this.root);
     this.choices = new Map();
     this.streaming = true;
     this.flag = null;
+    this.prompt = prompt;
+    this.chosen = null;
+    this.onChoose = null;
     this.grid = el("div", { class: "choices" });
     this.waiting = el("p", { class: "empty-note" }, "Waiting for the first token…");
-    this.root.append(this.waiting, this.grid);
+    this.stallNote = el("p", { class: "stall-note", "data-testid": "stall-note", role: "status", hidden: true });
+    this.root.append(this.waiting, this.grid, this.stallNote);
     this.root.dataset.status = "streaming";
     this.modelLabel.textContent = model;
+    this.modelLabel.title = model;
+    this.setEmulator(false);
     this.setChip("streaming", "Streaming");
+  }
+
+  /** The reply came from the offline emulator (its response headers say so). */
+  setEmulator(on) {
+    if (this.emulatorChip) this.emulatorChip.hidden = !on;
+  }
+
+  /** "No tokens for N s…" while a stream stalls; null clears it. */
+  stall(seconds) {
+    if (!this.stallNote) return;
+    this.stallNote.hidden = seconds == null;
+    if (seconds != null) this.stallNote.textContent = `No tokens for ${seconds} s…`;
+  }
+
+  /** Mark which choice continues the conversation; `onChoose(index)` offers the others (n > 1). */
+  choose(index, onChoose) {
+    this.chosen = index;
+    if (onChoose !== undefined) this.onChoose = onChoose;
+    this.render();
   }
 
   choice(index) {
@@ -194,7 +281,8 @@ export class ReplyView {
 
   render() {
     const multi = this.choices.size > 1;
-    for (const c of this.choices.values()) c.render(this.streaming, multi);
+    const ctx = { streaming: this.streaming, multi, prompt: this.prompt, chosen: this.chosen, onChoose: this.onChoose };
+    for (const c of this.choices.values()) c.render(ctx);
   }
 
   text(index = 0) {
@@ -207,24 +295,29 @@ export class ReplyView {
     return c ? c.reasoning + splitThink(c.content).thinking : "";
   }
 
-  end(status, note, action) {
+  /** Whether any choice got text, reasoning or a tool call. */
+  hasOutput() {
+    return [...this.choices.values()].some((c) => c.content || c.reasoning || c.toolCalls.size);
+  }
+
+  /** End the reply. `note` is one short line under it; with no text at all the card says why. */
+  end(status, note) {
     this.streaming = false;
     this.root.dataset.status = status;
     this.waiting.hidden = true;
-    if (!this.choices.size && status !== "done") this.grid.append(el("p", { class: "empty-note" }, "No text arrived before the stream ended."));
-    if (!this.choices.size && status === "done") this.grid.append(el("p", { class: "empty-note" }, "The model returned no text."));
+    this.stall(null);
+    if (!this.choices.size) {
+      const empty = {
+        done: "The model returned no text.",
+        stopped: "Stopped before any text arrived.",
+        error: "No reply: the request failed before any text arrived.",
+      };
+      this.grid.append(el("p", { class: "empty-note", "data-testid": "reply-empty" }, empty[status] || empty.error));
+    }
     const labels = { done: "Done", stopped: "Stopped", error: "Failed" };
     this.setChip(status, labels[status] || status);
     if (note) {
-      this.flag = el("div", { class: `reply-flag ${status === "done" ? "info" : status}`, "data-testid": "reply-flag" }, note);
-      if (action && this.text(0)) {
-        const button = el("button", { type: "button", class: "btn btn-xs", style: "margin-left:8px", "data-testid": "keep-partial" }, action.label);
-        button.addEventListener("click", () => {
-          action.run(this.text(0));
-          button.replaceWith(el("span", { class: "small" }, " Added to the conversation."));
-        });
-        this.flag.append(button);
-      }
+      this.flag = el("div", { class: `reply-flag ${status === "done" ? "note" : status}`, "data-testid": "reply-flag" }, note);
       this.root.append(this.flag);
     }
     this.render();
@@ -277,6 +370,22 @@ export class UsageView {
     this.draw();
   }
 
+  /** A saved run: its usage, with the prompt counts from the headers when usage never came. */
+  fromRun(run) {
+    const u = run.usage || {};
+    const headers = run.response_headers || {};
+    const num = (v) => (v === undefined || v === null || v === "" || Number.isNaN(Number(v)) ? null : Number(v));
+    this.values = {
+      prompt: num(u.prompt_tokens) ?? num(headers["fireworks-prompt-tokens"]),
+      completion: num(u.completion_tokens),
+      total: num(u.total_tokens),
+      cached: num(u.cached_tokens) ?? num(headers["fireworks-cached-prompt-tokens"]),
+    };
+    this.final = run.usage != null;
+    this.approx = false;
+    this.draw(run.usage ? null : "No usage was saved for this run.");
+  }
+
   ended(status) {
     if (!this.final && this.values.completion != null) {
       this.draw(status === "done"
@@ -313,6 +422,11 @@ export class SamplingView {
 
   reset() {
     clear(this.root).append(el("p", { class: "empty-note" }, "The sampling options the server applied (fireworks-sampling-options) appear here."));
+  }
+
+  /** A saved run: the options it applied against the ones it asked for. */
+  fromRun(run) {
+    this.opened({ sampling_options: run.sampling_options, requested: run.requested_options || {} }, {});
   }
 
   /** A row per applied option: its value, what was requested, and whether they differ. */
@@ -371,6 +485,7 @@ export class PerfView {
   }
 
   reset() {
+    this.choiceCount = 1;
     this.ttft = { server: null, proxy: null, browser: null };
     this.rate = null;
     this.rateNote = "";
@@ -379,6 +494,7 @@ export class PerfView {
     this.metrics = null;
     this.requestId = null;
     this.rateLimits = {};
+    this.ttftBrowserNote = "";
     this.chart.reset();
     this.idle = true;
     this.draw();
@@ -414,6 +530,39 @@ export class PerfView {
     this.draw();
   }
 
+  /** n > 1: the rate counts the tokens of every choice. */
+  setChoices(count) {
+    this.choiceCount = count;
+    this.scheduleDraw();
+  }
+
+  /** A saved run (a reopened conversation): what the server kept of it. */
+  fromRun(run) {
+    this.reset();
+    this.idle = false;
+    const metrics = run.perf_metrics || {};
+    const serverTtft = Number(metrics["server-time-to-first-token"] ?? (run.response_headers || {})["fireworks-server-time-to-first-token"]);
+    if (Number.isFinite(serverTtft)) this.ttft.server = serverTtft * 1000;
+    const t = run.timings || {};
+    if (typeof t.ttft_ms === "number") this.ttft.proxy = t.ttft_ms;
+    if (typeof t.total_ms === "number") this.totalMs = t.total_ms;
+    if (typeof t.chunks === "number") this.chunks = t.chunks;
+    this.choiceCount = run.choices || 1;
+    const tokens = run.usage?.completion_tokens;
+    const decodeMs = typeof run.decode_ms === "number" ? run.decode_ms : null;
+    if (tokens != null && decodeMs > 0) {
+      this.rate = tokens / (decodeMs / 1000);
+      this.rateNote = "completion tokens ÷ time after the first token";
+    }
+    this.metrics = run.perf_metrics || null;
+    this.requestId = run.request_id || null;
+    this.rateLimits = run.rate_limits || {};
+    for (const gap of run.gaps_ms || []) this.chart.gaps.push(Math.max(0, gap));
+    this.chart.draw();
+    this.ttftBrowserNote = "measured live only";
+    this.draw();
+  }
+
   done(frame, completionTokens, decodeMs) {
     const t = frame.timings || {};
     if (typeof t.ttft_ms === "number") this.ttft.proxy = t.ttft_ms;
@@ -444,11 +593,13 @@ export class PerfView {
       el("div", { class: "stats three" },
         stat("Server", this.ttft.server, "reported by Fireworks", "ttft-server"),
         stat("Proxy", this.ttft.proxy, "request sent → first chunk", "ttft-proxy"),
-        stat("Browser", this.ttft.browser, "click → first token shown", "ttft-browser")),
+        stat("Browser", this.ttft.browser, this.ttftBrowserNote || "click → first token shown", "ttft-browser")),
       el("div", { class: "stats three", style: "margin-top:8px" },
-        el("div", { class: "stat", "data-testid": "tokens-per-second" }, el("div", { class: "label", title: "Tokens per second" }, "Tokens / s"),
+        el("div", { class: "stat", "data-testid": "tokens-per-second" },
+          el("div", { class: "label", title: this.choiceCount > 1 ? `Tokens per second, summed over the ${this.choiceCount} choices` : "Tokens per second" },
+            this.choiceCount > 1 ? `Tokens / s · ${this.choiceCount} choices` : "Tokens / s"),
           el("div", { class: "value" }, this.rate == null || !Number.isFinite(this.rate) ? "—" : this.rate.toFixed(1)),
-          el("div", { class: "sub" }, this.rateNote || "")),
+          el("div", { class: "sub" }, this.choiceCount > 1 ? `summed over all choices; ${this.rateNote || ""}` : this.rateNote || "")),
         el("div", { class: "stat" }, el("div", { class: "label" }, "Chunks"), el("div", { class: "value" }, fmtNumber(this.chunks || null)), el("div", { class: "sub" }, "deltas received")),
         el("div", { class: "stat" }, el("div", { class: "label" }, "Total time"), el("div", { class: "value" }, fmtMs(this.totalMs)), el("div", { class: "sub" }, "server, start → end"))),
       el("div", { class: "section-label" }, "Gap between chunks (ms)"),
@@ -473,15 +624,23 @@ export class PerfView {
 export class ErrorView {
   constructor(root) {
     this.root = root;
+    this.timer = null;
   }
 
   clear() {
+    clearInterval(this.timer);
     this.root.hidden = true;
     clear(this.root);
   }
 
-  /** Show a failure: what happened, the details a support request needs, and a Retry when it may help. */
-  show({ title, message, code, status, requestId, param, retryable, onRetry, warn = false }) {
+  /**
+   * Show a failure once: what happened, the details a support request needs, and what to do next.
+   * `detail` goes on its own line under the message. A retryable error offers Retry (after a
+   * countdown when the server said `retryAfter` seconds); a non-retryable one says what to change
+   * (`advice`) and offers "Send again" instead.
+   */
+  show({ title, message, detail, code, status, requestId, param, retryable, onRetry, advice, retryAfter, warn = false }) {
+    clearInterval(this.timer);
     clear(this.root);
     this.root.hidden = false;
     this.root.classList.toggle("warn", warn);
@@ -490,13 +649,37 @@ export class ErrorView {
     if (status) meta.append(el("span", {}, "status ", el("code", { "data-testid": "error-status" }, String(status))));
     if (param) meta.append(el("span", {}, "parameter ", el("code", {}, param)));
     if (requestId) meta.append(el("span", {}, "request id ", el("code", {}, requestId)));
-    this.root.append(el("h3", {}, title), el("p", { class: "error-message", "data-testid": "error-message" }, message || ""), meta);
-    if (retryable !== undefined || onRetry) {
-      const actions = el("div", { class: "error-actions" });
-      if (retryable) actions.append(el("span", { class: "small" }, "This is usually temporary: retrying may work."));
-      else if (retryable === false) actions.append(el("span", { class: "small" }, "Retrying the same request will likely fail again."));
-      if (onRetry) actions.append(el("button", { type: "button", class: "btn btn-sm", "data-testid": "retry", onclick: onRetry }, "Retry"));
-      this.root.append(actions);
+    this.root.append(el("h3", {}, title), el("p", { class: "error-message", "data-testid": "error-message" }, message || ""));
+    if (detail) this.root.append(el("p", { class: "error-detail", "data-testid": "error-detail" }, detail));
+    this.root.append(meta);
+    if (retryable === undefined && !onRetry && !advice) return;
+    const actions = el("div", { class: "error-actions" });
+    const hint = el("span", { class: "small", "data-testid": "retry-advice" });
+    actions.append(hint);
+    if (retryable) hint.textContent = "This is usually temporary: retrying may work.";
+    else if (advice) hint.textContent = advice;
+    if (onRetry) {
+      const button = el("button", { type: "button", class: "btn btn-sm", "data-testid": "retry", onclick: onRetry },
+        retryable === false ? "Send again" : "Retry");
+      actions.append(button);
+      if (retryable && retryAfter > 0) {
+        // The server asked to wait: count down, then offer Retry.
+        let left = Math.ceil(retryAfter);
+        button.disabled = true;
+        const tick = () => {
+          if (left <= 0) {
+            clearInterval(this.timer);
+            button.disabled = false;
+            hint.textContent = "The wait the server asked for is over: retrying may work now.";
+            return;
+          }
+          hint.textContent = `Rate limited: the server asked to wait. Retry in ${left} s…`;
+          left -= 1;
+        };
+        tick();
+        this.timer = setInterval(tick, 1000);
+      }
     }
+    this.root.append(actions);
   }
 }

@@ -65,6 +65,10 @@ async def test_branch_switch_reload_fork_list_and_run_page(
     texts = await turn_texts(page)
     assert texts[0] == "First question about lakes" and texts[2] == "Second question"
     assert await page.get_by_test_id("branch-position").first.inner_text() == "1/2"
+    # The panels follow the branch on screen: its last run's numbers, labelled with the run.
+    href = await page.get_by_test_id("turn").nth(3).get_by_test_id("turn-run-link").get_attribute("href")
+    run_id = re.search(r"/runs/(\d+)/", href)[1]
+    await page.get_by_test_id("usage-source").filter(has_text=f"from run #{run_id}").wait_for(timeout=10_000)
 
     # A draft and an unsent parameter change survive a reload, as do the branch on screen and the reply.
     await page.get_by_test_id("prompt-input").fill("an unsent draft")
@@ -80,7 +84,21 @@ async def test_branch_switch_reload_fork_list_and_run_page(
     assert await page.input_value("#param-temperature") == "0.7"
     assert await page.input_value("#param-max_tokens") == "40"
     assert texts[3] and texts[3] in await page.get_by_test_id("assistant-message").inner_text()
+    # Usage, Performance and Sampling are filled from that run, and the reply is labelled as the emulator's.
+    for source in ("usage-source", "perf-source", "sampling-source"):
+        assert await page.get_by_test_id(source).inner_text() == f"from run #{run_id}"
+    assert (await page.get_by_test_id("usage-prompt").locator(".value").inner_text()).isdigit()
+    assert (await page.get_by_test_id("usage-completion").locator(".value").inner_text()).isdigit()
+    assert await page.get_by_test_id("sampling-options").locator("tr[data-key]").count() > 0
+    perf = page.get_by_test_id("perf-metrics")
+    assert await perf.get_by_test_id("request-id").inner_text() != "—"
+    assert await perf.get_by_test_id("ttft-proxy").locator(".value").inner_text() != "—"
+    assert await perf.get_by_test_id("tokens-per-second").locator(".value").inner_text() != "—"
+    assert await page.get_by_test_id("reply-emulator").is_visible()
     await page.screenshot(path=str(artifacts / "conversation-reloaded-1440.png"))
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await page.screenshot(path=str(artifacts / "conversation-reloaded-1280.png"))
+    await page.set_viewport_size({"width": 1440, "height": 900})
 
     # Regenerate the last reply: the old one stays as version 1/2.
     await page.get_by_test_id("prompt-input").fill("")
@@ -108,6 +126,8 @@ async def test_branch_switch_reload_fork_list_and_run_page(
     await wait_status(page, "Stopped")
     partial = (await turn_texts(page))[5]
     assert partial.startswith("[offline emulator]")
+    # The same rule as Stop: the partial reply is the assistant turn, marked stopped.
+    assert await page.get_by_test_id("turn").nth(5).get_by_test_id("turn-status").text_content() == "stopped"
     await page.screenshot(path=str(artifacts / "conversation-after-reload-mid-stream-1440.png"))
 
     # The run page of a reply: request, headers, and the timeline chart.
@@ -120,6 +140,8 @@ async def test_branch_switch_reload_fork_list_and_run_page(
     assert await page.get_by_test_id("run-view-code").get_attribute("href") == re.sub(
         r".*(/runs/\d+/)$", r"\1code/", page.url
     )
+    assert await page.get_by_test_id("emulator-chip").is_visible()
+    assert (await page.get_by_test_id("run-cached").inner_text()).isdigit()  # as the playground shows it
     await page.screenshot(path=str(artifacts / "run-page-1440.png"), full_page=True)
 
     # Fork from the first reply: a new conversation with the first two messages.
@@ -137,7 +159,15 @@ async def test_branch_switch_reload_fork_list_and_run_page(
     titles = await page.get_by_test_id("conversation-open").all_inner_texts()
     assert titles == ["First question about lakes (fork)", "First question about lakes"]
     assert [s.lower() for s in await page.get_by_test_id("last-run-status").all_inner_texts()] == ["stopped"]
+    assert await page.get_by_test_id("conversation-row").nth(1).get_by_test_id("emulator-chip").is_visible()
+    assert await page.get_by_test_id("conversation-row").nth(0).get_by_test_id("emulator-chip").count() == 0
+    model = page.get_by_test_id("model-id").first
+    assert await model.locator(".model-name").inner_text() == "llama-v3p1-8b-instruct"
+    assert await model.get_attribute("title") == "accounts/fireworks/models/llama-v3p1-8b-instruct"
     await page.screenshot(path=str(artifacts / "conversation-list-1440.png"))
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await page.screenshot(path=str(artifacts / "conversation-list-1280.png"))
+    await page.set_viewport_size({"width": 1440, "height": 900})
     await page.get_by_test_id("search-input").fill("rivers")
     await page.get_by_test_id("search-submit").click()
     await page.wait_for_url(re.compile(r"q=rivers"))

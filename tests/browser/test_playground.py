@@ -123,12 +123,34 @@ async def test_stop_keeps_partial_text(page: Any, emulator: EmulatorServer, arti
     assert await reply_text(page) == partial  # nothing arrives after the stop
     assert await page.get_by_test_id("send").is_enabled()
     assert not await page.get_by_test_id("stop").is_visible()
-    assert await page.get_by_test_id("turn").count() == 1  # a partial reply joins only when asked
+    # One rule for a reply that did not finish: it becomes the assistant turn, marked, as the server saved it.
+    turns = page.get_by_test_id("turn")
+    assert await turns.count() == 2
+    assert await turns.nth(1).locator("select").input_value() == "assistant"
+    assert await turns.nth(1).get_by_test_id("turn-text").input_value() == partial
+    assert await turns.nth(1).get_by_test_id("turn-status").text_content() == "stopped"
+    assert await page.get_by_test_id("keep-partial").count() == 0
     await page.set_viewport_size({"width": 1280, "height": 800})
     await page.screenshot(path=str(artifacts / "stopped-1280.png"))
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    await page.get_by_test_id("keep-partial").click()
-    assert await page.get_by_test_id("turn").count() == 2
+    # Turn headers stay on one line at 1280 px.
+    head = turns.first.locator(".turn-head")
+    assert (await head.bounding_box())["height"] < 40
+    # Sending again continues after the partial reply: no user → user, no surprise branch after a reload.
+    await page.locator('[data-testid="turn-run-link"]').last.wait_for(timeout=10_000)
+    emulator.configure(ttft_ms=10, tokens_per_second=2000)
+    await send(page, "Go on.")
+    await wait_status(page, "Done")
+    start = json.loads([f for f in page.frames_log.sent if '"chat.start"' in f][-1])
+    assert [m["role"] for m in start["messages"]] == ["user", "assistant", "user"]
+    assert start["messages"][1]["content"] == partial
+    await page.locator('[data-testid="turn"]').nth(3).get_by_test_id("turn-run-link").wait_for(timeout=10_000)
+    await page.reload()
+    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+    assert await page.get_by_test_id("turn").count() == 4
+    assert await page.get_by_test_id("branch-switch").count() == 0
+    assert await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-text").input_value() == partial
+    assert await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-status").text_content() == "stopped"
 
 
 async def test_upstream_503_explained_and_retry(page: Any, emulator: EmulatorServer, artifacts: Path) -> None:
@@ -214,10 +236,47 @@ async def test_reasoning_choices_and_logprobs(page: Any, emulator: EmulatorServe
     assert "[emulated reasoning]" in await thinking.text_content()  # folded away once the answer came
     tokens = reply.get_by_test_id("logprobs").first.locator(".tok")
     assert await tokens.count() > 3
-    hover = await tokens.first.get_attribute("title")  # its probability and the alternatives, on hover
-    assert "%" in hover
-    assert "alternatives:" in hover and hover.count("%") == 3  # itself plus top_logprobs=2
+    # Its probability and the alternatives, in a popover on hover and on keyboard focus.
+    popover = reply.get_by_test_id("token-popover").first
+    assert not await popover.is_visible()
+    await tokens.first.focus()
+    await popover.wait_for(state="visible", timeout=2_000)
+    shown = await popover.inner_text()
+    assert "alternatives" in shown.lower() and shown.count("%") == 3  # itself plus top_logprobs=2
+    assert await tokens.first.get_attribute("tabindex") == "0"
+    assert await tokens.first.get_attribute("aria-describedby") == await popover.get_attribute("id")
+    await tokens.nth(2).hover()
+    token = await tokens.nth(2).text_content()
+    assert json.dumps(token) in await popover.inner_text()
+    await page.screenshot(path=str(artifacts / "logprobs-popover-1440.png"))
+    await page.keyboard.press("Escape")
+    assert not await popover.is_visible() or await tokens.nth(2).evaluate("el => el.matches(':hover')")
+    await page.mouse.move(0, 0)
+    await popover.wait_for(state="hidden", timeout=2_000)
+
+    # n > 1: the tokens/s counts every choice, and the user picks which choice continues the conversation.
+    rate_label = await page.get_by_test_id("tokens-per-second").locator(".label").text_content()
+    assert "2 choices" in rate_label
+    turns = page.get_by_test_id("turn")
+    assert await turns.count() == 2
+    second = await reply.locator('.choice[data-choice="1"] [data-testid="reply-text"]').inner_text()
+    first = await reply.locator('.choice[data-choice="0"] [data-testid="reply-text"]').inner_text()
+    assert await turns.nth(1).get_by_test_id("turn-text").input_value() == first
+    assert await reply.locator('.choice[data-choice="0"]').get_by_test_id("choice-in-conversation").is_visible()
+    await reply.locator('.choice[data-choice="1"]').get_by_test_id("use-choice").click()
+    assert await turns.count() == 2
+    assert await turns.nth(1).get_by_test_id("turn-text").input_value() == second
+    assert await reply.locator('.choice[data-choice="1"]').get_by_test_id("choice-in-conversation").is_visible()
     await page.screenshot(path=str(artifacts / "choices-logprobs-1440.png"))
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await page.screenshot(path=str(artifacts / "choices-logprobs-1280.png"))
+    # The next message continues after the chosen choice.
+    await page.fill("#param-n", "1")
+    emulator.configure(ttft_ms=10, tokens_per_second=2000)
+    await send(page, "Thanks.")
+    await wait_status(page, "Done")
+    start = json.loads([f for f in page.frames_log.sent if '"chat.start"' in f][-1])
+    assert start["messages"][1]["content"] == second
 
 
 async def test_tool_call_via_extra_and_completions_mode(page: Any, emulator: EmulatorServer) -> None:
@@ -310,3 +369,180 @@ async def test_image_turn_and_ctrl_enter(page: Any, emulator: EmulatorServer) ->
     assert await page.get_by_test_id("turn").first.locator("select").input_value() == "assistant"
     await page.get_by_test_id("turn").first.get_by_test_id("turn-delete").click()
     assert await page.get_by_test_id("turn").count() == 1
+
+
+async def test_error_shown_once_with_advice_and_send_again(
+    page: Any, emulator: EmulatorServer, artifacts: Path
+) -> None:
+    await page.get_by_test_id("model-input").fill("accounts/fireworks/models/no-such-model")
+    await send(page, "Hello?")
+    error = page.get_by_test_id("error")
+    await error.wait_for(timeout=10_000)
+    await wait_status(page, "Failed")
+    message = (await error.get_by_test_id("error-message").inner_text()).strip()
+    # Said once (the error panel); the Response card says what happened to the reply.
+    assert (await page.locator("main").inner_text()).count(message) == 1
+    assert (
+        await page.get_by_test_id("reply-empty").inner_text()
+        == "No reply: the request failed before any text arrived."
+    )
+    assert await page.get_by_test_id("reply-flag").count() == 0
+    # Retrying the same request will not help: the button says "Send again" and the panel what to change.
+    advice = await error.get_by_test_id("retry-advice").inner_text()
+    assert "model id" in advice and "Retrying the same request" not in await error.inner_text()
+    assert await error.get_by_test_id("retry").inner_text() == "Send again"
+    await page.screenshot(path=str(artifacts / "error-404-1440.png"))
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await page.screenshot(path=str(artifacts / "error-404-1280.png"))
+    # Send again sends what is on screen now (the model fixed), without adding the user turn twice.
+    await page.get_by_test_id("model-input").fill("accounts/fireworks/models/llama-v3p1-8b-instruct")
+    await error.get_by_test_id("retry").click()
+    await wait_status(page, "Done")
+    start = json.loads([f for f in page.frames_log.sent if '"chat.start"' in f][-1])
+    assert start["model"].endswith("llama-v3p1-8b-instruct")
+    assert [m["role"] for m in start["messages"]] == ["user"]
+
+
+async def test_rate_limited_retry_counts_down(page: Any, emulator: EmulatorServer, artifacts: Path) -> None:
+    emulator.inject({"kind": "status", "status": 429, "shape": "object", "retry_after": 2})
+    await send(page, "Hello?")
+    error = page.get_by_test_id("error")
+    await error.wait_for(timeout=10_000)
+    retry = error.get_by_test_id("retry")
+    assert await retry.inner_text() == "Retry"
+    assert await retry.is_disabled()
+    assert re.search(r"Retry in \d s", await error.get_by_test_id("retry-advice").inner_text())
+    await page.screenshot(path=str(artifacts / "error-429-countdown-1440.png"))
+    await page.wait_for_function(
+        "() => !document.querySelector('[data-testid=retry]').disabled", timeout=5_000
+    )
+    await retry.click()
+    await wait_status(page, "Done")
+
+
+async def test_stall_indicator_mid_stream(page: Any, emulator: EmulatorServer, artifacts: Path) -> None:
+    # The page's socket goes through a relay that holds the server's frames back for a while mid-stream
+    # (the test server's own gap timeout is 1 s, too short for a real upstream stall).
+    hold = {"after": None, "until": 0.0, "deltas": 0}
+    pending: list[Any] = []
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: server.send(message))
+
+        def from_server(message: Any) -> None:
+            if '"chat.delta' in str(message):
+                hold["deltas"] += 1
+                if hold["deltas"] == 4:
+                    hold["until"] = time.monotonic() + 3.5
+            if time.monotonic() < hold["until"] or pending:
+                pending.append(message)
+                return
+            ws.send(message)
+
+        server.on_message(from_server)
+        routes.append((ws, server))
+
+    async def flush() -> None:
+        while True:
+            await asyncio.sleep(0.05)
+            if pending and time.monotonic() >= hold["until"]:
+                ws = routes[-1][0]
+                while pending:
+                    ws.send(pending.pop(0))
+
+    routes: list[Any] = []
+    await page.route_web_socket(re.compile(r".*/ws/chat/$"), relay)
+    await page.reload()
+    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+    flusher = asyncio.create_task(flush())
+    try:
+        emulator.configure(ttft_ms=20, tokens_per_second=20, chunk_tokens=1)
+        await page.fill("#param-max_tokens", "30")
+        await send(page, "Tell me a story.")
+        stall = page.get_by_test_id("stall-note")
+        await stall.wait_for(state="visible", timeout=10_000)
+        first = await stall.inner_text()
+        assert re.fullmatch(r"No tokens for \d+ s…", first), first
+        await page.wait_for_function(
+            "() => /No tokens for [3-9] s/.test(document.querySelector('[data-testid=stall-note]').textContent)",
+            timeout=5_000,
+        )
+        await page.screenshot(path=str(artifacts / "stall-1440.png"))
+        await stall.wait_for(state="hidden", timeout=5_000)  # the next chunk clears it
+        await wait_status(page, "Done")
+        assert not await stall.is_visible()
+    finally:
+        flusher.cancel()
+
+
+async def test_send_disabled_while_disconnected(page: Any, emulator: EmulatorServer, artifacts: Path) -> None:
+    routes: list[Any] = []
+
+    def relay(ws: Any) -> None:
+        ws.connect_to_server()
+        routes.append(ws)
+
+    await page.route_web_socket(re.compile(r".*/ws/chat/$"), relay)
+    await page.reload()
+    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+    # Keep it down: new sockets go to a closed port until the test lets them through again.
+    await page.evaluate(
+        """() => {
+        window.__RealWebSocket = window.WebSocket;
+        window.WebSocket = class extends window.__RealWebSocket {
+          constructor(url, protocols) { super("ws://127.0.0.1:9/down", protocols); }
+        };
+      }"""
+    )
+    await routes[-1].close(code=1011, reason="test drop")
+    await page.locator('[data-testid="connection"][data-state="closed"]').wait_for(timeout=5_000)
+    send_button = page.get_by_test_id("send")
+    assert await send_button.is_disabled()
+    hint = page.get_by_test_id("send-hint")
+    assert "Not connected" in await hint.inner_text()
+    await page.get_by_test_id("prompt-input").fill("kept while offline")
+    await page.get_by_test_id("prompt-input").press("Control+Enter")
+    assert await page.get_by_test_id("prompt-input").input_value() == "kept while offline"
+    assert await page.get_by_test_id("turn").count() == 0
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await page.screenshot(path=str(artifacts / "disconnected-1280.png"))
+    await page.evaluate("() => { window.WebSocket = window.__RealWebSocket; }")
+    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=20_000)
+    assert await send_button.is_enabled()
+    assert not await hint.is_visible()
+    await send_button.click()
+    await wait_status(page, "Done")
+    assert await page.get_by_test_id("turn").count() == 2
+
+
+async def test_completions_layout_and_scroll_to_newest_turn(
+    page: Any, emulator: EmulatorServer, artifacts: Path
+) -> None:
+    # A long few-shot conversation: after the reply, the column shows the newest turn.
+    for i in range(8):
+        await page.get_by_test_id("add-turn").click()
+        await page.get_by_test_id("turn-text").last.fill(f"Turn {i}\n" + "line\n" * 4)
+    emulator.configure(ttft_ms=10, tokens_per_second=2000)
+    await send(page, "And now?")
+    await wait_status(page, "Done")
+    newest = page.get_by_test_id("turn").last
+    await page.wait_for_timeout(200)
+    box = await newest.bounding_box()
+    column = await page.locator(".col-prompt .col-scroll").bounding_box()
+    assert box["y"] >= column["y"] - 1 and box["y"] + box["height"] <= column["y"] + column["height"] + 1
+
+    # Completions: one prompt area, the conversation number, and the completion after the prompt.
+    await page.get_by_test_id("new-conversation").click()
+    await page.get_by_test_id("mode-completions").click()
+    assert await page.get_by_test_id("completions-head").is_visible()
+    assert not await page.locator("#chat-editor").is_visible()
+    await page.screenshot(path=str(artifacts / "completions-empty-1440.png"))
+    await send(page, "Once upon a time")
+    await wait_status(page, "Done")
+    assert await page.get_by_test_id("reply-prompt").inner_text() == "Once upon a time"
+    assert (await reply_text(page)).startswith("Once upon a time")
+    await page.get_by_test_id("completions-conversation-id").filter(has_text="#").wait_for(timeout=5_000)
+    await page.screenshot(path=str(artifacts / "completions-done-1440.png"))
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await page.screenshot(path=str(artifacts / "completions-done-1280.png"))
