@@ -132,3 +132,22 @@ def test_static_files_are_served_hashed(user_client: Client) -> None:
         response = user_client.get(url)
         assert response.status_code == 200, url
         b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def test_signup_shows_the_password_rules_and_each_error() -> None:
+    page = Client().get("/accounts/signup/").content.decode()
+    assert 'data-testid="field-help-password1"' in page
+    assert "at least 8 characters" in page
+    # A short password typed twice differently: both problems, each under its own field.
+    response = Client().post(
+        "/accounts/signup/", {"username": "shorty", "password1": "ab", "password2": "cd"}
+    )
+    html = response.content.decode()
+    assert 'data-testid="field-error-password1"' in html and "too short" in html
+    assert 'data-testid="field-error-password2"' in html
+    response = Client().post(
+        "/accounts/signup/", {"username": "shorty", "password1": "ab", "password2": "ab"}
+    )
+    html = response.content.decode()
+    assert 'data-testid="field-error-password1"' in html and "too short" in html
+    assert not get_user_model().objects.filter(username="shorty").exists()

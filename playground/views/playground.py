@@ -7,11 +7,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from playground.current import current_membership
+from playground.forms.accounts import SignupForm
 from playground.models import Conversation
 from playground.params import registry_json
 from playground.permissions import can
@@ -62,12 +62,12 @@ def playground(request: HttpRequest, conversation_id: int | None = None) -> Http
 
 
 def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account with Django's UserCreationForm, sign it in and open the playground."""
+    """Create an account (Django's UserCreationForm, rules shown), sign it in and open the playground."""
     if not settings.PLAYGROUND_ALLOW_SIGNUP:
         raise Http404("Sign-up is turned off.")
     if request.user.is_authenticated:
         return redirect("playground")
-    form = UserCreationForm(request.POST or None)
+    form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
