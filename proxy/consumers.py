@@ -165,14 +165,20 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
         if key and key in text:
             logger.error("A %s frame held the API key; it was redacted before sending.", frame.get("type"))
             text = _scrub(text)
-        await self.send(text_data=text)
+        await self.send_text(text)
 
     async def send_text(self, text: str) -> None:
-        """Send a frame already encoded (a watched stream's), unless the socket is gone."""
+        """Send a frame already encoded, unless the socket is gone; the API key never leaves."""
         if self.closed:
             return
         key = settings.FIREWORKS_API_KEY
-        await self.send(text_data=_scrub(text) if key and key in text else text)
+        try:
+            await self.send(text_data=_scrub(text) if key and key in text else text)
+        except Exception as exc:
+            # The browser went away and the server noticed before disconnect() ran (daphne raises
+            # autobahn's Disconnected): the socket is closed; disconnect() stops the streams as "stopped".
+            logger.debug("A frame for a closed socket was dropped: %r", exc)
+            self.closed = True
 
     async def send_stream_frame(self, frame: dict[str, Any]) -> None:
         """Send a frame of a running stream to the browser and to the conversation's live watchers."""
