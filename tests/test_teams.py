@@ -658,7 +658,7 @@ def test_playground_page_data_carries_the_rights_and_who_ran_each_reply() -> Non
         names = ("can_run", "can_edit", "can_share", "can_set_visibility", "can_fork")
         assert tuple(got[name] for name in names) == rights, who
         assert config["rights"] == got
-        assert config["conversation"]["workspace"] == {"id": team.pk, "name": "Team"}
+        assert config["conversation"]["workspace"] == {"id": team.pk, "name": "Team", "personal": False}
         assert config["conversation"]["visibility"] == "workspace"
         replies = [m for m in config["conversation"]["messages"] if m["role"] == "assistant"]
         assert [m["run_by"] for m in replies] == ["ann"]
@@ -672,7 +672,7 @@ def test_playground_page_data_carries_the_rights_and_who_ran_each_reply() -> Non
     assert config["conversation"]["rights"]["can_fork"] is False
     # A new conversation in the team: a viewer's page is read-only, an editor's is not.
     config = page_config(viewer, "/")
-    assert config["workspace"] == {"id": team.pk, "name": "Team"} and config["role"] == "viewer"
+    assert config["workspace"] == {"id": team.pk, "name": "Team", "personal": False} and config["role"] == "viewer"
     assert config["rights"]["can_run"] is False
     assert page_config(_switched(client_for(world, "editor"), team.pk), "/")["rights"]["can_run"] is True
 

@@ -103,6 +103,12 @@ def conversation_rights(
     }
 
 
+def workspace_summary(workspace_id: int | None) -> dict[str, Any]:
+    """A workspace's id, name and whether it is someone's personal one (sharing there means nothing)."""
+    name, personal_for = Workspace.objects.values_list("name", "personal_for_id").get(pk=workspace_id)
+    return {"id": workspace_id, "name": name, "personal": personal_for is not None}
+
+
 def conversation_page_data(
     *, user: Any, conversation_id: int, current_workspace_id: int | None = None
 ) -> dict[str, Any]:
@@ -145,10 +151,7 @@ def conversation_page_data(
         "streaming": any(r["status"] == Run.Status.STREAMING for r in runs),
         "visibility": conversation.visibility,
         "mine": conversation.owner_id == user.pk,
-        "workspace": {
-            "id": conversation.workspace_id,
-            "name": Workspace.objects.values_list("name", flat=True).get(pk=conversation.workspace_id),
-        },
+        "workspace": workspace_summary(conversation.workspace_id),
         "role": conversation.member_role,
         "rights": conversation_rights(
             conversation, user=user, role=conversation.member_role, current_role=current_role

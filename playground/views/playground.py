@@ -36,7 +36,13 @@ def playground(request: HttpRequest, conversation_id: int | None = None) -> Http
     # the current workspace's rights ("Read-only: you are a viewer in <workspace>"), for a saved one its
     # own (conversation_rights).
     config["workspace"] = (
-        {"id": membership.workspace_id, "name": membership.workspace.name} if membership else None
+        {
+            "id": membership.workspace_id,
+            "name": membership.workspace.name,
+            "personal": membership.workspace.personal_for_id is not None,
+        }
+        if membership
+        else None
     )
     config["role"] = current_role
     writer = can(current_role, "create")

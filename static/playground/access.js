@@ -102,9 +102,13 @@ class Access {
     clear(this.tools);
     if (state.id == null || !state.visibility) return;
     const shared = state.visibility === "workspace";
+    // In a personal workspace there is nobody to share with: no visibility toggle, only share links.
+    const personal = Boolean(state.workspace && state.workspace.personal) && !shared;
     const name = state.workspace ? state.workspace.name : "the workspace";
     const label = shared ? `Shared with ${name}` : "Private";
-    if (state.rights.can_set_visibility) {
+    if (personal) {
+      this.tools.append(el("span", { class: "chip", "data-testid": "visibility-chip", title: "Your personal workspace: only you see it. Share links still work." }, "Private"));
+    } else if (state.rights.can_set_visibility) {
       this.tools.append(el("button", { type: "button", class: `btn btn-sm visibility-toggle${shared ? " on" : ""}`, "data-testid": "visibility-toggle",
         "aria-pressed": shared ? "true" : "false",
         title: shared ? `Every member of ${name} sees it. Click to make it private.` : `Only you see it. Click to share it with ${name}.`,

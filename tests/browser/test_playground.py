@@ -68,6 +68,9 @@ async def test_signup_stream_and_panels(page: Any, emulator: EmulatorServer, art
     text = await reply_text(page)
     assert len(text) >= lengths[-1] > 0
     assert not await page.get_by_test_id("stop").is_visible()
+    # A new account works in its personal workspace: nobody to share with, so no visibility toggle.
+    await page.get_by_test_id("visibility-chip").filter(has_text="Private").wait_for()
+    assert await page.get_by_test_id("visibility-toggle").count() == 0
 
     usage = page.get_by_test_id("usage")
     assert "exact" in await usage.inner_text()
