@@ -324,9 +324,15 @@ class Preset(models.Model):
 
 
 class ShareLink(models.Model):
-    """A read-only link to a conversation (``/s/<token>/``): unguessable, revocable, optionally expiring."""
+    """A read-only link to a conversation or a comparison (``/s/<token>/``): unguessable, revocable,
+    optionally expiring. Exactly one of ``conversation`` and ``comparison`` is set."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="share_links")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="share_links"
+    )
+    comparison = models.ForeignKey(
+        "Comparison", on_delete=models.CASCADE, null=True, blank=True, related_name="share_links"
+    )
     token = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -339,8 +345,17 @@ class ShareLink(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(conversation__isnull=False, comparison__isnull=True)
+                | models.Q(conversation__isnull=True, comparison__isnull=False),
+                name="share_link_one_target",
+            ),
+        ]
 
     def __str__(self) -> str:
+        if self.comparison_id is not None:
+            return f"Share link of comparison {self.comparison_id}"
         return f"Share link of {self.conversation_id}"
 
 
@@ -348,9 +363,10 @@ class Comparison(models.Model):
     """Several runs of one prompt side by side (``/compare/<id>/``): one column per model or parameter set.
 
     Each column's run belongs to a conversation of its own, so a column is opened, shared and watched
-    like any conversation; the comparison only groups them. ``columns`` is a list of
-    ``{label, model, params, preset, run, conversation}`` (``run``/``conversation`` are ids; a column
-    whose run was deleted shows as missing).
+    like any conversation; the comparison groups them, and is itself private or shared with its
+    workspace and shared by link like a conversation (its viewers read and watch every column).
+    ``columns`` is a list of ``{label, model, params, preset, run, conversation}`` (``run`` and
+    ``conversation`` are ids; a column whose run was deleted shows as missing).
     """
 
     class Kind(models.TextChoices):
@@ -359,6 +375,7 @@ class Comparison(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comparisons")
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="comparisons")
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.COMPARE)
     title = models.CharField(max_length=200, blank=True)
     system_prompt = models.TextField(blank=True)

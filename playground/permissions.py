@@ -1,4 +1,4 @@
-"""Who may do what: the one policy for workspaces, conversations, presets and share links.
+"""Who may do what: the one policy for workspaces, conversations, comparisons, presets and share links.
 
 Pure Python, no queries: ``can(role, action, facts)`` decides from the user's role in the object's
 workspace (None for anonymous users and non-members) and a few facts about the object. The selectors
@@ -34,9 +34,10 @@ ACTIONS = (
 class Facts:
     """What the policy needs to know about the object, besides the user's role in its workspace.
 
-    ``shared``: the object is visible to the whole workspace (a conversation's visibility "workspace",
-    a preset's scope "workspace"); ``mine``: the user made it; ``share_link``: the user came with a
-    valid share link for this conversation (read-only access for anyone, signed in or not).
+    ``shared``: the object is visible to the whole workspace (a conversation's or a comparison's
+    visibility "workspace", a preset's scope "workspace"); ``mine``: the user made it; ``share_link``:
+    the user came with a valid share link for this conversation or comparison (read-only access for
+    anyone, signed in or not). A comparison follows the conversation rules.
     A workspace itself (members, settings, creating in it) is ``Facts()``.
     """
 

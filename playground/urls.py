@@ -74,6 +74,15 @@ urlpatterns = [
     path("compare/", compare.compare_page, name="compare"),
     path("compare/<int:comparison_id>/", compare.compare_page, name="comparison"),
     path("comparisons/", compare.comparison_list, name="comparison_list"),
+    path("compare/<int:comparison_id>/share/", sharing.comparison_share_links, name="comparison_share_links"),
+    path(
+        "compare/<int:comparison_id>/share/new/",
+        sharing.comparison_share_link_create,
+        name="comparison_share_link_create",
+    ),
+    path(
+        "compare/<int:comparison_id>/visibility/", sharing.comparison_visibility, name="comparison_visibility"
+    ),
     path("api/comparisons/", compare.api_comparisons, name="api_comparisons"),
     path("api/comparisons/<int:comparison_id>/", compare.api_comparison, name="api_comparison"),
     path("runs/<int:run_id>/replay/", compare.run_replay, name="run_replay"),

@@ -50,22 +50,29 @@ def streams_group_name(conversation_id: int) -> str:
     return f"conversation.{conversation_id}.streams"
 
 
-def _viewable(*, user: Any, conversation_id: int, share_token: str | None) -> bool:
+def _viewable(
+    *, user: Any, conversation_id: int, share_token: str | None, comparison_id: int | None = None
+) -> bool:
     """Whether the viewer may watch but not see the parameters; raises when they may not watch at all.
 
-    Members and share-link holders alike go through ``conversation_for_viewer`` (the one door).
+    Members and share-link holders alike go through ``conversation_for_viewer`` (the one door); with
+    ``comparison_id`` (or a comparison's link), the conversation is one of that comparison's columns.
     """
     try:
         from playground.selectors.sharing import conversation_for_viewer
     except ImportError:  # pragma: no cover - before sharing existed: owners only
         from playground.selectors.conversations import conversation_get_for_user
 
-        if share_token is not None or not getattr(user, "is_authenticated", False):
+        if (
+            share_token is not None
+            or comparison_id is not None
+            or not getattr(user, "is_authenticated", False)
+        ):
             raise Conversation.DoesNotExist from None
         conversation_get_for_user(user=user, conversation_id=conversation_id)
         return False
     conversation = conversation_for_viewer(
-        user=user, conversation_id=conversation_id, share_token=share_token
+        user=user, conversation_id=conversation_id, share_token=share_token, comparison_id=comparison_id
     )
     link = getattr(conversation, "via_share_link", None)
     return bool(link is not None and link.hide_parameters)
@@ -304,13 +311,19 @@ class WatchMixin:
         share = content.get("share")
         if share is not None and (not isinstance(share, str) or not share or len(share) > MAX_TOKEN):
             raise FrameError("invalid_frame", "'share' must be a share link's token.")
+        comparison = content.get("comparison")
+        if comparison is not None and (isinstance(comparison, bool) or not isinstance(comparison, int)):
+            raise FrameError("invalid_frame", "'comparison' must be a comparison id (a number).")
         if self.channel_layer is None:
             raise FrameError("unavailable", "Live watching needs a channel layer.")
         if conversation not in self.watched and len(self.watched) >= MAX_WATCHED:
             raise FrameError("invalid_frame", f"A socket may watch at most {MAX_WATCHED} conversations.")
         try:
             hide_parameters = await database_sync_to_async(_viewable)(
-                user=self.scope.get("user"), conversation_id=conversation, share_token=share
+                user=self.scope.get("user"),
+                conversation_id=conversation,
+                share_token=share,
+                comparison_id=comparison,
             )
         except (ObjectDoesNotExist, PermissionDenied):
             raise FrameError(

@@ -137,3 +137,184 @@ def test_the_run_page_links_to_its_replay() -> None:
     result = converse(ada, "Hello")
     page = client.get(f"/runs/{result.run_id}/")
     assert f'href="/runs/{result.run_id}/replay/"'.encode() in page.content
+
+
+# --- sharing a comparison: workspace visibility, share links, the shared page ----------------------------
+
+
+def team_comparison() -> dict[str, Any]:
+    """A team (owner olive, editor eddie, viewer vera), an outsider otto, and ann's (an editor's)
+    comparison of two runs in private conversations of the team workspace."""
+    from playground.models import Membership, Role
+    from playground.services import workspaces
+    from playground.services.comparisons import comparison_create
+    from tests.test_teams import converse as team_converse
+    from tests.test_teams import make_user
+
+    users = {name: make_user(name) for name in ("olive", "eddie", "ann", "vera", "otto")}
+    team = workspaces.workspace_create(user=users["olive"], name="Team")
+    for name, role in (("eddie", Role.EDITOR), ("ann", Role.EDITOR), ("vera", Role.VIEWER)):
+        Membership.objects.create(workspace=team, user=users[name], role=role)
+    runs = [team_converse(users["ann"], "Name a colour", workspace_id=team.pk) for _ in range(2)]
+    comparison = comparison_create(
+        owner=users["ann"],
+        system_prompt="Be brief.",
+        messages=[{"role": "user", "content": "Name a colour"}],
+        columns=[
+            {"label": f"t={i}", "model": MODEL, "params": {"temperature": i / 2}, "run": r.pk}
+            for i, r in enumerate(runs)
+        ],
+    )
+    return {"users": users, "team": team, "comparison": comparison, "runs": runs}
+
+
+def as_user(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_comparison_goes_to_its_columns_workspace_and_follows_the_conversation_rules() -> None:
+    world = team_comparison()
+    comparison, users = world["comparison"], world["users"]
+    assert comparison.workspace_id == world["team"].pk and comparison.visibility == "private"
+    url, api = f"/compare/{comparison.pk}/", f"/api/comparisons/{comparison.pk}/"
+    ann = as_user(users["ann"])
+    # Private: the other members and the outsider do not see it at all.
+    for name in ("olive", "eddie", "vera", "otto"):
+        client = as_user(users[name])
+        assert client.get(url).status_code == 404, name
+        assert client.get(api).status_code == 404, name
+        assert client.get(f"/compare/{comparison.pk}/share/").status_code == 404, name
+        assert client.post(f"/compare/{comparison.pk}/share/new/", {}).status_code == 404, name
+    assert (
+        as_user(users["eddie"])
+        .post(f"/compare/{comparison.pk}/visibility/", {"visibility": "workspace"})
+        .status_code
+        == 404
+    )
+
+    assert ann.post(f"/compare/{comparison.pk}/visibility/", {"visibility": "workspace"}).status_code == 302
+    comparison.refresh_from_db()
+    assert comparison.visibility == "workspace"
+    # Shared with the workspace: a viewer reads every column (its conversations stay private) read-only.
+    vera = as_user(users["vera"])
+    data = vera.get(api).json()["comparison"]
+    assert [c["data"]["content"] for c in data["columns"]] == ["Sure thing.", "Sure thing."]
+    assert data["rights"] == {
+        "can_run": False,
+        "can_share": False,
+        "can_set_visibility": False,
+        "can_delete": False,
+    }
+    assert data["owner"] == "ann"
+    assert vera.get(f"/c/{comparison.columns[0]['conversation']}/").status_code == 404
+    assert vera.get(f"/compare/{comparison.pk}/share/").status_code == 403
+    assert vera.post(f"/compare/{comparison.pk}/share/new/", {}).status_code == 403
+    patch = json.dumps({"columns": [{"model": MODEL, "run": r.pk} for r in world["runs"]]})
+    assert vera.patch(api, patch, content_type="application/json").status_code == 403
+    assert vera.delete(api).status_code == 403
+    # An editor may share it but not run it in place (the columns are ann's conversations).
+    eddie = as_user(users["eddie"])
+    assert eddie.get(api).json()["comparison"]["rights"]["can_share"] is True
+    assert eddie.get(api).json()["comparison"]["rights"]["can_run"] is False
+    assert eddie.get(f"/compare/{comparison.pk}/share/").status_code == 200
+    # The outsider still gets a 404, and the team's list shows it to members only.
+    otto = as_user(users["otto"])
+    assert otto.get(url).status_code == 404 and otto.get(api).status_code == 404
+    assert otto.get("/api/comparisons/").json()["comparisons"] == []
+    vera.post("/workspaces/switch/", {"workspace": world["team"].pk})
+    assert [c["id"] for c in vera.get("/api/comparisons/").json()["comparisons"]] == [comparison.pk]
+
+
+def test_comparison_share_links_create_open_hide_expire_and_revoke() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from playground.models import ShareLink
+
+    world = team_comparison()
+    comparison, users = world["comparison"], world["users"]
+    ann = as_user(users["ann"])
+    page = ann.get(f"/compare/{comparison.pk}/share/")
+    assert page.status_code == 200 and b"every column side by side" in page.content
+    assert ann.post(f"/compare/{comparison.pk}/share/new/", {"expires_in_days": "7"}).status_code == 302
+    link = ShareLink.objects.get(comparison=comparison)
+    assert link.conversation_id is None and len(link.token) >= 32 and link.expires_at > timezone.now()
+    assert f"/s/{link.token}/" in ann.get(f"/compare/{comparison.pk}/share/").content.decode()
+    # The reopened comparison offers its owner the share page.
+    config = ann.get(f"/compare/{comparison.pk}/").context["config"]["comparison"]
+    assert config["share_url"] == f"/compare/{comparison.pk}/share/"
+
+    # Anyone with the link, signed out: every column with its reply, metrics and applied options.
+    response = Client().get(f"/s/{link.token}/")
+    assert response.status_code == 200
+    shared = response.context["page"]
+    assert [c["label"] for c in shared["columns"]] == ["t=0", "t=1"]
+    assert shared["columns"][0]["data"]["content"] == "Sure thing."
+    assert shared["columns"][0]["data"]["sampling_options"] == {"temperature": 0.3}
+    assert shared["columns"][1]["params"] == {"temperature": 0.5}
+    assert shared["system_prompt"] == "Be brief."
+    assert [c["conversation"] for c in shared["columns"]] == [r.conversation_id for r in world["runs"]]
+    html = response.content.decode()
+    assert 'data-testid="shared-comparison-page"' in html and "Name a colour" in html
+    # The link opens the comparison only: no fork, no column's conversation page, no other comparison.
+    assert as_user(users["otto"]).post(f"/s/{link.token}/fork/").status_code == 404
+    assert Client().get(f"/c/{world['runs'][0].conversation_id}/").status_code == 302  # the login page
+
+    hiding = ann.post(
+        f"/compare/{comparison.pk}/share/new/", {"hide_system_prompt": "on", "hide_parameters": "on"}
+    )
+    assert hiding.status_code == 302
+    hidden = ShareLink.objects.filter(comparison=comparison).first()
+    assert hidden.hide_parameters and hidden.expires_at is None
+    shared = Client().get(f"/s/{hidden.token}/").context["page"]
+    assert shared["system_prompt"] == "" and shared["hide_parameters"] is True
+    assert all(c["params"] == {} and c["data"]["sampling_options"] is None for c in shared["columns"])
+    assert "Be brief." not in Client().get(f"/s/{hidden.token}/").content.decode()
+
+    # Expired and revoked links answer 410; others may not revoke (viewer 403 once shared, outsider 404).
+    ShareLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    response = Client().get(f"/s/{link.token}/")
+    assert response.status_code == 410 and "This link has expired" in response.content.decode()
+    assert as_user(users["otto"]).post(f"/share/{hidden.pk}/revoke/").status_code == 404
+    assert as_user(users["vera"]).post(f"/share/{hidden.pk}/revoke/").status_code == 404
+    ann.post(f"/compare/{comparison.pk}/visibility/", {"visibility": "workspace"})
+    assert as_user(users["vera"]).post(f"/share/{hidden.pk}/revoke/").status_code == 403
+    revoked = ann.post(f"/share/{hidden.pk}/revoke/")
+    assert revoked.status_code == 302 and revoked["Location"] == f"/compare/{comparison.pk}/share/"
+    response = Client().get(f"/s/{hidden.token}/")
+    assert response.status_code == 410 and "This link was revoked" in response.content.decode()
+
+
+def test_running_a_saved_comparison_again_moves_it_to_the_new_runs_of_its_conversations() -> None:
+    from tests.test_teams import converse as team_converse
+
+    world = team_comparison()
+    comparison, users, runs = world["comparison"], world["users"], world["runs"]
+    ann = as_user(users["ann"])
+    api = f"/api/comparisons/{comparison.pk}/"
+    again = [team_converse(users["ann"], "Name a colour", conversation_id=r.conversation_id) for r in runs]
+
+    def patch(client: Client, columns: Any) -> Any:
+        return client.patch(api, json.dumps({"columns": columns}), content_type="application/json")
+
+    # A run of another column's conversation, too few columns, or someone else's run: refused.
+    swapped = [{"model": MODEL, "run": again[1].pk}, {"model": MODEL, "run": again[0].pk}]
+    assert patch(ann, swapped).json()["error"]["field"] == "columns[0].run"
+    assert patch(ann, swapped[:1]).json()["error"]["field"] == "columns"
+    other = team_converse(users["eddie"], "Name a colour", workspace_id=world["team"].pk)
+    assert patch(ann, [{"model": MODEL, "run": other.pk}, swapped[0]]).status_code == 400
+
+    columns = [
+        {"label": f"t={i}", "model": MODEL, "params": {"temperature": 1}, "run": r.pk}
+        for i, r in enumerate(again)
+    ]
+    response = patch(ann, columns)
+    assert response.status_code == 200, response.content
+    data = response.json()["comparison"]
+    assert [c["run"] for c in data["columns"]] == [r.pk for r in again]
+    assert [c["conversation"] for c in data["columns"]] == [r.conversation_id for r in runs]
+    assert [c["data"]["id"] for c in data["columns"]] == [r.pk for r in again]
+    assert Comparison.objects.count() == 1

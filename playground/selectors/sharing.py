@@ -1,7 +1,9 @@
-"""Share links: who may read a conversation through one, and what the shared page shows.
+"""Share links: who may read a conversation or a comparison through one, and what the shared page shows.
 
 ``conversation_for_viewer`` is the one door for reading a conversation either as a member or with a
-share link (the shared page, live watching).
+share link (the shared page, live watching); a comparison's viewers (members, or holders of the
+comparison's link) read and watch its columns' conversations through it too.
+``comparison_for_viewer`` is the same door for a comparison.
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from playground.models import Conversation, Run, ShareLink
+from playground.models import Comparison, Conversation, Run, ShareLink
+from playground.selectors.comparisons import (
+    comparison_conversation_ids,
+    comparison_data,
+    comparison_get_for_user,
+)
 from playground.selectors.conversations import conversation_get_for_user
 from playground.tree import branch_of
 
@@ -39,25 +46,64 @@ def share_link_active(*, token: str) -> ShareLink:
     ShareLinkGone for an expired or revoked one."""
     if not token:
         raise ShareLink.DoesNotExist("No such link.")
-    link = ShareLink.objects.select_related("conversation").get(token=token)
+    link = ShareLink.objects.select_related("conversation", "comparison").get(token=token)
     state = share_link_state(link)
     if state != "active":
         raise ShareLinkGone(state)
     return link
 
 
-def share_link_list(*, conversation: Conversation) -> QuerySet[ShareLink]:
-    """A conversation's share links, newest first (revoked and expired ones too)."""
-    return conversation.share_links.select_related("created_by")
+def share_link_list(
+    *, conversation: Conversation | None = None, comparison: Comparison | None = None
+) -> QuerySet[ShareLink]:
+    """A conversation's or a comparison's share links, newest first (revoked and expired ones too)."""
+    target = conversation if conversation is not None else comparison
+    assert target is not None
+    return target.share_links.select_related("created_by")
+
+
+def comparison_for_viewer(
+    *, user: Any = None, comparison_id: int | None = None, share_token: str | None = None
+) -> Comparison:
+    """The comparison a member may view, or that a valid share link of it opens (read-only).
+
+    As ``conversation_for_viewer``: the member's own access first, else the link (which must be the
+    comparison's). ``via_share_link`` is the link used (None for a member). Raises
+    Comparison.DoesNotExist or ShareLinkGone.
+    """
+    if comparison_id is not None and getattr(user, "is_authenticated", False):
+        try:
+            comparison = comparison_get_for_user(user=user, comparison_id=comparison_id, action="watch")
+        except Comparison.DoesNotExist:
+            if not share_token:
+                raise
+        else:
+            comparison.via_share_link = None
+            return comparison
+    try:
+        link = share_link_active(token=share_token or "")
+    except ShareLink.DoesNotExist:
+        raise Comparison.DoesNotExist("No such comparison.") from None
+    if link.comparison is None or (comparison_id is not None and link.comparison_id != comparison_id):
+        raise Comparison.DoesNotExist("No such comparison.")
+    comparison = link.comparison
+    comparison.via_share_link = link
+    return comparison
 
 
 def conversation_for_viewer(
-    *, user: Any = None, conversation_id: int | None = None, share_token: str | None = None
+    *,
+    user: Any = None,
+    conversation_id: int | None = None,
+    share_token: str | None = None,
+    comparison_id: int | None = None,
 ) -> Conversation:
     """The conversation a member may view, or that a valid share link opens (read-only).
 
-    A signed-in member's own access comes first (``conversation_id``); else the share link's token
-    (if ``conversation_id`` is given too, the link must be for that conversation). The result's
+    A signed-in member's own access comes first (``conversation_id``); then, with ``comparison_id``,
+    their access to a comparison one of whose columns is this conversation; else the share link's
+    token (if ``conversation_id`` is given too, the link must be for that conversation, or for a
+    comparison with a column in it). The result's
     ``via_share_link`` is the ShareLink used (None for a member), whose ``hide_system_prompt`` and
     ``hide_parameters`` say what the viewer must not be sent. Raises Conversation.DoesNotExist (no
     access, unknown token) or ShareLinkGone, a PermissionDenied (expired or revoked link).
@@ -68,15 +114,34 @@ def conversation_for_viewer(
                 user=user, conversation_id=conversation_id, action="watch"
             )
         except Conversation.DoesNotExist:
-            if not share_token:
+            if not share_token and comparison_id is None:
                 raise
         else:
             conversation.via_share_link = None
             return conversation
+        if comparison_id is not None:
+            try:
+                comparison = comparison_get_for_user(user=user, comparison_id=comparison_id, action="watch")
+            except Comparison.DoesNotExist:
+                pass
+            else:
+                if conversation_id in comparison_conversation_ids(comparison):
+                    conversation = Conversation.objects.get(pk=conversation_id)
+                    conversation.via_share_link = None
+                    return conversation
+            if not share_token:
+                raise Conversation.DoesNotExist("No such conversation.")
     try:
         link = share_link_active(token=share_token or "")
     except ShareLink.DoesNotExist:
         raise Conversation.DoesNotExist("No such conversation.") from None
+    if link.comparison is not None:
+        # A comparison's link opens its columns' conversations, for watching them (never one alone).
+        if conversation_id is None or conversation_id not in comparison_conversation_ids(link.comparison):
+            raise Conversation.DoesNotExist("No such conversation.")
+        conversation = Conversation.objects.get(pk=conversation_id)
+        conversation.via_share_link = link
+        return conversation
     if conversation_id is not None and link.conversation_id != conversation_id:
         raise Conversation.DoesNotExist("No such conversation.")
     conversation = link.conversation
@@ -126,3 +191,35 @@ def shared_page_data(*, link: ShareLink) -> dict[str, Any]:
         "params": None if link.hide_parameters else sorted(conversation.params.items()),
         "turns": turns,
     }
+
+
+def comparison_shared_page_data(*, link: ShareLink) -> dict[str, Any]:
+    """What ``/s/<token>/`` shows for a comparison's link: every column side by side with its run's
+    reply, metrics and effective options, minus what the link hides (the system prompt, the parameters
+    and sampling options); the columns' conversation ids let the page watch them live."""
+    comparison = link.comparison
+    assert comparison is not None
+    data = comparison_data(comparison)
+    if link.hide_system_prompt:
+        data["system_prompt"] = ""
+    columns = []
+    for column in data["columns"]:
+        run = column.get("data")
+        if run is not None:
+            run = dict(run)
+            if link.hide_parameters:
+                run["sampling_options"] = None
+                run["requested_options"] = {}
+        columns.append(
+            {
+                "label": column.get("label") or "",
+                "model": column.get("model") or "",
+                "params": {} if link.hide_parameters else column.get("params") or {},
+                "conversation": column.get("conversation"),
+                "run": column.get("run"),
+                "data": run,
+            }
+        )
+    data["columns"] = columns
+    data["hide_parameters"] = link.hide_parameters
+    return {"comparison": comparison, "title": str(comparison), "page": data}

@@ -1,8 +1,11 @@
 """Comparison writes: keyword-only ``comparison_<action>`` functions, each one transaction.
 
 A comparison groups runs the page already made (one ``chat.start`` per column over the websocket);
-saving it checks that every run is one the user may see and that each column's parameters are valid
-for the registry, so a reopened comparison never shows someone else's run.
+saving it checks that every run is one of the user's own and that each column's parameters are valid
+for the registry, so a reopened comparison never shows someone else's run. It goes to the workspace
+of its columns' conversations. Running a saved comparison again runs each column in its own
+conversation and moves the comparison to the new runs (``comparison_update_runs``), so whoever
+watches those conversations sees the new run live.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from django.db import transaction
 
 from playground.models import Comparison, Run
 from playground.params import ParamError, validate
+from playground.selectors.comparisons import comparison_get_for_user
 from playground.selectors.conversations import conversation_list_for_user
 from playground.services.runs import title_from_messages
 
@@ -83,15 +87,15 @@ def comparison_create(
     ids = [c.get("run") for c in columns if isinstance(c, dict)]
     visible = conversation_list_for_user(user=owner).filter(owner=owner)
 
-    runs = dict(
-        Run.objects.filter(
-            conversation__in=visible, pk__in=[i for i in ids if isinstance(i, int)]
-        ).values_list("pk", "conversation_id")
-    )
+    rows = Run.objects.filter(conversation__in=visible, pk__in=[i for i in ids if isinstance(i, int)])
+    found = list(rows.values_list("pk", "conversation_id", "conversation__workspace_id"))
+    runs = {pk: conversation for pk, conversation, _ in found}
     cleaned = [_clean_column(i, c, runs) for i, c in enumerate(columns)]
+    workspaces = {pk: workspace for pk, _, workspace in found}
     title = (title or title_from_messages(messages))[:200] if isinstance(title, str) else ""
     return Comparison.objects.create(
         owner=owner,
+        workspace_id=workspaces[cleaned[0]["run"]],
         kind=kind,
         title=title,
         system_prompt=system_prompt,
@@ -99,6 +103,37 @@ def comparison_create(
         columns=cleaned,
         sweep=sweep,
     )
+
+
+@transaction.atomic
+def comparison_update_runs(*, user: Any, comparison_id: int, columns: Any) -> Comparison:
+    """After running a saved comparison again in place: each column's new run, model and parameters.
+
+    Needs "run" on the comparison; there must be one entry per column, each new run one of the user's
+    in that column's own conversation. Raises ComparisonError naming the field at fault.
+    """
+    comparison = comparison_get_for_user(
+        user=user, comparison_id=comparison_id, action="run", for_update=True
+    )
+    if not isinstance(columns, list) or len(columns) != len(comparison.columns):
+        raise ComparisonError("columns", f"Give the {len(comparison.columns)} columns' new runs.")
+    ids = [c.get("run") for c in columns if isinstance(c, dict)]
+    visible = conversation_list_for_user(user=user).filter(owner=user)
+    runs = dict(
+        Run.objects.filter(
+            conversation__in=visible, pk__in=[i for i in ids if isinstance(i, int)]
+        ).values_list("pk", "conversation_id")
+    )
+    updated = []
+    for index, (old, column) in enumerate(zip(comparison.columns, columns, strict=True)):
+        cleaned = _clean_column(index, column, runs)
+        if cleaned["conversation"] != old.get("conversation"):
+            where = f"columns[{index}].run"
+            raise ComparisonError(where, f"{where} is not a run of that column's conversation.")
+        updated.append({**old, **cleaned, "label": cleaned["label"] or old.get("label", "")})
+    comparison.columns = updated
+    comparison.save(update_fields=["columns"])
+    return comparison
 
 
 @transaction.atomic

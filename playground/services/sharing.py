@@ -1,4 +1,5 @@
-"""Share-link writes: create and revoke links, fork a shared conversation, set a conversation's visibility."""
+"""Share-link writes: create and revoke links (of a conversation or a comparison), fork a shared
+conversation, set a conversation's or a comparison's visibility."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from playground.models import Conversation, ShareLink, Visibility
+from playground.models import Comparison, Conversation, ShareLink, Visibility
+from playground.selectors.comparisons import comparison_get_for_user
 from playground.selectors.conversations import conversation_get_for_user
 from playground.selectors.sharing import share_link_active
 from playground.services.conversations import conversation_fork_from
@@ -39,12 +41,37 @@ def share_link_create(
 
 
 @transaction.atomic
+def comparison_share_link_create(
+    *,
+    user: Any,
+    comparison_id: int,
+    expires_in: timedelta | None = None,
+    hide_system_prompt: bool = False,
+    hide_parameters: bool = False,
+) -> ShareLink:
+    """A new read-only link to the comparison and its columns (needs the "share" permission on it)."""
+    comparison = comparison_get_for_user(user=user, comparison_id=comparison_id, action="share")
+    return ShareLink.objects.create(
+        comparison=comparison,
+        token=secrets.token_urlsafe(24),
+        created_by=user,
+        expires_at=timezone.now() + expires_in if expires_in else None,
+        hide_system_prompt=hide_system_prompt,
+        hide_parameters=hide_parameters,
+    )
+
+
+@transaction.atomic
 def share_link_revoke(*, user: Any, share_link_id: int) -> ShareLink:
-    """Revoke a link at once (needs "share" on its conversation); ShareLink.DoesNotExist if unseen."""
+    """Revoke a link at once (needs "share" on its conversation or comparison); ShareLink.DoesNotExist
+    if unseen."""
     link = ShareLink.objects.select_for_update().get(pk=share_link_id)
     try:
-        conversation_get_for_user(user=user, conversation_id=link.conversation_id, action="share")
-    except Conversation.DoesNotExist:
+        if link.comparison_id is not None:
+            comparison_get_for_user(user=user, comparison_id=link.comparison_id, action="share")
+        else:
+            conversation_get_for_user(user=user, conversation_id=link.conversation_id, action="share")
+    except (Conversation.DoesNotExist, Comparison.DoesNotExist):
         raise ShareLink.DoesNotExist("No such link.") from None
     if link.revoked_at is None:
         link.revoked_at = timezone.now()
@@ -60,6 +87,8 @@ def conversation_fork_shared(*, user: Any, token: str, workspace_id: int | None 
     """
     link = share_link_active(token=token)
     source = link.conversation
+    if source is None:  # a comparison's link: its columns are not forked from it
+        raise ShareLink.DoesNotExist("No such link.")
     leaf = leaf_of(source, list(source.messages.only("pk", "parent_id", "position")))
     if leaf is None:
         raise ValidationError("This conversation has no messages to fork yet.")
@@ -84,3 +113,16 @@ def conversation_set_visibility(*, user: Any, conversation_id: int, visibility: 
     conversation.visibility = visibility
     Conversation.objects.filter(pk=conversation.pk).update(visibility=visibility)
     return conversation
+
+
+@transaction.atomic
+def comparison_set_visibility(*, user: Any, comparison_id: int, visibility: str) -> Comparison:
+    """Make a comparison private or shared with its workspace (its owner, an editor or owner there)."""
+    if visibility not in Visibility.values:
+        raise ValidationError(f"visibility must be one of {', '.join(Visibility.values)}.")
+    comparison = comparison_get_for_user(
+        user=user, comparison_id=comparison_id, action="set_visibility", for_update=True
+    )
+    comparison.visibility = visibility
+    Comparison.objects.filter(pk=comparison.pk).update(visibility=visibility)
+    return comparison

@@ -1,8 +1,9 @@
 """Compare, sweep, replay and presentation pages, and the comparisons' JSON endpoints.
 
 The streams themselves go over the websocket (one ``chat.start`` per column); these views render the
-pages, save a comparison once its columns' runs exist, and hand saved runs to the client-side replay.
-Another user's comparison or run is a 404.
+pages, save a comparison once its columns' runs exist (and move it to the new runs when it is run
+again in place), and hand saved runs to the client-side replay. A comparison follows the conversation
+rules: one the user may not view is a 404, an action their role does not allow a 403.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from playground.current import current_workspace_id
 from playground.models import Comparison, Run
 from playground.params import registry_json
 from playground.selectors.comparisons import (
@@ -25,7 +28,12 @@ from playground.selectors.comparisons import (
     comparison_page_data,
     run_replay_for_user,
 )
-from playground.services.comparisons import ComparisonError, comparison_create, comparison_delete
+from playground.services.comparisons import (
+    ComparisonError,
+    comparison_create,
+    comparison_delete,
+    comparison_update_runs,
+)
 from playground.views.playground import WEBSOCKET_PATH
 
 
@@ -50,6 +58,8 @@ def _comparison_or_404(request: HttpRequest, comparison_id: int) -> dict[str, An
 def compare_page(request: HttpRequest, comparison_id: int | None = None) -> HttpResponse:
     """The compare page: empty, or a saved comparison (``/compare/<id>/``) with its columns' runs."""
     comparison = _comparison_or_404(request, comparison_id) if comparison_id is not None else None
+    if comparison is not None and comparison["rights"]["can_share"]:
+        comparison["share_url"] = reverse("comparison_share_links", args=[comparison_id])
     context = {"registry": registry_json(), "config": _config(request, comparison=comparison)}
     return render(request, "playground/compare.html", context)
 
@@ -57,8 +67,10 @@ def compare_page(request: HttpRequest, comparison_id: int | None = None) -> Http
 @login_required
 @require_GET
 def comparison_list(request: HttpRequest) -> HttpResponse:
-    """The user's saved comparisons, newest first."""
-    comparisons = comparison_list_for_user(user=request.user)[:200]
+    """The saved comparisons of the current workspace the user may see, newest first."""
+    comparisons = comparison_list_for_user(
+        user=request.user, workspace_id=current_workspace_id(request)
+    ).select_related("owner")[:200]
     return render(request, "playground/comparisons.html", {"comparisons": comparisons})
 
 
@@ -67,10 +79,16 @@ def comparison_list(request: HttpRequest) -> HttpResponse:
 def api_comparisons(request: HttpRequest) -> JsonResponse:
     """GET: the user's comparisons. POST (JSON): save one from runs the page made."""
     if request.method == "GET":
-        rows = comparison_list_for_user(user=request.user).values("pk", "title", "kind", "created_at")[:200]
+        rows = comparison_list_for_user(user=request.user, workspace_id=current_workspace_id(request))
         items = [
-            {"id": r["pk"], "title": r["title"], "kind": r["kind"], "created_at": r["created_at"].isoformat()}
-            for r in rows
+            {
+                "id": r["pk"],
+                "title": r["title"],
+                "kind": r["kind"],
+                "visibility": r["visibility"],
+                "created_at": r["created_at"].isoformat(),
+            }
+            for r in rows.values("pk", "title", "kind", "visibility", "created_at")[:200]
         ]
         return JsonResponse({"comparisons": items})
     try:
@@ -98,13 +116,41 @@ def api_comparisons(request: HttpRequest) -> JsonResponse:
 
 
 @login_required
-@require_http_methods(["GET", "DELETE"])
+@require_http_methods(["GET", "PATCH", "DELETE"])
 def api_comparison(request: HttpRequest, comparison_id: int) -> JsonResponse:
-    """GET: a comparison with its columns' runs. DELETE: delete it (the runs stay)."""
+    """GET: a comparison with its columns' runs. PATCH (JSON ``{columns}``): after running it again in
+    place, each column's new run. DELETE: delete it (the runs stay)."""
     data = _comparison_or_404(request, comparison_id)
+    forbidden = JsonResponse(
+        {"error": {"field": "comparison", "message": "Your role cannot do that."}}, status=403
+    )
     if request.method == "DELETE":
-        comparison_delete(comparison=comparison_get_for_user(user=request.user, comparison_id=comparison_id))
+        try:
+            comparison = comparison_get_for_user(
+                user=request.user, comparison_id=comparison_id, action="delete"
+            )
+        except PermissionDenied:
+            return forbidden
+        comparison_delete(comparison=comparison)
         return JsonResponse({"deleted": comparison_id})
+    if request.method == "PATCH":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JsonResponse(
+                {"error": {"field": "body", "message": "The body must be a JSON object."}}, status=400
+            )
+        try:
+            comparison_update_runs(
+                user=request.user, comparison_id=comparison_id, columns=body.get("columns")
+            )
+        except PermissionDenied:
+            return forbidden
+        except ComparisonError as exc:
+            return JsonResponse({"error": {"field": exc.field, "message": exc.message}}, status=400)
+        data = _comparison_or_404(request, comparison_id)
     return JsonResponse({"comparison": data})
 
 

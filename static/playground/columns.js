@@ -37,13 +37,15 @@ export class ColumnStream {
     return RUNNING.has(this.state.status);
   }
 
-  start({ system, messages }) {
+  /** conversation: run the column in this saved conversation (a saved comparison run again), else a new one. */
+  start({ system, messages, conversation = null }) {
     counter += 1;
     this.id = `cmp-${Date.now().toString(36)}-${counter}`;
     this.state = { ...emptyState(), status: "waiting" };
     this.socket.openStream(this.id, (frame) => this.handle(frame));
     const sent = this.socket.send({ type: "chat.start", stream: this.id, mode: "chat", model: this.spec.model,
-      messages, system: this.spec.system ?? system ?? "", params: this.spec.params || {} });
+      messages, system: this.spec.system ?? system ?? "", params: this.spec.params || {},
+      ...(typeof conversation === "number" ? { conversation } : {}) });
     if (!sent) this.end("error", { code: "socket_closed", message: "Not connected: the column was not sent." });
     this.onUpdate(this.state, null);
   }

@@ -16,7 +16,7 @@ export function fmtTps(value) {
 }
 
 export class ColumnView {
-  /** spec {label, model, params}; options {big, onStop, onPreset, showParams} */
+  /** spec {label, model, params}; options {big, onStop, onPreset, showParams, links (false: none)} */
   constructor(spec, index, options = {}) {
     this.spec = spec;
     this.index = index;
@@ -58,8 +58,12 @@ export class ColumnView {
     const running = state.status === "waiting" || state.status === "streaming" || state.status === "replaying";
     this.status.className = `chip ${state.status === "replaying" ? "streaming" : state.status}`;
     this.status.textContent = state.status === "replaying" ? `replay ${state.replay}x` : STATUS_TEXT[state.status] || state.status;
-    this.stopBtn.hidden = !running;
+    this.stopBtn.hidden = !running || Boolean(state.watched) || !this.options.onStop;
     this.root.classList.toggle("running", running);
+    if (state.watched && state.requested) {
+      // A run watched live: the values it asked for, over the column's saved parameters.
+      this.paramsLine.textContent = formatParams({ ...(this.spec.params || {}), ...state.requested }) || "model defaults";
+    }
     const m = metricsOf(state);
     this.values.ttft.textContent = fmtMs(m.ttft_ms);
     this.values.tps.textContent = fmtTps(m.tokens_per_second);
@@ -91,7 +95,9 @@ export class ColumnView {
       delete this.sampling.dataset.filled;
       clear(this.sampling);
     }
-    if (state.run && !running) {
+    if (this.options.links === false) {
+      // A share link's page: the run and conversation pages are not the link holder's to open.
+    } else if (state.run && !running) {
       clear(this.links).append(
         el("a", { href: `/runs/${state.run}/`, "data-testid": "col-run-link" }, `Run #${state.run}`),
         state.conversation ? el("a", { href: `/c/${state.conversation}/` }, "Conversation") : null,

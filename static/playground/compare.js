@@ -1,11 +1,14 @@
 // The compare page (/compare/, /compare/<id>/): one prompt run against 2–4 columns at once over the one
 // websocket, a sweep of one parameter, the summary ranking, a word diff of two replies, saving the
 // comparison (POST /api/comparisons/ once every column has its run) and replaying it from the timelines.
+// A saved comparison runs again in place (each column in its own conversation, then PATCH with the new
+// runs), and its page watches every column live (cmpwatch.js) when someone else runs it.
 
 import { el, clear, fmtMs, fmtNumber } from "./dom.js";
 import { PlaygroundSocket } from "./socket.js";
 import { ColumnStream, ReplayStream, finishedState, metricsOf, RUNNING } from "./columns.js";
 import { ColumnView, fmtTps, shortModel } from "./colview.js";
+import { ComparisonWatch, WatchedColumn } from "./cmpwatch.js";
 import { wordDiff } from "./diff.js";
 import { checkValue, formatParams, parseParams } from "./paramtext.js";
 
@@ -22,8 +25,8 @@ function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
-async function api(url, body) {
-  const response = await fetch(url, { method: body ? "POST" : "GET", credentials: "same-origin",
+async function api(url, body, method = null) {
+  const response = await fetch(url, { method: method || (body ? "POST" : "GET"), credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() }, body: body ? JSON.stringify(body) : undefined });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(data.error?.message || `The server answered ${response.status}.`);
@@ -41,6 +44,12 @@ let saving = false;
 let runData = []; // per column: the saved run's replay data (reopened) or null
 let presets = [];
 let sentMessages = [];
+// The saved comparison's columns ({conversation, run}) while the page shows it: "Run all" runs each
+// column again in its own conversation when they match the columns on screen.
+let savedColumns = null;
+let inPlace = false;
+const rights = config.comparison?.rights ?? { can_run: true };
+const readOnly = !rights.can_run;
 
 const socket = new PlaygroundSocket(config.ws_path);
 const conn = $("connection");
@@ -52,6 +61,9 @@ socket.onStatus((state) => {
 socket.on("models.list", (frame) => {
   clear($("model-options")).append(...(frame.models || []).map((m) => el("option", { value: m.id })));
 });
+// A saved comparison: every column's conversation is watched, so a run started elsewhere shows live.
+const watcher = config.comparison ? new ComparisonWatch(socket, { comparison: config.comparison.id, onFrame: onWatched,
+  onWatching: (count) => { $("columns").dataset.watching = String(count); } }) : null;
 socket.connect();
 
 api("/api/presets/").then((data) => {
@@ -109,6 +121,15 @@ function renderSpecs() {
       el("span", { class: "cmp-spec-n" }, spec.label || `Column ${index + 1}`), model, preset, params, remove, error));
   });
   $("add-column").disabled = specs.length >= MAX_COLUMNS;
+  if (readOnly) lockSetup();
+}
+
+/** Someone who may view but not run the comparison: no editing, no Run; the columns update live. */
+function lockSetup() {
+  for (const control of document.querySelector("[data-testid=compare-setup]").querySelectorAll("input, textarea, select, button")) {
+    if (control.id !== "replay-all" && control.id !== "replay-speed") control.disabled = true;
+  }
+  for (const id of ["run-all", "stop-all", "add-column"]) $(id).hidden = true;
 }
 
 $("add-column").addEventListener("click", () => {
@@ -183,11 +204,14 @@ function anyRunning() {
 function onUpdate(index, state) {
   views[index].update(state);
   const running = anyRunning();
-  $("stop-all").disabled = !running;
+  $("stop-all").disabled = !running || !streams.some((s) => s instanceof ColumnStream);
   $("run-all").disabled = running;
   $("replay-all").disabled = running || !streams.length || !streams.every((s) => s.state.run || s.data);
   if (!running) streams.forEach((s, i) => { if (s.state.status !== "idle" && !s.state.replay) presetButton(i, s.state); });
-  if (!savedId && !saving && streams.length && streams.every((s) => s instanceof ColumnStream && (s.state.run || !RUNNING.has(s.state.status)))) save();
+  if (!saving && streams.length && streams.every((s) => s instanceof ColumnStream && (s.state.run || !RUNNING.has(s.state.status)))) {
+    if (inPlace) updateSaved();
+    else if (!savedId) save();
+  }
   if (!running) showSummary();
   else $("summary-panel").hidden = true;
 }
@@ -199,15 +223,23 @@ $("run-all").addEventListener("click", () => {
   if (bad) return setError(bad.error || "Every column needs a model.");
   if (!socket.isOpen) return setError("Not connected yet: wait for the connection.");
   setError(null);
-  savedId = null;
+  // The saved comparison on screen, with the same columns: run each again in its own conversation
+  // (its watchers see it live) and keep the comparison. Otherwise a new comparison.
+  inPlace = Boolean(savedId && savedColumns && savedColumns.length === specs.length
+    && savedColumns.every((c) => typeof c.conversation === "number"));
+  if (!inPlace) {
+    savedId = null;
+    savedColumns = null;
+    watcher?.watch([]);
+    history.replaceState(null, "", "/compare/");
+  }
   $("saved-note").textContent = "";
   $("replay-label").hidden = true;
-  history.replaceState(null, "", "/compare/");
   sentMessages = [{ role: "user", content: prompt }];
   const system = $("cmp-system").value;
   buildColumns((spec, index, update) => new ColumnStream(socket, spec, update));
   runData = specs.map(() => null);
-  for (const stream of streams) stream.start({ system, messages: sentMessages });
+  streams.forEach((stream, i) => stream.start({ system, messages: sentMessages, conversation: inPlace ? savedColumns[i].conversation : null }));
 });
 
 $("stop-all").addEventListener("click", () => { for (const s of streams) s.stop(); });
@@ -220,6 +252,7 @@ async function save() {
   try {
     const data = await api("/api/comparisons/", { kind, sweep, title: "", system_prompt: $("cmp-system").value, messages: sentMessages, columns });
     savedId = data.comparison.id;
+    savedColumns = columns.length === streams.length ? streams.map((s) => ({ conversation: s.state.conversation, run: s.state.run })) : null;
     history.replaceState(null, "", data.comparison.url);
     $("saved-note").replaceChildren("Saved as ", el("a", { href: data.comparison.url, "data-testid": "saved-link" }, `comparison #${savedId}`));
   } catch (error) {
@@ -227,6 +260,43 @@ async function save() {
   } finally {
     saving = false;
   }
+}
+
+/** After running the saved comparison again in place: point it at the new runs. */
+async function updateSaved() {
+  inPlace = false;
+  saving = true;
+  const columns = specs.map((spec, i) => ({ label: spec.label || `Column ${i + 1}`, model: spec.model, params: spec.params,
+    preset: spec.preset, run: streams[i].state.run ?? savedColumns[i].run }));
+  try {
+    const data = await api(`/api/comparisons/${savedId}/`, { columns }, "PATCH");
+    savedColumns = data.comparison.columns.map((c) => ({ conversation: c.data ? c.conversation : null, run: c.run }));
+    $("saved-note").replaceChildren("Ran again, saved in ", el("a", { href: `/compare/${savedId}/`, "data-testid": "saved-link" }, `comparison #${savedId}`));
+  } catch (error) {
+    $("saved-note").textContent = `Not saved: ${error.message}`;
+  } finally {
+    saving = false;
+  }
+}
+
+// --- watching a saved comparison live ------------------------------------------------------------------
+function onWatched(index, frame) {
+  let stream = streams[index];
+  if (!views[index] || stream instanceof ColumnStream) return; // this tab's own run: never watched twice
+  if (!(stream instanceof WatchedColumn)) {
+    stream?.stop?.(true); // a replay in progress gives way to the live run
+    stream = streams[index] = new WatchedColumn(stream?.state);
+  }
+  const before = stream.stream;
+  if (!stream.handle(frame)) return;
+  if (stream.stream !== before) {
+    runData[index] = null; // a new run: the saved one is no longer what the column shows
+    views.forEach((v) => v.showDiff(null));
+  }
+  onUpdate(index, stream.state);
+  const live = streams.filter((s) => s instanceof WatchedColumn && s.running);
+  $("live-note").hidden = !live.length;
+  if (live.length) $("live-note").textContent = `Live: ${live[0].state.by || "someone"} is running this comparison`;
 }
 
 // --- replay ------------------------------------------------------------------------------------------
@@ -343,6 +413,12 @@ function reopen(saved) {
     onUpdate(i, s.state);
   });
   $("saved-note").textContent = `Saved ${new Date(saved.created_at).toLocaleString()}`;
+  savedColumns = saved.columns.map((c) => ({ conversation: c.data ? c.conversation : null, run: c.run }));
+  watcher?.watch(savedColumns.map((c) => c.conversation));
+  const access = [el("span", { class: "chip", "data-testid": "compare-visibility" }, saved.visibility === "workspace" ? "workspace" : "private")];
+  if (readOnly) access.push(el("span", { class: "small muted", "data-testid": "compare-read-only" }, `Read-only: ${saved.owner}'s comparison; its runs show here live.`));
+  if (saved.share_url) access.push(el("a", { class: "btn btn-ghost btn-sm", href: saved.share_url, "data-testid": "compare-share" }, "Share…"));
+  $("compare-access").replaceChildren(...access);
 }
 
 if (config.comparison) {

@@ -248,3 +248,102 @@ async def test_presentation_mode_steps_through_the_queue(
     await page.reload()
     assert "haiku about tea" in await page.get_by_test_id("present-queue").input_value()
     assert not page.console_errors
+
+
+async def column_texts(page: Any) -> list[str]:
+    columns = page.get_by_test_id("compare-column")
+    return [
+        await columns.nth(i).get_by_test_id("col-reply").inner_text() for i in range(await columns.count())
+    ]
+
+
+async def test_a_comparison_share_link_holder_watches_every_column_live(
+    page: Any, browser: Any, emulator: EmulatorServer, daphne_server: LiveServer, artifacts: Path
+) -> None:
+    """The owner saves a comparison, makes a share link on /compare/<id>/share/, and runs the comparison
+    again at /compare/<id>/: a signed-out browser on the link sees both columns grow token by token."""
+    emulator.configure(ttft_ms=30, tokens_per_second=400, chunk_tokens=1, seed=5)
+    base = daphne_server.url
+    await open_compare(page, base)
+    await page.get_by_test_id("compare-prompt").fill("Describe a lighthouse")
+    await set_spec(page, 0, "temperature=0.2 max_tokens=6 seed=1")
+    await set_spec(page, 1, "temperature=1.2 max_tokens=6 seed=2")
+    await page.get_by_test_id("run-all").click()
+    await wait_summary(page, 2)
+    await page.get_by_test_id("saved-link").wait_for(timeout=10_000)
+    comparison_url = page.url
+    assert re.search(r"/compare/\d+/$", comparison_url)
+
+    # The reopened comparison offers Share…: the links page makes a read-only link.
+    await page.goto(comparison_url)
+    await page.get_by_test_id("compare-share").click()
+    await page.get_by_test_id("share-create").click()
+    share_url = await page.get_by_test_id("share-url").first.input_value()
+    await page.goto(comparison_url)
+    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+    saved = await column_texts(page)
+
+    guest_context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    guest = await guest_context.new_page()
+    errors: list[str] = []
+    guest.on("pageerror", lambda exc: errors.append(str(exc)))
+    guest.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    try:
+        await guest.goto(share_url)
+        await guest.get_by_test_id("shared-comparison-page").wait_for()
+        assert await column_texts(guest) == saved
+        assert "temperature=" in await guest.get_by_test_id("col-sampling").first.inner_text()
+        assert await guest.get_by_test_id("col-run-link").count() == 0  # not the link holder's to open
+        await guest.wait_for_function(
+            "() => document.getElementById('columns').dataset.watching === '2'", timeout=10_000
+        )
+
+        # The owner runs it again, slowly (about 3 s): both columns grow on the guest's page.
+        emulator.configure(ttft_ms=100, tokens_per_second=20, chunk_tokens=1, seed=5)
+        await set_spec(page, 0, "temperature=0.2 max_tokens=60 seed=1")
+        await set_spec(page, 1, "temperature=1.2 max_tokens=60 seed=2")
+        await page.get_by_test_id("run-all").click()
+        columns = guest.get_by_test_id("compare-column")
+        for i in range(2):
+            await (
+                columns.nth(i)
+                .get_by_test_id("col-status")
+                .filter(has_text="streaming")
+                .wait_for(timeout=10_000)
+            )
+        await (
+            guest.get_by_test_id("live-note")
+            .filter(has_text=re.compile(r"Live: user\d+ is running"))
+            .wait_for()
+        )
+        await guest.wait_for_timeout(400)
+        first = await column_texts(guest)
+        await guest.screenshot(path=str(artifacts / "compare-share-live-1.png"), full_page=True)
+        await guest.wait_for_timeout(1200)
+        second = await column_texts(guest)
+        await guest.screenshot(path=str(artifacts / "compare-share-live-2.png"), full_page=True)
+        for a, b in zip(first, second, strict=True):
+            assert len(b) > len(a) and b.startswith(a), (a, b)
+        assert await columns.nth(0).get_by_test_id("col-ttft").inner_text() != "—"
+        assert "max_tokens=60" in await columns.nth(0).get_by_test_id("col-params").inner_text()
+
+        await wait_summary(page, 2)
+        for i in range(2):
+            await columns.nth(i).get_by_test_id("col-status").filter(has_text="done").wait_for(timeout=10_000)
+        assert await column_texts(guest) == await column_texts(page)
+        assert await guest.get_by_test_id("live-note").is_hidden()
+        assert (
+            await columns.nth(0).get_by_test_id("col-tokens").inner_text()
+            == await page.get_by_test_id("compare-column").nth(0).get_by_test_id("col-tokens").inner_text()
+        )
+        await guest.screenshot(path=str(artifacts / "compare-share-live-done.png"), full_page=True)
+        # Run again in place: the same comparison, now pointing at the new runs.
+        await page.get_by_test_id("saved-note").filter(has_text="Ran again").wait_for(timeout=10_000)
+        assert page.url == comparison_url
+        await guest.reload()
+        await guest.get_by_test_id("shared-comparison-page").wait_for()
+        assert await column_texts(guest) == await column_texts(page)
+        assert not errors, errors
+        assert not page.console_errors
+    finally:
+        await guest_context.close()
