@@ -672,7 +672,8 @@ def test_playground_page_data_carries_the_rights_and_who_ran_each_reply() -> Non
     assert config["conversation"]["rights"]["can_fork"] is False
     # A new conversation in the team: a viewer's page is read-only, an editor's is not.
     config = page_config(viewer, "/")
-    assert config["workspace"] == {"id": team.pk, "name": "Team", "personal": False} and config["role"] == "viewer"
+    assert config["workspace"] == {"id": team.pk, "name": "Team", "personal": False}
+    assert config["role"] == "viewer"
     assert config["rights"]["can_run"] is False
     assert page_config(_switched(client_for(world, "editor"), team.pk), "/")["rights"]["can_run"] is True
 
@@ -788,3 +789,17 @@ async def test_models_list_uses_the_workspace_key_with_a_cache_per_key(
     assert len([k for k in keys if "playground:models:" in k]) == 2
     assert not any(WORKSPACE_KEY in k or WORKSPACE_KEY[-12:] in k for k in keys)
     assert not any(WORKSPACE_KEY in json.dumps(r) for r in emulator.state()["requests"])
+
+
+@pytest.mark.django_db
+def test_the_share_page_offers_workspace_visibility_only_in_a_team() -> None:
+    """In a personal workspace there is nobody to share with: only share links are offered."""
+    world = make_world()
+    ann = world["users"]["ann"]
+    personal = converse(ann, "Just me").conversation  # her personal workspace
+    client = Client()
+    client.force_login(ann)
+    alone = client.get(f"/c/{personal.pk}/share/").content.decode()
+    assert "In the workspace" not in alone
+    team_page = client.get(f"/c/{world['conversation'].pk}/share/").content.decode()
+    assert "In the workspace" in team_page

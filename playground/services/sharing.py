@@ -19,6 +19,25 @@ from playground.services.conversations import conversation_fork_from
 from playground.tree import leaf_of
 
 
+def _share_link_new(
+    *,
+    user: Any,
+    target: dict[str, Any],
+    expires_in: timedelta | None,
+    hide_system_prompt: bool,
+    hide_parameters: bool,
+) -> ShareLink:
+    """A new unguessable, read-only link to ``target`` (its conversation or its comparison)."""
+    return ShareLink.objects.create(
+        **target,
+        token=secrets.token_urlsafe(24),
+        created_by=user,
+        expires_at=timezone.now() + expires_in if expires_in else None,
+        hide_system_prompt=hide_system_prompt,
+        hide_parameters=hide_parameters,
+    )
+
+
 @transaction.atomic
 def share_link_create(
     *,
@@ -30,11 +49,10 @@ def share_link_create(
 ) -> ShareLink:
     """A new read-only link to the conversation (needs the "share" permission on it)."""
     conversation = conversation_get_for_user(user=user, conversation_id=conversation_id, action="share")
-    return ShareLink.objects.create(
-        conversation=conversation,
-        token=secrets.token_urlsafe(24),
-        created_by=user,
-        expires_at=timezone.now() + expires_in if expires_in else None,
+    return _share_link_new(
+        user=user,
+        target={"conversation": conversation},
+        expires_in=expires_in,
         hide_system_prompt=hide_system_prompt,
         hide_parameters=hide_parameters,
     )
@@ -51,11 +69,10 @@ def comparison_share_link_create(
 ) -> ShareLink:
     """A new read-only link to the comparison and its columns (needs the "share" permission on it)."""
     comparison = comparison_get_for_user(user=user, comparison_id=comparison_id, action="share")
-    return ShareLink.objects.create(
-        comparison=comparison,
-        token=secrets.token_urlsafe(24),
-        created_by=user,
-        expires_at=timezone.now() + expires_in if expires_in else None,
+    return _share_link_new(
+        user=user,
+        target={"comparison": comparison},
+        expires_in=expires_in,
         hide_system_prompt=hide_system_prompt,
         hide_parameters=hide_parameters,
     )
