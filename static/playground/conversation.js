@@ -130,6 +130,12 @@ export class Conversation {
     if (this.system.value.trim() !== "") out.push({ role: "system", content: this.system.value });
     for (const turn of this.turns) {
       const message = { role: turn.role, content: turn.role === "user" ? messageContent(turn.text, turn.images) : turn.text };
+      // A tool round trip: the assistant's calls, and which call a tool turn answers (tools.js).
+      if (turn.tool_calls?.length) {
+        message.tool_calls = turn.tool_calls;
+        if (turn.text === "") message.content = null;
+      }
+      if (turn.role === "tool") message.tool_call_id = turn.tool_call_id || "";
       // A saved turn names its message, so the server follows the branch on screen (saved.js).
       if (turn.id != null) message.id = turn.id;
       out.push(message);
@@ -153,12 +159,6 @@ export class Conversation {
   renderTurn(turn, index) {
     const role = el("select", { "aria-label": "Role", "data-testid": "turn-role" }, ROLES.map((r) => el("option", { value: r }, r)));
     role.value = turn.role;
-      // A tool round trip: the assistant's calls, and which call a tool turn answers (tools.js).
-      if (turn.tool_calls?.length) {
-        message.tool_calls = turn.tool_calls;
-        if (turn.text === "") message.content = null;
-      }
-      if (turn.role === "tool") message.tool_call_id = turn.tool_call_id || "";
     const text = el("textarea", { rows: 1, "data-testid": "turn-text", "aria-label": `Turn ${index + 1} text`,
       placeholder: turn.role === "assistant" ? "What the assistant said…" : "Message…" });
     text.value = turn.text;

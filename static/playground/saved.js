@@ -114,8 +114,8 @@ export class SavedConversation {
       this.conversation.turns = [];
     } else {
       this.conversation.turns = turns.map((m) => ({
-        ...(m.tool_calls ? { tool_calls: m.tool_calls } : {}), ...(m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}),
         role: m.role, text: textOf(m.content), images: imagesOf(m.content), id: m.id, run: m.run, runStatus: m.run_status,
+        ...(m.tool_calls ? { tool_calls: m.tool_calls } : {}), ...(m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}),
       }));
     }
     this.conversation.render();
