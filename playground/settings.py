@@ -87,7 +87,38 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The live-server tests need a file database, never :memory: (testing-notes.md).
     # One file per test process, so two test runs in one checkout never share a database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"db.test.{os.getpid()}.sqlite3")}
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+
+    # A test database is deleted while its connections are open, so WAL leaves -wal/-shm files behind.
+    # A WAL file next to a new database of the same name would be replayed into it: remove this
+    # process's (a dead process had this pid) and those of test processes that are gone.
+    def _gone(pid: int) -> bool:
+        if pid == os.getpid():
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    for _stale in BASE_DIR.glob("db.test.*.sqlite3-*"):
+        _pid = _stale.name.split(".")[2]
+        if _pid.isdigit() and _gone(int(_pid)):
+            _stale.unlink(missing_ok=True)
+    # WAL: readers never wait for the writer, and with synchronous=NORMAL a commit is not an fsync
+    # (a power cut may lose the last commits, never corrupt the file). Opening and saving a run took
+    # ~3 ms each in the default rollback journal, queued on Channels' one database thread (README,
+    # "Benchmark"). A test process's file is its own, so its -wal/-shm files are too.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
+    # Each thread keeps its SQLite connection for a minute (Channels' close_old_connections runs in that
+    # thread around every database_sync_to_async call): opening one costs a file open and the pragmas,
+    # and closing the last one checkpoints the WAL into the file (an fsync), per call with 0. The
+    # threads are few (Channels' database thread and the read pool). PostgreSQL keeps 0 (see README).
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
 else:
     # One test database per test process on a shared server too (two suites may run at once).
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}

@@ -16,8 +16,8 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -27,7 +27,7 @@ from django.core.exceptions import PermissionDenied
 
 from playground import codegen
 from playground.models import Conversation
-from playground.selectors.workspaces import workspace_api_key
+from playground.selectors.workspaces import run_access, workspace_api_key
 from playground.services import runs
 from proxy.events import Event, UpstreamError
 from proxy.frames import FrameError, StartRequest, error_frame, parse_start, stream_id
@@ -36,6 +36,7 @@ from proxy.upstream import UpstreamClient, shared_client
 from proxy.watch import Broadcast, WatchMixin, streams_group_name
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _client(api_key: str = "") -> UpstreamClient:
@@ -47,6 +48,13 @@ def _client(api_key: str = "") -> UpstreamClient:
         first_byte_timeout=settings.FIREWORKS_FIRST_BYTE_TIMEOUT,
         gap_timeout=settings.FIREWORKS_STREAM_GAP_TIMEOUT,
     )
+
+
+def _read(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``func`` (a read) on a thread of the pool rather than Channels' one database thread, so that
+    a stream's first request never queues behind other streams' writes (SQLite in WAL mode, as the
+    settings open it, reads beside the writer)."""
+    return database_sync_to_async(func, thread_sensitive=False)  # type: ignore[no-any-return]
 
 
 def _scrub(text: str) -> str:
@@ -230,7 +238,7 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
         With the current workspace's own key the list is that key's (an account may see other models),
         so the cache is per key: its entry is named by a hash of the key, never the key itself.
         """
-        api_key = await database_sync_to_async(workspace_api_key)(
+        api_key = await _read(workspace_api_key)(
             user=self.scope["user"],
             conversation_id=None,
             workspace_id=self.scope["session"].get("workspace_id"),
@@ -262,12 +270,18 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
     async def run_stream(self, start: StartRequest) -> None:
         """Open the run, relay the upstream stream, and save the outcome once, whatever the ending."""
         workspace_id = self.scope["session"].get("workspace_id")
-        start.api_key = await database_sync_to_async(workspace_api_key)(
-            user=self.scope["user"], conversation_id=start.conversation, workspace_id=workspace_id
-        )
+        user = self.scope["user"]
+        try:
+            # A read: a frame the user may not run is refused here, before anything goes upstream.
+            start.api_key = await _read(run_access)(
+                user=user, conversation_id=start.conversation, workspace_id=workspace_id
+            )
+        except Exception as exc:
+            await self.refuse(start, exc)
+            return
         opening = asyncio.ensure_future(
             database_sync_to_async(runs.run_start)(
-                user=self.scope["user"],
+                user=user,
                 conversation_id=start.conversation,
                 mode=start.mode,
                 model=start.model,
@@ -281,9 +295,9 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
             )
         )
         relay = Relay(start.stream)
-        # A new conversation cannot be refused by run_start, so its request goes upstream at once instead
-        # of after the write (time to first token without the database); its events wait for the run.
-        early = self.open_upstream(start, relay) if start.conversation is None else None
+        # The request goes upstream at once instead of after the write (time to first token without
+        # the database's queue); its events wait for the run, so the frames keep their order.
+        early = self.open_upstream(start, relay)
         stopped = False
         try:
             try:
@@ -293,23 +307,10 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
                 _uncancel()
                 stopped = True
                 run = await opening
-        except Conversation.DoesNotExist:
-            await self.close_upstream(early)
-            message = "No such conversation."
-            await self.send_frame(
-                error_frame(stream=start.stream, code="not_found", message=message, param="conversation")
-            )
-            return
-        except PermissionDenied as exc:
-            await self.close_upstream(early)
-            await self.send_frame(
-                error_frame(stream=start.stream, code="forbidden", message=str(exc), param="conversation")
-            )
-            return
         except Exception as exc:
+            # Allowed a moment ago (run_access), refused now: e.g. the conversation was just deleted.
             await self.close_upstream(early)
-            logger.error("Opening a run failed:\n%s", _scrub("".join(traceback.format_exception(exc))))
-            await self.send_frame(error_frame(stream=start.stream, **INTERNAL_ERROR))
+            await self.refuse(start, exc)
             return
         started = {
             "type": "chat.started",
@@ -377,6 +378,19 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
             early.first.cancel()
             await asyncio.gather(early.first, return_exceptions=True)
             await early.events.aclose()
+
+    async def refuse(self, start: StartRequest, exc: Exception) -> None:
+        """Say why a stream was not started (run_access or run_start raised)."""
+        if isinstance(exc, Conversation.DoesNotExist):
+            frame = error_frame(
+                stream=start.stream, code="not_found", message="No such conversation.", param="conversation"
+            )
+        elif isinstance(exc, PermissionDenied):
+            frame = error_frame(stream=start.stream, code="forbidden", message=str(exc), param="conversation")
+        else:
+            logger.error("Opening a run failed:\n%s", _scrub("".join(traceback.format_exception(exc))))
+            frame = error_frame(stream=start.stream, **INTERNAL_ERROR)
+        await self.send_frame(frame)
 
     async def relay(
         self,

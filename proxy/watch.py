@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 
 from playground.models import Conversation
@@ -116,7 +118,7 @@ class Broadcast:
 
     def send(self, frame: dict[str, Any]) -> None:
         """Queue a frame for the watchers (no await: the relay loop goes on at once)."""
-        if self.broken or self.queue.qsize() >= MAX_QUEUED:
+        if self.broken or self.queue.qsize() >= MAX_QUEUED or not self.watched():
             return
         tagged = {"watching": True, "conversation": self.conversation, "started_by": self.started_by}
         if frame["type"] == "chat.started":
@@ -124,6 +126,13 @@ class Broadcast:
             frame = {k: v for k, v in frame.items() if k != "request"}
             frame["model"] = self.model
         self._queue(None, frame["type"], json.dumps({**frame, **tagged}), None)
+
+    def watched(self) -> bool:
+        """Whether anyone may be watching: with the in-memory layer every watcher is in this process, and
+        a conversation nobody here watches costs its streams no encoding, queue or ``group_send`` per
+        frame. A watcher who joins later gets a snapshot of what it missed (``answer``), as always.
+        With Redis the watchers may be on another process: always true."""
+        return JOINED[self.group] > 0 or not isinstance(self.layer, InMemoryChannelLayer)
 
     def answer(self, reply_to: str, to: str) -> None:
         """Queue a snapshot of the stream so far for one watcher (``to``), through its process's hub."""
@@ -231,6 +240,7 @@ class Hub:
         async with self.lock:
             if self.task is None:
                 HUBS.setdefault((asyncio.get_running_loop(), self.group), self)
+                JOINED[self.group] += 1  # from now on this process's streams send to the group
                 # The default prefix: channels-redis reads every "specific." channel of a process together.
                 self.channel = await self.layer.new_channel()
                 await self.layer.group_add(self.group, self.channel)
@@ -250,6 +260,9 @@ class Hub:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await self.layer.group_discard(self.group, self.channel)
+            JOINED[self.group] -= 1
+            if JOINED[self.group] <= 0:
+                del JOINED[self.group]
 
     async def run(self) -> None:
         """Receive the group's messages and hand each to its watchers, in order."""
@@ -269,6 +282,8 @@ class Hub:
 
 # This process's hubs, by event loop and group (tests run several loops in one process).
 HUBS: dict[tuple[asyncio.AbstractEventLoop, str], Hub] = {}
+# How many hubs of this process are in each group (Broadcast.watched).
+JOINED: Counter[str] = Counter()
 
 
 def hub_for(layer: Any, group: str) -> Hub:

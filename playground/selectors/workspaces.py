@@ -90,3 +90,17 @@ def workspace_api_key(*, user: Any, conversation_id: int | None, workspace_id: i
         workspaces = Workspace.objects.filter(personal_for=user).values("pk")
     workspace = Workspace.objects.filter(pk__in=workspaces).exclude(api_key_encrypted="").first()
     return workspace.api_key() if workspace else ""
+
+
+def run_access(*, user: Any, conversation_id: int | None, workspace_id: int | None) -> str:
+    """Whether the user may start a run there, and with which key: raises as ``run_start`` would
+    (Conversation.DoesNotExist, Workspace.DoesNotExist, PermissionDenied), else returns
+    ``workspace_api_key``. A read only, so the consumer can refuse a frame before anything goes
+    upstream and then send the request while ``run_start`` writes."""
+    from playground.selectors.conversations import conversation_get_for_user
+
+    if conversation_id is not None:
+        conversation_get_for_user(user=user, conversation_id=conversation_id, action="run")
+    elif workspace_id is not None:
+        workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
+    return workspace_api_key(user=user, conversation_id=conversation_id, workspace_id=workspace_id)
