@@ -2,9 +2,9 @@
 
 The consumer is hooks plus dispatch. Each stream runs as its own asyncio task, so ``chat.stop`` and
 ``disconnect`` are handled at once: they cancel the task, which closes the upstream HTTP response
-(generation and billing stop). The relay loop touches no database: the run is opened before the
-request (for a new conversation, while the request is sent, since nothing can refuse it) and saved
-once after the stream ends, through ``database_sync_to_async`` services.
+(generation and billing stop). The relay loop touches no database: a read checks the frame before
+anything is sent (``run_access``), the run is opened while the request goes out (its events wait for
+it) and saved once after the stream ends, through ``database_sync_to_async`` services.
 """
 
 from __future__ import annotations
