@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import ssl
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any, Literal
@@ -30,7 +29,6 @@ from proxy.events import (
     UpstreamStreamError,
     UpstreamTimeout,
 )
-from proxy.netbackend import AsyncioBackend
 from proxy.responses import ResponsesStreamError, ResponsesTranslator
 from proxy.sse import SSEDecoder, SSEEvent
 from proxy.upstream_errors import STATUSES, error_fields, plain_text, scrub
@@ -76,20 +74,6 @@ def prepare_body(body: dict[str, Any], *, endpoint: Endpoint = "chat") -> dict[s
     return prepared
 
 
-def asyncio_transport(limits: httpx.Limits, verify: ssl.SSLContext | bool = True) -> httpx.AsyncHTTPTransport:
-    """httpx's transport with its connections on ``proxy.netbackend`` (plain asyncio) instead of anyio.
-
-    httpx has no public switch for httpcore's network backend, so it is set on the transport's pool;
-    should a future httpx lay its pool out differently, the default backend stays (same behaviour,
-    more CPU per read).
-    """
-    transport = httpx.AsyncHTTPTransport(limits=limits, verify=verify)
-    pool = getattr(transport, "_pool", None)
-    if pool is not None and hasattr(pool, "_network_backend"):
-        pool._network_backend = AsyncioBackend()
-    return transport
-
-
 def _gather(events: Iterator[Event]) -> tuple[list[Event], UpstreamError | None]:
     """The events up to a bad line and its error, so the events before it still reach the user first."""
     batch: list[Event] = []
@@ -123,15 +107,12 @@ class UpstreamClient:
         host = urlsplit(self.base_url).netloc or self.base_url
         # Errors name the server so that a person knows whom to blame.
         self.upstream_name = "Fireworks" if host.endswith("fireworks.ai") else f"The upstream at {host}"
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        if transport is None:
-            transport = asyncio_transport(limits)
         self._client = httpx.AsyncClient(
             transport=transport,
             # Reads are not limited by httpx: the first-byte and gap limits are enforced per read
             # below, so that each limit means exactly what its name says.
             timeout=httpx.Timeout(connect=connect_timeout, read=None, write=first_byte_timeout, pool=None),
-            limits=limits,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             follow_redirects=False,
         )
 
