@@ -167,6 +167,9 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["owner", "-updated_at"], name="conversation_owner_recent"),
             models.Index(fields=["owner", "model", "-updated_at"], name="conversation_owner_model"),
+            # The list shows the current workspace's conversations, newest first (and by model).
+            models.Index(fields=["workspace", "-updated_at"], name="conversation_workspace_recent"),
+            models.Index(fields=["workspace", "model", "-updated_at"], name="conversation_workspace_model"),
         ]
 
     def __str__(self) -> str:
