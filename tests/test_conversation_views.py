@@ -11,10 +11,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from playground.services.transfer import conversation_import
 
 from playground.models import Conversation, Message, Run
 from playground.services import runs
+from playground.services.transfer import conversation_import
 
 pytestmark = pytest.mark.django_db
 

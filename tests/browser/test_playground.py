@@ -265,11 +265,15 @@ async def test_reasoning_choices_and_logprobs(page: Any, emulator: EmulatorServe
     second = await reply.locator('.choice[data-choice="1"] [data-testid="reply-text"]').inner_text()
     first = await reply.locator('.choice[data-choice="0"] [data-testid="reply-text"]').inner_text()
     assert await turns.nth(1).get_by_test_id("turn-text").input_value() == first
-    assert await reply.locator('.choice[data-choice="0"]').get_by_test_id("choice-in-conversation").is_visible()
+    assert (
+        await reply.locator('.choice[data-choice="0"]').get_by_test_id("choice-in-conversation").is_visible()
+    )
     await reply.locator('.choice[data-choice="1"]').get_by_test_id("use-choice").click()
     assert await turns.count() == 2
     assert await turns.nth(1).get_by_test_id("turn-text").input_value() == second
-    assert await reply.locator('.choice[data-choice="1"]').get_by_test_id("choice-in-conversation").is_visible()
+    assert (
+        await reply.locator('.choice[data-choice="1"]').get_by_test_id("choice-in-conversation").is_visible()
+    )
     await page.screenshot(path=str(artifacts / "choices-logprobs-1440.png"))
     await page.set_viewport_size({"width": 1280, "height": 800})
     await page.screenshot(path=str(artifacts / "choices-logprobs-1280.png"))
@@ -467,10 +471,11 @@ async def test_stall_indicator_mid_stream(page: Any, emulator: EmulatorServer, a
         await stall.wait_for(state="visible", timeout=10_000)
         first = await stall.inner_text()
         assert re.fullmatch(r"No tokens for \d+ s…", first), first
-        await page.wait_for_function(
-            "() => /No tokens for [3-9] s/.test(document.querySelector('[data-testid=stall-note]').textContent)",
-            timeout=5_000,
+        note_grew = (
+            "() => /No tokens for [3-9] s/"
+            ".test(document.querySelector('[data-testid=stall-note]').textContent)"
         )
+        await page.wait_for_function(note_grew, timeout=5_000)
         await page.screenshot(path=str(artifacts / "stall-1440.png"))
         await stall.wait_for(state="hidden", timeout=5_000)  # the next chunk clears it
         await wait_status(page, "Done")
