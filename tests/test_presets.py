@@ -379,3 +379,15 @@ def test_a_responses_mode_preset_is_saved_and_exported(alice: Any) -> None:
     assert preset.mode == "responses"
     [exported] = [p for p in preset_export(user=alice)["presets"] if p["name"] == "Threaded"]
     assert exported["mode"] == "responses"
+
+
+def test_presets_page_in_a_personal_workspace_offers_no_library(alice: Any) -> None:
+    """Nobody to share with: no library section, no "Move to library", and the API says it is personal."""
+    client = client_for(alice)
+    make(alice, "Solo")
+    page = client.get("/presets/").content.decode()
+    assert 'data-testid="preset-row"' in page
+    assert 'data-testid="preset-section-library"' not in page
+    assert "Move to library" not in page
+    assert 'data-testid="preset-move"' not in page
+    assert client.get("/api/presets/").json()["workspace"]["personal"] is True

@@ -593,7 +593,13 @@ def test_presets_page_and_api_show_my_presets_and_the_library_with_rights() -> N
     preset_create(owner=world["users"]["vera"], name="Vera's own")
     viewer = _switched(client_for(world, "viewer"), team.pk)
     data = viewer.get("/api/presets/").json()
-    assert data["workspace"] == {"id": team.pk, "name": "Team", "role": "viewer", "can_publish": False}
+    assert data["workspace"] == {
+        "id": team.pk,
+        "name": "Team",
+        "role": "viewer",
+        "can_publish": False,
+        "personal": False,
+    }
     rights = {p["name"]: p["rights"] for p in data["presets"]}
     assert rights["Team default"] == {"edit": False, "delete": False, "move": False}
     # Her own preset is hers to edit, but a viewer cannot publish it to the team library.

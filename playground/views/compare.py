@@ -112,7 +112,10 @@ def api_comparisons(request: HttpRequest) -> JsonResponse:
     except ComparisonError as exc:
         return JsonResponse({"error": {"field": exc.field, "message": exc.message}}, status=400)
     url = reverse("comparison", args=[comparison.pk])
-    return JsonResponse({"comparison": {"id": comparison.pk, "url": url}}, status=201)
+    # What the page shows for a saved comparison (its owner may share it): the visibility and Share….
+    share_url = reverse("comparison_share_links", args=[comparison.pk])
+    body = {"id": comparison.pk, "url": url, "visibility": comparison.visibility, "share_url": share_url}
+    return JsonResponse({"comparison": body}, status=201)
 
 
 @login_required

@@ -73,12 +73,14 @@ def _library(request: HttpRequest) -> dict[str, Any]:
     """The current workspace, whose library the pages show beside "My presets"."""
     membership = current_membership(request)
     if membership is None:  # pragma: no cover - every caller is signed in
-        return {"id": None, "name": "", "role": None, "can_publish": False}
+        return {"id": None, "name": "", "role": None, "can_publish": False, "personal": True}
     return {
         "id": membership.workspace_id,
         "name": membership.workspace.name,
         "role": membership.role,
         "can_publish": can(membership.role, "create"),
+        # A personal workspace has nobody to share with: no library to offer, no "Move to library".
+        "personal": membership.workspace.personal_for_id is not None,
     }
 
 

@@ -74,8 +74,33 @@ class Access {
     setInterval(() => this.refresh(), 250);
   }
 
+  /**
+   * Read-only: the turns' text and roles, the Tools and Predicted output panels cannot be edited (their
+   * buttons are hidden by teams.css). Checked on every tick, as turns and tools are redrawn; only what
+   * this locked is unlocked again.
+   */
+  lock(readOnly) {
+    const texts = '[data-testid="turn-text"], .tools-panel input, .tools-panel textarea, [data-testid="prediction-input"]';
+    const selects = '[data-testid="turn-role"], [data-testid="tool-choice"]';
+    if (readOnly) {
+      for (const node of document.querySelectorAll(texts)) {
+        if (!node.readOnly) Object.assign(node, { readOnly: true }).dataset.locked = "1";
+      }
+      for (const node of document.querySelectorAll(selects)) {
+        if (!node.disabled) Object.assign(node, { disabled: true }).dataset.locked = "1";
+      }
+    } else {
+      for (const node of document.querySelectorAll("[data-locked]")) {
+        if (node.matches(texts)) node.readOnly = false;
+        if (node.matches(selects)) node.disabled = false;
+        delete node.dataset.locked;
+      }
+    }
+  }
+
   refresh() {
     const state = this.current();
+    this.lock(!state.rights.can_run);
     const key = JSON.stringify(state);
     if (key === this.shown) return;
     this.shown = key;

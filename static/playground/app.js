@@ -540,20 +540,27 @@ function handleStreamFrame(stream, frame) {
 // --- Presets and "View code" (presets.js, codeview.js) -----------------------------------------------
 const systemInput = $("system-prompt");
 const presets = new PresetsControl($("presets"), {
-  read: () => ({ mode, model: modelInput.value.trim() || config.default_model, system_prompt: systemInput.value, ...params.collect() }),
+  read: () => {
+    // A preset keeps the Tools panel too: its tools and tool_choice are saved with the extra fields.
+    const collected = params.collect();
+    const defined = extras.tools.collect();
+    if (!collected.error && defined.error) collected.error = { param: "tools", message: defined.error };
+    if (defined.extra) collected.extra = { ...(collected.extra || {}), ...defined.extra };
+    return { mode, model: modelInput.value.trim() || config.default_model, system_prompt: systemInput.value, ...collected };
+  },
   apply: (preset) => {
     setMode(preset.mode);
     modelInput.value = preset.model || config.default_model;
     systemInput.value = preset.system_prompt;
     systemInput.dispatchEvent(new Event("input"));
-    params.applyValues(preset.params, preset.extra);
+    saved.applyParams(preset.params || {}, preset.extra || {}); // tools to the Tools panel, the rest to Extra body
   },
   flag: (name, message) => params.flagFromServer(name, message),
 });
 // A fresh page starts from the default preset; a restored draft or a saved conversation is left alone.
 const pristine = () => !config.conversation && conversationId === null && conversation.turns.length === 0
   && systemInput.value === "" && promptInput.value === "" && modelInput.value === config.default_model
-  && [...params.controls.values()].every((c) => !c.isSet()) && params.extraArea.value.trim() === "";
+  && [...params.controls.values()].every((c) => !c.isSet()) && params.extraArea.value.trim() === "" && !extras.tools.tools.length;
 presets.load().then(() => {
   if (pristine()) presets.applyDefault();
 });
@@ -600,7 +607,7 @@ promptInput.focus();
 
 // --- Saved conversations: /c/<id>/, branches, regenerate/fork, drafts (saved.js) ---------------------
 const saved = new SavedConversation({
-  config, conversation, params, reply, modelInput, promptInput, system: $("system-prompt"),
+  config, conversation, params, reply, modelInput, promptInput, system: $("system-prompt"), tools: extras.tools,
   send: (options) => send(options), setMode, isStreaming: () => current !== null,
   setConversationId: (id) => { conversationId = id; }, setConversationLabel, showSavedRun,
 });

@@ -62,8 +62,17 @@ socket.on("models.list", (frame) => {
   clear($("model-options")).append(...(frame.models || []).map((m) => el("option", { value: m.id })));
 });
 // A saved comparison: every column's conversation is watched, so a run started elsewhere shows live.
-const watcher = config.comparison ? new ComparisonWatch(socket, { comparison: config.comparison.id, onFrame: onWatched,
-  onWatching: (count) => { $("columns").dataset.watching = String(count); } }) : null;
+// A comparison saved on this page starts watching once saved (watchSaved).
+let watcher = null;
+function watchSaved(id, conversations) {
+  if (!watcher) {
+    watcher = new ComparisonWatch(socket, { comparison: id, onFrame: onWatched,
+      onWatching: (count) => { $("columns").dataset.watching = String(count); } });
+  }
+  watcher.comparison = id;
+  watcher.watch(conversations);
+}
+if (config.comparison) watchSaved(config.comparison.id, []);
 socket.connect();
 
 api("/api/presets/").then((data) => {
@@ -231,6 +240,7 @@ $("run-all").addEventListener("click", () => {
     savedId = null;
     savedColumns = null;
     watcher?.watch([]);
+    $("compare-access").replaceChildren();
     history.replaceState(null, "", "/compare/");
   }
   $("saved-note").textContent = "";
@@ -255,6 +265,9 @@ async function save() {
     savedColumns = columns.length === streams.length ? streams.map((s) => ({ conversation: s.state.conversation, run: s.state.run })) : null;
     history.replaceState(null, "", data.comparison.url);
     $("saved-note").replaceChildren("Saved as ", el("a", { href: data.comparison.url, "data-testid": "saved-link" }, `comparison #${savedId}`));
+    // As when it is reopened: its visibility and Share…, and its columns watched for runs from elsewhere.
+    showAccess(data.comparison);
+    if (savedColumns) watchSaved(savedId, savedColumns.map((c) => c.conversation));
   } catch (error) {
     $("saved-note").textContent = `Not saved: ${error.message}`;
   } finally {
@@ -414,7 +427,12 @@ function reopen(saved) {
   });
   $("saved-note").textContent = `Saved ${new Date(saved.created_at).toLocaleString()}`;
   savedColumns = saved.columns.map((c) => ({ conversation: c.data ? c.conversation : null, run: c.run }));
-  watcher?.watch(savedColumns.map((c) => c.conversation));
+  watchSaved(saved.id, savedColumns.map((c) => c.conversation));
+  showAccess(saved);
+}
+
+/** The saved comparison's visibility chip, read-only note and Share… button. */
+function showAccess(saved) {
   const access = [el("span", { class: "chip", "data-testid": "compare-visibility" }, saved.visibility === "workspace" ? "workspace" : "private")];
   if (readOnly) access.push(el("span", { class: "small muted", "data-testid": "compare-read-only" }, `Read-only: ${saved.owner}'s comparison; its runs show here live.`));
   if (saved.share_url) access.push(el("a", { class: "btn btn-ghost btn-sm", href: saved.share_url, "data-testid": "compare-share" }, "Share…"));

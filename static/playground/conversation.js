@@ -162,6 +162,11 @@ export class Conversation {
     const text = el("textarea", { rows: 1, "data-testid": "turn-text", "aria-label": `Turn ${index + 1} text`,
       placeholder: turn.role === "assistant" ? "What the assistant said…" : "Message…" });
     text.value = turn.text;
+    // A read-only page (access.js): drawn locked at once, not only on its next check.
+    if (document.body.classList.contains("read-only")) {
+      Object.assign(text, { readOnly: true }).dataset.locked = "1";
+      Object.assign(role, { disabled: true }).dataset.locked = "1";
+    }
     text.style.maxHeight = "320px";
     text.addEventListener("input", () => { turn.text = text.value; });
     const images = el("div", { class: "turn-images" });

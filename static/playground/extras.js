@@ -42,6 +42,8 @@ export function installExtras({ $, socket, conversation, reply, send }) {
     thread.reset();
     inspector.reset();
     results.clear();
+    prediction.reset();
+    last = null; // "Compare without prediction" has no request to send again
   });
 
   return {

@@ -35,6 +35,13 @@ export class PredictionPanel {
     anchor.after(this.result);
   }
 
+  /** New conversation: no acceptance note or with/without comparison left from the last one. */
+  reset() {
+    this.comparing = false;
+    clear(this.result);
+    this.result.hidden = true;
+  }
+
   /** The prediction to add to a request's extra fields, or null. */
   field() {
     const text = this.input.value;

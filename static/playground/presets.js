@@ -81,6 +81,12 @@ export class PresetsControl {
     document.addEventListener("click", (event) => {
       if (this.menu.open && !this.menu.contains(event.target)) this.menu.open = false;
     });
+    // Escape closes it, focus back on its toggle.
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || !this.menu.open) return;
+      this.menu.open = false;
+      this.menu.querySelector("summary").focus();
+    });
     this.root.append(this.menu);
     this.render();
   }
@@ -110,6 +116,10 @@ export class PresetsControl {
       this.libraryList.append(el("li", { class: "empty-note small", "data-testid": "preset-library-empty" },
         this.workspace && this.workspace.can_publish ? "Empty: move one of yours here with ⇡." : "Empty."));
     }
+    // A personal workspace has nobody to share with: no library section (unless one is left over).
+    const personal = Boolean(this.workspace && this.workspace.personal);
+    this.libraryLabel.hidden = personal && !library.length;
+    this.libraryList.hidden = personal && !library.length;
     for (const [list, presets] of [[this.list, mine], [this.libraryList, library]]) {
       for (const preset of presets) list.append(this.item(preset));
     }
@@ -117,7 +127,7 @@ export class PresetsControl {
     const editable = this.current && (!this.current.rights || this.current.rights.edit);
     this.updateButton.hidden = !editable;
     this.updateButton.textContent = editable ? `Update “${this.current.name}” with the current settings` : "Update";
-    const publish = Boolean(this.workspace && this.workspace.can_publish);
+    const publish = Boolean(this.workspace && this.workspace.can_publish && !this.workspace.personal);
     this.scopeRow.hidden = !publish;
     this.scopeSelect.options[1].textContent = `${name} library`;
     if (!publish) this.scopeSelect.value = "personal";
@@ -126,7 +136,7 @@ export class PresetsControl {
   item(preset) {
     const sub = [preset.mode, preset.model ? preset.model.split("/").pop() : "default model", `${Object.keys(preset.params).length} set`].join(" · ");
     const toLibrary = preset.scope !== "workspace";
-    const move = preset.rights && preset.rights.move
+    const move = preset.rights && preset.rights.move && !(toLibrary && this.workspace && this.workspace.personal)
       ? el("button", { type: "button", class: "btn btn-ghost btn-xs presets-move", "data-testid": "preset-move",
         title: toLibrary ? `Move to the ${this.workspace ? this.workspace.name : ""} library: every member sees it` : "Move to My presets: only you see it",
         "aria-label": toLibrary ? `Move ${preset.name} to the library` : `Move ${preset.name} to My presets`,

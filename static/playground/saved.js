@@ -287,22 +287,26 @@ export class SavedConversation {
         /* half-typed JSON: not kept */
       }
     }
-    return { params: values, extra: this.params.extraArea.value };
+    return { params: values, extra: this.params.extraArea.value, ...(this.tools ? { tools: this.tools.snapshot() } : {}) };
   }
 
-  applyParams(values, extra) {
-    if (typeof this.params.applyValues === "function") {
-      this.params.applyValues(values, typeof extra === "string" ? (extra ? JSON.parse(extra) : {}) : extra);
-      if (typeof extra === "string") this.params.extraArea.value = extra;
+  /**
+   * Parameters and extra fields from the server (an object) or a draft (the Extra body text as typed,
+   * with the Tools panel kept apart). tools/tool_choice go to the Tools panel; parallel_tool_calls to
+   * its control; the rest into Extra body.
+   */
+  applyParams(values, extra, toolsSnapshot = null) {
+    if (typeof extra === "string") {
+      this.params.applyValues(values, {});
+      this.params.extraArea.value = extra;
+      this.params.validateExtra();
+      if (this.tools && toolsSnapshot) this.tools.restore(toolsSnapshot); // an older draft: as loaded
       return;
     }
-    for (const control of this.params.controls.values()) {
-      control.reset();
-      if (values[control.p.name] !== undefined && control.set) control.set(values[control.p.name]);
-      this.params.changed(control);
-    }
-    this.params.extraArea.value = typeof extra === "string" ? extra : Object.keys(extra || {}).length ? JSON.stringify(extra) : "";
-    this.params.validateExtra();
+    const { parallel_tool_calls: parallel, ...fields } = extra || {};
+    const rest = this.tools ? this.tools.take(fields) : fields;
+    const merged = parallel !== undefined && (values || {}).parallel_tool_calls === undefined ? { ...values, parallel_tool_calls: parallel } : values;
+    this.params.applyValues(merged, rest);
   }
 
   // --- Drafts: the message being written and unsent settings survive a reload ------------------------
@@ -316,10 +320,12 @@ export class SavedConversation {
       clearTimeout(timer);
       timer = setTimeout(() => this.saveDraft(), 200);
     };
-    for (const node of [this.promptInput, this.modelInput, this.system, document.getElementById("params")]) {
+    for (const node of [this.promptInput, this.modelInput, this.system, document.getElementById("params"), this.tools?.root].filter(Boolean)) {
       node.addEventListener("input", later);
       node.addEventListener("change", later);
     }
+    this.tools?.root.addEventListener("click", later); // + Add tool, ✕
+
     for (const button of document.querySelectorAll("[data-mode]")) button.addEventListener("click", later);
     window.addEventListener("pagehide", () => this.saveDraft());
   }
@@ -355,7 +361,7 @@ export class SavedConversation {
       this.system.value = draft.system ?? this.system.value;
       this.system.dispatchEvent(new Event("input"));
       try {
-        this.applyParams(draft.params || {}, draft.extra || "");
+        this.applyParams(draft.params || {}, draft.extra || "", draft.tools || null);
       } catch {
         /* a stale draft that no longer fits the registry */
       }

@@ -87,6 +87,28 @@ export class ToolsPanel {
     this.draw();
     const choice = extra?.tool_choice;
     this.choice.value = typeof choice === "object" && choice ? `fn:${choice.function?.name}` : choice || "auto";
+    if (!this.choice.value) this.choice.value = "auto";
+  }
+
+  /** Take tools and tool_choice out of a request's extra fields into the panel; the rest is returned. */
+  take(extra) {
+    const { tools, tool_choice: choice, ...rest } = extra && typeof extra === "object" ? extra : {};
+    this.load({ tools, tool_choice: choice });
+    if (this.tools.length) this.root.open = true;
+    return rest;
+  }
+
+  /** The panel as it is on screen (half-typed schemas included), for a draft. */
+  snapshot() {
+    return { tools: this.tools.map((t) => ({ ...t })), choice: this.choice.value };
+  }
+
+  restore(snapshot) {
+    if (!snapshot || !Array.isArray(snapshot.tools)) return;
+    this.tools = snapshot.tools.map((t) => ({ name: t.name || "", description: t.description || "", parameters: t.parameters || "" }));
+    this.draw();
+    if ([...this.choice.options].some((o) => o.value === snapshot.choice)) this.choice.value = snapshot.choice;
+    if (this.tools.length) this.root.open = true;
   }
 
   draw() {

@@ -273,6 +273,10 @@ async def test_a_comparison_share_link_holder_watches_every_column_live(
     await page.get_by_test_id("saved-link").wait_for(timeout=10_000)
     comparison_url = page.url
     assert re.search(r"/compare/\d+/$", comparison_url)
+    # Just saved, before any reload: its visibility and Share… are there, and its columns are watched.
+    await page.get_by_test_id("compare-share").wait_for()
+    assert await page.get_by_test_id("compare-visibility").text_content() == "private"
+    await page.wait_for_function("() => document.getElementById('columns').dataset.watching === '2'")
 
     # The reopened comparison offers Share…: the links page makes a read-only link.
     await page.goto(comparison_url)

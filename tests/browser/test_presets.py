@@ -47,6 +47,11 @@ async def test_save_apply_view_code_compare(
     await page.get_by_test_id("extra-body").fill('{"prompt_cache_key": "demo"}')
     await save_preset(page, "Terse")
     assert await page.get_by_test_id("preset-current").inner_text() == "Preset: Terse"
+    # A personal workspace: no library to offer, nor a move into one. Escape closes the menu.
+    assert not await page.get_by_test_id("preset-library-label").is_visible()
+    assert await page.get_by_test_id("preset-move").count() == 0
+    await page.keyboard.press("Escape")
+    assert await page.get_by_test_id("presets-menu").get_attribute("open") is None
 
     # Change everything, then one click on the preset restores it.
     await page.get_by_test_id("system-prompt").fill("Ramble on.")

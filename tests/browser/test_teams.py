@@ -178,6 +178,15 @@ async def test_team_library_and_a_viewers_read_only_playground(
         assert await viewer.get_by_test_id("turn-regenerate").count() == 0
         assert await viewer.get_by_test_id("turn-fork").count() == 0
         assert await viewer.get_by_test_id("share-button").count() == 0
+        # No edits either: the turns' text and role are locked, their ↑ ↓ ✕ and image buttons hidden.
+        first_turn = viewer.get_by_test_id("turn").first
+        await viewer.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=turn-text]')].every((t) => t.readOnly)"
+        )
+        assert await first_turn.get_by_test_id("turn-role").is_disabled()
+        for control in ("turn-up", "turn-down", "turn-delete"):
+            assert not await first_turn.get_by_test_id(control).is_visible()
+        assert not await viewer.get_by_test_id("add-tool").is_visible()
         assert await viewer.get_by_test_id("visibility-chip").inner_text() == "Shared with Library team"
         await viewer.get_by_test_id("presets-toggle").click()
         library = viewer.get_by_test_id("preset-library-list")

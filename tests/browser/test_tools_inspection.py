@@ -3,6 +3,7 @@ the prompt inspector, predicted outputs compared with and without, and a Respons
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,27 @@ async def test_tool_call_round_trip_and_reload(page: Any, emulator: EmulatorServ
     texts = await page.locator("[data-testid=turn-text]").evaluate_all("(n) => n.map((t) => t.value)")
     assert texts[2] == "quux: a metasyntactic variable, like foo"
     await page.screenshot(path=str(artifacts / "tool-round-trip-reloaded-1440.png"))
+
+    # The Tools panel comes back: from the draft (this reload), then from the server's saved extra alone.
+    async def tool_is_back() -> None:
+        await page.get_by_test_id("tool-def").first.wait_for(timeout=10_000)
+        assert await page.get_by_test_id("tool-def").count() == 1
+        assert await page.get_by_test_id("tool-name").input_value() == "lookup_word"
+        assert "word" in await page.get_by_test_id("tool-parameters").input_value()
+        assert "tools" not in await page.get_by_test_id("extra-body").input_value()
+
+    await tool_is_back()
+    await page.evaluate("() => localStorage.clear()")
+    await page.reload()
+    await page.get_by_test_id("turn").nth(3).wait_for(timeout=15_000)
+    await tool_is_back()
+    # The next request still defines the tool (and the saved conversation keeps it).
+    await send(page, "Look up the word foo too")
+    await wait_status(page, "Done")
+    started = [json.loads(f) for f in page.frames_log.received]
+    request = [f for f in started if f.get("type") == "chat.started"][-1]["request"]
+    assert [t["function"]["name"] for t in request["tools"]] == ["lookup_word"]
+    assert request["tool_choice"] == "auto"
     assert not page.console_errors
 
 
@@ -116,6 +138,10 @@ async def test_predicted_output_comparison(page: Any, emulator: EmulatorServer, 
     assert with_rate > without_rate
     await page.get_by_test_id("prediction-result").scroll_into_view_if_needed()
     await page.screenshot(path=str(artifacts / "prediction-compare-1440.png"))
+    # New conversation leaves no comparison behind.
+    await page.locator("#new-conversation").click()
+    assert not await page.get_by_test_id("prediction-result").is_visible()
+    assert await page.get_by_test_id("prediction-compare").count() == 0
     assert not page.console_errors
 
 
