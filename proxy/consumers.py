@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import connections
 
 from playground import codegen
 from playground.models import Conversation
@@ -54,7 +56,17 @@ def _read(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """``func`` (a read) on a thread of the pool rather than Channels' one database thread, so that
     a stream's first request never queues behind other streams' writes (SQLite in WAL mode, as the
     settings open it, reads beside the writer)."""
-    return database_sync_to_async(func, thread_sensitive=False)  # type: ignore[no-any-return]
+
+    @functools.wraps(func)
+    def read_and_close(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            # The pool's threads are not Channels' database thread: close what this read opened, or
+            # the connection outlives the call (on PostgreSQL it kept test databases from dropping).
+            connections.close_all()
+
+    return database_sync_to_async(read_and_close, thread_sensitive=False)  # type: ignore[no-any-return]
 
 
 def _scrub(text: str) -> str:
