@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from playground.content import content_text
 from playground.crypto import decrypt
 
 
@@ -222,15 +223,7 @@ class Message(models.Model):
     @property
     def text(self) -> str:
         """The message's text, with the text parts of a multi-part content joined."""
-        if isinstance(self.content, str):
-            return self.content
-        if isinstance(self.content, list):
-            return "".join(
-                str(part.get("text", ""))
-                for part in self.content
-                if isinstance(part, dict) and part.get("type") == "text"
-            )
-        return ""
+        return content_text(self.content)
 
 
 class Run(models.Model):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from proxy.emulator_text import message_text, token_id, tokenize
+from playground.content import content_text
+from proxy.emulator_text import token_id, tokenize
 
 BOS, START, END, EOT = "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"
 PYTHON_TAG, IMAGE = "<|python_tag|>", "<|image|>"
@@ -24,7 +25,7 @@ def fragment_id(fragment: str) -> int:
 
 
 def _message_body(message: dict[str, Any]) -> list[str]:
-    tokens = tokenize(message_text(message.get("content")))
+    tokens = tokenize(content_text(message.get("content")))
     content = message.get("content")
     if isinstance(content, list):
         tokens += [IMAGE for p in content if isinstance(p, dict) and p.get("type") != "text"]

@@ -16,6 +16,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from playground.content import content_text
+
 PREFIX = "[offline emulator]"
 REASONING_PREFIX = "[emulated reasoning]"
 # A made-up vocabulary with multi-byte characters, so that split writes land inside UTF-8 sequences.
@@ -45,22 +47,11 @@ def token_id(token: str) -> int:
     return zlib.crc32(token.encode()) % VOCAB_SIZE
 
 
-def message_text(content: Any) -> str:
-    """The text of a message's content, whether a string or a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
-
-
 def chat_prompt_tokens(messages: list[dict[str, Any]], tools: Any = None) -> int:
     """Prompt tokens of a chat request: a Llama-3-like template (``Hi`` alone counts 12, as recorded)."""
     total = 7
     for message in messages:
-        total += 4 + count_tokens(message_text(message.get("content")))
+        total += 4 + count_tokens(content_text(message.get("content")))
         if isinstance(message.get("content"), list):
             total += 256 * sum(
                 1 for p in message["content"] if isinstance(p, dict) and p.get("type") != "text"
@@ -261,7 +252,7 @@ def _tool_answer(request: dict[str, Any], rng: random.Random) -> list[str] | Non
     lead = [PREFIX]
     for message in results:
         name = names.get(message.get("tool_call_id")) or "the tool"
-        said = tokenize(" ".join(message_text(message.get("content")).split()))[:24]
+        said = tokenize(" ".join(content_text(message.get("content")).split()))[:24]
         lead += [
             " Using",
             " the",
@@ -286,7 +277,7 @@ def _edit_tokens(request: dict[str, Any], last_user: str, rng: random.Random) ->
     prediction = request.get("prediction")
     predicted = prediction.get("content") if isinstance(prediction, dict) else None
     if isinstance(predicted, list):  # content parts
-        predicted = message_text(predicted)
+        predicted = content_text(predicted)
     source = fenced.group(1) if fenced else predicted if isinstance(predicted, str) and predicted else None
     if source is None:
         return None
@@ -302,7 +293,7 @@ def _speculate(pieces: list[Piece], request: dict[str, Any]) -> tuple[int, int] 
     prediction = request.get("prediction")
     predicted = prediction.get("content") if isinstance(prediction, dict) else None
     if isinstance(predicted, list):
-        predicted = message_text(predicted)
+        predicted = content_text(predicted)
     if not isinstance(predicted, str) or not predicted:
         return None
     guess = tokenize(predicted)
@@ -377,7 +368,7 @@ def plan_choice(
     last_user = ""
     if mode == "chat":
         users = [m for m in request.get("messages") or [] if m.get("role") == "user"]
-        last_user = message_text(users[-1].get("content")) if users else ""
+        last_user = content_text(users[-1].get("content")) if users else ""
     else:
         last_user = prompt if isinstance(prompt, str) else ""
     logprobs = request.get("logprobs")

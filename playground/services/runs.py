@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from playground.content import content_text
 from playground.models import Conversation, Message, Mode, Run
 from playground.params import SAMPLING_OPTION_DEFAULTS
 from playground.selectors.conversations import conversation_get_for_user
@@ -38,7 +39,7 @@ def title_from_messages(messages: list[dict[str, Any]], prompt: str | None = Non
     text = prompt or ""
     for message in messages:
         if message.get("role") == "user":
-            text = _text_of(message.get("content"))
+            text = content_text(message.get("content"))
             break
     text = " ".join(text.split())
     if len(text) <= TITLE_LENGTH:
@@ -53,16 +54,6 @@ def requested_options_for(request: dict[str, Any]) -> dict[str, Any]:
     if request.get("max_completion_tokens") is not None:
         requested["max_tokens"] = request["max_completion_tokens"]
     return requested
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
 
 
 @transaction.atomic
