@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import functools
 import hashlib
-import json
 import logging
 import time
 import traceback
@@ -21,7 +20,6 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -31,6 +29,7 @@ from playground import codegen
 from playground.models import Conversation
 from playground.selectors.workspaces import run_access, workspace_api_key
 from playground.services import runs
+from proxy.dispatch import Handler, scrub_key
 from proxy.events import Event, UpstreamError
 from proxy.frames import FrameError, StartRequest, error_frame, parse_start, stream_id
 from proxy.relay import Relay
@@ -69,11 +68,6 @@ def _read(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     return database_sync_to_async(read_and_close, thread_sensitive=False)  # type: ignore[no-any-return]
 
 
-def _scrub(text: str) -> str:
-    key = settings.FIREWORKS_API_KEY
-    return text.replace(key, "[redacted]") if key else text
-
-
 def _uncancel() -> None:
     # The cancellation was handled (the stream is being stopped); let later awaits (closing, saving) run.
     task = asyncio.current_task()
@@ -99,7 +93,7 @@ class EarlyUpstream:
     first: asyncio.Future[list[Event] | None]
 
 
-class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class ChatConsumer(WatchMixin):
     """``/ws/chat/``: signed-in users start and stop streamed completions, list models, watch (README)."""
 
     async def connect(self) -> None:
@@ -134,25 +128,9 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
             task.add_done_callback(self.stopping.discard)
             task.cancel()
 
-    async def receive(
-        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
-    ) -> None:
-        if text_data is None:
-            await self.send_frame(
-                error_frame(stream=None, code="invalid_frame", message="Frames must be JSON text.")
-            )
-            return
-        try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self.send_frame(
-                error_frame(stream=None, code="invalid_json", message="The frame is not valid JSON.")
-            )
-            return
-        await self.receive_json(content)
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        handlers = {
+    def handlers(self) -> dict[str, Handler]:
+        """Frame type → handler (README, the websocket protocol)."""
+        return {
             "chat.start": self.chat_start,
             "chat.stop": self.chat_stop,
             "models.list": self.models_list,
@@ -160,45 +138,6 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
             "watch": self.watch,
             "unwatch": self.unwatch,
         }
-        stream = content.get("stream") if isinstance(content, dict) else None
-        stream = stream if isinstance(stream, str) else None
-        try:
-            if not isinstance(content, dict):
-                raise FrameError("invalid_frame", "A frame must be a JSON object with a 'type'.")
-            handler = handlers.get(content.get("type"))  # type: ignore[arg-type]
-            if handler is None:
-                kind = str(content.get("type"))[:50]
-                raise FrameError("unknown_type", f"Unknown frame type {kind!r}.", stream=stream)
-            await handler(content)
-        except FrameError as exc:
-            frame = error_frame(
-                stream=exc.stream or stream, code=exc.code, message=exc.message, param=exc.param
-            )
-            await self.send_frame(frame)
-
-    async def send_frame(self, frame: dict[str, Any]) -> None:
-        """Send one frame, unless the socket is gone; the API key can never leave in one."""
-        if self.closed:
-            return
-        text = json.dumps(frame)
-        key = settings.FIREWORKS_API_KEY
-        if key and key in text:
-            logger.error("A %s frame held the API key; it was redacted before sending.", frame.get("type"))
-            text = _scrub(text)
-        await self.send_text(text)
-
-    async def send_text(self, text: str) -> None:
-        """Send a frame already encoded, unless the socket is gone; the API key never leaves."""
-        if self.closed:
-            return
-        key = settings.FIREWORKS_API_KEY
-        try:
-            await self.send(text_data=_scrub(text) if key and key in text else text)
-        except Exception as exc:
-            # The browser went away and the server noticed before disconnect() ran (daphne raises
-            # autobahn's Disconnected): the socket is closed; disconnect() stops the streams as "stopped".
-            logger.debug("A frame for a closed socket was dropped: %r", exc)
-            self.closed = True
 
     async def send_stream_frame(self, frame: dict[str, Any]) -> None:
         """Send a frame of a running stream to the browser and to the conversation's live watchers."""
@@ -270,7 +209,9 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
                 error = exc.as_dict()
             else:
                 error = {**INTERNAL_ERROR, "message": "The server failed while listing the models."}
-                logger.error("Listing models failed:\n%s", _scrub("".join(traceback.format_exception(exc))))
+                logger.error(
+                    "Listing models failed:\n%s", scrub_key("".join(traceback.format_exception(exc)))
+                )
             fallback = [{"id": settings.PLAYGROUND_DEFAULT_MODEL}]
             await self.send_frame(
                 {"type": "models.list", "models": fallback, "cached": False, "error": error}
@@ -400,7 +341,7 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
         elif isinstance(exc, PermissionDenied):
             frame = error_frame(stream=start.stream, code="forbidden", message=str(exc), param="conversation")
         else:
-            logger.error("Opening a run failed:\n%s", _scrub("".join(traceback.format_exception(exc))))
+            logger.error("Opening a run failed:\n%s", scrub_key("".join(traceback.format_exception(exc))))
             frame = error_frame(stream=start.stream, **INTERNAL_ERROR)
         await self.send_frame(frame)
 
@@ -434,7 +375,7 @@ class ChatConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc
             return "error", exc.as_dict()
         except Exception as exc:
             logger.error(
-                "Stream %s failed:\n%s", start.stream, _scrub("".join(traceback.format_exception(exc)))
+                "Stream %s failed:\n%s", start.stream, scrub_key("".join(traceback.format_exception(exc)))
             )
             return "error", dict(INTERNAL_ERROR)
         finally:

@@ -20,12 +20,12 @@ from collections import Counter
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 
 from playground.models import Conversation
-from proxy.frames import FrameError, error_frame
+from proxy.dispatch import FrameConsumer, Handler
+from proxy.frames import FrameError
 from proxy.relay import Relay
 
 logger = logging.getLogger(__name__)
@@ -295,7 +295,7 @@ def hub_for(layer: Any, group: str) -> Hub:
     return hub
 
 
-class WatchMixin:
+class WatchMixin(FrameConsumer):
     """``watch`` / ``unwatch`` frames and the channel-layer handlers of live watching, for a consumer."""
 
     channel_layer: Any
@@ -305,12 +305,6 @@ class WatchMixin:
     # Conversations watched through a share link that hides the parameters.
     restricted: set[int]
     live: dict[int, set[Broadcast]]
-
-    async def send_frame(self, frame: dict[str, Any]) -> None:  # provided by the consumer
-        raise NotImplementedError
-
-    async def send_text(self, text: str) -> None:  # provided by the consumer
-        raise NotImplementedError
 
     def init_watching(self) -> None:
         """Start with no conversation watched and no stream running."""
@@ -391,7 +385,7 @@ class WatchMixin:
         elif message.get("type") == "snapshot.request":
             await self.snapshot_request(message)
         else:
-            await super().dispatch(message)  # type: ignore[misc]
+            await super().dispatch(message)
 
     async def watch_frame(self, event: dict[str, Any]) -> None:
         """A frame of a watched stream (from the hub): to the browser as it is, unless it started it."""
@@ -409,8 +403,10 @@ class WatchMixin:
                 broadcast.answer(event["reply_to"], event["to"])
 
 
-class WatchConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class WatchConsumer(WatchMixin):
     """``/ws/watch/``: watch-only sockets, for share-link holders who may not be signed in (README)."""
+
+    unknown_type_hint = " (this socket only watches)"
 
     async def connect(self) -> None:
         self.init_watching()
@@ -421,32 +417,6 @@ class WatchConsumer(WatchMixin, AsyncJsonWebsocketConsumer):  # type: ignore[mis
         self.closed = True
         await self.leave_groups()
 
-    async def receive(
-        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
-    ) -> None:
-        try:
-            content = json.loads(text_data) if text_data is not None else None
-        except ValueError:
-            content = None
-        handlers = {"watch": self.watch, "unwatch": self.unwatch}
-        try:
-            if not isinstance(content, dict):
-                raise FrameError("invalid_frame", "A frame must be a JSON object with a 'type'.")
-            handler = handlers.get(content.get("type"))  # type: ignore[arg-type]
-            if handler is None:
-                kind = str(content.get("type"))[:50]
-                raise FrameError("unknown_type", f"Unknown frame type {kind!r} (this socket only watches).")
-            await handler(content)
-        except FrameError as exc:
-            await self.send_frame(
-                error_frame(stream=None, code=exc.code, message=exc.message, param=exc.param)
-            )
-
-    async def send_frame(self, frame: dict[str, Any]) -> None:
-        """Send one frame unless the socket is gone."""
-        await self.send_text(json.dumps(frame))
-
-    async def send_text(self, text: str) -> None:
-        """Send encoded text unless the socket is gone."""
-        if not self.closed:
-            await self.send(text_data=text)
+    def handlers(self) -> dict[str, Handler]:
+        """Frame type → handler: watching only."""
+        return {"watch": self.watch, "unwatch": self.unwatch}
