@@ -139,8 +139,7 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
         server = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "daphne",
+                *(["/tmp/uvdaphne.py"] if os.environ.get("UVX") else ["-m", "daphne"]),
                 "-b",
                 "127.0.0.1",
                 "-p",

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import weakref
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -31,9 +32,10 @@ from proxy.events import (
 )
 from proxy.responses import ResponsesStreamError, ResponsesTranslator
 from proxy.sse import SSEDecoder, SSEEvent
+from proxy.transport import UpstreamTransport
 from proxy.upstream_errors import STATUSES, error_fields, plain_text, scrub
 
-__all__ = ["UpstreamClient", "prepare_body", "scrub", "shared_client"]
+__all__ = ["UpstreamClient", "close_shared_clients", "prepare_body", "scrub", "shared_client"]
 
 Endpoint = Literal["chat", "completions", "responses"]
 _PATHS: dict[str, str] = {
@@ -107,12 +109,14 @@ class UpstreamClient:
         host = urlsplit(self.base_url).netloc or self.base_url
         # Errors name the server so that a person knows whom to blame.
         self.upstream_name = "Fireworks" if host.endswith("fireworks.ai") else f"The upstream at {host}"
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=transport or UpstreamTransport(limits=limits),
+            # One client serves every user: a cookie one response sets must not go out with the next.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             # Reads are not limited by httpx: the first-byte and gap limits are enforced per read
             # below, so that each limit means exactly what its name says.
             timeout=httpx.Timeout(connect=connect_timeout, read=None, write=first_byte_timeout, pool=None),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             follow_redirects=False,
         )
 
@@ -574,3 +578,10 @@ def shared_client(
             gap_timeout=gap_timeout,
         )
     return client
+
+
+async def close_shared_clients() -> None:
+    """Close this event loop's shared clients and their pooled connections (before the loop ends)."""
+    clients = _SHARED.pop(asyncio.get_running_loop(), {})
+    for client in clients.values():
+        await client.aclose()

@@ -2,12 +2,14 @@
 
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from proxy.upstream import close_shared_clients
 from tests.emulator_fixture import emulator, emulator_server  # noqa: F401  (fixtures)
 
 
@@ -31,3 +33,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 STATIC_ROOT_KEY = pytest.StashKey[Path]()
+
+
+@pytest.fixture
+async def close_upstream() -> AsyncIterator[None]:
+    """Afterwards, close the upstream clients the test's event loop opened (and their connections)."""
+    yield
+    await close_shared_clients()

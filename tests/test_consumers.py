@@ -19,7 +19,6 @@ from django.test import Client
 
 from playground.asgi import application
 from playground.models import Conversation, Run
-from proxy import upstream
 from proxy.events import Delta, Done, Finish
 from proxy.relay import Relay
 
@@ -79,8 +78,21 @@ class Socket:
         )
 
 
+def expand(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """chat.deltas frames as the chat.delta frames they hold (as the page's socket.js does)."""
+    out = []
+    for frame in frames:
+        if frame["type"] == "chat.deltas":
+            shared = {k: v for k, v in frame.items() if k != "items"}
+            out += [{**shared, **item, "type": "chat.delta"} for item in frame["items"]]
+        else:
+            out.append(frame)
+    return out
+
+
 def of(frames: list[dict[str, Any]], stream: str, kind: str) -> list[dict[str, Any]]:
-    return [f for f in frames if f.get("stream") == stream and f["type"] == kind]
+    """The stream's frames of one kind, a chat.deltas frame counting as the chat.delta frames it holds."""
+    return [f for f in expand(frames) if f.get("stream") == stream and f["type"] == kind]
 
 
 def text_of(frames: list[dict[str, Any]], stream: str) -> str:
@@ -110,7 +122,7 @@ def upstream_settings(settings: Any, emulator: Any) -> Any:
 
 @pytest.fixture
 async def connect(
-    upstream_settings: Any, session_cookie: bytes, caplog: pytest.LogCaptureFixture
+    upstream_settings: Any, session_cookie: bytes, caplog: pytest.LogCaptureFixture, close_upstream: None
 ) -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
     """Open signed-in sockets; afterwards check that no frame and no log line held the API key."""
     caplog.set_level(logging.DEBUG)
@@ -128,9 +140,6 @@ async def connect(
     for sock in sockets:
         if not sock.disconnected:
             await sock.communicator.disconnect()
-    # Close this loop's pooled connections so that no socket outlives the test's event loop.
-    for client in list(upstream._SHARED.get(asyncio.get_running_loop(), {}).values()):
-        await client.aclose()
     for sock in sockets:
         assert not any(API_KEY in text for text in sock.raw)
     assert not any(API_KEY in record.getMessage() for record in caplog.records)

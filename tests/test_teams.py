@@ -213,6 +213,7 @@ async def do_socket(world: dict[str, Any], who: str, action: str) -> str:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("who", "action", "expected"), SOCKET_CASES)
+@pytest.mark.usefixtures("close_upstream")
 async def test_permission_matrix_websocket(
     who: str, action: str, expected: str, upstream_settings: Any, emulator: Any
 ) -> None:
@@ -425,6 +426,7 @@ def test_private_conversations_and_presets_stay_with_their_owner() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_upstream")
 async def test_workspace_key_is_encrypted_masked_and_used_upstream(
     upstream_settings: Any, emulator: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -755,6 +757,7 @@ def test_anonymous_users_go_to_login_whether_or_not_the_object_exists(url: str) 
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_upstream")
 async def test_models_list_uses_the_workspace_key_with_a_cache_per_key(
     upstream_settings: Any, emulator: Any
 ) -> None:

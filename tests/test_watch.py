@@ -13,7 +13,7 @@ from django.test import Client
 
 from playground.asgi import application
 from tests import test_consumers
-from tests.test_consumers import ORIGIN, Socket
+from tests.test_consumers import ORIGIN, Socket, expand
 
 # The chat socket fixtures (signed-in "alice", the emulator as upstream, the API key check).
 user = test_consumers.user
@@ -31,18 +31,6 @@ async def cookie_for(username: str) -> bytes:
         return f"sessionid={client.cookies['sessionid'].value}".encode()
 
     return await database_sync_to_async(login)()
-
-
-def expand(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """chat.deltas frames as the chat.delta frames they hold (as the page's socket.js does)."""
-    out = []
-    for frame in frames:
-        if frame["type"] == "chat.deltas":
-            out += [{**item, **{k: v for k, v in frame.items() if k != "items"}} for item in frame["items"]]
-            out[-len(frame["items"]) :] = [{**f, "type": "chat.delta"} for f in out[-len(frame["items"]) :]]
-        else:
-            out.append(frame)
-    return out
 
 
 async def until_watched_end(ws: Socket, stream: str, wait: float = 10) -> list[dict[str, Any]]:

@@ -1,0 +1,162 @@
+"""The upstream transport (aiohttp under httpx) against real sockets: each way a server can fail reaches
+the client as the error it means, and nothing one reply sets is sent again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from proxy.events import Delta, UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeout
+from proxy.upstream import UpstreamClient
+
+BODY: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+Reply = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def server(reply: Reply) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A loopback server answering each connection with ``reply``; yields its URL and the requests' heads."""
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                heads.append(head)
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.lower().split(b"\r\n")
+                        if line.startswith(b"content-length")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                await reply(reader, writer)
+                if writer.is_closing():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/v1", heads
+    finally:
+        srv.close()
+
+
+def sse_reply(*lines: bytes, cookie: bool = False, cut: bool = False) -> Reply:
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+        if cookie:
+            head += b"set-cookie: session=abc123; Path=/\r\n"
+        writer.write(head + b"\r\n")
+        for line in lines:
+            writer.write(b"%x\r\n%s\r\n" % (len(line), line))
+            await writer.drain()
+        if cut:
+            writer.close()
+            return
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    return reply
+
+
+HELLO = b'data: {"choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}\n\n'
+END = b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+
+
+async def run(client: UpstreamClient) -> list[Any]:
+    events = []
+    try:
+        async for event in client.stream_chat(BODY):
+            events.append(event)
+    finally:
+        await client.aclose()
+    return events
+
+
+async def test_a_refused_connection_is_a_connection_error_not_a_timeout() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(UpstreamConnectionError) as info:
+        await run(UpstreamClient(base_url=f"http://127.0.0.1:{port}/v1"))
+    assert info.value.code == "connection_error" and "Could not connect" in info.value.message
+
+
+async def test_a_server_that_hangs_up_before_answering() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async with server(hang_up) as (url, _):
+        with pytest.raises(UpstreamConnectionError) as info:
+            await run(UpstreamClient(base_url=url))
+    assert "closed the connection before answering" in info.value.message
+
+
+async def test_a_reply_that_is_not_http() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with server(garbage) as (url, _):
+        with pytest.raises((UpstreamConnectionError, UpstreamProtocolError)) as info:
+            await run(UpstreamClient(base_url=url))
+    assert "127.0.0.1" in info.value.message
+
+
+async def test_a_cut_in_the_middle_keeps_what_came_before() -> None:
+    async with server(sse_reply(HELLO, cut=True)) as (url, _):
+        client = UpstreamClient(base_url=url)
+        seen: list[Any] = []
+        with pytest.raises(UpstreamConnectionError) as info:
+            async for event in client.stream_chat(BODY):
+                seen.append(event)
+        await client.aclose()
+    assert info.value.code == "stream_cut"
+    assert [e.content for e in seen if isinstance(e, Delta)] == ["Hello"]
+
+
+async def test_a_connect_timeout_is_a_timeout() -> None:
+    # A listening socket whose accept queue is full never completes the handshake in time.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(0)
+        port = sock.getsockname()[1]
+        fillers = []
+        for _ in range(8):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        try:
+            client = UpstreamClient(base_url=f"http://127.0.0.1:{port}/v1", connect_timeout=0.3)
+            with pytest.raises(UpstreamTimeout) as info:
+                await run(client)
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert info.value.code == "connect_timeout" and "0.3 s" in info.value.message
+
+
+async def test_a_cookie_one_reply_sets_is_not_sent_with_the_next_request() -> None:
+    async with server(sse_reply(HELLO, END, cookie=True)) as (url, heads):
+        client = UpstreamClient(base_url=url)
+        for _ in range(2):
+            async for _event in client.stream_chat(BODY):
+                pass
+        await client.aclose()
+    assert len(heads) == 2
+    assert b"cookie" not in heads[1].lower().replace(b"set-cookie", b"")
