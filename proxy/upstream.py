@@ -12,8 +12,8 @@ import asyncio
 import hashlib
 import json
 import weakref
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal
 from urllib.parse import urlsplit
 

@@ -45,14 +45,17 @@ def _matches(node: Message, fields: dict[str, Any]) -> bool:
     return not (fields["tool_calls"] and fields["tool_calls"] != node.tool_calls)
 
 
-def conversation_path_extend(*, conversation: Conversation, messages: list[dict[str, Any]]) -> list[Message]:
+def conversation_path_extend(
+    *, conversation: Conversation, messages: list[dict[str, Any]], new: bool = False
+) -> list[Message]:
     """Make ``messages`` a branch of the conversation's tree and return its nodes, root first.
 
     Each message reuses an existing node at that place in the tree when it says the same thing (the
     one named by its ``id`` first, else the newest equal sibling); from the first difference on, new
     nodes are added as a new branch. Nothing is deleted, so the earlier versions stay reachable.
+    ``new``: the conversation was just created, so it has no tree to read.
     """
-    children = children_by_parent(conversation.messages.all())
+    children = {} if new else children_by_parent(conversation.messages.all())
     path: list[Message] = []
     parent: Message | None = None
     for index, message in enumerate(messages):

@@ -25,6 +25,26 @@ TITLE_LENGTH = 60
 DROPPED_HEADERS = frozenset({"set-cookie", "cookie", "authorization"})
 
 
+# The fields run_finish sets.
+FINISHED_FIELDS = [
+    "request_id",
+    "response_headers",
+    "sampling_options",
+    "rate_limits",
+    "message",
+    "status",
+    "output",
+    "usage",
+    "perf_metrics",
+    "timings",
+    "timeline",
+    "error",
+    "response_model",
+    "finish_reasons",
+    "finished_at",
+]
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What ``run_finish`` saved: the run, the reply (if any) and the ids of its branch, root first."""
@@ -96,7 +116,7 @@ def run_start(
     conversation.save()
     # Completions mode has no chat: its prompt is kept as the one user message.
     sent = [{"role": "user", "content": prompt or ""}] if mode == Mode.COMPLETIONS else messages
-    path = conversation_path_extend(conversation=conversation, messages=sent)
+    path = conversation_path_extend(conversation=conversation, messages=sent, new=conversation_id is None)
     follows = path[-1] if path else None
     if follows is not None and conversation.current_leaf_id != follows.pk:
         conversation.current_leaf = follows
@@ -169,7 +189,8 @@ def run_finish(
     run.response_model = response_model or ""
     run.finish_reasons = {str(k): v for k, v in finish_reasons.items()}
     run.finished_at = timezone.now()
-    run.save()
+    # Only what the stream changed: the request (often the longest field) is not encoded and written again.
+    run.save(update_fields=FINISHED_FIELDS)
     fields = ["updated_at"]
     if message is not None:
         conversation.current_leaf = message
