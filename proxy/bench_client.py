@@ -1,8 +1,9 @@
 """The benchmark's client process: drives streams and records when each chunk arrived (``manage.py bench``).
 
 Run as ``python -m proxy.bench_client`` with one JSON job on stdin; it prints one JSON result. Jobs:
-``direct`` (httpx straight to the emulator), ``proxy`` (one websocket per stream through the playground),
-``idle`` (many open sockets doing nothing) and ``stop`` (streams stopped after a few chunks). Times are
+``direct`` (httpx straight to the emulator, on the proxy's own transport), ``proxy`` (one websocket
+per stream through the playground), ``idle`` (many open sockets doing nothing) and ``stop`` (streams
+stopped after a few chunks). Times are
 wall-clock (``time.time()``), the clock the emulator stamps its schedule with. It also reads the
 server's CPU time and memory from ``/proc``, so that the figures cover the streaming only.
 It imports neither Django nor Channels.
@@ -22,6 +23,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from proxy.transport import UpstreamTransport
 from proxy.upstream import prepare_body
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -95,7 +97,9 @@ async def direct_stream(
 async def run_direct(job: dict[str, Any]) -> dict[str, Any]:
     """All streams of a level, straight to the emulator, over one pool sized for them."""
     limits = httpx.Limits(max_connections=job["streams"] + 10, max_keepalive_connections=job["streams"] + 10)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0)) as client:
+    # The transport the proxy itself uses upstream: the difference between the paths is the proxy's hop.
+    transport = UpstreamTransport(limits=limits)
+    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30.0)) as client:
         async with asyncio.timeout(job["timeout"]):
             # Open the pool's connections first, as the websockets are opened before their streams.
             models = job["base_url"] + "/models"
