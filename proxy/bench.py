@@ -136,16 +136,9 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
             capture_output=True,
             text=True,
         ).stdout.split()[-1]  # the last line: the shell may print notes before it
+        # As users run it: `manage.py serve` (daphne), without the emulator it would start.
         server = subprocess.Popen(
-            [
-                sys.executable,
-                *(["/tmp/uvdaphne.py"] if os.environ.get("UVX") else ["-m", "daphne"]),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "playground.asgi:application",
-            ],
+            [*manage, "serve", "--no-emulator", "--port", str(port)],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,  # the access log

@@ -54,7 +54,7 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    """A daphne subprocess serving playground.asgi:application on a free loopback port."""
+    """``manage.py serve`` (daphne) in a subprocess, on a free loopback port."""
 
     def __init__(self, emulator: EmulatorServer, workdir: Path) -> None:
         self.port = _free_port()
@@ -77,28 +77,16 @@ class LiveServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        for command in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
-            subprocess.run(
-                [sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True, timeout=120
-            )
+        # As users run it: `manage.py serve` migrates, collects the static files and runs daphne.
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "playground.asgi:application",
-                ],
+                [sys.executable, "manage.py", "serve", "--no-emulator", "--port", str(self.port)],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited ({self.process.returncode}):\n{self.log()}")
@@ -111,7 +99,7 @@ class LiveServer:
             if response.status_code == 200 and "daphne" in response.headers.get("server", "").lower():
                 return
             raise RuntimeError(f"port {self.port} answered, but not from daphne: {response.headers}")
-        raise RuntimeError(f"daphne did not answer within 30 s:\n{self.log()}")
+        raise RuntimeError(f"daphne did not answer within 60 s:\n{self.log()}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
