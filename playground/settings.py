@@ -110,9 +110,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # (a power cut may lose the last commits, never corrupt the file). Opening and saving a run took
     # ~3 ms each in the default rollback journal, queued on Channels' one database thread (README,
     # "Benchmark"). A test process's file is its own, so its -wal/-shm files are too.
+    # IMMEDIATE: a transaction takes the write lock when it begins, so a second writer waits for it
+    # (up to "timeout"). A deferred one that read first and then wrote failed at once with "database is
+    # locked" when another connection had written in between (WAL keeps its snapshot): a run's save
+    # racing the comparison's save from a view's thread lost the run.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        "transaction_mode": "IMMEDIATE",
     }
     # Each thread keeps its SQLite connection for a minute (Channels' close_old_connections runs in that
     # thread around every database_sync_to_async call): opening one costs a file open and the pragmas,

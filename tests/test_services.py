@@ -296,3 +296,39 @@ def test_selectors_filter_by_owner(alice: Any, bob: Any) -> None:
     with pytest.raises(Run.DoesNotExist):
         selectors.run_get_for_user(user=bob, run_id=run.pk)
     assert selectors.run_get_for_user(user=alice, run_id=run.pk) == run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_read_first_waits_for_another_writer_instead_of_failing() -> None:
+    """SQLite in WAL mode: a run's save (read, then write) racing a view's write from another thread
+    must wait for it, not fail with "database is locked" (the settings begin transactions IMMEDIATE)."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL has no such snapshot failure")
+    user = get_user_model().objects.create_user("racer")
+    has_read, other_done = threading.Event(), threading.Event()
+    failures: list[Exception] = []
+
+    def other_writer() -> None:
+        try:
+            has_read.wait(5)
+            Conversation.objects.create(owner=user, title="from the other thread")
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            other_done.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    with transaction.atomic():
+        Conversation.objects.filter(owner=user).count()  # the read that pins a snapshot
+        has_read.set()
+        other_done.wait(0.5)  # the other thread writes now (deferred) or waits for this one (immediate)
+        Conversation.objects.create(owner=user, title="from this thread")
+    thread.join(30)
+    assert failures == []
+    assert Conversation.objects.filter(owner=user).count() == 2
