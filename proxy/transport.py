@@ -14,11 +14,31 @@ no cookie jar, so that nothing one user's stream is told comes back on another's
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+
+
+def _reason(cause: aiohttp.ClientError) -> str:
+    """What went wrong, in words (aiohttp's own texts repeat the host and name parser internals)."""
+    if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, aiohttp.ClientSSLError):
+        error = cause.os_error
+        if isinstance(error, socket.gaierror):
+            return error.strerror or str(error)  # an unknown host
+        return os.strerror(error.errno) if error.errno and error.errno > 0 else str(error)
+    if isinstance(cause, aiohttp.ServerDisconnectedError):
+        return "disconnected"
+    if isinstance(cause, aiohttp.ClientPayloadError):
+        return "the server closed the connection before the body was complete"
+    if isinstance(cause, aiohttp.ClientResponseError):
+        first_line = str(cause.message).strip().splitlines()[0].rstrip(":") if cause.message else ""
+        return f"the reply is not valid HTTP ({first_line})" if first_line else "the reply is not valid HTTP"
+    return str(cause) or type(cause).__name__
 
 
 def httpx_error(exc: BaseException) -> httpx.TransportError | None:
@@ -26,16 +46,14 @@ def httpx_error(exc: BaseException) -> httpx.TransportError | None:
     cause = exc if isinstance(exc, aiohttp.ClientError) else exc.__cause__
     if not isinstance(cause, aiohttp.ClientError):
         return None
-    text = str(cause) or type(cause).__name__
+    text = _reason(cause)
     if isinstance(cause, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(text)
     if isinstance(cause, aiohttp.ServerTimeoutError):
         return httpx.ReadTimeout(text)
     if isinstance(cause, aiohttp.ClientConnectorError):  # refused, unknown host, TLS handshake
         return httpx.ConnectError(text)
-    if isinstance(cause, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError("The server closed the connection.")
-    if isinstance(cause, aiohttp.ClientPayloadError):  # the body ended before its end (a cut stream)
+    if isinstance(cause, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):  # a cut
         return httpx.RemoteProtocolError(text)
     if isinstance(cause, aiohttp.ClientResponseError):  # a reply that is not HTTP
         return httpx.RemoteProtocolError(text)
@@ -46,6 +64,18 @@ def httpx_error(exc: BaseException) -> httpx.TransportError | None:
     return httpx.TransportError(text)
 
 
+@contextlib.contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    """Raise aiohttp's failures (whether the library mapped them or not) as the httpx errors they mean."""
+    try:
+        yield
+    except (httpx.TransportError, aiohttp.ClientError) as exc:
+        mapped = httpx_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
 class _Body(httpx.AsyncByteStream):
     """The response body, its read errors mapped like the request's."""
 
@@ -53,14 +83,9 @@ class _Body(httpx.AsyncByteStream):
         self.inner = inner
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
+        with _as_httpx_errors():
             async for chunk in self.inner:
                 yield chunk
-        except (httpx.TransportError, aiohttp.ClientError) as exc:
-            mapped = httpx_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     async def aclose(self) -> None:
         # Releases the connection; one whose body was not read to its end is closed, not reused.
@@ -80,13 +105,8 @@ class UpstreamTransport(AiohttpTransport):
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
+        with _as_httpx_errors():
             response: httpx.Response = await super().handle_async_request(request)
-        except (httpx.TransportError, aiohttp.ClientError) as exc:
-            mapped = httpx_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Body(response.stream)
         return response
