@@ -21,6 +21,7 @@ from playground.asgi import application
 from playground.models import Conversation, Run
 from proxy.events import Delta, Done, Finish
 from proxy.relay import Relay
+from tests.frames import expand
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,18 +77,6 @@ class Socket:
                 **fields,
             }
         )
-
-
-def expand(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """chat.deltas frames as the chat.delta frames they hold (as the page's socket.js does)."""
-    out = []
-    for frame in frames:
-        if frame["type"] == "chat.deltas":
-            shared = {k: v for k, v in frame.items() if k != "items"}
-            out += [{**shared, **item, "type": "chat.delta"} for item in frame["items"]]
-        else:
-            out.append(frame)
-    return out
 
 
 def of(frames: list[dict[str, Any]], stream: str, kind: str) -> list[dict[str, Any]]:

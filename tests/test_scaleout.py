@@ -22,6 +22,7 @@ import pytest
 
 from tests.browser.conftest import ROOT, LiveServer
 from tests.emulator_fixture import EmulatorServer
+from tests.frames import expand
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -140,11 +141,7 @@ class Client:
     async def receive(self, wait: float = 10) -> dict[str, Any]:
         frame = json.loads(await asyncio.wait_for(self.ws.recv(), wait))
         now = time.monotonic()
-        items = frame.get("items") if frame["type"] == "chat.deltas" else None
-        for item in items or [frame]:
-            if items:
-                item = {**{k: v for k, v in frame.items() if k != "items"}, **item, "type": "chat.delta"}
-            self.frames.append((now, item))
+        self.frames += [(now, item) for item in expand([frame])]
         return frame
 
     async def until_end(self, stream: str) -> None:

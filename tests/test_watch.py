@@ -13,7 +13,8 @@ from django.test import Client
 
 from playground.asgi import application
 from tests import test_consumers
-from tests.test_consumers import ORIGIN, Socket, expand
+from tests.frames import expand
+from tests.test_consumers import ORIGIN, Socket
 
 # The chat socket fixtures (signed-in "alice", the emulator as upstream, the API key check).
 user = test_consumers.user
