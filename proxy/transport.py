@@ -26,7 +26,13 @@ from httpx_aiohttp import AiohttpTransport
 
 def _reason(cause: aiohttp.ClientError) -> str:
     """What went wrong, in words (aiohttp's own texts repeat the host and name parser internals)."""
-    if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, aiohttp.ClientSSLError):
+    if isinstance(cause, aiohttp.ClientConnectorCertificateError):
+        error = cause.certificate_error
+        detail = getattr(error, "verify_message", None) or getattr(error, "reason", None) or str(error)
+        return f"its TLS certificate was not accepted ({detail})"
+    if isinstance(cause, aiohttp.ClientSSLError):
+        return f"the TLS handshake failed ({cause.os_error})"
+    if isinstance(cause, aiohttp.ClientConnectorError):
         error = cause.os_error
         if isinstance(error, socket.gaierror):
             return error.strerror or str(error)  # an unknown host

@@ -165,3 +165,66 @@ async def test_a_cookie_one_reply_sets_is_not_sent_with_the_next_request() -> No
         await client.aclose()
     assert len(heads) == 2
     assert b"cookie" not in heads[1].lower().replace(b"set-cookie", b"")
+
+
+def self_signed(tmp_path: Any) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 that no authority signed, and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+async def test_a_certificate_nobody_vouches_for_is_refused(tmp_path: Any) -> None:
+    """TLS is verified: an upstream whose certificate no authority signed gets no request (and no key)."""
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(UpstreamConnectionError) as info:
+            await run(UpstreamClient(base_url=f"https://127.0.0.1:{port}/v1", api_key="fw_SECRET_KEY_123"))
+    finally:
+        srv.close()
+    assert info.value.code == "connection_error" and "Could not connect" in info.value.message
+    assert info.value.message.endswith("its TLS certificate was not accepted (self-signed certificate)")
+    assert "fw_SECRET_KEY_123" not in info.value.message
+    assert heads == []
