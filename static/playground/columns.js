@@ -146,7 +146,7 @@ export class ReplayStream {
         s.lastDelta = content || "";
         k += 1;
         this.onUpdate(s, { type: "chat.delta", i, t });
-        document.dispatchEvent(new CustomEvent("replay:chunk", { detail: { stream: this.id, i, t, at: performance.now(), speed } }));
+        document.dispatchEvent(new CustomEvent("replay:chunk", { detail: { stream: this.id, i, t, at: performance.now(), start, speed } }));
       }
       const next = k < rows.length ? start + rows[k][1] / speed : start + endAt / speed;
       if (k >= rows.length && now + 1 >= next) {

@@ -193,10 +193,11 @@ async def test_replay_keeps_the_recorded_pace(
         played = chunks[-1]["at"] - chunks[0]["at"]
         expected = recorded / speed
         assert abs(played - expected) <= 0.1 * expected, (speed, played, expected)
-        # Each chunk is shown no earlier than its recorded time (deadlines are absolute).
-        start = chunks[0]["at"] - timeline[0][1] / speed
-        late = [c["at"] - (start + c["t"] / speed) for c in chunks]
-        assert min(late) >= -2
+        # Each chunk is shown no earlier than its recorded time after the replay's own start (deadlines
+        # are absolute; the player allows 1 ms for timer granularity). Measured from the replay's start,
+        # not from the first chunk's display, which a loaded machine may show late.
+        late = [c["at"] - (c["start"] + c["t"] / speed) for c in chunks]
+        assert min(late) >= -1, min(late)
     reply = await page.get_by_test_id("col-reply").inner_text()
     assert reply == run["run"]["content"]
     assert await page.get_by_test_id("col-tokens").inner_text() == "60"
