@@ -1,0 +1,85 @@
+"""``manage.py serve`` as a person runs it in a terminal: it serves, and Ctrl-C stops it cleanly.
+
+The server runs on uvloop's event loop (``manage.py`` chooses it before daphne creates its loop); a
+loop that swallowed Ctrl-C would leave the terminal's user with a server they cannot stop. The signal
+goes to the whole process group, as a terminal sends it, so the emulator that ``serve`` started gets
+it too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _as_in_a_terminal() -> None:
+    # A job started in the background of a non-interactive shell ignores SIGINT, and its children
+    # inherit that; a terminal's foreground process does not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_ctrl_c_stops_the_server_and_the_emulator_it_started(tmp_path: Path) -> None:
+    port, emulator_port = _free_port(), _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("FIREWORKS_BASE_URL", "PLAYGROUND_EMULATOR", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        FIREWORKS_API_KEY="",
+        PLAYGROUND_EMULATOR_PORT=str(emulator_port),
+    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_as_in_a_terminal,
+        )
+    page = f"http://127.0.0.1:{port}/accounts/login/"
+    models = f"http://127.0.0.1:{emulator_port}/inference/v1/models"
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(page):
+            assert server.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "serve did not answer within 60 s:\n" + log_path.read_text()
+            time.sleep(0.2)
+        assert _answers(models)  # the emulator serve started, since no key is set
+
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        assert server.wait(15) == 0, log_path.read_text()
+        output = log_path.read_text()
+        assert "Traceback" not in output, output
+        assert not _answers(page)
+        assert not _answers(models)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(5)
