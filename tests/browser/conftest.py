@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from proxy.bench import free_port
 from tests.emulator_fixture import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,17 +47,11 @@ def _chromium_path() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class LiveServer:
     """``manage.py serve`` (daphne) in a subprocess, on a free loopback port."""
 
     def __init__(self, emulator: EmulatorServer, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "daphne.log"
         self.env = {
