@@ -47,6 +47,10 @@ def _reason(cause: aiohttp.ClientError) -> str:
     return str(cause) or type(cause).__name__
 
 
+class NotHTTPError(httpx.RemoteProtocolError):
+    """The server answered with bytes that are not an HTTP response (another service on that port)."""
+
+
 def httpx_error(exc: BaseException) -> httpx.TransportError | None:
     """The httpx error an aiohttp failure (raw, or as the library re-raised it) stands for."""
     cause = exc if isinstance(exc, aiohttp.ClientError) else exc.__cause__
@@ -62,7 +66,7 @@ def httpx_error(exc: BaseException) -> httpx.TransportError | None:
     if isinstance(cause, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):  # a cut
         return httpx.RemoteProtocolError(text)
     if isinstance(cause, aiohttp.ClientResponseError):  # a reply that is not HTTP
-        return httpx.RemoteProtocolError(text)
+        return NotHTTPError(text)
     if isinstance(cause, aiohttp.ClientOSError):  # reset, broken pipe
         return httpx.ReadError(text)
     if isinstance(cause, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):

@@ -32,7 +32,7 @@ from proxy.events import (
 )
 from proxy.responses import ResponsesStreamError, ResponsesTranslator
 from proxy.sse import SSEDecoder, SSEEvent
-from proxy.transport import UpstreamTransport
+from proxy.transport import NotHTTPError, UpstreamTransport
 from proxy.upstream_errors import STATUSES, error_fields, plain_text, scrub
 
 __all__ = ["UpstreamClient", "close_shared_clients", "prepare_body", "scrub", "shared_client"]
@@ -390,6 +390,8 @@ class UpstreamClient:
             raise UpstreamConnectionError(
                 f"Could not connect to {self.upstream_name_lower}: {self._exc_text(exc)}"
             ) from None
+        except NotHTTPError as exc:  # it answered, but not in HTTP: retrying will not help
+            raise UpstreamProtocolError(f"{self.upstream_name} answered, but {self._exc_text(exc)}") from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             raise UpstreamConnectionError(
                 f"{self.upstream_name} closed the connection before answering: {self._exc_text(exc)}"

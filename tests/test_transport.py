@@ -117,6 +117,8 @@ async def test_a_reply_that_is_not_http() -> None:
             await run(UpstreamClient(base_url=url))
     assert "127.0.0.1" in info.value.message
     assert "not valid HTTP" in info.value.message
+    # It did answer: the message must not say it closed the connection first, nor offer a retry.
+    assert "closed the connection" not in info.value.message and not info.value.retryable
 
 
 async def test_a_cut_in_the_middle_keeps_what_came_before() -> None:
