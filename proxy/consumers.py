@@ -29,11 +29,12 @@ from playground import codegen
 from playground.models import Conversation
 from playground.selectors.workspaces import run_access, workspace_api_key
 from playground.services import runs
+from proxy.client.client import UpstreamClient, shared_client
+from proxy.client.errors import UpstreamError
+from proxy.client.events import Event
 from proxy.dispatch import Handler, scrub_key
-from proxy.events import Event, UpstreamError
 from proxy.frames import FrameError, StartRequest, error_frame, parse_start, stream_id
 from proxy.relay import Relay
-from proxy.upstream import UpstreamClient, shared_client
 from proxy.watch import Broadcast, WatchMixin, streams_group_name
 
 logger = logging.getLogger(__name__)

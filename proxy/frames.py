@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 
 from playground.params import Mode, ParamError, to_request_fields, validate
-from proxy.responses import responses_body
-from proxy.upstream import prepare_body
+from proxy.client.client import prepare_body
+from proxy.client.responses import responses_body
 
 ROLES = ("system", "user", "assistant", "tool")
 PART_TYPES = ("text", "image_url")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from proxy.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
+from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
 
 # Response headers the page has no use for (session state of the upstream, not facts about the reply).
 HIDDEN_HEADERS = frozenset({"set-cookie"})

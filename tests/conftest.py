@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from proxy.upstream import close_shared_clients
+from proxy.client.client import close_shared_clients
 from tests.emulator_fixture import emulator, emulator_server  # noqa: F401  (fixtures)
 
 

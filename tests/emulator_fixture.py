@@ -12,7 +12,7 @@ import httpx
 import pytest
 import uvicorn
 
-from proxy.emulator import create_app
+from proxy.emulator.app import create_app
 
 
 class EmulatorServer:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from proxy.events import Delta, Finish
+from proxy.client.events import Delta, Finish
 from proxy.relay import Relay
 
 ROOT = Path(__file__).resolve().parent.parent

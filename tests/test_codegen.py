@@ -28,7 +28,7 @@ from django.test import Client
 from playground import codegen
 from playground.asgi import application
 from playground.models import Run
-from proxy import upstream
+from proxy.client import client as upstream
 
 API_KEY = "fw_CODEGENTESTKEY"
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"

@@ -19,7 +19,7 @@ from django.test import Client
 
 from playground.asgi import application
 from playground.models import Conversation, Run
-from proxy.events import Delta, Done, Finish
+from proxy.client.events import Delta, Done, Finish
 from proxy.relay import Relay
 from tests.frames import expand
 

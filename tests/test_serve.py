@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from proxy.bench import free_port
+from proxy.bench.runner import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.sse import SSEDecoder, SSEEvent
+from proxy.client.sse import SSEDecoder, SSEEvent
 
 
 def decode_whole(raw: bytes) -> list[SSEEvent]:

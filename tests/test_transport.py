@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from proxy.events import Delta, UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeout
-from proxy.upstream import UpstreamClient
+from proxy.client.client import UpstreamClient
+from proxy.client.errors import UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeout
+from proxy.client.events import Delta
 
 BODY: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
 Reply = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -12,22 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.events import (
-    Delta,
-    Done,
-    Event,
-    Finish,
-    Opened,
-    Perf,
+from proxy.client.client import UpstreamClient, prepare_body, shared_client
+from proxy.client.errors import (
     UpstreamConnectionError,
     UpstreamError,
     UpstreamHTTPError,
     UpstreamProtocolError,
     UpstreamStreamError,
     UpstreamTimeout,
-    Usage,
 )
-from proxy.upstream import UpstreamClient, prepare_body, shared_client
+from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, Usage
 
 KEY = "fw_3ZsEcretKey0123456789abcdef"
 BASE = "https://api.fireworks.ai/inference/v1"

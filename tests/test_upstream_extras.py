@@ -9,20 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.events import (
-    Delta,
-    Done,
-    Finish,
-    Opened,
-    Perf,
-    RawOutput,
-    UpstreamError,
-    UpstreamStreamError,
-    Usage,
-)
+from proxy.client.client import UpstreamClient, prepare_body
+from proxy.client.errors import UpstreamError, UpstreamStreamError
+from proxy.client.events import Delta, Done, Finish, Opened, Perf, RawOutput, Usage
 from proxy.frames import FrameError, parse_start
 from proxy.relay import Relay
-from proxy.upstream import UpstreamClient, prepare_body
 from tests.emulator_fixture import EmulatorServer
 from tests.test_upstream import BASE, BODY, KEY, MODEL, choice, chunk, kinds, sse, stream_response
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from proxy.bench import free_port
+from proxy.bench.runner import free_port
 from tests.emulator_fixture import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]

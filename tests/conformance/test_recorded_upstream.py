@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.events import Delta, Done, Event, Finish, Opened, UpstreamError, UpstreamHTTPError, Usage
-from proxy.upstream import UpstreamClient, prepare_body
+from proxy.client.client import UpstreamClient, prepare_body
+from proxy.client.errors import UpstreamError, UpstreamHTTPError
+from proxy.client.events import Delta, Done, Event, Finish, Opened, Usage
 from tests.recorded import Recorded, load, names
 
 BASE = "https://api.fireworks.ai/inference/v1"

@@ -47,7 +47,8 @@ class Command(BaseCommand):
         parser.add_argument("--chart", default="bench-chart.svg", help="Where to write the SVG chart.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from proxy import bench, bench_report
+        from proxy.bench import report as bench_report
+        from proxy.bench import runner as bench
 
         config = bench.BenchConfig(
             levels=options["levels"],

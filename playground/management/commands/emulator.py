@@ -10,12 +10,12 @@ DEFAULT_PORT = 8765
 
 
 class Command(BaseCommand):
-    """Serve the offline Fireworks emulator (``proxy.emulator``) on loopback."""
+    """Serve the offline Fireworks emulator (``proxy.emulator.app``) on loopback."""
 
     help = __doc__
 
     def add_arguments(self, parser: Any) -> None:
-        from proxy.emulator import EmulatorConfig
+        from proxy.emulator.app import EmulatorConfig
 
         defaults = EmulatorConfig()
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
@@ -60,7 +60,7 @@ class Command(BaseCommand):
     ) -> None:
         import uvicorn
 
-        from proxy.emulator import EmulatorConfig, create_app
+        from proxy.emulator.app import EmulatorConfig, create_app
 
         try:
             config = EmulatorConfig().updated(

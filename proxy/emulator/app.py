@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from playground.params import sampling_options_for
-from proxy.emulator_api import (
+from proxy.emulator.api import (
     CATALOGUE,
     ApiError,
     check_request,
@@ -36,8 +36,8 @@ from proxy.emulator_api import (
     model_not_found,
     resolve_model,
 )
-from proxy.emulator_faults import FaultSet, parse_faults
-from proxy.emulator_http import (
+from proxy.emulator.faults import FaultSet, parse_faults
+from proxy.emulator.http import (
     Receive,
     Scope,
     Send,
@@ -56,10 +56,10 @@ from proxy.emulator_http import (
     wait_until,
     write,
 )
-from proxy.emulator_responses import ResponsesEndpoint
-from proxy.emulator_template import prompt_fragments
-from proxy.emulator_text import chat_prompt_tokens, completion_prompt_tokens, plan_choice
-from proxy.emulator_wire import Generation
+from proxy.emulator.responses import ResponsesEndpoint
+from proxy.emulator.template import prompt_fragments
+from proxy.emulator.text import chat_prompt_tokens, completion_prompt_tokens, plan_choice
+from proxy.emulator.wire import Generation
 
 USAGE_PLACEMENTS = ("final_chunk", "extra_chunk", "none")
 RATE_LIMITS = {"requests": 600, "tokens-prompt": 600_000, "tokens-generated": 60_000}

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from playground.content import content_text
-from proxy.emulator_text import token_id, tokenize
+from proxy.emulator.text import token_id, tokenize
 
 BOS, START, END, EOT = "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"
 PYTHON_TAG, IMAGE = "<|python_tag|>", "<|image|>"

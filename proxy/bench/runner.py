@@ -1,9 +1,9 @@
 """``manage.py bench``: the whole stack under load, side by side with a direct client (README, "Benchmark").
 
 Three processes besides this one: the emulator at a fixed pace, the playground served by daphne (as
-``serve`` runs it) against a throwaway SQLite database, and the client process (``proxy.bench_client``)
+``serve`` runs it) against a throwaway SQLite database, and the client process (``proxy.bench.client``)
 that drives the streams. For each concurrency level the same streams run straight to the emulator with
-httpx (the baseline) and through the playground's websocket; ``proxy.bench_report`` turns the arrival
+httpx (the baseline) and through the playground's websocket; ``proxy.bench.report`` turns the arrival
 times and the emulator's known schedule into the figures.
 """
 
@@ -25,9 +25,9 @@ from typing import Any
 
 import httpx
 
-from proxy import bench_report
+from proxy.bench import report as bench_report
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANAGE_PY = ROOT / "manage.py"
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 
@@ -189,7 +189,7 @@ def py_spy(pid: int, output: str | None) -> Iterator[None]:
 def client_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in a fresh client process and return its JSON result."""
     done = subprocess.run(
-        [sys.executable, "-m", job.get("module", "proxy.bench_client")],
+        [sys.executable, "-m", job.get("module", "proxy.bench.client")],
         input=json.dumps(job),
         capture_output=True,
         text=True,
@@ -236,7 +236,7 @@ def run(config: BenchConfig, *, log: Any = print) -> dict[str, Any]:
         stopping = bench_report.summarise_stop(stop, emulator_streams(env))
         fanout = []
         for viewers in config.fanout:
-            result = client_job({**env, "kind": "fanout", "module": "proxy.bench_fanout", "viewers": viewers})
+            result = client_job({**env, "kind": "fanout", "module": "proxy.bench.fanout", "viewers": viewers})
             fanout.append(bench_report.summarise_fanout(viewers, result))
             log(bench_report.fanout_line(fanout[-1]))
     return {

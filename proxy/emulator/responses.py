@@ -19,9 +19,9 @@ import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from proxy.emulator_api import ApiError, invalid, model_not_found, resolve_model
-from proxy.emulator_faults import FaultSet
-from proxy.emulator_http import (
+from proxy.emulator.api import ApiError, invalid, model_not_found, resolve_model
+from proxy.emulator.faults import FaultSet
+from proxy.emulator.http import (
     Send,
     abandon_response,
     bad_key,
@@ -33,11 +33,11 @@ from proxy.emulator_http import (
     wait_until,
     write,
 )
-from proxy.emulator_text import ChoicePlan, chat_prompt_tokens, plan_choice
-from proxy.emulator_wire import SSE_CONTENT_TYPE, common_headers
+from proxy.emulator.text import ChoicePlan, chat_prompt_tokens, plan_choice
+from proxy.emulator.wire import SSE_CONTENT_TYPE, common_headers
 
 if TYPE_CHECKING:
-    from proxy.emulator import Emulator
+    from proxy.emulator.app import Emulator
 
 MAX_STORED = 1000
 

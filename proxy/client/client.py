@@ -1,8 +1,9 @@
 """The one client for the upstream (Fireworks or any OpenAI-compatible server).
 
 It streams ``/chat/completions`` and ``/completions`` with httpx, decodes the server-sent events with
-``proxy.sse`` and yields the plain events of ``proxy.events``. Every failure is translated here into
-the ``UpstreamError`` family, with the API key scrubbed out: no httpx exception leaves this module.
+``proxy.client.sse`` and yields the plain events of ``proxy.client.events``. Every failure is
+translated here into the ``UpstreamError`` family, with the API key scrubbed out: no httpx exception
+leaves this module.
 It imports neither Django nor Channels.
 """
 
@@ -19,21 +20,23 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from proxy.chunks import StreamState, chunk_events, opened_from
-from proxy.events import (
-    Event,
-    Finish,
+from proxy.client.chunks import StreamState, chunk_events, opened_from
+from proxy.client.errors import (
+    STATUSES,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamHTTPError,
     UpstreamProtocolError,
     UpstreamStreamError,
     UpstreamTimeout,
+    error_fields,
+    plain_text,
+    scrub,
 )
-from proxy.responses import ResponsesStreamError, ResponsesTranslator
-from proxy.sse import SSEDecoder, SSEEvent
-from proxy.transport import NotHTTPError, UpstreamTransport
-from proxy.upstream_errors import STATUSES, error_fields, plain_text, scrub
+from proxy.client.events import Event, Finish
+from proxy.client.responses import ResponsesStreamError, ResponsesTranslator
+from proxy.client.sse import SSEDecoder, SSEEvent
+from proxy.client.transport import NotHTTPError, UpstreamTransport
 
 __all__ = ["UpstreamClient", "close_shared_clients", "prepare_body", "scrub", "shared_client"]
 

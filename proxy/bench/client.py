@@ -1,6 +1,6 @@
 """The benchmark's client process: drives streams and records when each chunk arrived (``manage.py bench``).
 
-Run as ``python -m proxy.bench_client`` with one JSON job on stdin; it prints one JSON result. Jobs:
+Run as ``python -m proxy.bench.client`` with one JSON job on stdin; it prints one JSON result. Jobs:
 ``direct`` (httpx straight to the emulator, on the proxy's own transport), ``proxy`` (one websocket
 per stream through the playground), ``idle`` (many open sockets doing nothing) and ``stop`` (streams
 stopped after a few chunks). Times are
@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from proxy.transport import UpstreamTransport
-from proxy.upstream import prepare_body
+from proxy.client.client import prepare_body
+from proxy.client.transport import UpstreamTransport
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 

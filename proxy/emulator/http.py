@@ -11,9 +11,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from proxy.emulator_api import ApiError, error_body
-from proxy.emulator_faults import split_points
-from proxy.emulator_wire import common_headers
+from proxy.emulator.api import ApiError, error_body
+from proxy.emulator.faults import split_points
+from proxy.emulator.wire import common_headers
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

@@ -1,4 +1,4 @@
-"""OpenAI-compatible response JSON and headers → the plain events of ``proxy.events`` (pure).
+"""OpenAI-compatible response JSON and headers → the plain events of ``proxy.client.events`` (pure).
 
 Chat and completions chunks, whole (non-streamed) completions, and the response headers Fireworks
 sends (sampling options, prompt tokens, rate limits). Never assumes ``choices`` is non-empty.
@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from proxy.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
+from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
 
 
 def _to_int(value: str | None) -> int | None:

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.emulator_api import ModelInfo
-from proxy.emulator_template import raw_output
-from proxy.emulator_text import ChoicePlan, Piece, chat_logprobs, legacy_logprobs
+from proxy.emulator.api import ModelInfo
+from proxy.emulator.template import raw_output
+from proxy.emulator.text import ChoicePlan, Piece, chat_logprobs, legacy_logprobs
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 

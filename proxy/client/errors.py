@@ -1,4 +1,4 @@
-"""Upstream failures in words a person understands, with secrets scrubbed out (pure).
+"""The ``UpstreamError`` family, and upstream failures in words a person understands, secrets scrubbed (pure).
 
 Every error body shape seen in the wild: ``{"error": {...}}``, ``{"error": "..."}``, FastAPI's
 ``{"detail": ...}``, plain text and HTML pages, and empty bodies.
@@ -9,6 +9,83 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+
+class UpstreamError(Exception):
+    """Any failure talking to the upstream, safe to show a user: never holds the API key.
+
+    ``code`` is a short machine-readable word (see the subclasses); ``message`` is a sentence for a
+    person; ``retryable`` says whether trying the same request again may succeed.
+    """
+
+    code = "upstream_error"
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        retryable: bool | None = None,
+        param: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        if code is not None:
+            self.code = code
+        self.request_id = request_id
+        if retryable is not None:
+            self.retryable = retryable
+        self.param = param
+        self.body = body  # the raw error body (trimmed, scrubbed), for the run record
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as a plain mapping for frames and run records."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "status": self.status,
+            "request_id": self.request_id,
+            "retryable": self.retryable,
+            "param": self.param,
+        }
+
+
+class UpstreamHTTPError(UpstreamError):
+    """The upstream answered with a 4xx/5xx status (any body shape)."""
+
+    code = "http_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    """Connecting, the first byte, or the gap between two chunks took longer than allowed."""
+
+    code = "timeout"
+    retryable = True
+
+
+class UpstreamConnectionError(UpstreamError):
+    """The connection could not be made, or was cut before the stream finished."""
+
+    code = "connection_error"
+    retryable = True
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The upstream sent something that is not the expected wire format."""
+
+    code = "protocol_error"
+
+
+class UpstreamStreamError(UpstreamError):
+    """The upstream reported an error inside the stream (``data: {"error": ...}``)."""
+
+    code = "stream_error"
+
 
 # status -> (code, retryable, what it means when the upstream gives no message)
 STATUSES: dict[int, tuple[str, bool, str]] = {

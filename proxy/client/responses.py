@@ -1,4 +1,4 @@
-"""The Responses API (``POST /responses``): its request body and its stream, as the events of proxy.events.
+"""The Responses API (``POST /responses``): its request body and its stream, as the client's events.
 
 ``responses_body`` turns what the page sends into a Responses request; ``ResponsesTranslator`` turns each
 server-sent event of the stream (``response.created``, ``response.output_text.delta``,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.events import Delta, Event, Finish, Usage
+from proxy.client.events import Delta, Event, Finish, Usage
 
 # Registry names whose Responses field has another name.
 RENAMED = {"max_tokens": "max_output_tokens"}

@@ -1,12 +1,12 @@
 """The benchmark's fan-out mode: one stream watched live by N viewers (``manage.py bench --fanout``).
 
-Run as ``python -m proxy.bench_fanout`` with one JSON job on stdin (the same job fields as
-``proxy.bench_client``, plus ``viewers``); it prints one JSON result. One socket owns the stream; N more
+Run as ``python -m proxy.bench.fanout`` with one JSON job on stdin (the same job fields as
+``proxy.bench.client``, plus ``viewers``); it prints one JSON result. One socket owns the stream; N more
 sockets of the same user ``watch`` its conversation. Every socket lives in this one client process, so
 each chunk's arrival at a viewer is compared with its arrival at the owner on the same clock: the
 difference is the latency live watching adds (the channel layer's group send, the watcher's consumer, its
 websocket write, and this process reading N+1 sockets). It imports neither Django nor Channels;
-``proxy.bench_report.summarise_fanout`` does the arithmetic.
+``proxy.bench.report.summarise_fanout`` does the arithmetic.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from proxy.bench_client import chat_body, delta_items, open_sockets, server_cpu_seconds
+from proxy.bench.client import chat_body, delta_items, open_sockets, server_cpu_seconds
 
 
 async def owner_stream(ws: ClientConnection, job: dict[str, Any], conversation: int | None) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The proxy benchmark: a load generator, the fan-out client and the report."""

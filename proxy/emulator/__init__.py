@@ -1,0 +1,1 @@
+"""The offline Fireworks stand-in: same paths, SSE framing, headers, perf metrics and error shapes."""
