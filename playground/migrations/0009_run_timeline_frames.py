@@ -68,7 +68,9 @@ def _frames(run: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         frames.append({"type": "chat.finish", "t": end_t, "choice": int(index), "reason": reason})
     if isinstance(run.usage, dict):
         usage = {k: run.usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
-        frames.append({"type": "chat.usage", "t": end_t, **usage, "cached_tokens": run.usage.get("cached_tokens")})
+        frames.append(
+            {"type": "chat.usage", "t": end_t, **usage, "cached_tokens": run.usage.get("cached_tokens")}
+        )
     if isinstance(run.perf_metrics, dict):
         frames.append({"type": "chat.perf", "t": end_t, "metrics": run.perf_metrics})
     timings = _figures(deltas, run.usage, total)
