@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from playground.models import Run
-from tests.test_consumers import (  # noqa: F401  (fixtures)
+from tests.proxy.test_consumers import (  # noqa: F401  (fixtures)
     connect,
     of,
     saved_run,

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 
 from playground.models import Message
 from playground.selectors.conversations import conversation_page_data
-from tests.test_consumers import (  # noqa: F401  (fixtures)
+from tests.proxy.test_consumers import (  # noqa: F401  (fixtures)
     MODEL,
     connect,
     of,

@@ -15,7 +15,7 @@ from proxy.client.events import Delta, Done, Finish, Opened, Perf, RawOutput, Us
 from proxy.frames import FrameError, parse_start
 from proxy.relay import Relay
 from tests.emulator_fixture import EmulatorServer
-from tests.test_upstream import BASE, BODY, KEY, MODEL, choice, chunk, kinds, sse, stream_response
+from tests.proxy.client.test_client import BASE, BODY, KEY, MODEL, choice, chunk, kinds, sse, stream_response
 
 RESPONSES_BODY: dict[str, Any] = {"model": MODEL, "input": "Hi", "stream": True}
 

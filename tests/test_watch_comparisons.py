@@ -12,8 +12,8 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
 from playground.models import Membership, Role, Run
-from tests.test_consumers import MODEL
-from tests.test_watch import (
+from tests.proxy.test_consumers import MODEL
+from tests.proxy.test_watch import (
     anonymous_watcher,
     connect,
     expand,
@@ -58,7 +58,7 @@ def setup_comparison(conversations: list[int]) -> dict[str, Any]:
 async def test_a_comparison_link_holder_and_a_member_watch_every_column_and_nothing_else(
     connect: Any, emulator: Any
 ) -> None:
-    from tests.test_watch import cookie_for
+    from tests.proxy.test_watch import cookie_for
 
     owner = await connect()
     columns = [await new_conversation(owner) for _ in range(2)]

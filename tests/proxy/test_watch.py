@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from playground.asgi import application
-from tests import test_consumers
 from tests.frames import expand
-from tests.test_consumers import ORIGIN, Socket
+from tests.proxy import test_consumers
+from tests.proxy.test_consumers import ORIGIN, Socket
 
 # The chat socket fixtures (signed-in "alice", the emulator as upstream, the API key check).
 user = test_consumers.user
