@@ -9,6 +9,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from playground.secretfile import default_secret_file, local_secret
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -21,14 +23,23 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# An unset secret key is only acceptable for a local, single-machine run; say so loudly in prod.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "insecure-local-playground-key-set-DJANGO_SECRET_KEY"
+# Without DJANGO_SECRET_KEY, a random secret generated on the first run and kept outside the repository
+# (mode 0600) in PLAYGROUND_SECRET_FILE, reused on later runs; the app logs which file at startup
+# (playground/apps.py). Several processes of one deployment need the same key: set it, or share the file.
+PLAYGROUND_SECRET_FILE = ""
+PLAYGROUND_SECRET_GENERATED = False
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    _secret_file = Path(os.environ.get("PLAYGROUND_SECRET_FILE") or default_secret_file()).expanduser()
+    SECRET_KEY, PLAYGROUND_SECRET_GENERATED = local_secret(_secret_file)
+    PLAYGROUND_SECRET_FILE = str(_secret_file)
 ALLOWED_HOSTS = [
     h.strip()
     for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
     if h.strip()
 ]
-# Encrypts secrets at rest (a workspace's API key); falls back to a derivation from SECRET_KEY.
+# Encrypts secrets at rest (a workspace's API key); falls back to a derivation from SECRET_KEY (the
+# generated one above when DJANGO_SECRET_KEY is unset).
 PLAYGROUND_ENCRYPTION_KEY = os.environ.get("PLAYGROUND_ENCRYPTION_KEY", "")
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
