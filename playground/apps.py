@@ -22,6 +22,12 @@ class PlaygroundConfig(AppConfig):
         from django.db.models.signals import post_save
 
         post_save.connect(_personal_workspace, sender=settings.AUTH_USER_MODEL, dispatch_uid="personal_ws")
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        from playground import throttle
+
+        user_login_failed.connect(throttle.on_login_failed, dispatch_uid="throttle_login_failed")
+        user_logged_in.connect(throttle.on_logged_in, dispatch_uid="throttle_logged_in")
         secret_file = getattr(settings, "PLAYGROUND_SECRET_FILE", "")
         if secret_file:
             # One line naming the file (never the secret): DJANGO_SECRET_KEY is unset.

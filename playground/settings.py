@@ -166,12 +166,40 @@ else:
         }
     }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Sign-in and sign-up throttling (playground/throttle.py): shared by every process through Redis
+    # when there is one, else per process.
+    "throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("PLAYGROUND_CHANNEL_PREFIX", "playground") + ":throttle",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    ),
+}
+# Failed sign-ins allowed per account and per client address in PLAYGROUND_LOGIN_WINDOW seconds, and
+# sign-up attempts per address in PLAYGROUND_SIGNUP_WINDOW seconds; then HTTP 429 until the window ends.
+PLAYGROUND_LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("PLAYGROUND_LOGIN_FAILURES_PER_ACCOUNT", "5"))
+PLAYGROUND_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("PLAYGROUND_LOGIN_FAILURES_PER_ADDRESS", "20"))
+PLAYGROUND_LOGIN_WINDOW = int(os.environ.get("PLAYGROUND_LOGIN_WINDOW", "900"))
+PLAYGROUND_SIGNUPS_PER_ADDRESS = int(os.environ.get("PLAYGROUND_SIGNUPS_PER_ADDRESS", "10"))
+PLAYGROUND_SIGNUP_WINDOW = int(os.environ.get("PLAYGROUND_SIGNUP_WINDOW", "3600"))
+# The throttle first (it refuses a throttled account or address for any login, the admin's too), then
+# Django's own, which checks the password.
+AUTHENTICATION_BACKENDS = [
+    "playground.throttle.ThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "playground.passwords.VarietyValidator", "OPTIONS": {"min_distinct": 5}},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "playground"
