@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "playground.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -67,6 +68,31 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- HTTPS and headers -------------------------------------------------------------------------------
+# Every response: a Content-Security-Policy (playground/middleware.py), nosniff, DENY framing and a
+# same-origin referrer (Django's defaults). PLAYGROUND_CSP_STYLE_ATTRIBUTES=0 refuses style attributes too.
+PLAYGROUND_CSP_STYLE_ATTRIBUTES = env_bool("PLAYGROUND_CSP_STYLE_ATTRIBUTES", True)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# PLAYGROUND_HTTPS=1: the site is reached over HTTPS only. HTTP is redirected to HTTPS, browsers are told
+# to use HTTPS for PLAYGROUND_HSTS_SECONDS (HSTS), and the session and CSRF cookies are Secure.
+# PLAYGROUND_BEHIND_PROXY=1: TLS ends at a reverse proxy that sets X-Forwarded-Proto: https (and must
+# overwrite that header from clients); it tells Django (and the websocket origin check) the request was
+# secure. Leave it unset when nothing in front sets the header, or clients could forge it.
+PLAYGROUND_HTTPS = env_bool("PLAYGROUND_HTTPS", False)
+if env_bool("PLAYGROUND_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PLAYGROUND_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("PLAYGROUND_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PLAYGROUND_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("PLAYGROUND_HSTS_PRELOAD", True)  # only matters once submitted
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 ROOT_URLCONF = "playground.urls"
 ASGI_APPLICATION = "playground.asgi.application"
