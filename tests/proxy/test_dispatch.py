@@ -156,7 +156,7 @@ def test_fuzzed_frames_never_crash_the_socket(
     assert all(isinstance(f.get("type"), str) for f in got)
 
 
-async def test_a_stream_survives_its_sockets_bad_frames(connect: Any, emulator: Any)  # noqa: F811 -> None:
+async def test_a_stream_survives_its_sockets_bad_frames(connect: Any, emulator: Any) -> None:
     sock: Socket = await connect()
     emulator.configure(tokens_per_second=100)
     await sock.start("good")
@@ -167,4 +167,3 @@ async def test_a_stream_survives_its_sockets_bad_frames(connect: Any, emulator: 
     assert done["type"] == "chat.done" and done["status"] == "done"
     refused = [f for f in frames if f["type"] == "chat.error"]
     assert len(refused) == 4 and all(f["stream"] != "good" for f in refused)
-
