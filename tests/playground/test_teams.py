@@ -20,7 +20,7 @@ from django.utils import timezone
 from playground.asgi import application
 from playground.models import Conversation, Invitation, Membership, Preset, Role, ShareLink, Visibility
 from playground.services import runs, sharing, workspaces
-from tests.proxy.test_consumers import API_KEY, MODEL, ORIGIN, Socket
+from tests.proxy.conftest import API_KEY, MODEL, ORIGIN, Socket
 
 WORKSPACE_KEY = "fw_WORKSPACESECRET9876wxyz"
 ACTIONS = ("view", "run", "edit", "delete", "share", "fork", "manage_members", "manage_settings", "watch")

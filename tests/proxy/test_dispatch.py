@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from playground.asgi import application
 from proxy.protocol import MAX_FRAME_BYTES
-from tests.proxy.test_consumers import MODEL, ORIGIN, Socket, session_cookie, upstream_settings, user  # noqa: F401
+from tests.proxy.conftest import ORIGIN, Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -105,7 +105,7 @@ async def exchange(cookie: bytes, texts: list[str]) -> tuple[list[dict[str, Any]
 
 
 @pytest.fixture
-def closed_upstream(upstream_settings: Any) -> Any:  # noqa: F811
+def closed_upstream(upstream_settings: Any) -> Any:
     # Valid streams among the fuzz fail fast (nothing listens there) rather than reach a server.
     upstream_settings.FIREWORKS_BASE_URL = "http://127.0.0.1:9/v1"
     return upstream_settings
@@ -113,7 +113,7 @@ def closed_upstream(upstream_settings: Any) -> Any:  # noqa: F811
 
 def test_hand_made_hostile_frames_each_get_an_error_and_the_socket_stays(
     closed_upstream: Any,
-    session_cookie: bytes,  # noqa: F811
+    session_cookie: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
@@ -142,7 +142,7 @@ def test_hand_made_hostile_frames_each_get_an_error_and_the_socket_stays(
 @given(batch=st.lists(frames, min_size=40, max_size=80))
 def test_fuzzed_frames_never_crash_the_socket(
     closed_upstream: Any,
-    session_cookie: bytes,  # noqa: F811
+    session_cookie: bytes,
     caplog: pytest.LogCaptureFixture,
     batch: list[Any],
 ) -> None:

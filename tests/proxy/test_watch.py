@@ -14,14 +14,9 @@ from django.test import Client
 from playground.asgi import application
 from playground.models import Membership, Role, Run
 from tests.frames import expand
-from tests.proxy import test_consumers
-from tests.proxy.test_consumers import MODEL, ORIGIN, Socket
+from tests.proxy.conftest import MODEL, ORIGIN, Socket
 
 # The chat socket fixtures (signed-in "alice", the emulator as upstream, the API key check).
-user = test_consumers.user
-session_cookie = test_consumers.session_cookie
-upstream_settings = test_consumers.upstream_settings
-connect = test_consumers.connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
