@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from playground.models import Comparison, Conversation, Run, ShareLink
+from playground.models import Comparison, Conversation, ShareLink
 from playground.selectors.comparisons import (
     comparison_conversation_ids,
     comparison_data,
@@ -223,14 +223,6 @@ def conversation_for_viewer(
     return conversation
 
 
-def _tokens_per_second(run: Run) -> float | None:
-    completion = (run.usage or {}).get("completion_tokens")
-    total, ttft = (run.timings or {}).get("total_ms"), (run.timings or {}).get("ttft_ms")
-    if not completion or total is None or ttft is None or total <= ttft:
-        return None
-    return round(completion / ((total - ttft) / 1000), 1)
-
-
 def shared_page_data(*, link: ShareLink) -> dict[str, Any]:
     """What ``/s/<token>/`` shows: the branch on screen, each reply's run metrics and options, minus
     what the link hides (the system prompt, the parameters and effective sampling options)."""
@@ -251,7 +243,8 @@ def shared_page_data(*, link: ShareLink) -> dict[str, Any]:
                 "model": run.response_model or run.model,
                 "usage": run.usage or {},
                 "ttft_ms": (run.timings or {}).get("ttft_ms"),
-                "tokens_per_second": _tokens_per_second(run),
+                # The figure as the stream computed it (proxy.relay.figures): one formula everywhere.
+                "tokens_per_second": (run.timings or {}).get("tokens_per_second"),
                 "started_by": run.started_by.get_username() if run.started_by else None,
                 "options": None if hides.parameters else sorted((run.sampling_options or {}).items()),
             }

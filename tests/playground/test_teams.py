@@ -325,7 +325,7 @@ def test_share_page_shows_messages_metrics_and_options_then_expires_or_is_revoke
         "You are terse.",
         "temperature",
         "TTFT 100 ms",
-        "20.0 tok/s",
+        "19.0 tok/s",
         "by <strong>ann</strong>",
     ):
         assert text in page, text
