@@ -77,6 +77,9 @@ OUTGOING: dict[str, Frame] = {
     "code.rendered": _frame("type stream request snippets", "", "The request and its code."),
     "watch.ok": _frame("type conversation", "", "Now watching."),
     "unwatch.ok": _frame("type conversation", "", "No longer watching."),
+    "watch.ended": _frame(
+        "type conversation reason message", "", "The watch ended: the viewer's access to it did."
+    ),
     "watch.snapshot": _frame(
         "type watching conversation started_by stream run model i t frames",
         "",

@@ -17,13 +17,15 @@ import asyncio
 import json
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 
-from playground.models import Conversation
+from playground.selectors.sharing import conversation_for_viewer
+from playground.services.access import access_group
 from proxy.dispatch import FrameConsumer, Handler
 from proxy.protocol import FrameError
 from proxy.relay import StreamRecord
@@ -52,32 +54,36 @@ def streams_group_name(conversation_id: int) -> str:
     return f"conversation.{conversation_id}.streams"
 
 
+@dataclass(frozen=True)
+class Access:
+    """How a socket may watch a conversation: what it must not see, and the channel-layer groups told
+    when that access changes (``playground.services.access``)."""
+
+    hide_parameters: bool
+    groups: tuple[str, ...]
+
+
 def _viewable(
     *, user: Any, conversation_id: int, share_token: str | None, comparison_id: int | None = None
-) -> bool:
-    """Whether the viewer may watch but not see the parameters; raises when they may not watch at all.
+) -> Access:
+    """How the viewer may watch; raises when they may not watch at all.
 
     Members and share-link holders alike go through ``conversation_for_viewer`` (the one door); with
     ``comparison_id`` (or a comparison's link), the conversation is one of that comparison's columns.
     """
-    try:
-        from playground.selectors.sharing import conversation_for_viewer
-    except ImportError:  # pragma: no cover - before sharing existed: owners only
-        from playground.selectors.conversations import conversation_get_for_user
-
-        if (
-            share_token is not None
-            or comparison_id is not None
-            or not getattr(user, "is_authenticated", False)
-        ):
-            raise Conversation.DoesNotExist from None
-        conversation_get_for_user(user=user, conversation_id=conversation_id)
-        return False
     conversation = conversation_for_viewer(
         user=user, conversation_id=conversation_id, share_token=share_token, comparison_id=comparison_id
     )
     link = getattr(conversation, "via_share_link", None)
-    return bool(link is not None and link.hide_parameters)
+    groups = [
+        access_group("conversation", conversation.pk),
+        access_group("workspace", conversation.workspace_id),
+    ]
+    if link is not None and link.comparison_id is not None:
+        groups.append(access_group("comparison", link.comparison_id))
+    if comparison_id is not None:
+        groups.append(access_group("comparison", comparison_id))
+    return Access(hide_parameters=bool(link is not None and link.hide_parameters), groups=tuple(groups))
 
 
 def _without_parameters(text: str) -> str:
@@ -309,6 +315,9 @@ class WatchMixin(FrameConsumer):
         self.watched = set()
         self.restricted = set()
         self.live = {}
+        # What each watch was allowed with, to check it again when access changes.
+        self.watch_access: dict[int, tuple[str | None, int | None, Access]] = {}
+        self.access_groups: Counter[str] = Counter()
 
     async def watch(self, content: dict[str, Any]) -> None:
         """Join a conversation's group if the viewer may see it; then ask its running streams to catch up."""
@@ -326,7 +335,7 @@ class WatchMixin(FrameConsumer):
         if conversation not in self.watched and len(self.watched) >= MAX_WATCHED:
             raise FrameError("invalid_frame", f"A socket may watch at most {MAX_WATCHED} conversations.")
         try:
-            hide_parameters = await database_sync_to_async(_viewable)(
+            access = await database_sync_to_async(_viewable)(
                 user=self.scope.get("user"),
                 conversation_id=conversation,
                 share_token=share,
@@ -339,10 +348,7 @@ class WatchMixin(FrameConsumer):
         hub = hub_for(self.channel_layer, group_name(conversation))
         await hub.add(self)
         self.watched.add(conversation)
-        if hide_parameters:
-            self.restricted.add(conversation)
-        else:
-            self.restricted.discard(conversation)
+        await self._set_access(conversation, (share, comparison, access))
         await self.send_frame({"type": "watch.ok", "conversation": conversation})
         await self.channel_layer.group_send(
             streams_group_name(conversation),
@@ -359,16 +365,71 @@ class WatchMixin(FrameConsumer):
         conversation = content.get("conversation")
         if isinstance(conversation, bool) or not isinstance(conversation, int):
             raise FrameError("invalid_frame", "'conversation' must be a conversation id (a number).")
-        if conversation in self.watched:
-            self.watched.discard(conversation)
-            await hub_for(self.channel_layer, group_name(conversation)).remove(self)
+        await self._end_watch(conversation)
         await self.send_frame({"type": "unwatch.ok", "conversation": conversation})
 
     async def leave_groups(self) -> None:
         """Leave every group (on disconnect)."""
         for conversation in list(self.watched):
+            await self._end_watch(conversation)
+
+    async def _set_access(
+        self, conversation: int, allowed: tuple[str | None, int | None, Access] | None
+    ) -> None:
+        """Remember how a watch is allowed (None: it ended), joining and leaving the access groups."""
+        before = self.watch_access.pop(conversation, None)
+        if allowed is not None:
+            self.watch_access[conversation] = allowed
+            if allowed[2].hide_parameters:
+                self.restricted.add(conversation)
+            else:
+                self.restricted.discard(conversation)
+            for group in allowed[2].groups:
+                self.access_groups[group] += 1
+                if self.access_groups[group] == 1:
+                    await self.channel_layer.group_add(group, self.channel_name)
+        else:
+            self.restricted.discard(conversation)
+        for group in before[2].groups if before else ():
+            self.access_groups[group] -= 1
+            if self.access_groups[group] <= 0:
+                del self.access_groups[group]
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _end_watch(self, conversation: int) -> None:
+        if conversation in self.watched:
+            self.watched.discard(conversation)
             await hub_for(self.channel_layer, group_name(conversation)).remove(self)
-        self.watched.clear()
+        await self._set_access(conversation, None)
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """Access changed somewhere this socket watches: check each affected watch again, and end (and
+        say so) those no longer allowed, within the time of one database read."""
+        group = event.get("group")
+        for conversation, (share, comparison, access) in list(self.watch_access.items()):
+            if group not in access.groups:
+                continue
+            try:
+                now = await database_sync_to_async(_viewable)(
+                    user=self.scope.get("user"),
+                    conversation_id=conversation,
+                    share_token=share,
+                    comparison_id=comparison,
+                )
+            except (ObjectDoesNotExist, PermissionDenied):
+                await self._end_watch(conversation)
+                await self.send_frame(
+                    {
+                        "type": "watch.ended",
+                        "conversation": conversation,
+                        "reason": "access",
+                        "message": "You may no longer watch this conversation: its share link was revoked, "
+                        "or your access to it changed.",
+                    }
+                )
+                continue
+            if conversation in self.watch_access:
+                await self._set_access(conversation, (share, comparison, now))
 
     # --- channel-layer handlers -----------------------------------------------------------------------
 

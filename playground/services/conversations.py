@@ -16,6 +16,7 @@ from playground.permissions import can
 from playground.selectors.conversations import conversation_get_for_user
 from playground.selectors.sharing import LinkHides
 from playground.selectors.workspaces import role_of
+from playground.services.access import access_changed
 from playground.tree import children_by_parent, path_ids
 
 TITLE_MAX = 200
@@ -91,6 +92,7 @@ def conversation_rename(*, user: Any, conversation_id: int, title: str) -> Conve
 def conversation_delete(*, user: Any, conversation_id: int) -> None:
     """Delete one of the user's conversations with its messages and runs."""
     conversation_get_for_user(user=user, conversation_id=conversation_id, action="delete").delete()
+    access_changed(conversations=[conversation_id])
 
 
 @transaction.atomic

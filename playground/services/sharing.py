@@ -15,6 +15,7 @@ from playground.models import Comparison, Conversation, ShareLink, Visibility
 from playground.selectors.comparisons import comparison_get_for_user
 from playground.selectors.conversations import conversation_get_for_user
 from playground.selectors.sharing import LinkHides, share_link_active
+from playground.services.access import access_changed
 from playground.services.conversations import conversation_fork_from
 from playground.tree import leaf_of
 
@@ -93,6 +94,10 @@ def share_link_revoke(*, user: Any, share_link_id: int) -> ShareLink:
     if link.revoked_at is None:
         link.revoked_at = timezone.now()
         link.save(update_fields=["revoked_at"])
+        access_changed(
+            conversations=[link.conversation_id] if link.conversation_id else [],
+            comparisons=[link.comparison_id] if link.comparison_id else [],
+        )
     return link
 
 
@@ -128,6 +133,7 @@ def conversation_set_visibility(*, user: Any, conversation_id: int, visibility: 
     )
     conversation.visibility = visibility
     Conversation.objects.filter(pk=conversation.pk).update(visibility=visibility)
+    access_changed(conversations=[conversation.pk])
     return conversation
 
 
@@ -141,4 +147,5 @@ def comparison_set_visibility(*, user: Any, comparison_id: int, visibility: str)
     )
     comparison.visibility = visibility
     Comparison.objects.filter(pk=comparison.pk).update(visibility=visibility)
+    access_changed(comparisons=[comparison.pk])
     return comparison

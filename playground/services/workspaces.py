@@ -18,6 +18,7 @@ from django.utils.text import slugify
 from playground.crypto import encrypt
 from playground.models import Invitation, Membership, Role, Workspace
 from playground.selectors.workspaces import invitation_state, workspace_get_for_user
+from playground.services.access import access_changed
 
 NAME_LENGTH = 120
 API_KEY_LENGTH = 500
@@ -137,6 +138,7 @@ def membership_set_role(*, user: Any, membership_id: int, role: str) -> Membersh
         raise ValidationError("A workspace needs an owner: make someone else an owner first.")
     membership.role = role
     membership.save(update_fields=["role"])
+    access_changed(workspaces=[membership.workspace_id])
     return membership
 
 
@@ -150,3 +152,4 @@ def membership_remove(*, user: Any, membership_id: int) -> None:
     if membership.workspace.personal_for_id == membership.user_id:
         raise ValidationError("A personal workspace always keeps its owner.")
     membership.delete()
+    access_changed(workspaces=[membership.workspace_id])

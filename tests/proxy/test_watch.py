@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -329,3 +330,84 @@ async def cookie_for_existing(username: str) -> bytes:
         return f"sessionid={client.cookies['sessionid'].value}".encode()
 
     return await database_sync_to_async(login)()
+
+
+# --- access ends, the watch ends ---------------------------------------------------------------
+
+
+async def test_revoking_a_link_ends_its_watches_at_once_and_the_next_stream_is_not_seen(
+    connect: Any, emulator: Any
+) -> None:
+    from playground.services.sharing import share_link_create, share_link_revoke
+
+    owner = await connect()
+    conversation = await new_conversation(owner)
+    alice = await database_sync_to_async(get_user_model().objects.get)(username="alice")
+    link = await database_sync_to_async(share_link_create)(user=alice, conversation_id=conversation)
+    kept = await database_sync_to_async(share_link_create)(user=alice, conversation_id=conversation)
+    watcher, ok = await anonymous_watcher(conversation, link.token)
+    other, ok_other = await anonymous_watcher(conversation, kept.token)
+    assert ok["type"] == ok_other["type"] == "watch.ok"
+
+    started = time.monotonic()
+    await database_sync_to_async(share_link_revoke)(user=alice, share_link_id=link.pk)
+    ended = json.loads(await watcher.receive_from(1))
+    assert time.monotonic() - started < 1
+    assert ended["type"] == "watch.ended" and ended["conversation"] == conversation
+    assert "revoked" in ended["message"]
+
+    await owner.start("s2", conversation=conversation, params={"max_tokens": 5})
+    await owner.until_end("s2")
+    # The revoked link's holder sees nothing of the next stream; the other link's holder sees it all.
+    assert await watcher.receive_nothing(0.3)
+    got = [json.loads(await other.receive_from()) for _ in range(2)]
+    assert [f["type"] for f in got] == ["chat.started", "chat.opened"]
+    for communicator in (watcher, other):
+        await communicator.disconnect()
+
+
+async def test_removing_a_member_ends_their_watch(connect: Any, emulator: Any) -> None:
+    from playground.models import Workspace
+    from playground.services.workspaces import membership_remove, membership_set_role
+
+    def team_with_bob() -> tuple[int, int, int]:
+        alice = get_user_model().objects.get(username="alice")
+        team = Workspace.objects.create(name="Team")
+        Membership.objects.create(workspace=team, user=alice, role=Role.OWNER)
+        bob = Membership.objects.create(
+            workspace=team, user=get_user_model().objects.get(username="bob"), role=Role.EDITOR
+        )
+        carol = Membership.objects.create(
+            workspace=team, user=get_user_model().objects.get(username="carol"), role=Role.VIEWER
+        )
+        return team.pk, bob.pk, carol.pk
+
+    owner = await connect()
+    bob_socket = await connect(await cookie_for("bob"))
+    carol_socket = await connect(await cookie_for("carol"))
+    team, bob, carol = await database_sync_to_async(team_with_bob)()
+    conversation = await new_conversation(owner)
+
+    def move_to_team() -> None:
+        from playground.models import Conversation, Visibility
+
+        Conversation.objects.filter(pk=conversation).update(
+            workspace_id=team, visibility=Visibility.WORKSPACE
+        )
+
+    await database_sync_to_async(move_to_team)()
+    assert (await watch(bob_socket, conversation))["type"] == "watch.ok"
+    assert (await watch(carol_socket, conversation))["type"] == "watch.ok"
+    alice = await database_sync_to_async(get_user_model().objects.get)(username="alice")
+
+    # A lower role that may still watch keeps the watch; removal ends it within a second, with the reason.
+    await database_sync_to_async(membership_set_role)(user=alice, membership_id=carol, role=Role.VIEWER)
+    await database_sync_to_async(membership_remove)(user=alice, membership_id=bob)
+    ended = await bob_socket.receive(1)
+    assert ended["type"] == "watch.ended" and ended["conversation"] == conversation
+    assert await carol_socket.communicator.receive_nothing(0.3)
+
+    await owner.start("s3", conversation=conversation, params={"max_tokens": 5})
+    await owner.until_end("s3")
+    assert await bob_socket.communicator.receive_nothing(0.3)
+    assert (await carol_socket.receive())["type"] == "chat.started"
