@@ -259,9 +259,11 @@ class Run(models.Model):
     rate_limits = models.JSONField(default=dict, blank=True)
     usage = models.JSONField(null=True, blank=True)
     perf_metrics = models.JSONField(null=True, blank=True)
-    # {ttft_ms, total_ms, chunks, chunks_per_second}, measured by the server from the request being sent.
+    # The stream's figures (proxy.relay.figures): {ttft_ms, total_ms, chunks, tokens, decode_ms,
+    # tokens_per_second}, measured by the server from the request being sent.
     timings = models.JSONField(default=dict, blank=True)
-    # The chunk timeline to replay the stream later: [[i, t_ms, choice, content, reasoning], ...].
+    # The frames the stream sent after chat.started, in order, without the stream id (deltas without
+    # logprobs), ending with chat.done or chat.error: replayed through the page's fold as live frames.
     timeline = models.JSONField(default=list, blank=True)
     # Per choice: {content, reasoning, tool_calls (assembled), finish_reason, logprobs}.
     output = models.JSONField(default=list, blank=True)

@@ -5,23 +5,40 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from proxy.frames import FrameError, error_frame
+from proxy.protocol import MAX_FRAME_BYTES, MAX_FRAME_DEPTH, FrameError, error_frame
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def scrub_key(text: str) -> str:
-    """The text with the server's API key replaced."""
-    key = settings.FIREWORKS_API_KEY
-    return text.replace(key, "[redacted]") if key else text
+def scrub_key(text: str, *more: str) -> str:
+    """The text with the server's API key (and any ``more`` keys) replaced."""
+    for key in (settings.FIREWORKS_API_KEY, *more):
+        if key:
+            text = text.replace(key, "[redacted]")
+    return text
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether parsed JSON nests deeper than MAX_FRAME_DEPTH (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_FRAME_DEPTH:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, dict | list))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
+    return False
 
 
 class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -43,12 +60,20 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 error_frame(stream=None, code="invalid_frame", message="Frames must be JSON text.")
             )
             return
+        if len(text_data) > MAX_FRAME_BYTES:
+            message = f"The frame is {len(text_data)} characters long; the limit is {MAX_FRAME_BYTES}."
+            await self.send_frame(error_frame(stream=None, code="frame_too_large", message=message))
+            return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             await self.send_frame(
                 error_frame(stream=None, code="invalid_json", message="The frame is not valid JSON.")
             )
+            return
+        if _too_deep(content):
+            message = f"The frame nests deeper than {MAX_FRAME_DEPTH} levels."
+            await self.send_frame(error_frame(stream=None, code="invalid_frame", message=message))
             return
         await self.receive_json(content)
 
@@ -58,7 +83,8 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         try:
             if not isinstance(content, dict):
                 raise FrameError("invalid_frame", "A frame must be a JSON object with a 'type'.")
-            handler = self.handlers().get(content.get("type"))  # type: ignore[arg-type]
+            kind = content.get("type")
+            handler = self.handlers().get(kind) if isinstance(kind, str) else None
             if handler is None:
                 kind = str(content.get("type"))[:50]
                 message = f"Unknown frame type {kind!r}{self.unknown_type_hint}."
@@ -69,20 +95,34 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 stream=exc.stream or stream, code=exc.code, message=exc.message, param=exc.param
             )
             await self.send_frame(frame)
+        except Exception:
+            # A frame no check foresaw: the socket and its other streams stay up; the user is told.
+            logger.error(
+                "A %s frame failed:\n%s", self.frame_kind(content), scrub_key(traceback.format_exc())
+            )
+            message = "The server could not handle this frame."
+            await self.send_frame(error_frame(stream=stream, code="internal_error", message=message))
 
-    async def send_frame(self, frame: dict[str, Any]) -> None:
+    @staticmethod
+    def frame_kind(content: Any) -> str:
+        """The frame's type for a log line (bounded; never the frame's contents)."""
+        kind = content.get("type") if isinstance(content, dict) else None
+        return repr(kind[:50]) if isinstance(kind, str) else "malformed"
+
+    async def send_frame(self, frame: dict[str, Any], secrets: tuple[str, ...] = ()) -> None:
         """Send one frame, unless the socket is gone."""
         if not self.closed:
-            await self.send_text(json.dumps(frame))
+            await self.send_text(json.dumps(frame), secrets)
 
-    async def send_text(self, text: str) -> None:
-        """Send a frame already encoded, unless the socket is gone; the API key never leaves in one."""
+    async def send_text(self, text: str, secrets: tuple[str, ...] = ()) -> None:
+        """Send a frame already encoded, unless the socket is gone; no API key in use ever leaves in one
+        (the server's, and ``secrets``: the workspace key of the stream the frame belongs to)."""
         if self.closed:
             return
-        key = settings.FIREWORKS_API_KEY
-        if key and key in text:
-            logger.error("A frame held the API key; it was redacted before sending.")
-            text = scrub_key(text)
+        for key in (settings.FIREWORKS_API_KEY, *secrets):
+            if key and key in text:
+                logger.error("A frame held an API key; it was redacted before sending.")
+                text = text.replace(key, "[redacted]")
         try:
             await self.send(text_data=text)
         except Exception as exc:

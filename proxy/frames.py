@@ -11,54 +11,17 @@ from typing import Any
 
 from django.conf import settings
 
-from playground.params import Mode, ParamError, to_request_fields, validate
+from playground.params import ALL, Mode, ParamError, to_request_fields, validate
 from proxy.client.client import prepare_body
 from proxy.client.responses import responses_body
+from proxy.protocol import FrameError
 
 ROLES = ("system", "user", "assistant", "tool")
 PART_TYPES = ("text", "image_url")
 MAX_STREAM_ID = 200
 
 
-class FrameError(Exception):
-    """A frame the server cannot act on; becomes a ``chat.error`` and the socket stays open."""
-
-    def __init__(
-        self, code: str, message: str, *, stream: str | None = None, param: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.stream = stream
-        self.param = param
-
-
-def error_frame(
-    *,
-    stream: str | None,
-    code: str,
-    message: str,
-    retryable: bool = False,
-    status: int | None = None,
-    request_id: str | None = None,
-    param: str | None = None,
-    **more: Any,
-) -> dict[str, Any]:
-    """A ``chat.error`` frame with every documented field present."""
-    return {
-        "type": "chat.error",
-        "stream": stream,
-        "code": code,
-        "message": message,
-        "retryable": retryable,
-        "status": status,
-        "request_id": request_id,
-        "param": param,
-        **more,
-    }
-
-
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class StartRequest:
     """A validated ``chat.start``: what to save and the exact body to send."""
 
@@ -72,9 +35,13 @@ class StartRequest:
     extra: dict[str, Any]
     conversation: int | None
     body: dict[str, Any]
-    # The workspace's own upstream key when it has one (set by the consumer; never in a frame or repr).
-    api_key: str = dataclasses.field(default="", repr=False)
     previous_response_id: str | None = None
+
+    @property
+    def choices(self) -> int:
+        """How many choices the request asks for (the bound on the upstream's choice indexes)."""
+        n = self.body.get("n")
+        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
 
 
 def stream_id(content: dict[str, Any]) -> str:
@@ -138,7 +105,7 @@ def parse_start(content: dict[str, Any]) -> StartRequest:
     """Check a ``chat.start`` frame and build the request body; raises FrameError naming what is wrong."""
     stream = stream_id(content)
     mode: Mode = content.get("mode", "chat")
-    if mode not in ("chat", "completions", "responses"):
+    if mode not in ALL:
         raise FrameError("invalid_frame", "'mode' must be chat, completions or responses.", stream=stream)
     previous = content.get("previous_response_id")
     if previous is not None and (mode != "responses" or not isinstance(previous, str) or not previous):

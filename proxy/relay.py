@@ -1,18 +1,34 @@
-"""One stream's relay state: folds upstream events into ``chat.*`` frames and the run record.
+"""The ONE fold of a stream on the server: upstream events in, ``chat.*`` frames and a ``StreamRecord`` out.
 
-Pure bookkeeping in memory (no database, no network): per-choice text, tool calls and logprobs,
-the chunk timeline and the timings.
+Pure bookkeeping in memory (no database, no network). The record holds, with named fields, what the
+page's fold (``static/playground/core/stream.js``) holds: per-choice text, reasoning, tool calls and
+logprobs; usage; the applied and requested sampling options; the timeline (the frames sent, in order,
+without the stream id: replay and live-watch snapshots feed them to the page's fold as they came) and
+the figures, each computed by one formula (``figures``; README, "How each figure is computed").
+
+Everything the upstream controls is bounded here: choice indexes (to the ``n`` asked for), tool-call
+indexes, the number of deltas and the text kept. Past a bound the stream ends with a protocol error
+and keeps what arrived.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.client.errors import UpstreamProtocolError
 from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
+from proxy.protocol import error_frame
 
 # Response headers the page has no use for (session state of the upstream, not facts about the reply).
 HIDDEN_HEADERS = frozenset({"set-cookie"})
+# Bounds on what one stream may make the server keep (hostile or broken upstreams).
+MAX_TOOL_CALLS = 128
+MAX_DELTAS = 100_000
+MAX_TEXT = 8 * 1024 * 1024  # characters of content, reasoning and tool-call arguments, all choices together
+# Delta fields kept in the timeline (logprobs stay in the choice's output only: they would double it).
+TIMELINE_DELTA_FIELDS = ("content", "reasoning", "tool_calls")
 
 
 def _merge_logprobs(into: dict[str, Any], fragment: dict[str, Any]) -> None:
@@ -24,37 +40,111 @@ def _merge_logprobs(into: dict[str, Any], fragment: dict[str, Any]) -> None:
             into[key] = list(value) if isinstance(value, list) else value
 
 
-def _merge_tool_calls(into: dict[int, dict[str, Any]], fragments: list[dict[str, Any]]) -> None:
-    for position, fragment in enumerate(fragments):
-        if not isinstance(fragment, dict):
-            continue
-        index = fragment.get("index", position)
-        call = into.setdefault(
-            index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
-        )
-        if fragment.get("id"):
-            call["id"] = fragment["id"]
-        if fragment.get("type"):
-            call["type"] = fragment["type"]
-        function = fragment.get("function") or {}
-        if function.get("name") and not call["function"]["name"]:
-            call["function"]["name"] = function["name"]
-        if function.get("arguments"):
-            call["function"]["arguments"] += function["arguments"]
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
-class Relay:
-    """One stream's state in memory: per-choice text, the timeline and the timings."""
+@dataclass
+class ChoiceRecord:
+    """What one choice has said so far."""
 
-    def __init__(self, stream: str) -> None:
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None
+    raw_output: dict[str, Any] | None = None
+
+    def merge_tool_calls(self, fragments: list[Any]) -> int:
+        """Fold tool-call fragments (id and name first, then ``arguments`` in pieces); return text added."""
+        added = 0
+        for position, fragment in enumerate(fragments):
+            if not isinstance(fragment, dict):
+                continue
+            index = fragment.get("index", position)
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < MAX_TOOL_CALLS:
+                raise UpstreamProtocolError(
+                    f"The upstream sent a tool call with index {str(index)[:40]!r}: expected a number "
+                    f"from 0 to {MAX_TOOL_CALLS - 1}."
+                )
+            call = self.tool_calls.setdefault(
+                index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+            )
+            if isinstance(fragment.get("id"), str) and fragment["id"]:
+                call["id"] = fragment["id"]
+            if isinstance(fragment.get("type"), str) and fragment["type"]:
+                call["type"] = fragment["type"]
+            function = fragment.get("function")
+            function = function if isinstance(function, dict) else {}
+            name = _text(function.get("name"))
+            if name and not call["function"]["name"]:
+                call["function"]["name"] = name
+            arguments = _text(function.get("arguments"))
+            call["function"]["arguments"] += arguments
+            added += len(name) + len(arguments)
+        return added
+
+    def as_output(self) -> dict[str, Any]:
+        """The choice as saved in ``Run.output``."""
+        out: dict[str, Any] = {
+            "content": self.content,
+            "reasoning": self.reasoning,
+            "tool_calls": [self.tool_calls[k] for k in sorted(self.tool_calls)] or None,
+            "finish_reason": self.finish_reason,
+            "logprobs": self.logprobs,
+        }
+        if self.raw_output is not None:
+            out["raw_output"] = self.raw_output
+        return out
+
+
+def figures(
+    *,
+    first_ms: float | None,
+    last_ms: float | None,
+    deltas: int,
+    usage: dict[str, Any] | None,
+    total_ms: float,
+) -> dict[str, Any]:
+    """Every figure of a stream, one formula each (README, "How each figure is computed").
+
+    ``tokens`` is the server's completion count when it reported usage, else the deltas received;
+    tokens per second is (tokens - 1) over the decode time (first delta to last), and ``None`` when
+    that is undefined (fewer than two tokens, or no time between the first delta and the last).
+    """
+    completion = (usage or {}).get("completion_tokens")
+    tokens = completion if isinstance(completion, int) and not isinstance(completion, bool) else deltas
+    decode_ms = None
+    if first_ms is not None and last_ms is not None:
+        decode_ms = round(max(0.0, last_ms - first_ms), 2)
+    rate = None
+    if tokens >= 2 and decode_ms:
+        rate = round((tokens - 1) / (decode_ms / 1000), 2)
+    return {
+        "ttft_ms": first_ms,
+        "total_ms": total_ms,
+        "chunks": deltas,
+        "tokens": tokens,
+        "decode_ms": decode_ms,
+        "tokens_per_second": rate,
+    }
+
+
+class StreamRecord:
+    """One stream's state in memory, folded from the upstream's events: the record that is saved,
+    snapshotted for live watchers and replayed."""
+
+    def __init__(self, stream: str, *, choices: int = 1, requested: dict[str, Any] | None = None) -> None:
         self.stream = stream
+        self.max_choices = max(1, choices)
+        self.requested = requested or {}
         self.started = time.monotonic()
-        self.chunks = 0
+        self.deltas = 0
+        self.text = 0
         self.first_ms: float | None = None
         self.last_ms: float | None = None
-        self.choices: dict[int, dict[str, Any]] = {}
-        self.tool_calls: dict[int, dict[int, dict[str, Any]]] = {}
-        self.timeline: list[list[Any]] = []
+        self.choices: dict[int, ChoiceRecord] = {}
+        self.timeline: list[dict[str, Any]] = []
         self.opened: Opened | None = None
         self.usage: dict[str, Any] | None = None
         self.perf: dict[str, Any] | None = None
@@ -65,65 +155,87 @@ class Relay:
         """Milliseconds since the request was sent (monotonic clock)."""
         return round((time.monotonic() - self.started) * 1000, 2)
 
-    def choice(self, index: int) -> dict[str, Any]:
-        """The accumulated output of one choice."""
-        return self.choices.setdefault(
-            index,
-            {"content": "", "reasoning": "", "tool_calls": None, "finish_reason": None, "logprobs": None},
-        )
+    def choice(self, index: int) -> ChoiceRecord:
+        """The record of one choice, refusing an index the request did not ask for."""
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.max_choices:
+            raise UpstreamProtocolError(
+                f"The upstream sent choice index {str(index)[:40]!r}, but the request asked for "
+                f"{self.max_choices} choice{'s' if self.max_choices != 1 else ''}."
+            )
+        record = self.choices.get(index)
+        if record is None:
+            record = self.choices[index] = ChoiceRecord()
+        return record
+
+    def _keep(self, frame: dict[str, Any]) -> dict[str, Any]:
+        entry = {k: v for k, v in frame.items() if k != "stream"}
+        if frame["type"] == "chat.delta":
+            entry.pop("logprobs", None)
+        self.timeline.append(entry)
+        return frame
 
     def frame(self, event: Event) -> dict[str, Any] | None:
-        """Fold an event into the state and return the frame to send for it (None: nothing to say)."""
+        """Fold an event into the record and return the frame to send for it (None: nothing to say)."""
         t = self.now()
         base = {"stream": self.stream, "t": t}
         if isinstance(event, Delta):
             if not (event.content or event.reasoning or event.tool_calls or event.logprobs):
                 return None  # the role-only first chunk carries nothing to show
             out = self.choice(event.choice)
-            frame: dict[str, Any] = {"type": "chat.delta", **base, "i": self.chunks, "choice": event.choice}
+            if self.deltas >= MAX_DELTAS:
+                raise UpstreamProtocolError(f"The upstream sent more than {MAX_DELTAS} chunks.")
+            frame: dict[str, Any] = {"type": "chat.delta", **base, "i": self.deltas, "choice": event.choice}
+            added = 0
             if event.content:
-                out["content"] += event.content
+                out.content += event.content
                 frame["content"] = event.content
+                added += len(event.content)
             if event.reasoning:
-                out["reasoning"] += event.reasoning
+                out.reasoning += event.reasoning
                 frame["reasoning"] = event.reasoning
+                added += len(event.reasoning)
             if event.tool_calls:
-                _merge_tool_calls(self.tool_calls.setdefault(event.choice, {}), event.tool_calls)
+                added += out.merge_tool_calls(event.tool_calls)
                 frame["tool_calls"] = event.tool_calls
             if event.logprobs:
-                out["logprobs"] = out["logprobs"] or {}
-                _merge_logprobs(out["logprobs"], event.logprobs)
+                out.logprobs = out.logprobs or {}
+                _merge_logprobs(out.logprobs, event.logprobs)
                 frame["logprobs"] = event.logprobs
-            self.timeline.append([self.chunks, t, event.choice, event.content, event.reasoning])
-            self.chunks += 1
+            self.text += added
+            if self.text > MAX_TEXT:
+                raise UpstreamProtocolError(f"The upstream sent more than {MAX_TEXT} characters.")
+            self.deltas += 1
             if self.first_ms is None:
                 self.first_ms = t
             self.last_ms = t
-            return frame
+            return self._keep(frame)
         if isinstance(event, Opened):
             self.opened = event
             headers = {k: v for k, v in event.headers.items() if k.lower() not in HIDDEN_HEADERS}
-            return {
-                "type": "chat.opened",
-                **base,
-                "status": event.status,
-                "request_id": event.request_id,
-                "sampling_options": event.sampling_options,
-                "rate_limits": event.rate_limits,
-                "headers": headers,
-                "prompt_tokens": event.prompt_tokens,
-                "cached_prompt_tokens": event.cached_prompt_tokens,
-                "server_ttft": event.server_ttft,
-            }
+            return self._keep(
+                {
+                    "type": "chat.opened",
+                    **base,
+                    "status": event.status,
+                    "request_id": event.request_id,
+                    "sampling_options": event.sampling_options,
+                    "requested": self.requested,
+                    "rate_limits": event.rate_limits,
+                    "headers": headers,
+                    "prompt_tokens": event.prompt_tokens,
+                    "cached_prompt_tokens": event.cached_prompt_tokens,
+                    "server_ttft": event.server_ttft,
+                }
+            )
         if isinstance(event, RawOutput):
             # Kept with the choice's output (the run record) and sent as it came: the prompt as the
             # model saw it, token ids, the completion before tool-call parsing.
-            self.choice(event.choice)["raw_output"] = event.raw
-            return {"type": "chat.raw", **base, "choice": event.choice, "raw_output": event.raw}
+            self.choice(event.choice).raw_output = event.raw
+            return self._keep({"type": "chat.raw", **base, "choice": event.choice, "raw_output": event.raw})
         if isinstance(event, Finish):
+            self.choice(event.choice).finish_reason = event.reason
             self.finish_reasons[event.choice] = event.reason
-            self.choice(event.choice)["finish_reason"] = event.reason
-            return {"type": "chat.finish", **base, "choice": event.choice, "reason": event.reason}
+            return self._keep({"type": "chat.finish", **base, "choice": event.choice, "reason": event.reason})
         if isinstance(event, Usage):
             self.usage = {
                 "prompt_tokens": event.prompt_tokens,
@@ -131,15 +243,16 @@ class Relay:
                 "total_tokens": event.total_tokens,
                 "cached_tokens": event.cached_tokens,
             }
-            return {"type": "chat.usage", **base, **self.usage}
+            return self._keep({"type": "chat.usage", **base, **self.usage})
         if isinstance(event, Perf):
             self.perf = event.metrics
-            return {"type": "chat.perf", **base, "metrics": event.metrics}
+            return self._keep({"type": "chat.perf", **base, "metrics": event.metrics})
         if isinstance(event, Done):
             self.done = event
             for index, reason in event.finish_reasons.items():
-                self.finish_reasons.setdefault(index, reason)
-                self.choice(index)["finish_reason"] = self.finish_reasons[index]
+                if reason and index not in self.finish_reasons:
+                    self.choice(index).finish_reason = reason
+                    self.finish_reasons[index] = reason
             return None  # chat.done goes out after the run is saved, with its ids
         return None  # pragma: no cover - a new event kind; ignoring it beats killing the stream
 
@@ -174,20 +287,39 @@ class Relay:
 
     def output(self) -> list[dict[str, Any]]:
         """Per choice, in index order: content, reasoning, assembled tool calls, finish reason, logprobs."""
-        for index, calls in self.tool_calls.items():
-            self.choice(index)["tool_calls"] = [calls[k] for k in sorted(calls)]
         if not self.choices:
             return []
-        return [self.choice(i) for i in range(max(self.choices) + 1)]
+        return [(self.choices.get(i) or ChoiceRecord()).as_output() for i in range(max(self.choices) + 1)]
 
-    def timings(self, total_ms: float) -> dict[str, Any]:
-        """ttft_ms (request sent to first content), total_ms, chunks, chunks per second after the first."""
-        rate = None
-        if self.chunks > 1 and self.first_ms is not None and self.last_ms and self.last_ms > self.first_ms:
-            rate = round((self.chunks - 1) / ((self.last_ms - self.first_ms) / 1000), 2)
-        return {
-            "ttft_ms": self.first_ms,
-            "total_ms": total_ms,
-            "chunks": self.chunks,
-            "chunks_per_second": rate,
-        }
+    def end(self, status: str, error: dict[str, Any] | None) -> dict[str, Any]:
+        """The stream's last frame (``chat.done``, or ``chat.error`` with the error's fields), kept as the
+        timeline's last entry; the socket adds the saved run's ids before sending it."""
+        t = self.now()
+        timings = self.figures(t)
+        if error is not None:
+            frame = error_frame(stream=self.stream, **error)
+            return self._keep({**frame, "timings": timings, "t": t})
+        done = self.done
+        return self._keep(
+            {
+                "type": "chat.done",
+                "stream": self.stream,
+                "status": status,
+                "finish_reasons": dict(self.finish_reasons),
+                "model": done.model if done else None,
+                "response_id": done.response_id if done else None,
+                "saw_done_marker": done.saw_done_marker if done else False,
+                "timings": timings,
+                "t": t,
+            }
+        )
+
+    def figures(self, total_ms: float | None = None) -> dict[str, Any]:
+        """The stream's figures so far (``figures``)."""
+        return figures(
+            first_ms=self.first_ms,
+            last_ms=self.last_ms,
+            deltas=self.deltas,
+            usage=self.usage,
+            total_ms=self.now() if total_ms is None else total_ms,
+        )

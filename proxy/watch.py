@@ -25,8 +25,8 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 
 from playground.models import Conversation
 from proxy.dispatch import FrameConsumer, Handler
-from proxy.frames import FrameError
-from proxy.relay import Relay
+from proxy.protocol import FrameError
+from proxy.relay import StreamRecord
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +83,11 @@ def _viewable(
 def _without_parameters(text: str) -> str:
     """A frame for a share-link viewer whose link hides the parameters: the sampling options removed."""
     frame = json.loads(text)
-    target = frame.get("opened") if frame["type"] == "watch.snapshot" else frame
-    if isinstance(target, dict):
-        for key in HIDDEN_WITH_PARAMETERS:
-            target.pop(key, None)
+    targets = frame.get("frames") or [] if frame["type"] == "watch.snapshot" else [frame]
+    for target in targets:
+        if isinstance(target, dict) and target.get("type") == "chat.opened":
+            for key in HIDDEN_WITH_PARAMETERS:
+                target.pop(key, None)
     return json.dumps(frame)
 
 
@@ -102,7 +103,7 @@ class Broadcast:
         model: str,
         started_by: str,
         origin: str,
-        relay: Relay,
+        record: StreamRecord,
     ) -> None:
         self.layer = layer
         self.model = model
@@ -111,13 +112,15 @@ class Broadcast:
         self.run = run
         self.started_by = started_by
         self.origin = origin
-        self.relay = relay
+        self.record = record
+        self.secrets: tuple[str, ...] = ()
         self.queue: asyncio.Queue[tuple[str | None, str, str, str | None]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.broken = False
 
-    def send(self, frame: dict[str, Any]) -> None:
+    def send(self, frame: dict[str, Any], secrets: tuple[str, ...] = ()) -> None:
         """Queue a frame for the watchers (no await: the relay loop goes on at once)."""
+        self.secrets = secrets
         if self.broken or self.queue.qsize() >= MAX_QUEUED or not self.watched():
             return
         tagged = {"watching": True, "conversation": self.conversation, "started_by": self.started_by}
@@ -125,7 +128,14 @@ class Broadcast:
             # Watchers get what the page shows, not the exact request body (a system prompt may be hidden).
             frame = {k: v for k, v in frame.items() if k != "request"}
             frame["model"] = self.model
-        self._queue(None, frame["type"], json.dumps({**frame, **tagged}), None)
+        self._queue(None, frame["type"], self._encode({**frame, **tagged}), None)
+
+    def _encode(self, frame: dict[str, Any]) -> str:
+        text = json.dumps(frame)
+        for key in self.secrets:
+            if key in text:
+                text = text.replace(key, "[redacted]")
+        return text
 
     def watched(self) -> bool:
         """Whether anyone may be watching: with the in-memory layer every watcher is in this process, and
@@ -137,48 +147,36 @@ class Broadcast:
     def answer(self, reply_to: str, to: str) -> None:
         """Queue a snapshot of the stream so far for one watcher (``to``), through its process's hub."""
         if not self.broken:
-            self._queue(reply_to, "watch.snapshot", json.dumps(self.snapshot()), to)
+            self._queue(reply_to, "watch.snapshot", self._encode(self.snapshot()), to)
 
     def snapshot(self) -> dict[str, Any]:
-        """The stream so far: text and reasoning per choice, the metrics, the last chunk index ``i``."""
-        relay = self.relay
-        opened = relay.opened
+        """The stream so far, as the frames sent (``chat.started`` then the record's timeline): the page
+        folds them as it folds live frames; ``i`` is the last delta's index, so none is applied twice."""
+        record = self.record
+        started = {
+            "type": "chat.started",
+            "stream": record.stream,
+            "conversation": self.conversation,
+            "run": self.run,
+            "model": self.model,
+        }
         return {
             "type": "watch.snapshot",
             "watching": True,
             "conversation": self.conversation,
             "started_by": self.started_by,
-            "stream": relay.stream,
+            "stream": record.stream,
             "run": self.run,
             "model": self.model,
-            "i": relay.chunks - 1,
-            "t": relay.now(),
-            "choices": [
-                {
-                    "choice": index,
-                    "content": out["content"],
-                    "reasoning": out["reasoning"],
-                    "finish_reason": out["finish_reason"],
-                }
-                for index, out in sorted(relay.choices.items())
-            ],
-            "timings": relay.timings(relay.now()),
-            "opened": None
-            if opened is None
-            else {
-                "request_id": opened.request_id,
-                "sampling_options": opened.sampling_options,
-                "prompt_tokens": opened.prompt_tokens,
-                "server_ttft": opened.server_ttft,
-            },
-            "usage": relay.usage,
-            "perf": relay.perf,
+            "i": record.deltas - 1,
+            "t": record.now(),
+            "frames": [started, *record.timeline],
         }
 
     def _queue(self, reply_to: str | None, kind: str, text: str, to: str | None) -> None:
         self.queue.put_nowait((reply_to, kind, text, to))
         if self.task is None:
-            self.task = asyncio.create_task(self._drain(), name=f"watch-{self.relay.stream}")
+            self.task = asyncio.create_task(self._drain(), name=f"watch-{self.record.stream}")
 
     async def _drain(self) -> None:
         while True:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from proxy.client.events import Delta, Finish
-from proxy.relay import Relay
+from proxy.relay import StreamRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def test_bench_smoke_run_reports_everything_and_loses_nothing(tmp_path: Path) ->
 
 
 def test_deltas_of_one_read_go_out_as_one_frame_each_with_its_index_and_time() -> None:
-    relay = Relay("s")
+    relay = StreamRecord("s")
     frames = relay.frames(
         [Delta(choice=0, content="a"), Delta(choice=0, content="b"), Finish(choice=0, reason="stop")]
     )

@@ -71,7 +71,7 @@ async def test_four_columns_on_one_socket_one_stopped_early(
         assert run.request["temperature" if "temperature" in params else "top_p"] == params.get(
             "temperature", params.get("top_p")
         )
-        assert [row[3] for row in run.timeline if row[2] == 0] == [
+        assert [e.get("content") for e in run.timeline if e["type"] == "chat.delta" and e["choice"] == 0] == [
             f.get("content") for f in of(frames, stream, "chat.delta")
         ]
         if stream != "col-a":

@@ -62,7 +62,12 @@ def test_save_reopen_and_list_a_comparison() -> None:
     data = client.get(f"/api/comparisons/{comparison.pk}/").json()["comparison"]
     assert data["system_prompt"] == "Be brief."
     assert [c["data"]["content"] for c in data["columns"]] == ["Blue 0.", "Blue 1.", "Blue 2."]
-    assert data["columns"][0]["data"]["timeline"] == [[0, 20.0, 0, "Sure", None], [1, 60.0, 0, ".", None]]
+    frames = data["columns"][0]["data"]["frames"]
+    assert [(f["type"], f["t"], f.get("content")) for f in frames] == [
+        ("chat.delta", 20.0, "Sure"),
+        ("chat.delta", 60.0, "."),
+        ("chat.done", 60.0, None),
+    ]
     assert data["columns"][0]["data"]["usage"]["completion_tokens"] == 2
 
     page = client.get(saved["url"])
@@ -119,7 +124,11 @@ def test_replay_data_and_pages() -> None:
     ada, client = make_client("ada")
     result = converse(ada, "Hello", reply="Sure.")
     data = client.get(f"/runs/{result.run_id}/replay.json").json()["run"]
-    assert data["timeline"] == [[0, 20.0, 0, "Sure", None], [1, 60.0, 0, ".", None]]
+    assert [(f["type"], f["t"], f.get("content")) for f in data["frames"]] == [
+        ("chat.delta", 20.0, "Sure"),
+        ("chat.delta", 60.0, "."),
+        ("chat.done", 60.0, None),
+    ]
     assert data["timings"]["total_ms"] == 60.0
     assert data["content"] == "Sure."
     assert data["finish_reasons"] == {"0": "stop"}

@@ -20,7 +20,7 @@ from django.test import Client
 from playground.asgi import application
 from playground.models import Conversation, Run
 from proxy.client.events import Delta, Done, Finish
-from proxy.relay import Relay
+from proxy.relay import StreamRecord
 from tests.frames import expand
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -185,8 +185,12 @@ async def test_stream_relays_every_event_and_saves_the_run(connect: Any, emulato
     assert run.message_id == done["message_id"] == done["message_ids"][-1]
     assert run.request == started["request"]
     assert run.usage["completion_tokens"] == of(frames, "s1", "chat.usage")[0]["completion_tokens"]
-    assert len(run.timeline) == len(deltas)
-    assert "".join(row[3] or "" for row in run.timeline) == text
+    # The saved timeline is the frames the page was sent, in order, ending with the chat.done it got.
+    sent = [f for f in expand(frames) if f.get("stream") == "s1" and f["type"] != "chat.started"]
+    assert [e["type"] for e in run.timeline] == [f["type"] for f in sent]
+    assert [e.get("i") for e in run.timeline if e["type"] == "chat.delta"] == [d["i"] for d in deltas]
+    assert "".join(e.get("content") or "" for e in run.timeline if e["type"] == "chat.delta") == text
+    assert run.timeline[-1]["timings"] == done["timings"] == run.timings
     assert run.request_id == opened["request_id"]
     # What the emulator received is exactly the body shown to the user, sent with the key.
     [received] = (await asyncio.to_thread(emulator.state))["requests"]
@@ -524,7 +528,7 @@ async def test_completions_mode_streams_the_prompt_continuation(connect: Any, em
 
 
 def test_relay_assembles_tool_calls_logprobs_and_timings() -> None:
-    relay = Relay("s")
+    relay = StreamRecord("s", choices=2)
     call = {
         "index": 0,
         "id": "call_1",
@@ -549,7 +553,9 @@ def test_relay_assembles_tool_calls_logprobs_and_timings() -> None:
     assert first["finish_reason"] == "tool_calls"
     assert (second["content"], second["finish_reason"]) == ("Hi!", "stop")
     assert [t["token"] for t in second["logprobs"]["content"]] == ["Hi", "!"]
-    assert [row[0] for row in relay.timeline] == [0, 1, 2, 3, 4]
-    timings = relay.timings(relay.now())
-    assert timings["chunks"] == 5
-    assert timings["ttft_ms"] == relay.timeline[0][1]
+    deltas = [entry for entry in relay.timeline if entry["type"] == "chat.delta"]
+    assert [entry["i"] for entry in deltas] == [0, 1, 2, 3, 4]
+    assert all("logprobs" not in entry for entry in deltas)
+    timings = relay.figures()
+    assert timings["chunks"] == timings["tokens"] == 5
+    assert timings["ttft_ms"] == deltas[0]["t"]

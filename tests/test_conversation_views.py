@@ -83,8 +83,19 @@ def converse(
         ],
         usage={"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11, "cached_tokens": 0},
         perf={"server-time-to-first-token": 0.02},
-        timings={"ttft_ms": 20.0, "total_ms": 60.0, "chunks": 2, "chunks_per_second": 25.0},
-        timeline=[[0, 20.0, 0, "Sure", None], [1, 60.0, 0, ".", None]],
+        timings={
+            "ttft_ms": 20.0,
+            "total_ms": 60.0,
+            "chunks": 2,
+            "tokens": 2,
+            "decode_ms": 40.0,
+            "tokens_per_second": 25.0,
+        },
+        timeline=[
+            {"type": "chat.delta", "i": 0, "t": 20.0, "choice": 0, "content": "Sure"},
+            {"type": "chat.delta", "i": 1, "t": 60.0, "choice": 0, "content": "."},
+            {"type": "chat.done", "status": "done", "finish_reasons": {"0": "stop"}, "t": 60.0},
+        ],
         error=None,
         response_model=model,
         finish_reasons={0: "stop"},
@@ -317,7 +328,7 @@ def test_run_page_shows_everything_but_the_key(client: Client, ada: Any, setting
         "stop",
     ):
         assert text in html, text
-    assert '"timeline": [[0, 20.0, 0, "Sure", null]' in html
+    assert '"frames": [{"type": "chat.delta", "i": 0, "t": 20.0, "choice": 0, "content": "Sure"}' in html
 
 
 def test_other_users_get_404(ada: Any) -> None:
@@ -371,7 +382,13 @@ def test_page_data_carries_the_last_run_of_the_branch_on_screen(client: Client, 
     assert run["perf_metrics"] == {"server-time-to-first-token": 0.02}
     assert run["request_id"] == "req-7"
     assert run["rate_limits"] == {"x-ratelimit-remaining-requests": "59"}
-    assert run["gaps_ms"] == [40.0] and run["decode_ms"] == 40.0 and run["choices"] == 1
+    assert [(f["type"], f["t"]) for f in run["frames"]] == [
+        ("chat.delta", 20.0),
+        ("chat.delta", 60.0),
+        ("chat.done", 60.0),
+    ]
+    assert run["frames"][-1]["run"] == result.run_id and run["frames"][-1]["message_id"] == result.message_id
+    assert run["choices"] == 1
     assert run["emulator"] is False
     assert "timeline" not in run and "output" not in run
     # Another branch on screen: its own run; a stream still open is not "the last run".

@@ -70,8 +70,11 @@ def finish(run: Run, *, status: str = "done", content: str = "Hello there", **kw
         ],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
         "perf": {"server-time-to-first-token": 0.01},
-        "timings": {"ttft_ms": 12.0, "total_ms": 40.0, "chunks": 2, "chunks_per_second": 50.0},
-        "timeline": [[0, 12.0, 0, "Hello", None], [1, 40.0, 0, " there", None]],
+        "timings": {"ttft_ms": 12.0, "total_ms": 40.0, "chunks": 2, "tokens": 2, "tokens_per_second": 35.71},
+        "timeline": [
+            {"type": "chat.delta", "i": 0, "t": 12.0, "choice": 0, "content": "Hello"},
+            {"type": "chat.delta", "i": 1, "t": 40.0, "choice": 0, "content": " there"},
+        ],
         "error": None,
         "response_model": MODEL,
         "finish_reasons": {0: "stop"},

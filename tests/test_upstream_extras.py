@@ -12,8 +12,9 @@ import pytest
 from proxy.client.client import UpstreamClient, prepare_body
 from proxy.client.errors import UpstreamError, UpstreamStreamError
 from proxy.client.events import Delta, Done, Finish, Opened, Perf, RawOutput, Usage
-from proxy.frames import FrameError, parse_start
-from proxy.relay import Relay
+from proxy.frames import parse_start
+from proxy.protocol import FrameError
+from proxy.relay import StreamRecord
 from tests.emulator_fixture import EmulatorServer
 from tests.test_upstream import BASE, BODY, KEY, MODEL, choice, chunk, kinds, sse, stream_response
 
@@ -69,7 +70,7 @@ async def test_raw_output_becomes_its_own_event_and_a_chat_raw_frame(mock: Any) 
     events = await run(mock(sse(chunk(choice(0, content="Hey")), chunk(final))), BODY)
     assert kinds(events) == ["Opened", "Delta", "RawOutput", "Finish", "Done"]
     assert events[2] == RawOutput(choice=0, raw=raw)
-    relay = Relay("s")
+    relay = StreamRecord("s")
     frames = relay.frames(events)
     assert {"type": "chat.raw", "choice": 0, "raw_output": raw}.items() <= frames[2].items()
     assert relay.output()[0]["raw_output"] == raw
@@ -109,7 +110,7 @@ async def test_responses_events_become_chat_events(mock: Any) -> None:
     ) == (9, 3, 4)
     done = events[-1]
     assert isinstance(done, Done) and done.response_id == "resp_1" and done.saw_done_marker
-    relay = Relay("s")
+    relay = StreamRecord("s")
     relay.frames(events)
     assert relay.output()[0]["tool_calls"][0]["function"] == {
         "name": "get_weather",
@@ -205,7 +206,7 @@ async def test_emulator_raw_output_tool_calls_and_speculation(emulator: Emulator
         ]
         body = prepare_body({**BODY, "tools": tools, "tool_choice": "required", "raw_output": True})
         events = await run(client, body)
-        relay = Relay("s")
+        relay = StreamRecord("s")
         relay.frames(events)
         out = relay.output()[0]
         assert out["finish_reason"] == "tool_calls"

@@ -144,11 +144,16 @@ async def test_joining_mid_stream_gets_the_snapshot_then_the_rest_once(connect: 
     assert len(snapshots) == 1
     snapshot = snapshots[0]
     assert snapshot["stream"] == "s1" and snapshot["started_by"] == "alice"
-    assert snapshot["run"] == sent[0]["run"] and snapshot["opened"]["request_id"]
+    assert snapshot["run"] == sent[0]["run"]
+    # The snapshot is the frames sent so far: chat.started, chat.opened, then the deltas up to ``i``.
+    kinds = [f["type"] for f in snapshot["frames"]]
+    assert kinds[:2] == ["chat.started", "chat.opened"] and snapshot["frames"][1]["request_id"]
+    snapped = [f for f in snapshot["frames"] if f["type"] == "chat.delta"]
+    assert [f["i"] for f in snapped] == list(range(snapshot["i"] + 1))
     last = max(f["i"] for f in sent if f["type"] == "chat.delta")
     assert 9 <= snapshot["i"] < last
-    # The page's rule: the snapshot's text, then each delta with an index above the last one applied.
-    text, applied = snapshot["choices"][0]["content"], snapshot["i"]
+    # The page's rule: fold the snapshot's frames, then each delta with an index above the last applied.
+    text, applied = "".join(f.get("content", "") for f in snapped), snapshot["i"]
     after = seen[seen.index(snapshot) + 1 :]
     indexes = [f["i"] for f in after if f["type"] == "chat.delta"]
     assert indexes == list(range(snapshot["i"] + 1, last + 1))

@@ -16,11 +16,13 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from playground.models import Comparison, Membership, Run, Visibility
 from playground.permissions import Facts, can
 from playground.selectors.conversations import run_get_for_user
+from playground.selectors.runs import run_frames
 
 # What a page needs to show or replay a run: its reply, metrics and chunk timeline.
 REPLAY_FIELDS = (
     "pk",
     "conversation_id",
+    "message_id",
     "status",
     "model",
     "response_model",
@@ -107,7 +109,7 @@ def run_replay_data(run: dict[str, Any]) -> dict[str, Any]:
         "response_model": run["response_model"],
         "usage": run["usage"],
         "timings": run["timings"] or {},
-        "timeline": run["timeline"] or [],
+        "frames": run_frames(timeline=run["timeline"], run_id=run["pk"], message_id=run["message_id"]),
         "content": first.get("content") or "",
         "reasoning": first.get("reasoning") or "",
         "sampling_options": run["sampling_options"],

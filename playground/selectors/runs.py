@@ -1,9 +1,9 @@
-"""Reads about runs for the pages: the summary of the last run of the branch on screen, and whether a
-run's answer came from the offline emulator (its response headers carry ``x-playground-emulator``)."""
+"""Reads about runs for the pages: a run's frames (its saved timeline, which every page folds as it folds
+live frames), the summary of the last run of the branch on screen, and whether a run's answer came
+from the offline emulator (its response headers carry ``x-playground-emulator``)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,6 +33,16 @@ SUMMARY_FIELDS = (
     "rate_limits",
     "response_headers",
 )
+
+
+def run_frames(*, timeline: Any, run_id: int, message_id: int | None) -> list[dict[str, Any]]:
+    """A saved run as the frames it sent after ``chat.started`` (``Run.timeline``), the last one
+    (``chat.done`` or ``chat.error``) with the run's ids: replay, the run page and the playground fold
+    them exactly as live frames, so every view computes its figures the same way."""
+    frames = [dict(entry) for entry in timeline or [] if isinstance(entry, dict)]
+    if frames and frames[-1].get("type") in ("chat.done", "chat.error"):
+        frames[-1].update(run=run_id, message_id=message_id)
+    return frames
 
 
 def headers_say_emulator(headers: Mapping[str, Any] | None) -> bool:
@@ -77,16 +87,14 @@ def run_summary_for_leaf(*, runs: Iterable[Mapping[str, Any]], leaf_id: int | No
     row = Run.objects.filter(pk=picked).values(*SUMMARY_FIELDS).first()
     if row is None:
         return None
-    times = [r[1] for r in row.pop("timeline") or [] if isinstance(r, list | tuple) and len(r) > 1]
-    times = [t for t in times if isinstance(t, int | float)]
     output = row.pop("output") or []
+    frames = run_frames(timeline=row.pop("timeline"), run_id=row["pk"], message_id=row["message_id"])
     return {
         "id": row.pop("pk"),
         "message": row.pop("message_id"),
         "follows": row.pop("follows_id"),
         **row,
         "choices": max(1, len(output)),
-        "gaps_ms": [round(b - a, 2) for a, b in itertools.pairwise(times)],
-        "decode_ms": (times[-1] - times[0]) if len(times) > 1 else None,
+        "frames": frames,
         "emulator": headers_say_emulator(row.get("response_headers")),
     }

@@ -143,7 +143,7 @@ def run_finish(
     usage: dict[str, Any] | None,
     perf: dict[str, Any] | None,
     timings: dict[str, Any],
-    timeline: list[list[Any]],
+    timeline: list[dict[str, Any]],
     error: dict[str, Any] | None,
     response_model: str | None,
     finish_reasons: dict[Any, Any],

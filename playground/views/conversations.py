@@ -216,7 +216,10 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         }
         for key in sorted({*sampling, *requested})
     ]
-    chart = {"timeline": run.timeline, "timings": run.timings}
+    chart = {
+        "frames": runs.run_frames(timeline=run.timeline, run_id=run.pk, message_id=run.message_id),
+        "timings": run.timings,
+    }
     context = {
         "run": run,
         "request_json": _scrub(json.dumps(run.request, indent=2, ensure_ascii=False)),
