@@ -88,15 +88,19 @@ async def run_page_figures(page: Any, base: str, run: int) -> dict[str, str]:
     }
 
 
+REPLAY_ENDED = """() => {
+  window.__ended = false;
+  document.addEventListener("replay:end", () => { window.__ended = true; });
+}"""
+
+
 async def replay_figures(page: Any, base: str, run: int) -> tuple[dict[str, str], dict[str, str]]:
     """The replay page's figures before playing (the saved frames folded at once) and after a 4x replay."""
     await page.goto(f"{base}/runs/{run}/replay/")
     column = page.get_by_test_id("compare-column")
     await column.get_by_test_id("col-status").filter(has_text="done").wait_for(timeout=10_000)
     before = await column_figures(column)
-    await page.evaluate(
-        "() => { window.__ended = false; document.addEventListener('replay:end', () => { window.__ended = true; }); }"
-    )
+    await page.evaluate(REPLAY_ENDED)
     await page.get_by_test_id("speed-4").click()
     await page.get_by_test_id("replay-play").click()
     await page.wait_for_function("() => window.__ended", timeout=30_000)
