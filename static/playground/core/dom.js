@@ -33,3 +33,16 @@ export function autogrow(textarea) {
   requestAnimationFrame(fit);
   return fit;
 }
+
+/** A function that calls `draw` once on the next animation frame, however often it is called before. */
+export function drawLater(draw) {
+  let pending = false;
+  return () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      draw();
+    });
+  };
+}

@@ -500,6 +500,11 @@ class PlaygroundPage {
   onStreamFrame(stream, state, frame) {
     if (this.stream !== stream || !frame) return;
     this.saved.onFrame(frame);
+    // Every panel draws the one state (the reply and the perf panel on the next animation frame).
+    this.reply.update(state);
+    this.usage.update(state);
+    this.sampling.update(state, stream.frame.params);
+    this.perf.update(state);
     switch (frame.type) {
       case FRAME.STARTED:
         if (state.conversation !== null) {
@@ -507,33 +512,14 @@ class PlaygroundPage {
           this.setConversationId(state.conversation);
         }
         break;
-      case FRAME.OPENED:
-        this.reply.update(state);
-        this.usage.update(state);
-        this.sampling.update(state, stream.frame.params);
-        this.perf.update(state);
-        break;
       case FRAME.DELTA:
       case FRAME.DELTAS:
         this.reply.stall(null);
-        this.reply.update(state);
-        this.perf.update(state);
-        this.usage.update(state);
-        break;
-      case FRAME.FINISH:
-        this.reply.update(state);
-        break;
-      case FRAME.USAGE:
-      case FRAME.PERF:
-        this.usage.update(state);
-        this.perf.update(state);
         break;
       case FRAME.DONE:
-        this.perf.update(state);
         this.onDone(stream, state, frame);
         break;
       case FRAME.ERROR:
-        this.perf.update(state);
         this.onError(stream, state);
         break;
       case FRAME.SOCKET_LOST:

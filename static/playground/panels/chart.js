@@ -1,5 +1,7 @@
 // The gap between successive deltas (the fold's gaps_ms), drawn as inline SVG bars (one bar per gap).
 
+import { drawLater } from "../core/dom.js";
+
 const NS = "http://www.w3.org/2000/svg";
 
 function svg(tag, attrs) {
@@ -14,7 +16,7 @@ export class GapChart {
     this.caption = document.createElement("div");
     this.caption.className = "small muted";
     this.gaps = [];
-    this.pending = false;
+    this.schedule = drawLater(() => this.draw());
   }
 
   reset() {
@@ -24,13 +26,7 @@ export class GapChart {
   /** Draw these gaps (ms, never negative: the fold clamps them) on the next animation frame. */
   setGaps(gaps) {
     this.gaps = gaps;
-    if (!this.pending) {
-      this.pending = true;
-      requestAnimationFrame(() => {
-        this.pending = false;
-        this.draw();
-      });
-    }
+    this.schedule();
   }
 
   draw() {

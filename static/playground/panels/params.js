@@ -14,6 +14,19 @@ function rangeMessage(p) {
   return `${p.name} must be ${p.range}.`;
 }
 
+/** A control whose value is its field's text (a select or a text input); unset when empty. */
+function textControl(control, field) {
+  Object.assign(control, {
+    input: field,
+    get: () => (field.value === "" ? undefined : field.value),
+    isSet: () => field.value !== "",
+    set: (v) => { field.value = v; },
+    reset: () => { field.value = ""; },
+    validate: () => null,
+  });
+  return field;
+}
+
 export class ParamsPanel {
   constructor(container, registry) {
     this.container = container;
@@ -148,24 +161,12 @@ export class ParamsPanel {
         el("option", { value: "" }, p.default !== null && p.default !== undefined ? `default (${p.default})` : "unset (model default)"),
         p.choices.map((c) => el("option", { value: c }, c)));
       select.addEventListener("change", changed);
-      control.input = select;
-      control.get = () => (select.value === "" ? undefined : select.value);
-      control.isSet = () => select.value !== "";
-      control.set = (v) => { select.value = v; };
-      control.reset = () => { select.value = ""; };
-      control.validate = () => null;
-      return select;
+      return textControl(control, select);
     }
     if (p.kind === "string") {
       const input = el("input", { type: "text", id, placeholder: "unset", spellcheck: "false" });
       input.addEventListener("input", changed);
-      control.input = input;
-      control.get = () => (input.value === "" ? undefined : input.value);
-      control.isSet = () => input.value !== "";
-      control.set = (v) => { input.value = v; };
-      control.reset = () => { input.value = ""; };
-      control.validate = () => null;
-      return input;
+      return textControl(control, input);
     }
     if (p.kind === "stop") return this.buildStop(p, id, control, changed);
     if (p.kind === "logit_bias") {

@@ -2,7 +2,7 @@
 // total time, the gaps between deltas, the server's perf_metrics and the request's ids. Every figure is
 // the page fold's (core/stream.js metrics()).
 
-import { el, clear } from "../core/dom.js";
+import { el, clear, drawLater } from "../core/dom.js";
 import { fmtMs, fmtNumber, fmtTps, fmtValue } from "../core/format.js";
 import { STATUS } from "../core/protocol.js";
 import { metrics, newStreamState } from "../core/stream.js";
@@ -32,7 +32,7 @@ export class PerfView {
   constructor(root) {
     this.root = root;
     this.chart = new GapChart();
-    this.pending = false;
+    this.schedule = drawLater(() => this.draw());
     this.reset();
   }
 
@@ -54,12 +54,7 @@ export class PerfView {
     this.state = state;
     this.idle = state.status === STATUS.IDLE;
     this.chart.setGaps(state.gaps);
-    if (this.pending) return;
-    this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
-      this.draw();
-    });
+    this.schedule();
   }
 
   draw() {

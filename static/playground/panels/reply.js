@@ -1,7 +1,7 @@
 // The Response card: a stream's choices (thinking, text, tool calls, logprobs) drawn from the page
 // fold's state (core/stream.js). Model output is only ever set with textContent.
 
-import { el, clear } from "../core/dom.js";
+import { el, clear, drawLater } from "../core/dom.js";
 import { FRAME } from "../core/protocol.js";
 import { applyFrame, choiceList, hasOutput, newStreamState } from "../core/stream.js";
 
@@ -169,7 +169,7 @@ export class ReplyView {
     this.views = new Map(); // choice index → ChoiceView
     this.state = newStreamState();
     this.streaming = false;
-    this.pending = false;
+    this.schedule = drawLater(() => this.render());
     this.prompt = "";
     this.chosen = null;
     this.onChoose = null;
@@ -244,15 +244,6 @@ export class ReplyView {
     const state = newStreamState();
     applyFrame(state, { type: FRAME.DELTA, choice: 0, content, reasoning });
     this.update(state);
-  }
-
-  schedule() {
-    if (this.pending) return;
-    this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
-      this.render();
-    });
   }
 
   render() {
