@@ -5,7 +5,7 @@
 import { el, clear, drawLater } from "../core/dom.js";
 import { fmtMs, fmtNumber, fmtTps, fmtValue } from "../core/format.js";
 import { STATUS } from "../core/protocol.js";
-import { metrics, newStreamState } from "../core/stream.js";
+import { isRunning, metrics, newStreamState } from "../core/stream.js";
 import { GapChart } from "./chart.js";
 
 export const PERF_EXPLAINED = {
@@ -54,7 +54,13 @@ export class PerfView {
     this.state = state;
     this.idle = state.status === STATUS.IDLE;
     this.chart.setGaps(state.gaps);
-    this.schedule();
+    if (isRunning(state)) {
+      this.schedule();
+    } else {
+      // Ended: drawn now, not on an animation frame (a hidden tab gets none until it is shown).
+      this.chart.draw();
+      this.draw();
+    }
   }
 
   draw() {
