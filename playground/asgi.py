@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through the proxy's routes (login and origin checked)."""
+"""ASGI entry point: HTTP through Django, websockets through the proxy's routes (login and origin checked:
+the full origin, scheme, host and port, must be the site's own or a trusted one, playground/origin.py)."""
 
 import os
 
@@ -9,13 +10,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from playground.origin import OriginValidator  # noqa: E402
 from proxy.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -343,6 +343,10 @@ def _number(p: Param, value: Any) -> float | int:
             value = float(value.strip())
         except ValueError:
             raise ParamError(p.name, f"{p.name} must be a number {p.range_text()}, not {value!r}.") from None
+    if isinstance(value, int) and not -(10**18) <= value <= 10**18:
+        # Past float's range math.isfinite would raise OverflowError; no parameter goes anywhere near.
+        digits = len(str(abs(value)))
+        raise ParamError(p.name, f"{p.name} must be {p.range_text()}; got a number of {digits} digits.")
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ParamError(p.name, f"{p.name} must be a number {p.range_text()}, not {value!r}.")
     number: float | int

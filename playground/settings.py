@@ -9,6 +9,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from playground.secretfile import default_secret_file, local_secret
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -21,14 +23,23 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# An unset secret key is only acceptable for a local, single-machine run; say so loudly in prod.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "insecure-local-playground-key-set-DJANGO_SECRET_KEY"
+# Without DJANGO_SECRET_KEY, a random secret generated on the first run and kept outside the repository
+# (mode 0600) in PLAYGROUND_SECRET_FILE, reused on later runs; the app logs which file at startup
+# (playground/apps.py). Several processes of one deployment need the same key: set it, or share the file.
+PLAYGROUND_SECRET_FILE = ""
+PLAYGROUND_SECRET_GENERATED = False
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    _secret_file = Path(os.environ.get("PLAYGROUND_SECRET_FILE") or default_secret_file()).expanduser()
+    SECRET_KEY, PLAYGROUND_SECRET_GENERATED = local_secret(_secret_file)
+    PLAYGROUND_SECRET_FILE = str(_secret_file)
 ALLOWED_HOSTS = [
     h.strip()
     for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
     if h.strip()
 ]
-# Encrypts secrets at rest (a workspace's API key); falls back to a derivation from SECRET_KEY.
+# Encrypts secrets at rest (a workspace's API key); falls back to a derivation from SECRET_KEY (the
+# generated one above when DJANGO_SECRET_KEY is unset).
 PLAYGROUND_ENCRYPTION_KEY = os.environ.get("PLAYGROUND_ENCRYPTION_KEY", "")
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
@@ -48,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "playground.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,6 +68,31 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- HTTPS and headers -------------------------------------------------------------------------------
+# Every response: a Content-Security-Policy (playground/middleware.py), nosniff, DENY framing and a
+# same-origin referrer (Django's defaults). PLAYGROUND_CSP_STYLE_ATTRIBUTES=0 refuses style attributes too.
+PLAYGROUND_CSP_STYLE_ATTRIBUTES = env_bool("PLAYGROUND_CSP_STYLE_ATTRIBUTES", True)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# PLAYGROUND_HTTPS=1: the site is reached over HTTPS only. HTTP is redirected to HTTPS, browsers are told
+# to use HTTPS for PLAYGROUND_HSTS_SECONDS (HSTS), and the session and CSRF cookies are Secure.
+# PLAYGROUND_BEHIND_PROXY=1: TLS ends at a reverse proxy that sets X-Forwarded-Proto: https (and must
+# overwrite that header from clients); it tells Django (and the websocket origin check) the request was
+# secure. Leave it unset when nothing in front sets the header, or clients could forge it.
+PLAYGROUND_HTTPS = env_bool("PLAYGROUND_HTTPS", False)
+if env_bool("PLAYGROUND_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PLAYGROUND_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("PLAYGROUND_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PLAYGROUND_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("PLAYGROUND_HSTS_PRELOAD", True)  # only matters once submitted
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 ROOT_URLCONF = "playground.urls"
 ASGI_APPLICATION = "playground.asgi.application"
@@ -155,12 +192,40 @@ else:
         }
     }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Sign-in and sign-up throttling (playground/throttle.py): shared by every process through Redis
+    # when there is one, else per process.
+    "throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("PLAYGROUND_CHANNEL_PREFIX", "playground") + ":throttle",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    ),
+}
+# Failed sign-ins allowed per account and per client address in PLAYGROUND_LOGIN_WINDOW seconds, and
+# sign-up attempts per address in PLAYGROUND_SIGNUP_WINDOW seconds; then HTTP 429 until the window ends.
+PLAYGROUND_LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("PLAYGROUND_LOGIN_FAILURES_PER_ACCOUNT", "5"))
+PLAYGROUND_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("PLAYGROUND_LOGIN_FAILURES_PER_ADDRESS", "20"))
+PLAYGROUND_LOGIN_WINDOW = int(os.environ.get("PLAYGROUND_LOGIN_WINDOW", "900"))
+PLAYGROUND_SIGNUPS_PER_ADDRESS = int(os.environ.get("PLAYGROUND_SIGNUPS_PER_ADDRESS", "10"))
+PLAYGROUND_SIGNUP_WINDOW = int(os.environ.get("PLAYGROUND_SIGNUP_WINDOW", "3600"))
+# The throttle first (it refuses a throttled account or address for any login, the admin's too), then
+# Django's own, which checks the password.
+AUTHENTICATION_BACKENDS = [
+    "playground.throttle.ThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "playground.passwords.VarietyValidator", "OPTIONS": {"min_distinct": 5}},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "playground"

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from playground.views import code, compare, conversations, playground, presets, sharing, workspaces
+from playground.views import accounts, code, compare, conversations, playground, presets, sharing, workspaces
 
 urlpatterns = [
     path("", playground.playground, name="playground"),
@@ -91,5 +91,6 @@ urlpatterns = [
     # Accounts and the admin.
     path("admin/", admin.site.urls),
     path("accounts/signup/", playground.signup, name="signup"),
+    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

@@ -12,6 +12,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from proxy.client.limits import too_deep
 from proxy.protocol import MAX_FRAME_BYTES, MAX_FRAME_DEPTH, FrameError, error_frame
 
 logger = logging.getLogger(__name__)
@@ -25,20 +26,6 @@ def scrub_key(text: str, *more: str) -> str:
         if key:
             text = text.replace(key, "[redacted]")
     return text
-
-
-def _too_deep(value: Any) -> bool:
-    """Whether parsed JSON nests deeper than MAX_FRAME_DEPTH (iterative: no recursion to exhaust)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_FRAME_DEPTH:
-            return True
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, dict | list))
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
-    return False
 
 
 class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -71,7 +58,7 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 error_frame(stream=None, code="invalid_json", message="The frame is not valid JSON.")
             )
             return
-        if _too_deep(content):
+        if too_deep(content, MAX_FRAME_DEPTH):
             message = f"The frame nests deeper than {MAX_FRAME_DEPTH} levels."
             await self.send_frame(error_frame(stream=None, code="invalid_frame", message=message))
             return

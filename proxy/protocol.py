@@ -47,9 +47,9 @@ INCOMING: dict[str, Frame] = {
 OUTGOING: dict[str, Frame] = {
     "chat.started": _frame("type stream conversation run", "request " + _WATCHED, "The run is open."),
     "chat.opened": _frame(
-        "type stream t status request_id sampling_options requested rate_limits headers prompt_tokens "
-        "cached_prompt_tokens server_ttft",
-        _WATCHED,
+        "type stream t status request_id rate_limits prompt_tokens cached_prompt_tokens server_ttft",
+        # Left out for a share-link viewer whose link hides the parameters (proxy/watch.py).
+        "sampling_options requested headers " + _WATCHED,
         "The upstream's response headers arrived.",
     ),
     "chat.delta": _frame(

@@ -64,7 +64,7 @@ class ChoiceRecord:
             index = fragment.get("index", position)
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < MAX_TOOL_CALLS:
                 raise UpstreamProtocolError(
-                    f"The upstream sent a tool call with index {str(index)[:40]!r}: expected a number "
+                    f"The upstream sent a tool call with index {index!r:.40}: expected a number "
                     f"from 0 to {MAX_TOOL_CALLS - 1}."
                 )
             call = self.tool_calls.setdefault(
@@ -159,7 +159,7 @@ class StreamRecord:
         """The record of one choice, refusing an index the request did not ask for."""
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.max_choices:
             raise UpstreamProtocolError(
-                f"The upstream sent choice index {str(index)[:40]!r}, but the request asked for "
+                f"The upstream sent choice index {index!r:.40}, but the request asked for "
                 f"{self.max_choices} choice{'s' if self.max_choices != 1 else ''}."
             )
         record = self.choices.get(index)

@@ -1,15 +1,19 @@
 """Fixtures shared by the whole suite."""
 
+import json
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from proxy import protocol
 from proxy.client.client import close_shared_clients
+from proxy.dispatch import FrameConsumer
 from tests.emulator_fixture import emulator, emulator_server  # noqa: F401  (fixtures)
 
 
@@ -40,3 +44,18 @@ async def close_upstream() -> AsyncIterator[None]:
     """Afterwards, close the upstream clients the test's event loop opened (and their connections)."""
     yield
     await close_shared_clients()
+
+
+@pytest.fixture(autouse=True)
+def frames_match_the_protocol(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every frame any socket sends, in any test, is declared in proxy/protocol.py (checked as sent)."""
+    problems: list[str] = []
+    send_text = FrameConsumer.send_text
+
+    async def checked(self: FrameConsumer, text: str, secrets: tuple[str, ...] = ()) -> None:
+        problems.extend(protocol.check(json.loads(text)))
+        await send_text(self, text, secrets)
+
+    monkeypatch.setattr(FrameConsumer, "send_text", checked)
+    yield
+    assert not problems, "frames not as declared in proxy/protocol.py: " + "; ".join(sorted(set(problems)))

@@ -8,7 +8,9 @@ comparison's link) read and watch its columns' conversations through it too.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -22,6 +24,78 @@ from playground.selectors.comparisons import (
 )
 from playground.selectors.conversations import conversation_get_for_user
 from playground.tree import branch_of
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class LinkHides:
+    """What a share link hides, applied in one place to every path a viewer reads through it: the shared
+    page, a comparison's shared page and a fork (the forker's page and data JSON then have nothing to
+    show). ``system_prompt``: the conversation's (or comparison's) system prompt and every "system"
+    message. ``parameters``: the parameters, extra fields, and each run's sampling and requested options
+    (and a comparison's sweep and column labels, which name parameter values)."""
+
+    system_prompt: bool = False
+    parameters: bool = False
+
+    @classmethod
+    def of(cls, link: ShareLink | None) -> LinkHides:
+        """What ``link`` hides (nothing for a member, who reads with no link)."""
+        if link is None:
+            return cls()
+        return cls(system_prompt=link.hide_system_prompt, parameters=link.hide_parameters)
+
+    def keeps_role(self, role: str) -> bool:
+        """Whether a message of this role may be shown (or copied)."""
+        return not (self.system_prompt and role == "system")
+
+    def messages(self, messages: Iterable[M]) -> list[M]:
+        """The messages (model instances or ``{"role": …}`` dicts) without the hidden ones."""
+        return [
+            m
+            for m in messages
+            if self.keeps_role(m.get("role", "") if isinstance(m, dict) else getattr(m, "role", ""))
+        ]
+
+    def settings(self, *, system_prompt: str, params: Any, extra: Any) -> dict[str, Any]:
+        """A conversation's settings as a viewer (or a fork) may have them: hidden ones emptied."""
+        return {
+            "system_prompt": "" if self.system_prompt else system_prompt,
+            "params": {} if self.parameters else params,
+            "extra": {} if self.parameters else extra,
+        }
+
+    def run(self, run: dict[str, Any]) -> dict[str, Any]:
+        """A run's replay data without the hidden options."""
+        if not self.parameters:
+            return run
+        return {**run, "sampling_options": None, "requested_options": {}}
+
+    def comparison(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A comparison's data (``comparison_data``) without what is hidden, its columns' runs too."""
+        data = dict(data)
+        if self.system_prompt:
+            data["system_prompt"] = ""
+        data["messages"] = self.messages(data.get("messages") or [])
+        if self.parameters:
+            data["sweep"] = None
+        columns = []
+        for index, column in enumerate(data.get("columns") or []):
+            run = column.get("data")
+            columns.append(
+                {
+                    # A sweep's labels are its values ("temperature=0.7"): hidden with the parameters.
+                    "label": f"Column {index + 1}" if self.parameters else column.get("label") or "",
+                    "model": column.get("model") or "",
+                    "params": {} if self.parameters else column.get("params") or {},
+                    "conversation": column.get("conversation"),
+                    "run": column.get("run"),
+                    "data": None if run is None else self.run(run),
+                }
+            )
+        data["columns"] = columns
+        return data
 
 
 class ShareLinkGone(PermissionDenied):
@@ -166,10 +240,9 @@ def shared_page_data(*, link: ShareLink) -> dict[str, Any]:
         r.message_id: r
         for r in conversation.runs.filter(message__isnull=False).select_related("started_by").order_by("pk")
     }
+    hides = LinkHides.of(link)
     turns = []
-    for message in branch_of(conversation, nodes):
-        if message.role == "system" and link.hide_system_prompt:
-            continue
+    for message in hides.messages(branch_of(conversation, nodes)):
         run = runs.get(message.pk)
         metrics = None
         if run is not None:
@@ -180,15 +253,18 @@ def shared_page_data(*, link: ShareLink) -> dict[str, Any]:
                 "ttft_ms": (run.timings or {}).get("ttft_ms"),
                 "tokens_per_second": _tokens_per_second(run),
                 "started_by": run.started_by.get_username() if run.started_by else None,
-                "options": None if link.hide_parameters else sorted((run.sampling_options or {}).items()),
+                "options": None if hides.parameters else sorted((run.sampling_options or {}).items()),
             }
         turns.append({"message": message, "run": metrics})
+    shown = hides.settings(
+        system_prompt=conversation.system_prompt, params=conversation.params, extra=conversation.extra
+    )
     return {
         "conversation": conversation,
         "title": str(conversation),
         "model": conversation.model,
-        "system_prompt": None if link.hide_system_prompt else conversation.system_prompt,
-        "params": None if link.hide_parameters else sorted(conversation.params.items()),
+        "system_prompt": shown["system_prompt"] or None,
+        "params": sorted(shown["params"].items()) or None,
         "turns": turns,
     }
 
@@ -199,27 +275,6 @@ def comparison_shared_page_data(*, link: ShareLink) -> dict[str, Any]:
     and sampling options); the columns' conversation ids let the page watch them live."""
     comparison = link.comparison
     assert comparison is not None
-    data = comparison_data(comparison)
-    if link.hide_system_prompt:
-        data["system_prompt"] = ""
-    columns = []
-    for column in data["columns"]:
-        run = column.get("data")
-        if run is not None:
-            run = dict(run)
-            if link.hide_parameters:
-                run["sampling_options"] = None
-                run["requested_options"] = {}
-        columns.append(
-            {
-                "label": column.get("label") or "",
-                "model": column.get("model") or "",
-                "params": {} if link.hide_parameters else column.get("params") or {},
-                "conversation": column.get("conversation"),
-                "run": column.get("run"),
-                "data": run,
-            }
-        )
-    data["columns"] = columns
+    data = LinkHides.of(link).comparison(comparison_data(comparison))
     data["hide_parameters"] = link.hide_parameters
     return {"comparison": comparison, "title": str(comparison), "page": data}

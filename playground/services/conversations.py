@@ -14,6 +14,7 @@ from django.db import transaction
 from playground.models import Conversation, Message
 from playground.permissions import can
 from playground.selectors.conversations import conversation_get_for_user
+from playground.selectors.sharing import LinkHides
 from playground.selectors.workspaces import role_of
 from playground.tree import children_by_parent, path_ids
 
@@ -122,11 +123,14 @@ def conversation_fork_from(
     user: Any,
     message_id: int,
     workspace_id: int | None = None,
-    keep_system_prompt: bool = True,
-    keep_params: bool = True,
+    hides: LinkHides | None = None,
 ) -> Conversation:
     """The fork of ``source`` (already checked: the user may read it) into ``workspace_id`` when the
-    user may create there, else into their personal workspace; it is private to them."""
+    user may create there, else into their personal workspace; it is private to them.
+
+    ``hides`` (the share link's, when forking through one) leaves out what the link hides: the system
+    prompt and every "system" message of the branch, the parameters and extra fields."""
+    hides = hides or LinkHides()
     if workspace_id is not None and not can(role_of(user=user, workspace_id=workspace_id), "create"):
         workspace_id = None
     nodes = list(source.messages.only("pk", "parent_id"))
@@ -140,14 +144,11 @@ def conversation_fork_from(
         title=f"{source.title or 'Conversation'} (fork)"[:TITLE_MAX],
         mode=source.mode,
         model=source.model,
-        system_prompt=source.system_prompt if keep_system_prompt else "",
-        params=source.params if keep_params else {},
-        extra=source.extra if keep_params else {},
+        **hides.settings(system_prompt=source.system_prompt, params=source.params, extra=source.extra),
         forked_from=source,
     )
     parent = None
-    for position, pk in enumerate(ids):
-        old = by_id[pk]
+    for position, old in enumerate(hides.messages(by_id[pk] for pk in ids)):
         parent = Message.objects.create(
             conversation=fork,
             parent=parent,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from playground.models import Comparison, Conversation, ShareLink, Visibility
 from playground.selectors.comparisons import comparison_get_for_user
 from playground.selectors.conversations import conversation_get_for_user
-from playground.selectors.sharing import share_link_active
+from playground.selectors.sharing import LinkHides, share_link_active
 from playground.services.conversations import conversation_fork_from
 from playground.tree import leaf_of
 
@@ -100,7 +100,7 @@ def share_link_revoke(*, user: Any, share_link_id: int) -> ShareLink:
 def conversation_fork_shared(*, user: Any, token: str, workspace_id: int | None = None) -> Conversation:
     """Fork the branch a share link shows into the user's (current) workspace, as a private conversation.
 
-    What the link hides (system prompt, parameters) is not copied either.
+    What the link hides (system prompt and "system" messages, parameters) is not copied either.
     """
     link = share_link_active(token=token)
     source = link.conversation
@@ -114,8 +114,7 @@ def conversation_fork_shared(*, user: Any, token: str, workspace_id: int | None 
         user=user,
         message_id=leaf.pk,
         workspace_id=workspace_id,
-        keep_system_prompt=not link.hide_system_prompt,
-        keep_params=not link.hide_parameters,
+        hides=LinkHides.of(link),
     )
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from playground import throttle
 from playground.current import current_membership
 from playground.forms.accounts import SignupForm
 from playground.models import Conversation
@@ -73,6 +74,14 @@ def signup(request: HttpRequest) -> HttpResponse:
         raise Http404("Sign-up is turned off.")
     if request.user.is_authenticated:
         return redirect("playground")
+    if request.method == "POST":
+        wait = throttle.signup_wait(request)
+        if wait:
+            context = {"form": SignupForm(), "throttled": throttle.message(wait)}
+            response = render(request, "registration/signup.html", context, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        throttle.signup_attempted(request)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()

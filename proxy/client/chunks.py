@@ -57,15 +57,21 @@ def opened_from(status: int, raw_headers: Mapping[str, str]) -> Opened:
     )
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def usage_from(raw: dict[str, Any]) -> Usage:
-    """A Usage event from a ``usage`` object."""
-    details = raw.get("prompt_tokens_details")
+    """A Usage event from a ``usage`` object: chat's names, or the Responses API's (``input_tokens``,
+    ``output_tokens``, ``input_tokens_details``). Counts that are not whole numbers are left out."""
+    responses = "prompt_tokens" not in raw and ("input_tokens" in raw or "output_tokens" in raw)
+    details = raw.get("input_tokens_details" if responses else "prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     return Usage(
-        prompt_tokens=raw.get("prompt_tokens"),
-        completion_tokens=raw.get("completion_tokens"),
-        total_tokens=raw.get("total_tokens"),
-        cached_tokens=cached,
+        prompt_tokens=_count(raw.get("input_tokens" if responses else "prompt_tokens")),
+        completion_tokens=_count(raw.get("output_tokens" if responses else "completion_tokens")),
+        total_tokens=_count(raw.get("total_tokens")),
+        cached_tokens=_count(cached),
         raw=raw,
     )
 

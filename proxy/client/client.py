@@ -34,8 +34,9 @@ from proxy.client.errors import (
     scrub,
 )
 from proxy.client.events import Event, Finish
+from proxy.client.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, too_deep
 from proxy.client.responses import ResponsesStreamError, ResponsesTranslator
-from proxy.client.sse import SSEDecoder, SSEEvent
+from proxy.client.sse import SSEDecoder, SSEEvent, SSEEventTooLarge
 from proxy.client.transport import NotHTTPError, UpstreamTransport
 
 __all__ = ["UpstreamClient", "close_shared_clients", "prepare_body", "scrub", "shared_client"]
@@ -189,7 +190,7 @@ class UpstreamClient:
             chunks = response.aiter_bytes()
             translator = ResponsesTranslator() if endpoint == "responses" else None
             if "json" in content_type:
-                raw = await self._read_all(chunks, first_byte_deadline, limit=None)
+                raw = await self._read_all(chunks, first_byte_deadline, limit=MAX_BODY_BYTES, strict=True)
                 yield self._whole(raw, translator)
                 return
             sniff = "event-stream" not in content_type
@@ -212,7 +213,7 @@ class UpstreamClient:
                 if sniff and chunk is not None and chunk.lstrip()[:1] == b"{":
                     # A whole JSON completion under a vague content type (some servers send text/plain).
                     rest = await self._read_all(
-                        chunks, loop.time() + self.gap_timeout, limit=None, first=False
+                        chunks, loop.time() + self.gap_timeout, limit=MAX_BODY_BYTES, first=False, strict=True
                     )
                     yield self._whole(chunk + rest, translator)
                     return
@@ -226,7 +227,11 @@ class UpstreamClient:
                     break
                 if state.saw_done:
                     continue
-                batch, error = _gather(self._sse_events(decoder.feed(chunk), state, translator))
+                try:
+                    sse_events = decoder.feed(chunk)
+                except SSEEventTooLarge as exc:
+                    raise UpstreamProtocolError(f"{self.upstream_name} sent {exc}.") from None
+                batch, error = _gather(self._sse_events(sse_events, state, translator))
                 if batch:
                     yield batch
                 if error is not None:
@@ -265,6 +270,8 @@ class UpstreamClient:
                 break
             try:
                 obj = json.loads(data)
+            except RecursionError:
+                obj = None  # nested past any limit: refused just below
             except ValueError:
                 if sse.event == "error":  # an error event whose data is plain text
                     raise self._stream_error({"error": data}, data) from None
@@ -272,6 +279,10 @@ class UpstreamClient:
                     f"{self.upstream_name} sent a stream line that is not JSON: {self._snippet(data)!r}",
                     body=self._snippet(data),
                 ) from None
+            if obj is None or too_deep(obj):
+                raise UpstreamProtocolError(
+                    f"{self.upstream_name} sent a stream chunk nested deeper than {MAX_JSON_DEPTH} levels."
+                )
             if not isinstance(obj, dict):
                 raise UpstreamProtocolError(
                     f"{self.upstream_name} sent a stream chunk that is not a JSON object: "
@@ -325,11 +336,15 @@ class UpstreamClient:
         text = raw.decode("utf-8", "replace")
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise UpstreamProtocolError(
                 f"{self.upstream_name} answered with a body that is not JSON: {self._snippet(text)!r}",
                 body=self._snippet(text),
             ) from None
+        if too_deep(obj):
+            raise UpstreamProtocolError(
+                f"{self.upstream_name} answered with JSON nested deeper than {MAX_JSON_DEPTH} levels."
+            )
         if not isinstance(obj, dict):
             raise UpstreamProtocolError(
                 f"{self.upstream_name} answered with JSON that is not an object: {self._snippet(text)!r}",
@@ -352,12 +367,12 @@ class UpstreamClient:
         try:
             if not 200 <= response.status_code < 300:
                 raise await self._http_error(response, model=None, what="the model list")
-            raw = await self._read_all(response.aiter_bytes(), deadline, limit=None)
+            raw = await self._read_all(response.aiter_bytes(), deadline, limit=MAX_BODY_BYTES, strict=True)
         finally:
             await response.aclose()
         try:
             obj = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise UpstreamProtocolError(
                 f"{self.upstream_name} answered /models with a body that is not JSON: "
                 f"{self._snippet(raw.decode('utf-8', 'replace'))!r}"
@@ -454,8 +469,15 @@ class UpstreamClient:
             ) from None
 
     async def _read_all(
-        self, chunks: AsyncIterator[bytes], deadline: float, *, limit: int | None, first: bool = True
+        self,
+        chunks: AsyncIterator[bytes],
+        deadline: float,
+        *,
+        limit: int,
+        first: bool = True,
+        strict: bool = False,
     ) -> bytes:
+        """The rest of a body, up to ``limit`` bytes: cut there, or refused when ``strict``."""
         loop = asyncio.get_running_loop()
         parts: list[bytes] = []
         size = 0
@@ -463,7 +485,11 @@ class UpstreamClient:
         while (chunk := await self._read(chunks, deadline, kind)) is not None:
             parts.append(chunk)
             size += len(chunk)
-            if limit is not None and size >= limit:
+            if size >= limit:
+                if strict:
+                    raise UpstreamProtocolError(
+                        f"{self.upstream_name} sent a body larger than {limit} bytes."
+                    )
                 break
             kind, deadline = "gap", loop.time() + self.gap_timeout
         return b"".join(parts)

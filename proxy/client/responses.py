@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy.client.chunks import usage_from
 from proxy.client.events import Delta, Event, Finish, Usage
 
 # Registry names whose Responses field has another name.
@@ -68,17 +69,7 @@ def responses_body(
 
 
 def _usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    details = raw.get("input_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return Usage(
-        prompt_tokens=raw.get("input_tokens"),
-        completion_tokens=raw.get("output_tokens"),
-        total_tokens=raw.get("total_tokens"),
-        cached_tokens=cached,
-        raw=raw,
-    )
+    return usage_from(raw) if isinstance(raw, dict) else None
 
 
 class ResponsesTranslator:

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SSEDecoder", "SSEEvent"]
+from proxy.client.limits import MAX_EVENT_BYTES
+
+__all__ = ["SSEDecoder", "SSEEvent", "SSEEventTooLarge"]
+
+
+class SSEEventTooLarge(ValueError):
+    """One event (or one unterminated line) grew past ``MAX_EVENT_BYTES``."""
+
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -30,7 +37,7 @@ class SSEEvent:
 class SSEDecoder:
     """Feed bytes with :meth:`feed` and get the completed events; call :meth:`close` at the end."""
 
-    __slots__ = ("_data", "_event", "_id", "_partial", "_retry", "_skip_lf", "_started")
+    __slots__ = ("_data", "_event", "_held", "_id", "_partial", "_retry", "_skip_lf", "_started")
 
     def __init__(self) -> None:
         # Bytes of the current, not yet terminated line (kept as parts: joining on every feed would
@@ -43,6 +50,8 @@ class SSEDecoder:
         # A CR ended the previous read: an LF starting the next read belongs to it (CRLF split in two).
         self._skip_lf = False
         self._started = False
+        # Bytes held for the event being read (its data lines and the unterminated line), bounded.
+        self._held = 0
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Take the next bytes of the stream and return the events they complete."""
@@ -54,6 +63,9 @@ class SSEDecoder:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
+        self._held += len(chunk)
+        if self._held > MAX_EVENT_BYTES:
+            raise SSEEventTooLarge(f"an event of more than {MAX_EVENT_BYTES} bytes")
         has_cr = b"\r" in chunk
         if not has_cr and b"\n" not in chunk:
             self._partial.append(chunk)
@@ -102,6 +114,7 @@ class SSEDecoder:
                     )
                     data.clear()
                 self._event = None
+                self._held = sum(map(len, self._partial))
                 continue
             # Fast path: nearly every line of an OpenAI-style stream is "data: <json>".
             if line.startswith(b"data:"):

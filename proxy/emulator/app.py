@@ -33,8 +33,6 @@ from proxy.emulator.api import (
     check_request,
     error_body,
     invalid,
-    model_not_found,
-    resolve_model,
 )
 from proxy.emulator.faults import FaultSet, parse_faults
 from proxy.emulator.http import (
@@ -42,6 +40,7 @@ from proxy.emulator.http import (
     Scope,
     Send,
     abandon_response,
+    admitted_model,
     bad_key,
     disconnected,
     dumps,
@@ -260,13 +259,7 @@ class Emulator:
         self, body: Any, headers: dict[str, str], mode: str, request_id: str, faults: FaultSet
     ) -> Generation:
         """Validate the request and decide the whole answer (``ApiError`` if Fireworks would refuse)."""
-        if bad_key(headers):
-            raise unauthorized(request_id)
-        if not isinstance(body, dict):
-            raise invalid("The request body must be a JSON object.")
-        model = resolve_model(body.get("model"))
-        if model is None:
-            raise model_not_found()
+        body, model = admitted_model(body, headers, request_id)
         check_request(body, mode=mode, model=model)
         if mode == "chat":
             prompt_tokens = chat_prompt_tokens(body["messages"], body.get("tools"))

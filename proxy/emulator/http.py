@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from proxy.emulator.api import ApiError, error_body
+from proxy.emulator.api import ApiError, ModelInfo, error_body, invalid, model_not_found, resolve_model
 from proxy.emulator.faults import split_points
 from proxy.emulator.wire import common_headers
 
@@ -150,3 +150,15 @@ def bad_key(headers: dict[str, str]) -> bool:
 def unauthorized(request_id: str) -> ApiError:
     """The 401 for a refused key, in the coded shape."""
     return ApiError(401, error_body(401, "coded", request_id))
+
+
+def admitted_model(body: Any, headers: dict[str, str], request_id: str) -> tuple[dict[str, Any], ModelInfo]:
+    """The request's body and model, as Fireworks checks them first: the key, a JSON object, a known model."""
+    if bad_key(headers):
+        raise unauthorized(request_id)
+    if not isinstance(body, dict):
+        raise invalid("The request body must be a JSON object.")
+    model = resolve_model(body.get("model"))
+    if model is None:
+        raise model_not_found()
+    return body, model

@@ -19,17 +19,16 @@ import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from proxy.emulator.api import ApiError, invalid, model_not_found, resolve_model
+from proxy.emulator.api import ApiError, invalid
 from proxy.emulator.faults import FaultSet
 from proxy.emulator.http import (
     Send,
     abandon_response,
-    bad_key,
+    admitted_model,
     dumps,
     send_error,
     send_head,
     send_response,
-    unauthorized,
     wait_until,
     write,
 )
@@ -113,13 +112,7 @@ class ResponsesEndpoint:
         self, body: Any, headers: dict[str, str], request_id: str
     ) -> tuple[dict[str, Any], ChoicePlan, list[dict[str, Any]], int]:
         """Validate and plan: (the response in progress, the reply's plan, the thread, prompt tokens)."""
-        if bad_key(headers):
-            raise unauthorized(request_id)
-        if not isinstance(body, dict):
-            raise invalid("The request body must be a JSON object.")
-        model = resolve_model(body.get("model"))
-        if model is None:
-            raise model_not_found()
+        body, _model = admitted_model(body, headers, request_id)
         previous = body.get("previous_response_id")
         history: list[dict[str, Any]] = []
         if previous is not None:

@@ -62,6 +62,8 @@ class LiveServer:
             "FIREWORKS_API_KEY": API_KEY,
             "PLAYGROUND_EMULATOR": "1",
             "PLAYGROUND_ALLOW_SIGNUP": "1",
+            # Every test signs up a new user from 127.0.0.1: lift the per-address sign-up throttle.
+            "PLAYGROUND_SIGNUPS_PER_ADDRESS": "100000",
             "FIREWORKS_STREAM_GAP_TIMEOUT": "1",
             "FIREWORKS_FIRST_BYTE_TIMEOUT": "5",
             "FIREWORKS_CONNECT_TIMEOUT": "2",

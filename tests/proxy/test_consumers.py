@@ -5,78 +5,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from django.test import Client
 
 from playground.asgi import application
-from playground.models import Conversation, Run
+from playground.models import Conversation, Message, Run
+from playground.selectors.conversations import conversation_page_data
 from proxy.client.events import Delta, Done, Finish
 from proxy.relay import StreamRecord
 from tests.frames import expand
+from tests.proxy.conftest import API_KEY, HELLO, MODEL, ORIGIN, SLOW, Socket  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-API_KEY = "fw_TESTKEY123"
-MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
-ORIGIN = (b"origin", b"http://127.0.0.1")
-HELLO = [{"role": "user", "content": "Say hello"}]
-# Slow enough that a stream is still running when the test stops it.
-SLOW = {"ttft_ms": 5, "tokens_per_second": 40}
-
-
-class Socket:
-    """A websocket client that keeps every frame it received, to check what a user could see."""
-
-    def __init__(self, communicator: WebsocketCommunicator) -> None:
-        self.communicator = communicator
-        self.frames: list[dict[str, Any]] = []
-        self.raw: list[str] = []
-        self.disconnected = False
-
-    async def disconnect(self) -> None:
-        self.disconnected = True
-        await self.communicator.disconnect()
-
-    async def send(self, frame: Any) -> None:
-        await self.communicator.send_to(text_data=json.dumps(frame))
-
-    async def receive(self, wait: float = 5) -> dict[str, Any]:
-        text = await self.communicator.receive_from(wait)
-        self.raw.append(text)
-        frame = json.loads(text)
-        self.frames.append(frame)
-        return frame
-
-    async def until_end(self, stream: str | None, wait: float = 10) -> list[dict[str, Any]]:
-        """Frames until the stream's chat.done or chat.error (frames of other streams are kept too)."""
-        got = []
-        while True:
-            frame = await self.receive(wait)
-            got.append(frame)
-            if frame.get("stream") == stream and frame["type"] in ("chat.done", "chat.error"):
-                return got
-
-    async def start(self, stream: str, **fields: Any) -> None:
-        await self.send(
-            {
-                "type": "chat.start",
-                "stream": stream,
-                "mode": "chat",
-                "model": MODEL,
-                "messages": HELLO,
-                "params": {},
-                **fields,
-            }
-        )
 
 
 def of(frames: list[dict[str, Any]], stream: str, kind: str) -> list[dict[str, Any]]:
@@ -86,52 +31,6 @@ def of(frames: list[dict[str, Any]], stream: str, kind: str) -> list[dict[str, A
 
 def text_of(frames: list[dict[str, Any]], stream: str) -> str:
     return "".join(f.get("content", "") for f in of(frames, stream, "chat.delta") if f["choice"] == 0)
-
-
-@pytest.fixture
-def user(transactional_db: None) -> Any:
-    return get_user_model().objects.create_user("alice")
-
-
-@pytest.fixture
-def session_cookie(user: Any) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-@pytest.fixture
-def upstream_settings(settings: Any, emulator: Any) -> Any:
-    settings.FIREWORKS_BASE_URL = emulator.base_url
-    settings.FIREWORKS_API_KEY = API_KEY
-    settings.FIREWORKS_STREAM_GAP_TIMEOUT = 5
-    cache.clear()
-    return settings
-
-
-@pytest.fixture
-async def connect(
-    upstream_settings: Any, session_cookie: bytes, caplog: pytest.LogCaptureFixture, close_upstream: None
-) -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
-    """Open signed-in sockets; afterwards check that no frame and no log line held the API key."""
-    caplog.set_level(logging.DEBUG)
-    sockets: list[Socket] = []
-
-    async def open_socket(cookie: bytes | None = session_cookie) -> Socket:
-        headers = [ORIGIN, (b"cookie", cookie)] if cookie else [ORIGIN]
-        communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
-        connected, _ = await communicator.connect()
-        assert connected
-        sockets.append(Socket(communicator))
-        return sockets[-1]
-
-    yield open_socket
-    for sock in sockets:
-        if not sock.disconnected:
-            await sock.communicator.disconnect()
-    for sock in sockets:
-        assert not any(API_KEY in text for text in sock.raw)
-    assert not any(API_KEY in record.getMessage() for record in caplog.records)
 
 
 async def saved_run(run_id: int) -> Run:
@@ -559,3 +458,196 @@ def test_relay_assembles_tool_calls_logprobs_and_timings() -> None:
     timings = relay.figures()
     assert timings["chunks"] == timings["tokens"] == 5
     assert timings["ttft_ms"] == deltas[0]["t"]
+
+
+# --- raw_output, a tool-call round trip, predicted outputs and the Responses mode ---------------------
+
+LOOKUP = {
+    "type": "function",
+    "function": {
+        "name": "lookup",
+        "description": "Look a word up",
+        "parameters": {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]},
+    },
+}
+
+
+async def test_raw_output_arrives_as_a_chat_raw_frame_and_is_saved(connect: Any) -> None:
+    sock = await connect()
+    await sock.start("r1", params={"raw_output": True})
+    frames = await sock.until_end("r1")
+    raw = of(frames, "r1", "chat.raw")[0]["raw_output"]
+    assert len(raw["prompt_fragments"]) == len(raw["prompt_token_ids"])
+    assert raw["completion"] == text_of(frames, "r1")
+    done = of(frames, "r1", "chat.done")[0]
+    run = await saved_run(done["run"])
+    assert run.output[0]["raw_output"] == raw
+
+
+async def test_a_tool_call_round_trip_is_saved_and_reloads(connect: Any, user: Any) -> None:
+    sock = await connect()
+    ask = [{"role": "user", "content": "Please lookup the word quux"}]
+    extra = {"tools": [LOOKUP], "tool_choice": "auto"}
+    await sock.start("t1", messages=ask, extra=extra, params={"parallel_tool_calls": False})
+    frames = await sock.until_end("t1")
+    done = of(frames, "t1", "chat.done")[0]
+    conversation = of(frames, "t1", "chat.started")[0]["conversation"]
+    assert done["finish_reasons"] == {"0": "tool_calls"}
+    fragments = [f for d in of(frames, "t1", "chat.delta") for f in d.get("tool_calls") or []]
+    assert fragments[0]["function"]["name"] == "lookup" and fragments[0]["id"]
+    call_id = fragments[0]["id"]
+    arguments = "".join(f["function"].get("arguments") or "" for f in fragments)
+    call = {"id": call_id, "type": "function", "function": {"name": "lookup", "arguments": arguments}}
+    thread = [
+        *ask,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call_id, "content": "quux: a placeholder word"},
+    ]
+    await sock.start("t2", messages=thread, extra=extra, conversation=conversation)
+    frames = await sock.until_end("t2")
+    answer = text_of(frames, "t2")
+    assert "quux: a placeholder word" in answer and "lookup" in answer
+
+    def tree() -> dict[str, Any]:
+        return conversation_page_data(user=user, conversation_id=conversation)
+
+    saved = await database_sync_to_async(tree)()
+    roles = [(m["role"], m["tool_call_id"]) for m in saved["messages"]]
+    assert roles == [("user", ""), ("assistant", ""), ("tool", call_id), ("assistant", "")]
+    assert saved["messages"][1]["tool_calls"][0]["function"] == call["function"]
+    assert await database_sync_to_async(Message.objects.filter(role="tool").count)() == 1
+
+
+async def test_prediction_and_its_comparison_run_on_one_socket(connect: Any, emulator: Any) -> None:
+    emulator.configure(ttft_ms=1, tokens_per_second=1500)
+    code = "def f(x):\n    return x * 2\n\nprint(f(21))\n"
+    ask = [{"role": "user", "content": f"Rename f to double:\n```python\n{code}```"}]
+    sock = await connect()
+    await sock.start("p-with", messages=ask, extra={"prediction": {"type": "content", "content": code}})
+    await sock.start("p-without", messages=ask)
+    frames = await sock.until_end("p-with")
+    if not of(frames, "p-without", "chat.done"):
+        frames += await sock.until_end("p-without")
+    metrics = of(frames, "p-with", "chat.perf")[0]["metrics"]
+    assert 0 < metrics["speculation-prompt-matched-tokens"] <= metrics["speculation-prompt-tokens"]
+    assert "speculation-prompt-tokens" not in of(frames, "p-without", "chat.perf")[0]["metrics"]
+    assert text_of(frames, "p-with") == text_of(frames, "p-without")
+
+
+async def test_responses_mode_chains_and_an_unknown_id_is_a_chat_error(connect: Any) -> None:
+    sock = await connect()
+    first = [{"role": "user", "content": "Hello responses"}]
+    await sock.send(
+        {
+            "type": "chat.start",
+            "stream": "a",
+            "mode": "responses",
+            "model": MODEL,
+            "messages": first,
+            "params": {"store": True},
+        }
+    )
+    frames = await sock.until_end("a")
+    done = of(frames, "a", "chat.done")[0]
+    assert done["response_id"].startswith("resp_") and done["finish_reasons"] == {"0": "stop"}
+    started = of(frames, "a", "chat.started")[0]
+    assert started["request"]["input"] == first and started["request"]["store"] is True
+    assert of(frames, "a", "chat.usage")[0]["completion_tokens"] > 0
+    reply = text_of(frames, "a")
+    assert reply.startswith("[offline emulator]")
+    thread = [*first, {"role": "assistant", "content": reply}, {"role": "user", "content": "More"}]
+    await sock.send(
+        {
+            "type": "chat.start",
+            "stream": "b",
+            "mode": "responses",
+            "model": MODEL,
+            "messages": thread,
+            "previous_response_id": done["response_id"],
+            "conversation": started["conversation"],
+        }
+    )
+    frames = await sock.until_end("b")
+    started = of(frames, "b", "chat.started")[0]
+    assert started["request"]["input"] == [{"role": "user", "content": "More"}]
+    assert of(frames, "b", "chat.done")[0]["message_ids"][:2] == done["message_ids"]
+    await sock.send(
+        {
+            "type": "chat.start",
+            "stream": "c",
+            "mode": "responses",
+            "model": MODEL,
+            "messages": first,
+            "previous_response_id": "resp_missing",
+        }
+    )
+    frames = await sock.until_end("c")
+    error = of(frames, "c", "chat.error")[0]
+    assert error["status"] == 400 and error["param"] == "previous_response_id"
+    assert json.dumps(error).count("not found") >= 1
+
+
+# --- compare mode: several columns on one socket ---------------------------------------------------
+# Compare mode on the websocket: several columns streaming at once on one socket, one stopped early.
+# The others must complete with their full text, the stopped one must be saved stopped with what it
+# showed, and every column's run is its own conversation (what a saved comparison groups).
+
+COLUMNS = {
+    "col-a": {"max_tokens": 400, "temperature": 0.2},
+    "col-b": {"max_tokens": 10, "temperature": 0.7, "seed": 2},
+    "col-c": {"max_tokens": 14, "temperature": 1.2, "seed": 3},
+    "col-d": {"max_tokens": 8, "top_p": 0.5},
+}
+
+
+async def test_four_columns_on_one_socket_one_stopped_early(
+    connect: Any,
+    emulator: Any,
+) -> None:
+    emulator.configure(ttft_ms=5, tokens_per_second=40)
+    ws = await connect()
+    for stream, params in COLUMNS.items():
+        await ws.start(stream, params=params, system="Be brief.")
+    frames: list[dict[str, Any]] = []
+
+    # Every column starts, and the first one streams, before it is stopped.
+    def ready() -> bool:
+        started = all(of(frames, s, "chat.started") for s in COLUMNS)
+        return started and len(of(frames, "col-a", "chat.delta")) >= 3
+
+    while not ready():
+        frames.append(await ws.receive())
+    assert not of(frames, "col-a", "chat.done")
+    await ws.send({"type": "chat.stop", "stream": "col-a"})
+    ends: dict[str, dict[str, Any]] = {}
+    while len(ends) < len(COLUMNS):
+        frame = await ws.receive()
+        frames.append(frame)
+        if frame["type"] in ("chat.done", "chat.error"):
+            ends[frame["stream"]] = frame
+    assert {s: e["status"] for s, e in ends.items()} == {
+        "col-a": "stopped",
+        "col-b": "done",
+        "col-c": "done",
+        "col-d": "done",
+    }
+    runs = {s: await saved_run(e["run"]) for s, e in ends.items()}
+    assert len({r.conversation_id for r in runs.values()}) == len(COLUMNS)
+    for stream, params in COLUMNS.items():
+        run = runs[stream]
+        assert run.message.content == text_of(frames, stream)
+        assert run.request["temperature" if "temperature" in params else "top_p"] == params.get(
+            "temperature", params.get("top_p")
+        )
+        assert [e.get("content") for e in run.timeline if e["type"] == "chat.delta" and e["choice"] == 0] == [
+            f.get("content") for f in of(frames, stream, "chat.delta")
+        ]
+        if stream != "col-a":
+            assert ends[stream]["finish_reasons"] == {"0": "length"}
+            assert run.usage["completion_tokens"] == params["max_tokens"]
+            assert run.sampling_options["max_tokens"] == params["max_tokens"]
+    assert runs["col-a"].status == Run.Status.STOPPED
+    assert len(runs["col-a"].message.content) > 0
+    # The stopped column's upstream request was closed; the rest ended on their own.
+    ended = await wait_for_stream_end(emulator, count=4)
+    assert sorted(s["end"] for s in ended).count("client_disconnected") == 1

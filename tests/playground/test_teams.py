@@ -20,14 +20,14 @@ from django.utils import timezone
 from playground.asgi import application
 from playground.models import Conversation, Invitation, Membership, Preset, Role, ShareLink, Visibility
 from playground.services import runs, sharing, workspaces
-from tests.test_consumers import API_KEY, MODEL, ORIGIN, Socket
+from tests.proxy.conftest import API_KEY, MODEL, ORIGIN, Socket
 
 WORKSPACE_KEY = "fw_WORKSPACESECRET9876wxyz"
 ACTIONS = ("view", "run", "edit", "delete", "share", "fork", "manage_members", "manage_settings", "watch")
 OK, FORBIDDEN, NOT_FOUND, LOGIN = "ok", "forbidden", "not_found", "login"
-# Who may do what (README, "Teams and sharing"). "link" is an anonymous share-link holder, "link_user"
-# a signed-in member of another workspace holding the link. Anonymous users are sent to the login
-# page for any member URL (whether or not it exists) and their chat socket is refused.
+# Who may do what (playground/README.md, "Teams and sharing"). "link" is an anonymous share-link
+# holder, "link_user" a signed-in member of another workspace holding the link. Anonymous users are
+# sent to the login page for any member URL (whether or not it exists) and their chat socket is refused.
 MATRIX: dict[str, tuple[str, ...]] = {
     #            view       run        edit       delete     share      fork       members    settings   watch
     "owner": (OK, OK, OK, OK, OK, OK, OK, OK, OK),

@@ -21,7 +21,9 @@ from proxy.client.errors import (
     UpstreamStreamError,
     UpstreamTimeout,
 )
-from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, Usage
+from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
+from proxy.relay import StreamRecord
+from tests.emulator_fixture import EmulatorServer
 
 KEY = "fw_3ZsEcretKey0123456789abcdef"
 BASE = "https://api.fireworks.ai/inference/v1"
@@ -1205,3 +1207,60 @@ async def test_emulator_rejected_key_is_not_echoed(emulator: Any) -> None:
 async def test_emulator_models(emu_client: UpstreamClient) -> None:
     models = await emu_client.list_models()
     assert MODEL in [m["id"] for m in models]
+
+
+# --- raw_output: its own event and a chat.raw frame; tool calls and speculation from the emulator --
+
+
+async def run(client: UpstreamClient, body: dict[str, Any], endpoint: Any = "chat") -> list[Any]:
+    return [e async for e in client.stream_chat(body, endpoint=endpoint)]
+
+
+async def test_raw_output_becomes_its_own_event_and_a_chat_raw_frame(mock: Any) -> None:
+    raw = {"prompt_fragments": ["<|begin_of_text|>", "Hi"], "prompt_token_ids": [1, 2], "completion": "Hey"}
+    final = {**choice(0, "stop"), "raw_output": raw}
+    events = await run(mock(sse(chunk(choice(0, content="Hey")), chunk(final))), BODY)
+    assert kinds(events) == ["Opened", "Delta", "RawOutput", "Finish", "Done"]
+    assert events[2] == RawOutput(choice=0, raw=raw)
+    relay = StreamRecord("s")
+    frames = relay.frames(events)
+    assert {"type": "chat.raw", "choice": 0, "raw_output": raw}.items() <= frames[2].items()
+    assert relay.output()[0]["raw_output"] == raw
+
+
+async def test_emulator_raw_output_tool_calls_and_speculation(emulator: EmulatorServer) -> None:
+    client = UpstreamClient(base_url=emulator.base_url, api_key=KEY)
+    try:
+        tools = [
+            {
+                "type": "function",
+                "function": {
+                    "name": "lookup",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"q": {"type": "string"}},
+                        "required": ["q"],
+                    },
+                },
+            }
+        ]
+        body = prepare_body({**BODY, "tools": tools, "tool_choice": "required", "raw_output": True})
+        events = await run(client, body)
+        relay = StreamRecord("s")
+        relay.frames(events)
+        out = relay.output()[0]
+        assert out["finish_reason"] == "tool_calls"
+        assert json.loads(out["tool_calls"][0]["function"]["arguments"]).keys() == {"q"}
+        assert out["raw_output"]["completion"].startswith("<|python_tag|>")
+        code = "x = 1\ny = 2\nprint(x + y)\n"
+        edit = {"role": "user", "content": f"Swap:\n```\n{code}```"}
+        body = prepare_body(
+            {"model": MODEL, "messages": [edit], "prediction": {"type": "content", "content": code}}
+        )
+        events = await run(client, body)
+        perf = next(e for e in events if isinstance(e, Perf)).metrics
+        opened = next(e for e in events if isinstance(e, Opened))
+        assert perf["speculation-prompt-matched-tokens"] > 0
+        assert opened.headers["fireworks-speculation-prompt-tokens"] == str(perf["speculation-prompt-tokens"])
+    finally:
+        await client.aclose()

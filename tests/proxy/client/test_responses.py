@@ -1,22 +1,20 @@
-"""The upstream client for issue 7: raw_output, tool calls, speculation metrics and the Responses stream
-(httpx.MockTransport, then the emulator over loopback)."""
+"""The upstream client and the Responses API (proxy/client/responses.py turns its events into the chat
+events): text and function-call deltas, usage, incomplete and failed responses, a cut stream, a whole
+JSON answer (httpx.MockTransport), then a thread against the emulator over loopback HTTP."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from proxy.client.client import UpstreamClient, prepare_body
 from proxy.client.errors import UpstreamError, UpstreamStreamError
-from proxy.client.events import Delta, Done, Finish, Opened, Perf, RawOutput, Usage
-from proxy.frames import parse_start
-from proxy.protocol import FrameError
+from proxy.client.events import Delta, Done, Finish, Usage
 from proxy.relay import StreamRecord
 from tests.emulator_fixture import EmulatorServer
-from tests.test_upstream import BASE, BODY, KEY, MODEL, choice, chunk, kinds, sse, stream_response
+from tests.proxy.client.test_client import KEY, MODEL, kinds, run
 
 RESPONSES_BODY: dict[str, Any] = {"model": MODEL, "input": "Hi", "stream": True}
 
@@ -42,38 +40,6 @@ def completed(
         "type": f"response.{status}",
         "response": {"id": rid, "model": MODEL, "status": status, "output": output or [], "usage": usage},
     }
-
-
-async def run(client: UpstreamClient, body: dict[str, Any], endpoint: Any = "chat") -> list[Any]:
-    return [e async for e in client.stream_chat(body, endpoint=endpoint)]
-
-
-@pytest.fixture
-async def mock() -> Any:
-    made: list[UpstreamClient] = []
-
-    def make(raw: bytes, headers: dict[str, str] | None = None) -> UpstreamClient:
-        client = UpstreamClient(
-            base_url=BASE, api_key=KEY, transport=httpx.MockTransport(stream_response(raw, headers))
-        )
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
-
-
-async def test_raw_output_becomes_its_own_event_and_a_chat_raw_frame(mock: Any) -> None:
-    raw = {"prompt_fragments": ["<|begin_of_text|>", "Hi"], "prompt_token_ids": [1, 2], "completion": "Hey"}
-    final = {**choice(0, "stop"), "raw_output": raw}
-    events = await run(mock(sse(chunk(choice(0, content="Hey")), chunk(final))), BODY)
-    assert kinds(events) == ["Opened", "Delta", "RawOutput", "Finish", "Done"]
-    assert events[2] == RawOutput(choice=0, raw=raw)
-    relay = StreamRecord("s")
-    frames = relay.frames(events)
-    assert {"type": "chat.raw", "choice": 0, "raw_output": raw}.items() <= frames[2].items()
-    assert relay.output()[0]["raw_output"] == raw
 
 
 async def test_responses_events_become_chat_events(mock: Any) -> None:
@@ -158,72 +124,7 @@ async def test_a_whole_responses_json_answer(mock: Any) -> None:
     assert kinds(events) == ["Opened", "Delta", "Finish", "Usage", "Done"]
 
 
-def test_responses_frames_build_the_body_and_chain() -> None:
-    thread = [
-        {"role": "user", "content": "First"},
-        {"role": "assistant", "content": "Reply"},
-        {"role": "user", "content": "Second"},
-    ]
-    frame = {"type": "chat.start", "stream": "r", "mode": "responses", "model": MODEL, "messages": thread}
-    start = parse_start({**frame, "system": "Be terse.", "params": {"max_tokens": 50, "store": False}})
-    assert start.body == {
-        "model": MODEL,
-        "input": [{"role": m["role"], "content": m["content"]} for m in thread],
-        "instructions": "Be terse.",
-        "max_output_tokens": 50,
-        "store": False,
-        "stream": True,
-    }
-    chained = parse_start({**frame, "previous_response_id": "resp_1"})
-    assert chained.body["input"] == [{"role": "user", "content": "Second"}]
-    assert chained.body["previous_response_id"] == "resp_1" and chained.messages == thread
-    with pytest.raises(FrameError):
-        parse_start({**frame, "mode": "chat", "previous_response_id": "resp_1"})
-    with pytest.raises(FrameError) as info:
-        parse_start({**frame, "params": {"top_k": 5}})
-    assert info.value.param == "top_k"
-    assert prepare_body({"model": MODEL}, endpoint="responses") == {"model": MODEL, "stream": True}
-
-
 # --- against the emulator --------------------------------------------------------------------------
-
-
-async def test_emulator_raw_output_tool_calls_and_speculation(emulator: EmulatorServer) -> None:
-    client = UpstreamClient(base_url=emulator.base_url, api_key=KEY)
-    try:
-        tools = [
-            {
-                "type": "function",
-                "function": {
-                    "name": "lookup",
-                    "parameters": {
-                        "type": "object",
-                        "properties": {"q": {"type": "string"}},
-                        "required": ["q"],
-                    },
-                },
-            }
-        ]
-        body = prepare_body({**BODY, "tools": tools, "tool_choice": "required", "raw_output": True})
-        events = await run(client, body)
-        relay = StreamRecord("s")
-        relay.frames(events)
-        out = relay.output()[0]
-        assert out["finish_reason"] == "tool_calls"
-        assert json.loads(out["tool_calls"][0]["function"]["arguments"]).keys() == {"q"}
-        assert out["raw_output"]["completion"].startswith("<|python_tag|>")
-        code = "x = 1\ny = 2\nprint(x + y)\n"
-        edit = {"role": "user", "content": f"Swap:\n```\n{code}```"}
-        body = prepare_body(
-            {"model": MODEL, "messages": [edit], "prediction": {"type": "content", "content": code}}
-        )
-        events = await run(client, body)
-        perf = next(e for e in events if isinstance(e, Perf)).metrics
-        opened = next(e for e in events if isinstance(e, Opened))
-        assert perf["speculation-prompt-matched-tokens"] > 0
-        assert opened.headers["fireworks-speculation-prompt-tokens"] == str(perf["speculation-prompt-tokens"])
-    finally:
-        await client.aclose()
 
 
 async def test_emulator_responses_thread_and_unknown_previous_id(emulator: EmulatorServer) -> None:

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from playground.models import Comparison
-from tests.test_conversation_views import converse
+from tests.playground.views.test_conversations import converse
 
 pytestmark = pytest.mark.django_db
 
@@ -157,8 +157,8 @@ def team_comparison() -> dict[str, Any]:
     from playground.models import Membership, Role
     from playground.services import workspaces
     from playground.services.comparisons import comparison_create
-    from tests.test_teams import converse as team_converse
-    from tests.test_teams import make_user
+    from tests.playground.test_teams import converse as team_converse
+    from tests.playground.test_teams import make_user
 
     users = {name: make_user(name) for name in ("olive", "eddie", "ann", "vera", "otto")}
     team = workspaces.workspace_create(user=users["olive"], name="Team")
@@ -298,7 +298,7 @@ def test_comparison_share_links_create_open_hide_expire_and_revoke() -> None:
 
 
 def test_running_a_saved_comparison_again_moves_it_to_the_new_runs_of_its_conversations() -> None:
-    from tests.test_teams import converse as team_converse
+    from tests.playground.test_teams import converse as team_converse
 
     world = team_comparison()
     comparison, users, runs = world["comparison"], world["users"], world["runs"]

@@ -19,7 +19,7 @@ import httpx
 
 from proxy.bench.runner import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _answers(url: str) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from proxy.client.events import Delta, Finish
 from proxy.relay import StreamRecord
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_bench_smoke_run_reports_everything_and_loses_nothing(tmp_path: Path) -> None:
