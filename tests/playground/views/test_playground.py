@@ -125,10 +125,10 @@ def test_api_key_never_reaches_the_page(user_client: Client, settings) -> None:
 
 def test_static_files_are_served_hashed(user_client: Client) -> None:
     html = user_client.get("/").content.decode()
-    scripts = re.findall(r'src="(/static/playground/app\.[0-9a-f]{12}\.js)"', html)
+    scripts = re.findall(r'src="(/static/playground/pages/playground\.[0-9a-f]{12}\.js)"', html)
     css = re.findall(r'href="(/static/playground/playground\.[0-9a-f]{12}\.css)"', html)
     assert scripts and css
-    for url in (scripts[0], css[0], "/static/playground/socket.js", "/static/playground/render.js"):
+    for url in (scripts[0], css[0], "/static/playground/core/socket.js", "/static/playground/core/stream.js"):
         response = user_client.get(url)
         assert response.status_code == 200, url
         b"".join(response.streaming_content) if response.streaming else response.content

@@ -1,0 +1,28 @@
+// How figures and values are written on the page: one place for every view.
+
+export function fmtNumber(value, digits = 0) {
+  if (value === null || value === undefined || value === "" || Number.isNaN(Number(value))) return "—";
+  return Number(value).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+export function fmtMs(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
+}
+
+export function fmtValue(value) {
+  if (value === undefined) return "—";
+  if (value === null) return "null (off)";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** Tokens per second, with one decimal ("—" when undefined). */
+export function fmtTps(value) {
+  return value === null || value === undefined || !Number.isFinite(value) ? "—" : fmtNumber(value, 1);
+}
+
+/** The last path part of a model id (accounts/x/models/y → y). */
+export function shortModel(model) {
+  return (model || "").split("/").pop();
+}

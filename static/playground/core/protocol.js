@@ -1,0 +1,45 @@
+// The websocket protocol's names as the page uses them (the server declares them in proxy/).
+
+/** Frame types. */
+export const FRAME = Object.freeze({
+  START: "chat.start",
+  STOP: "chat.stop",
+  STARTED: "chat.started",
+  OPENED: "chat.opened",
+  DELTA: "chat.delta",
+  DELTAS: "chat.deltas",
+  RAW: "chat.raw",
+  FINISH: "chat.finish",
+  USAGE: "chat.usage",
+  PERF: "chat.perf",
+  DONE: "chat.done",
+  ERROR: "chat.error",
+  CODE_RENDER: "code.render",
+  CODE_RENDERED: "code.rendered",
+  MODELS: "models.list",
+  WATCH: "watch",
+  UNWATCH: "unwatch",
+  WATCH_OK: "watch.ok",
+  SNAPSHOT: "watch.snapshot",
+  // Local only: the page's socket dropped while the stream was in flight (core/socket.js).
+  SOCKET_LOST: "socket.lost",
+});
+
+/** The request modes (endpoints). */
+export const MODE = Object.freeze({ CHAT: "chat", COMPLETIONS: "completions", RESPONSES: "responses" });
+
+/** A stream's status on the page. */
+export const STATUS = Object.freeze({
+  IDLE: "idle",
+  WAITING: "waiting",
+  STREAMING: "streaming",
+  DONE: "done",
+  STOPPED: "stopped",
+  ERROR: "error",
+});
+
+/** The statuses of a stream still in flight (or being replayed). */
+export const RUNNING = Object.freeze(new Set([STATUS.WAITING, STATUS.STREAMING]));
+
+/** The statuses a stream ends with. */
+export const ENDED = Object.freeze(new Set([STATUS.DONE, STATUS.STOPPED, STATUS.ERROR]));

@@ -1,0 +1,136 @@
+// One compare column on screen: its spec, the stream's figures (the page fold's metrics), reply,
+// effective sampling options and links. Used by the compare page, the shared comparison, the replay
+// page and presentation mode (with the "big" variant).
+
+import { el, clear } from "../core/dom.js";
+import { fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
+import { formatParams } from "../core/paramtext.js";
+import { STATUS } from "../core/protocol.js";
+import { isRunning, metrics, newStreamState } from "../core/stream.js";
+
+const STATUS_TEXT = { idle: "ready", waiting: "waiting", streaming: "streaming", done: "done", stopped: "stopped", error: "error" };
+
+export class ColumnView {
+  /** spec {label, model, params}; options {big, onStop, onPreset, showParams, links (false: none)} */
+  constructor(spec, index, options = {}) {
+    this.spec = spec;
+    this.index = index;
+    this.options = options;
+    this.status = el("span", { class: "chip", "data-testid": "col-status" }, "ready");
+    this.stopBtn = el("button", { type: "button", class: "btn btn-sm btn-danger", "data-testid": "col-stop", hidden: true,
+      onclick: () => options.onStop?.(index) }, "Stop");
+    this.values = {};
+    const stat = (key, label, unit) => {
+      this.values[key] = el("span", { class: "cmp-metric-value", "data-testid": `col-${key}` }, "—");
+      return el("div", { class: "cmp-metric" }, el("div", { class: "label" }, label), el("div", { class: "value" }, this.values[key], unit ? el("span", { class: "unit" }, unit) : null));
+    };
+    this.metrics = el("div", { class: "cmp-metrics" }, stat("ttft", "TTFT"), stat("tps", "Tokens/s"), stat("tokens", "Tokens"),
+      options.big ? null : stat("finish", "Finish"));
+    this.textNode = document.createTextNode("");
+    this.reply = el("div", { class: "cmp-reply reply-text", "data-testid": "col-reply" }, this.textNode);
+    this.flag = el("div", { class: "reply-flag", hidden: true, "data-testid": "col-flag" });
+    this.sampling = el("div", { class: "cmp-sampling small muted", "data-testid": "col-sampling" });
+    this.links = el("div", { class: "cmp-links small" });
+    this.presetArea = el("div", { class: "cmp-preset" });
+    this.paramsLine = el("div", { class: "cmp-params mono", "data-testid": "col-params", hidden: options.big && !options.showParams },
+      formatParams(spec.params) || "model defaults");
+    this.root = el("section", { class: `cmp-col${options.big ? " big" : ""}`, "data-testid": "compare-column", dataset: { index } },
+      el("header", { class: "cmp-col-head" },
+        el("span", { class: "cmp-col-label", "data-testid": "col-label" }, spec.label || `Column ${index + 1}`),
+        this.status, el("div", { class: "topbar-spacer" }), this.stopBtn),
+      el("div", { class: "cmp-model mono", title: spec.model }, shortModel(spec.model)),
+      this.paramsLine, this.metrics, this.flag, this.reply,
+      options.big ? null : this.sampling, options.big ? null : this.links, options.big ? null : this.presetArea);
+    this.shown = "";
+    this.diffed = false;
+  }
+
+  showParams(on) {
+    this.paramsLine.hidden = !on;
+  }
+
+  /** Show a stream's state; `replay`: the speed while a replay plays; `watched`: someone else's run. */
+  update(state, { replay = null, watched = false } = {}) {
+    const running = replay !== null || isRunning(state);
+    this.status.className = `chip ${replay !== null ? STATUS.STREAMING : state.status}`;
+    this.status.textContent = replay !== null ? `replay ${replay}x` : STATUS_TEXT[state.status] || state.status;
+    this.stopBtn.hidden = !running || watched || !this.options.onStop;
+    this.root.classList.toggle("running", running);
+    if (watched && state.requested) {
+      // A run watched live: the values it asked for, over the column's saved parameters.
+      this.paramsLine.textContent = formatParams({ ...(this.spec.params || {}), ...state.requested }) || "model defaults";
+    }
+    const m = metrics(state);
+    this.values.ttft.textContent = fmtMs(m.ttft_ms);
+    this.values.tps.textContent = fmtTps(m.tokens_per_second);
+    this.values.tokens.textContent = m.tokens === null ? "—" : `${m.estimated ? "~" : ""}${fmtNumber(m.tokens)}`;
+    if (this.values.finish) this.values.finish.textContent = m.finish || (running ? "…" : "—");
+    const text = state.choices.get(0)?.content ?? "";
+    if (!this.diffed) {
+      if (text.startsWith(this.shown)) this.textNode.appendData(text.slice(this.shown.length));
+      else this.textNode.data = text;
+      this.shown = text;
+    }
+    this.reply.classList.toggle("caret", running);
+    if (state.error) {
+      this.flag.hidden = false;
+      this.flag.className = "reply-flag error";
+      this.flag.textContent = `${state.error.code || "error"}: ${state.error.message}`;
+    } else if (state.status === "stopped") {
+      this.flag.hidden = false;
+      this.flag.className = "reply-flag stopped";
+      this.flag.textContent = "Stopped: the partial reply is saved.";
+    } else {
+      this.flag.hidden = true;
+    }
+    if (state.sampling && this.sampling.dataset.filled !== "1") {
+      this.sampling.dataset.filled = "1";
+      const keys = Object.entries(state.sampling).filter(([, v]) => v !== null && v !== undefined);
+      clear(this.sampling).append(el("span", { class: "section-label" }, "Applied sampling"),
+        el("span", { class: "mono" }, keys.map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join("  ") || "—"));
+    } else if (!state.sampling) {
+      delete this.sampling.dataset.filled;
+      clear(this.sampling);
+    }
+    if (this.options.links === false) {
+      // A share link's page: the run and conversation pages are not the link holder's to open.
+    } else if (state.run && !running) {
+      clear(this.links).append(
+        el("a", { href: `/runs/${state.run}/`, "data-testid": "col-run-link" }, `Run #${state.run}`),
+        state.conversation ? el("a", { href: `/c/${state.conversation}/` }, "Conversation") : null,
+        el("a", { href: `/runs/${state.run}/replay/`, "data-testid": "col-replay-link" }, "Replay"));
+    } else if (running) {
+      clear(this.links);
+    }
+  }
+
+  /** Show the reply as a diff against another (ops from diff.js), or plain again with ops = null. */
+  showDiff(ops, side) {
+    if (!ops) {
+      this.diffed = false;
+      clear(this.reply).append(this.textNode);
+      this.root.classList.remove("diff-a", "diff-b");
+      return;
+    }
+    this.diffed = true;
+    this.root.classList.toggle("diff-a", side === "a");
+    this.root.classList.toggle("diff-b", side === "b");
+    const keep = side === "a" ? "del" : "ins";
+    clear(this.reply).append(...ops.filter((o) => o.op === "same" || o.op === keep).map((o) =>
+      (o.op === "same" ? document.createTextNode(o.text) : el("mark", { class: `diff-${o.op}`, "data-testid": `diff-${o.op}` }, o.text))));
+  }
+}
+
+/** The chat.start frame of a column (compare, sweep, presentation): its spec over the shared prompt. */
+export function columnStartFrame(spec, { system, messages, conversation = null }) {
+  return { type: "chat.start", mode: "chat", model: spec.model, messages, system: spec.system ?? system ?? "", params: spec.params || {},
+    ...(typeof conversation === "number" ? { conversation } : {}) };
+}
+
+/** A column whose run is missing (deleted, or not visible to this user). */
+export function missingRun() {
+  const state = newStreamState();
+  state.status = STATUS.ERROR;
+  state.error = { code: "missing", message: "This run is no longer available." };
+  return state;
+}

@@ -1,0 +1,299 @@
+// The Response card: a stream's choices (thinking, text, tool calls, logprobs) drawn from the page
+// fold's state (core/stream.js). Model output is only ever set with textContent.
+
+import { el, clear, drawLater } from "../core/dom.js";
+import { FRAME } from "../core/protocol.js";
+import { applyFrame, choiceList, hasOutput, newStreamState } from "../core/stream.js";
+
+/** Split inline <think>…</think> out of content (an unclosed tag means it is still thinking). */
+export function splitThink(text) {
+  let thinking = "";
+  let answer = "";
+  let rest = text;
+  let open = false;
+  for (;;) {
+    const start = rest.indexOf("<think>");
+    if (start === -1) {
+      answer += rest;
+      break;
+    }
+    answer += rest.slice(0, start);
+    const end = rest.indexOf("</think>", start + 7);
+    if (end === -1) {
+      thinking += rest.slice(start + 7);
+      open = true;
+      break;
+    }
+    thinking += rest.slice(start + 7, end);
+    rest = rest.slice(end + 8);
+  }
+  return { thinking, answer: thinking ? answer.replace(/^\s+/, "") : answer, open };
+}
+
+function probColour(p) {
+  // red (unlikely) → amber → green (confident), light enough to keep the text readable.
+  const hue = Math.round(Math.max(0, Math.min(1, p)) * 140);
+  return `hsl(${hue} 75% 85%)`;
+}
+
+function pct(lp) {
+  return typeof lp === "number" ? `${(Math.exp(lp) * 100).toFixed(1)}%` : "?";
+}
+
+class ChoiceView {
+  constructor(index) {
+    this.index = index;
+    this.shownTokens = 0;
+    this.head = el("div", { class: "choice-head" });
+    this.thinkingText = el("div", { class: "reply-text" });
+    this.thinkingSummary = el("summary", {}, "Thinking");
+    this.thinking = el("details", { class: "thinking", hidden: true, "data-testid": "thinking" }, this.thinkingSummary, this.thinkingText);
+    // Once the user opens or closes it by hand, leave it as they chose.
+    this.thinkingSummary.addEventListener("click", () => { this.thinking.dataset.touched = "1"; });
+    // Completions mode shows the prompt (muted) with the completion running on after it.
+    this.promptSpan = el("span", { class: "reply-prompt", "data-testid": "reply-prompt", hidden: true });
+    this.answerSpan = el("span", { class: "reply-answer" });
+    this.text = el("div", { class: "reply-text", "data-testid": "reply-text" }, this.promptSpan, this.answerSpan);
+    this.tools = el("div", { class: "tools", hidden: true });
+    this.tokens = el("div", { class: "tokens" });
+    // One popover per choice, filled from the token under the pointer or keyboard focus.
+    this.popId = `tok-pop-${index}-${Math.random().toString(36).slice(2, 8)}`;
+    this.pop = el("div", { class: "tok-pop", id: this.popId, role: "tooltip", hidden: true, "data-testid": "token-popover" });
+    this.tokenData = new WeakMap();
+    const show = (event) => {
+      const span = event.target.closest?.(".tok");
+      if (span && this.tokenData.has(span)) this.showToken(span);
+    };
+    this.tokens.addEventListener("mouseover", show);
+    this.tokens.addEventListener("focusin", show);
+    this.tokens.addEventListener("mouseleave", () => this.hideToken());
+    this.tokens.addEventListener("focusout", () => this.hideToken());
+    this.tokens.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.hideToken();
+    });
+    this.logprobs = el("div", { class: "logprobs", hidden: true, "data-testid": "logprobs" },
+      el("div", { class: "logprobs-head" },
+        el("span", {}, "Token probabilities"), el("span", { class: "legend" }), el("span", {}, "low → high"),
+        el("span", { class: "small muted logprobs-hint" }, "Hover a token, or Tab to it, for its alternatives.")),
+      this.tokens, this.pop);
+    this.root = el("div", { class: "choice", dataset: { choice: index } }, this.head, this.thinking, this.text, this.tools, this.logprobs);
+  }
+
+  addToken(t) {
+    this.logprobs.hidden = false;
+    const p = typeof t.logprob === "number" ? Math.exp(t.logprob) : 0;
+    const span = el("span", { class: "tok", style: `background:${probColour(p)}`, tabindex: 0, "aria-describedby": this.popId,
+      "aria-label": `${JSON.stringify(t.token)} ${pct(t.logprob)}` });
+    span.textContent = t.token;
+    this.tokenData.set(span, t);
+    this.tokens.append(span);
+  }
+
+  /** The popover for one token: its probability and the alternatives, as text only. */
+  showToken(span) {
+    const t = this.tokenData.get(span);
+    const row = (token, lp, chosen) => el("tr", { class: chosen ? "chosen" : "" },
+      el("td", {}, el("code", {}, JSON.stringify(token))),
+      el("td", { class: "num" }, pct(lp)),
+      el("td", {}, el("span", { class: "tok-bar", style: `width:${typeof lp === "number" ? Math.max(2, Math.round(Math.exp(lp) * 60)) : 0}px` })));
+    const head = el("div", { class: "tok-pop-head" }, el("code", {}, JSON.stringify(t.token)), ` ${pct(t.logprob)}`,
+      el("span", { class: "muted" }, ` · logprob ${typeof t.logprob === "number" ? t.logprob.toFixed(3) : "?"}`));
+    const alternatives = t.top.filter((a) => !(a.token === t.token && a.logprob === t.logprob));
+    this.pop.replaceChildren(head, alternatives.length
+      ? el("table", {}, el("caption", {}, "alternatives"), el("tbody", {}, t.top.map((a) => row(a.token, a.logprob, a.token === t.token))))
+      : el("div", { class: "muted" }, "no alternatives returned (set top_logprobs)"));
+    this.pop.hidden = false;
+    const top = span.offsetTop + span.offsetHeight + 4;
+    const left = Math.max(0, Math.min(span.offsetLeft, this.logprobs.clientWidth - this.pop.offsetWidth));
+    this.pop.style.top = `${top}px`;
+    this.pop.style.left = `${left}px`;
+  }
+
+  hideToken() {
+    this.pop.hidden = true;
+  }
+
+  /** Draw the choice's state (a choice of the fold's state). */
+  render(choice, { streaming, multi, prompt = "", chosen = null, onChoose = null }) {
+    for (const t of choice.logprobs.slice(this.shownTokens)) this.addToken(t);
+    this.shownTokens = choice.logprobs.length;
+    const split = splitThink(choice.content);
+    const thinking = choice.reasoning + split.thinking;
+    this.thinking.hidden = thinking === "";
+    this.thinkingText.textContent = thinking;
+    const stillThinking = streaming && (split.open || (choice.reasoning && !split.answer));
+    this.thinkingSummary.textContent = stillThinking ? "Thinking…" : `Thinking (${thinking.length.toLocaleString()} characters)`;
+    // Open while it thinks, folded away once the answer starts (unless the user chose otherwise).
+    if (!this.thinking.dataset.touched) this.thinking.open = Boolean(stillThinking);
+    this.promptSpan.textContent = prompt;
+    this.promptSpan.hidden = !prompt;
+    this.answerSpan.textContent = split.answer;
+    this.text.classList.toggle("caret", streaming);
+    clear(this.head);
+    if (multi) this.head.append(el("strong", {}, `Choice ${this.index + 1}`));
+    if (choice.finish) this.head.append(el("span", {}, `finish: ${choice.finish}`));
+    // n > 1 in chat mode: the user picks which choice continues the conversation.
+    if (multi && onChoose && !streaming) {
+      this.head.append(el("span", { class: "spacer" }));
+      if (chosen === this.index) {
+        this.head.append(el("span", { class: "mark sent", "data-testid": "choice-in-conversation" }, "in the conversation"));
+      } else {
+        this.head.append(el("button", { type: "button", class: "btn btn-xs", "data-testid": "use-choice",
+          title: "Make this choice the assistant turn that continues the conversation", onclick: () => onChoose(this.index) }, "Use this reply"));
+      }
+    }
+    this.root.classList.toggle("is-chosen", multi && chosen === this.index);
+    this.head.hidden = !multi && !choice.finish;
+    this.tools.hidden = choice.toolCalls.size === 0;
+    clear(this.tools);
+    for (const call of choice.toolCalls.values()) {
+      let args = call.arguments;
+      try {
+        args = JSON.stringify(JSON.parse(call.arguments), null, 2);
+      } catch {
+        /* still assembling: show it as it is */
+      }
+      this.tools.append(el("div", { class: "tool-call", "data-testid": "tool-call" },
+        el("span", { class: "tool-name" }, `${call.name || "…"}(`), el("span", { class: "small muted" }, call.id ? ` ${call.id}` : ""),
+        el("pre", {}, args || "…"), el("span", { class: "tool-name" }, ")")));
+    }
+  }
+}
+
+export class ReplyView {
+  constructor(root, statusChip, modelLabel, emulatorChip) {
+    this.root = root;
+    this.statusChip = statusChip;
+    this.modelLabel = modelLabel;
+    this.emulatorChip = emulatorChip;
+    this.views = new Map(); // choice index → ChoiceView
+    this.state = newStreamState();
+    this.streaming = false;
+    this.schedule = drawLater(() => this.render());
+    this.prompt = "";
+    this.chosen = null;
+    this.onChoose = null;
+  }
+
+  /** A new reply: `prompt` (completions mode) is shown before the completion. */
+  start(model, { prompt = "" } = {}) {
+    clear(this.root);
+    this.views = new Map();
+    this.state = newStreamState();
+    this.streaming = true;
+    this.flag = null;
+    this.prompt = prompt;
+    this.chosen = null;
+    this.onChoose = null;
+    this.grid = el("div", { class: "choices" });
+    this.waiting = el("p", { class: "empty-note" }, "Waiting for the first token…");
+    this.stallNote = el("p", { class: "stall-note", "data-testid": "stall-note", role: "status", hidden: true });
+    this.root.append(this.waiting, this.grid, this.stallNote);
+    this.root.dataset.status = "streaming";
+    this.modelLabel.textContent = model;
+    this.modelLabel.title = model;
+    this.setEmulator(false);
+    this.setChip("streaming", "Streaming");
+  }
+
+  /** The reply came from the offline emulator (its response headers say so). */
+  setEmulator(on) {
+    if (this.emulatorChip) this.emulatorChip.hidden = !on;
+  }
+
+  /** "No tokens for N s…" while a stream stalls; null clears it. */
+  stall(seconds) {
+    if (!this.stallNote) return;
+    this.stallNote.hidden = seconds == null;
+    if (seconds != null) this.stallNote.textContent = `No tokens for ${seconds} s…`;
+  }
+
+  /** Mark which choice continues the conversation; `onChoose(index)` offers the others (n > 1). */
+  choose(index, onChoose) {
+    this.chosen = index;
+    if (onChoose !== undefined) this.onChoose = onChoose;
+    this.render();
+  }
+
+  /** The number of choices shown. */
+  get size() {
+    return this.state.choices.size;
+  }
+
+  view(index) {
+    if (!this.views.has(index)) {
+      this.views.set(index, new ChoiceView(index));
+      const ordered = [...this.views.values()].sort((a, b) => a.index - b.index);
+      this.grid.replaceChildren(...ordered.map((c) => c.root));
+      this.grid.style.setProperty("--cols", String(Math.min(this.views.size, 4)));
+      this.grid.classList.toggle("multi", this.views.size > 1);
+    }
+    return this.views.get(index);
+  }
+
+  /** Show the stream's state (the page fold's), drawn on the next animation frame. */
+  update(state) {
+    this.state = state;
+    if (state.deltas > 0) this.waiting.hidden = true;
+    this.setEmulator(state.emulator);
+    this.schedule();
+  }
+
+  /** A saved reply (no stream): its text and reasoning, through the same fold. */
+  showSaved(content, reasoning) {
+    const state = newStreamState();
+    applyFrame(state, { type: FRAME.DELTA, choice: 0, content, reasoning });
+    this.update(state);
+  }
+
+  render() {
+    const choices = choiceList(this.state);
+    const ctx = { streaming: this.streaming, multi: choices.length > 1, prompt: this.prompt, chosen: this.chosen, onChoose: this.onChoose };
+    for (const choice of choices) this.view(choice.index).render(choice, ctx);
+  }
+
+  text(index = 0) {
+    const c = this.state.choices.get(index);
+    return c ? splitThink(c.content).answer : "";
+  }
+
+  reasoning(index = 0) {
+    const c = this.state.choices.get(index);
+    return c ? c.reasoning + splitThink(c.content).thinking : "";
+  }
+
+  /** Whether any choice got text, reasoning or a tool call. */
+  hasOutput() {
+    return hasOutput(this.state);
+  }
+
+  /** End the reply. `note` is one short line under it; with no text at all the card says why. */
+  end(status, note) {
+    this.streaming = false;
+    this.root.dataset.status = status;
+    this.waiting.hidden = true;
+    this.stall(null);
+    if (!this.state.choices.size) {
+      const empty = {
+        done: "The model returned no text.",
+        stopped: "Stopped before any text arrived.",
+        error: "No reply: the request failed before any text arrived.",
+      };
+      this.grid.append(el("p", { class: "empty-note", "data-testid": "reply-empty" }, empty[status] || empty.error));
+    }
+    const labels = { done: "Done", stopped: "Stopped", error: "Failed" };
+    this.setChip(status, labels[status] || status);
+    if (note) {
+      this.flag = el("div", { class: `reply-flag ${status === "done" ? "note" : status}`, "data-testid": "reply-flag" }, note);
+      this.root.append(this.flag);
+    }
+    this.render();
+  }
+
+  setChip(kind, label) {
+    this.statusChip.hidden = false;
+    this.statusChip.className = `chip ${kind}`;
+    this.statusChip.textContent = label;
+  }
+}
+
