@@ -6,17 +6,14 @@ plugins, no framing (``frame-ancestors 'none'``), ``<base>`` only to this origin
 for browsers whose ``'self'`` does not cover websockets. ``<script type="application/json">`` data blocks
 do not execute, so the CSP does not apply to them.
 
-``style-src-attr 'unsafe-inline'``: the page scripts build elements with ``style`` attributes
-(``el("div", {style: "…"})`` in static/playground/dom.js sets them with ``setAttribute``), which a strict
-``style-src`` blocks. Inline ``<style>`` elements stay refused. Once dom.js assigns ``node.style.cssText``
-(CSSOM, which CSP allows) instead, set ``PLAYGROUND_CSP_STYLE_ATTRIBUTES=0`` (and later remove it).
+No style attributes either (``style-src-attr 'none'``): the page scripts set styles through the CSSOM
+(``node.style``, ``el(..., {style})`` in static/playground/core/dom.js), which the policy allows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 
@@ -30,9 +27,7 @@ def content_security_policy(request: HttpRequest) -> str:
         "script-src-attr 'none'",
         "style-src 'self'",
         "style-src-elem 'self'",
-        "style-src-attr 'unsafe-inline'"
-        if getattr(settings, "PLAYGROUND_CSP_STYLE_ATTRIBUTES", True)
-        else "style-src-attr 'none'",
+        "style-src-attr 'none'",
         "img-src 'self' data:",
         "font-src 'self'",
         f"connect-src 'self' {sockets}",

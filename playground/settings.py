@@ -71,8 +71,7 @@ MIDDLEWARE = [
 
 # --- HTTPS and headers -------------------------------------------------------------------------------
 # Every response: a Content-Security-Policy (playground/middleware.py), nosniff, DENY framing and a
-# same-origin referrer (Django's defaults). PLAYGROUND_CSP_STYLE_ATTRIBUTES=0 refuses style attributes too.
-PLAYGROUND_CSP_STYLE_ATTRIBUTES = env_bool("PLAYGROUND_CSP_STYLE_ATTRIBUTES", True)
+# same-origin referrer (Django's defaults).
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -4,7 +4,6 @@
 
 import { FRAME, STATUS } from "./protocol.js";
 import { applyFrame, isRunning, newStreamState } from "./stream.js";
-import { snapshotWithFrames } from "./runframes.js";
 
 /** A fresh, unguessable-enough stream id for this socket. */
 export function streamId(prefix = "s") {
@@ -83,9 +82,7 @@ export class WatchedStream {
       applyFrame(this.state, { type: FRAME.STARTED, stream: frame.stream, run: frame.run, conversation: frame.conversation, started_by: frame.started_by, model: frame.model });
     }
     if (frame.started_by) this.state.by = frame.started_by;
-    const folded = frame.type === FRAME.SNAPSHOT ? snapshotWithFrames(frame) : frame;
-    applyFrame(this.state, folded);
-    if (folded.legacy) this.state.lastI = folded.i;
+    applyFrame(this.state, frame);
     return fresh;
   }
 }

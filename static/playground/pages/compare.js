@@ -12,7 +12,6 @@ import { PlaygroundSocket } from "../core/socket.js";
 import { FRAME, STATUS } from "../core/protocol.js";
 import { LiveStream, WatchedStream, foldFrames } from "../core/live.js";
 import { ReplayStream } from "../core/replay.js";
-import { runFrames } from "../core/runframes.js";
 import { metrics } from "../core/stream.js";
 import { Watcher } from "../core/watch.js";
 import { wordDiff } from "../core/diff.js";
@@ -28,7 +27,7 @@ const LOWER_BETTER = new Set(["ttft_ms", "tokens", "total_ms"]);
 class SavedColumn {
   constructor(data) {
     this.data = data;
-    this.state = data ? foldFrames(runFrames(data)) : missingRun();
+    this.state = data ? foldFrames(data.frames) : missingRun();
   }
 
   get running() {
@@ -361,7 +360,7 @@ class ComparePage {
     this.runData = data;
     $("replay-label").hidden = false;
     $("replay-label").textContent = `Replay · ${speed}x · recorded, no API call`;
-    this.buildColumns((spec, index, update) => new ReplayStream(`replay-${data[index].id}`, runFrames(data[index]), update));
+    this.buildColumns((spec, index, update) => new ReplayStream(`replay-${data[index].id}`, data[index].frames, update));
     for (const s of this.streams) s.start(speed);
   }
 

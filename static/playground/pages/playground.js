@@ -7,7 +7,6 @@ import { PlaygroundSocket } from "../core/socket.js";
 import { el, clear, autogrow } from "../core/dom.js";
 import { FRAME, MODE, STATUS } from "../core/protocol.js";
 import { LiveStream, foldFrames, streamId } from "../core/live.js";
-import { runFrames } from "../core/runframes.js";
 import { ParamsPanel } from "../panels/params.js";
 import { Conversation, askImageUrl, messageContent, readImageFile, renderThumbs } from "../panels/conversation.js";
 import { ReplyView } from "../panels/reply.js";
@@ -135,7 +134,7 @@ class PlaygroundPage {
   showSavedRun(run) {
     this.resetPanels();
     if (!run) return;
-    const state = foldFrames(runFrames(run));
+    const state = foldFrames(run.frames);
     this.usage.update(state, { saved: true });
     this.sampling.update(state);
     this.perf.setChoices(run.choices || 1);

@@ -3,7 +3,6 @@
 
 import { foldFrames } from "../core/live.js";
 import { ReplayStream } from "../core/replay.js";
-import { runFrames } from "../core/runframes.js";
 import { ColumnView } from "../panels/column.js";
 
 class ReplayPage {
@@ -12,12 +11,12 @@ class ReplayPage {
     this.play = document.getElementById("replay-play");
     this.view = new ColumnView({ label: `Run #${run.id}`, model: run.model, params: null }, 0, { onStop: () => this.replay.stop() });
     this.view.paramsLine.hidden = true;
-    this.replay = new ReplayStream(`replay-${run.id}`, runFrames(run), (state) => {
+    this.replay = new ReplayStream(`replay-${run.id}`, run.frames, (state) => {
       this.view.update(state, { replay: this.replay.speed });
       this.play.disabled = this.replay.running;
     });
     document.getElementById("replay-column").append(this.view.root);
-    this.view.update(foldFrames(runFrames(run)));
+    this.view.update(foldFrames(run.frames));
     this.play.addEventListener("click", () => {
       this.replay.start(Number(document.querySelector("[data-speed][aria-checked=true]").dataset.speed));
     });

@@ -4,13 +4,12 @@
 import { el } from "../core/dom.js";
 import { fmtMs, fmtNumber, fmtTps } from "../core/format.js";
 import { foldFrames } from "../core/live.js";
-import { runFrames } from "../core/runframes.js";
 import { metrics } from "../core/stream.js";
 import { drawTimeline } from "../panels/timeline.js";
 
 class RunPage {
   constructor(data) {
-    this.state = foldFrames(runFrames(data));
+    this.state = foldFrames(data.frames);
     this.showFigures();
     const chart = document.getElementById("timeline-chart");
     if (chart) drawTimeline(chart, this.state);

@@ -5,7 +5,6 @@
 
 import { PlaygroundSocket } from "../core/socket.js";
 import { WatchedStream, foldFrames } from "../core/live.js";
-import { runFrames } from "../core/runframes.js";
 import { Watcher } from "../core/watch.js";
 import { ColumnView, missingRun } from "../panels/column.js";
 
@@ -18,7 +17,7 @@ class SharedComparisonPage {
     this.root.style.setProperty("--cols", String(n <= 4 ? n : n % 3 === 0 ? 3 : 4));
     this.views = data.columns.map((c, i) => new ColumnView({ label: c.label, model: c.model, params: data.hide_parameters ? null : c.params }, i, { links: false }));
     if (data.hide_parameters) this.views.forEach((v) => v.showParams(false));
-    this.columns = data.columns.map((c) => new WatchedStream(c.data ? foldFrames(runFrames(c.data)) : missingRun()));
+    this.columns = data.columns.map((c) => new WatchedStream(c.data ? foldFrames(c.data.frames) : missingRun()));
     this.columns.forEach((column, i) => this.show(i));
     this.root.append(...this.views.map((v) => v.root));
 
