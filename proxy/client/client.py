@@ -197,10 +197,16 @@ class UpstreamClient:
             state = StreamState()
             decoder = SSEDecoder()
             gap = False
+            drain_deadline: float | None = None
             while True:
                 if state.saw_done:
+                    # One deadline for all that follows [DONE]: a server that keeps sending after it
+                    # (keep-alives, garbage) must not hold the stream open.
+                    drain_deadline = drain_deadline or loop.time() + _DRAIN_SECONDS
+                    if loop.time() >= drain_deadline:
+                        break
                     try:
-                        chunk = await self._read(chunks, loop.time() + _DRAIN_SECONDS, "drain")
+                        chunk = await self._read(chunks, drain_deadline, "drain")
                     except UpstreamError:
                         break  # whatever follows [DONE] does not matter
                 else:
