@@ -186,7 +186,16 @@ export class ReplyView {
     this.chosen = null;
     this.onChoose = null;
     this.grid = el("div", { class: "choices" });
-    this.waiting = el("p", { class: "empty-note" }, "Waiting for the first token…");
+    // Before the first token: a timer, not a static message (a cold model can take a while).
+    this.waitingTime = el("span", { class: "waiting-time", "data-testid": "waiting-time" }, "0.0 s");
+    this.waiting = el("p", { class: "waiting", "data-testid": "waiting" }, "Waiting for the first token… ", this.waitingTime);
+    const startedAt = performance.now();
+    clearInterval(this.waitTimer);
+    this.waitTimer = setInterval(() => {
+      if (this.waiting.hidden) return clearInterval(this.waitTimer);
+      this.waitingTime.textContent = `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
+    }, 100);
+    if (this.announcer) this.announcer.textContent = "";
     this.stallNote = el("p", { class: "stall-note", "data-testid": "stall-note", role: "status", hidden: true });
     this.root.append(this.waiting, this.grid, this.stallNote);
     this.root.dataset.status = "streaming";
@@ -272,6 +281,7 @@ export class ReplyView {
     this.streaming = false;
     this.root.dataset.status = status;
     this.waiting.hidden = true;
+    clearInterval(this.waitTimer);
     this.stall(null);
     if (!this.state.choices.size) {
       const empty = {
@@ -283,6 +293,8 @@ export class ReplyView {
     }
     const labels = { done: "Done", stopped: "Stopped", error: "Failed" };
     this.setChip(status, labels[status] || status);
+    // Announced once, whole, when the reply ends (the reply itself is not a live region).
+    if (this.announcer) this.announcer.textContent = `Reply ${(labels[status] || status).toLowerCase()}. ${this.text(0).slice(0, 600)}`;
     if (note) {
       this.flag = el("div", { class: `reply-flag ${status === "done" ? "note" : status}`, "data-testid": "reply-flag" }, note);
       this.root.append(this.flag);
