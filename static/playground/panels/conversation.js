@@ -227,8 +227,9 @@ export class Conversation {
       }
     });
     const stub = turn.role === "assistant" && !editing && index === this.turns.length - 1 && this.replyElsewhere?.();
+    // A click on the text edits it (keyboard: the Edit button).
     const body = el("div", { class: `turn-body${stub ? " is-stub" : ""}`, "data-testid": "turn-body", hidden: editing,
-      tabindex: readOnly ? null : "0", role: readOnly ? null : "button", "aria-label": readOnly ? null : `Edit message ${index + 1}` });
+      title: readOnly ? null : "Click to edit" });
     if (stub) body.textContent = "The latest reply — shown in the Response panel.";
     else renderText(body, turn.text);
     if (!readOnly) {
@@ -238,7 +239,6 @@ export class Conversation {
         this.setEditing(turn, true);
       };
       body.addEventListener("click", edit);
-      body.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); this.setEditing(turn, true); } });
     }
     const images = el("div", { class: "turn-images" });
     const item = el("li", { class: `turn${editing ? " is-editing" : ""}`, dataset: { role: turn.role }, "data-testid": "turn" });
