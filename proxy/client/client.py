@@ -285,7 +285,8 @@ class UpstreamClient:
                     f"{self.upstream_name} sent a stream line that is not JSON: {self._snippet(data)!r}",
                     body=self._snippet(data),
                 ) from None
-            if obj is None or too_deep(obj):
+            # Counting brackets is cheap; only a chunk with enough of them can nest too deep.
+            if obj is None or (data.count("{") + data.count("[") > MAX_JSON_DEPTH and too_deep(obj)):
                 raise UpstreamProtocolError(
                     f"{self.upstream_name} sent a stream chunk nested deeper than {MAX_JSON_DEPTH} levels."
                 )

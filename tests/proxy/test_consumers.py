@@ -452,7 +452,7 @@ def test_relay_assembles_tool_calls_logprobs_and_timings() -> None:
     assert first["finish_reason"] == "tool_calls"
     assert (second["content"], second["finish_reason"]) == ("Hi!", "stop")
     assert [t["token"] for t in second["logprobs"]["content"]] == ["Hi", "!"]
-    deltas = [entry for entry in relay.timeline if entry["type"] == "chat.delta"]
+    deltas = [entry for entry in relay.saved_timeline() if entry["type"] == "chat.delta"]
     assert [entry["i"] for entry in deltas] == [0, 1, 2, 3, 4]
     assert all("logprobs" not in entry for entry in deltas)
     timings = relay.figures()
