@@ -3,7 +3,7 @@
 //   data-autosubmit        on a select or file input: submit its form when it changes
 //   data-select-on-focus   on an input: select its text when it gets focus (copyable links)
 //   data-confirm="…"       on a form: ask before submitting it
-//   data-copy="#id"        on a button: copy that input's value (or element's text) to the clipboard
+//   data-copy-from="#id"   on a button: copy that input's value (or element's text) to the clipboard
 document.addEventListener("change", (event) => {
   const target = event.target;
   if (target instanceof Element && target.matches("[data-autosubmit]") && target.form) target.form.submit();
@@ -19,9 +19,9 @@ document.addEventListener("submit", (event) => {
   }
 });
 document.addEventListener("click", async (event) => {
-  const button = event.target instanceof Element ? event.target.closest("[data-copy]") : null;
+  const button = event.target instanceof Element ? event.target.closest("[data-copy-from]") : null;
   if (!button) return;
-  const source = document.querySelector(button.dataset.copy);
+  const source = document.querySelector(button.dataset.copyFrom);
   if (!source) return;
   const text = "value" in source ? source.value : source.textContent;
   const label = button.textContent;

@@ -51,6 +51,7 @@ async def test_branch_switch_reload_fork_list_and_run_page(
 
     # Edit the first message and regenerate from there: a second version of it, with its own reply.
     first = page.get_by_test_id("turn").nth(0)
+    await first.get_by_test_id("turn-body").click()  # messages are shown; a click edits one
     await first.get_by_test_id("turn-text").fill("First question about rivers")
     await first.get_by_test_id("turn-regenerate").click()
     await wait_status(page, "Done")

@@ -372,6 +372,7 @@ async def test_image_turn_and_ctrl_enter(page: Any, emulator: EmulatorServer) ->
     # The turn keeps its image; reordering and deleting work on the turns.
     first = page.get_by_test_id("turn").first
     assert await first.get_by_test_id("image-thumb").count() == 1
+    await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-edit").click()  # shown; edited on demand
     await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-up").click()
     assert await page.get_by_test_id("turn").first.locator("select").input_value() == "assistant"
     await page.get_by_test_id("turn").first.get_by_test_id("turn-delete").click()

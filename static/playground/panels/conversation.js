@@ -101,8 +101,22 @@ export class Conversation {
     const item = this.list.lastElementChild;
     if (focus) item?.querySelector("textarea")?.focus();
     // After the textareas have grown to their text (autogrow runs in the next frame).
-    if (reveal && item) requestAnimationFrame(() => this.reveal(item));
+    // Revealed after the textareas have grown, and after any render that comes before then (its saved
+    // id arriving): a render's scroll restore must not undo it.
+    if (reveal && item) {
+      this.pendingReveal = turn;
+      requestAnimationFrame(() => this.flushReveal());
+    }
     return turn;
+  }
+
+  /** Reveal the turn `add` was asked to show, in its element of the moment. */
+  flushReveal() {
+    const turn = this.pendingReveal;
+    this.pendingReveal = null;
+    this.revealEpoch = (this.revealEpoch || 0) + 1;
+    const node = turn ? this.list.children[this.turns.indexOf(turn)] : null;
+    if (node) this.reveal(node);
   }
 
   /** Scroll the conversation's column so the turn is in view (its top, when it is taller than the column). */
@@ -188,7 +202,14 @@ export class Conversation {
     clear(this.list);
     this.empty.hidden = this.turns.length > 0;
     this.turns.forEach((turn, index) => this.list.append(this.renderTurn(turn, index)));
-    if (column) requestAnimationFrame(() => { column.scrollTop = atBottom ? column.scrollHeight : top; });
+    if (column) {
+      const epoch = this.revealEpoch || 0;
+      requestAnimationFrame(() => {
+        if (this.pendingReveal) this.flushReveal();
+        // A reveal since this render was drawn decides the scroll; the place kept here is stale.
+        else if ((this.revealEpoch || 0) === epoch) column.scrollTop = atBottom ? column.scrollHeight : top;
+      });
+    }
     this.onChange();
   }
 
