@@ -127,7 +127,9 @@ const PURIFY = {
   FORBID_TAGS: ["style", "form", "dialog"],
   FORBID_ATTR: ["style", "id", "name"],
   ALLOW_DATA_ATTR: false,
-  ADD_ATTR: ["data-md-copy", "target"],
+  // KaTeX's <semantics><annotation> keeps the TeX source (copy, screen readers); annotation-xml stays out.
+  ADD_TAGS: ["semantics", "annotation"],
+  ADD_ATTR: ["data-md-copy", "target", "encoding"],
   RETURN_DOM_FRAGMENT: true,
 };
 

@@ -72,7 +72,7 @@ export class SchemaCheck {
     if (!result) return;
     this.root.className = `schema-check ${result.ok ? "ok" : "bad"}`;
     this.root.dataset.result = result.ok ? "match" : "mismatch";
-    this.root.replaceChildren(el("strong", {}, `${result.ok ? "✓" : "✗"} ${result.title}`),
-      result.details.length ? el("ul", {}, result.details.map((d) => el("li", {}, d))) : null);
+    this.root.replaceChildren(el("strong", {}, `${result.ok ? "✓" : "✗"} ${result.title}`));
+    if (result.details.length) this.root.append(el("ul", {}, result.details.map((d) => el("li", {}, d))));
   }
 }
