@@ -85,7 +85,7 @@ def ensure_node_modules(out: Any = sys.stderr) -> None:
 
 
 class NodeModulesFinder(BaseFinder):
-    """Finds the files of ``FILES`` under ``vendor/`` in node_modules (the app's static files stay in static/)."""
+    """Finds the files of ``FILES`` under ``vendor/`` in node_modules (the app's own stay in static/)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.storage = _RenamingStorage(location=str(NODE_MODULES))

@@ -191,8 +191,20 @@ SHAPE_WORDS = (
 # Synthetic but grammatical: made-up nouns in ordinary sentences (multi-byte characters included, so that
 # split writes land inside UTF-8 sequences).
 NOUNS = (
-    "widget", "gizmo", "zorble", "plumbus", "frobnicator", "token stream", "placeholder", "façade",
-    "résumé", "jalapeño", "café", "sprocket", "blorp", "sample",
+    "widget",
+    "gizmo",
+    "zorble",
+    "plumbus",
+    "frobnicator",
+    "token stream",
+    "placeholder",
+    "façade",
+    "résumé",
+    "jalapeño",
+    "café",
+    "sprocket",
+    "blorp",
+    "sample",
 )
 ADJECTIVES = ("synthetic", "emulated", "naïve", "steady", "quiet", "tidy", "patient", "curious", "déjà-vu")
 VERBS = ("keeps", "checks", "folds", "sorts", "warms", "trims", "balances", "measures")
@@ -215,8 +227,8 @@ ITEM_NOTES = (
     "handy for quick checks.",
 )
 CODE_SNIPPETS = (
-    "def {fn}(items):\n    \"\"\"Return the {noun}s in order.\"\"\"\n    ranked = sorted(items, key=len)\n"
-    "    return [item.strip() for item in ranked]\n\n\nprint({fn}([\" {noun} \", \"{noun2}\"]))\n",
+    'def {fn}(items):\n    """Return the {noun}s in order."""\n    ranked = sorted(items, key=len)\n'
+    '    return [item.strip() for item in ranked]\n\n\nprint({fn}([" {noun} ", "{noun2}"]))\n',
     "import json\n\n\ndef {fn}(path):\n    with open(path) as handle:\n        data = json.load(handle)\n"
     "    return {{key: value for key, value in data.items() if value}}\n",
     "class {cls}:\n    def __init__(self, size=3):\n        self.size = size\n\n    def {fn}(self, {var}):\n"
@@ -236,7 +248,8 @@ MATH_LINES = (
     (
         "the area under the {noun2}",
         "\\int_0^1 x^2 \\, dx = \\frac{1}{3}",
-        "so the {noun2} covers a third of the unit square, since \\(\\tfrac{{d}}{{dx}} \\tfrac{{x^3}}{{3}} = x^2\\).",
+        "so the {noun2} covers a third of the unit square, since "
+        "\\(\\tfrac{{d}}{{dx}} \\tfrac{{x^3}}{{3}} = x^2\\).",
     ),
     (
         "the spread of the {noun}s",
@@ -304,10 +317,9 @@ def markdown_reply(rng: random.Random, last_user: str) -> str:
         parts.append(f"Here is how the {noun} compares with the {noun2}:")
         rows = rng.sample(NOUNS, rng.randint(2, 4))
         lines = ["| Item | Size | Speed | Notes |", "| --- | ---: | ---: | --- |"]
-        lines += [
-            f"| {_title(row)} | {rng.randint(2, 99)} | {rng.randint(10, 400)} ms | {_title(rng.choice(ADJECTIVES))} |"
-            for row in rows
-        ]
+        for row in rows:
+            size, speed, note = rng.randint(2, 99), rng.randint(10, 400), _title(rng.choice(ADJECTIVES))
+            lines.append(f"| {_title(row)} | {size} | {speed} ms | {note} |")
         parts.append("\n".join(lines))
         parts.append(f"The *{rows[0]}* is the {rng.choice(ADJECTIVES)} choice here.")
     elif shape == "code":

@@ -87,7 +87,8 @@ async def test_a_streamed_reply_renders_markdown_with_copy_buttons_and_a_raw_tog
     await heading.evaluate("(h) => { window.__heading = h; }")
     assert await page.get_by_test_id("reply-status").text_content() == "Streaming"
     await wait_done(page)
-    assert await page.evaluate("() => window.__heading.isConnected && window.__heading.textContent") == "Results"
+    kept = await page.evaluate("() => window.__heading.isConnected && window.__heading.textContent")
+    assert kept == "Results"
 
     assert await md.locator("strong").first.inner_text() == "bold"
     assert await md.locator("em").first.inner_text() == "emphasis"
@@ -122,7 +123,8 @@ async def test_a_streamed_reply_renders_markdown_with_copy_buttons_and_a_raw_tog
 
     # The code block's copy button copies the code; the reply's copies the Markdown source.
     await code.get_by_role("button", name="Copy the code").click()
-    assert await page.evaluate("() => navigator.clipboard.readText()") == "def add(a, b):\n    return a + b  # the sum"
+    copied = await page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == "def add(a, b):\n    return a + b  # the sum"
     assert await code.get_by_role("button").inner_text() == "Copied ✓"
     await reply(page).get_by_test_id("reply-md-copy").click()
     source = "[offline emulator]\n\n" + RICH
@@ -189,7 +191,8 @@ async def test_hostile_markdown_runs_and_loads_nothing(
     assert not [e for e in page.console_errors if "Content Security Policy" in e], page.console_errors
     await page.screenshot(path=str(artifacts / "markdown-hostile-1440.png"))
     await reply(page).get_by_test_id("reply-md-raw-toggle").click()
-    assert await reply(page).get_by_test_id("reply-md-raw").text_content() == "[offline emulator]\n\n" + HOSTILE
+    raw = await reply(page).get_by_test_id("reply-md-raw").text_content()
+    assert raw == "[offline emulator]\n\n" + HOSTILE
 
 
 async def test_a_json_reply_says_whether_it_matches_the_schema(page: Any, emulator: EmulatorServer) -> None:
@@ -206,7 +209,8 @@ async def test_a_json_reply_says_whether_it_matches_the_schema(page: Any, emulat
     check = reply(page).get_by_test_id("schema-check")
     assert await check.inner_text() == "✓ Matches the JSON schema"
     sent = emulator.state()["requests"][-1]["body"]
-    assert sent["response_format"] == {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    wanted = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    assert sent["response_format"] == wanted
     # The reply shows as highlighted JSON.
     assert await reply(page).get_by_test_id("reply-md").locator(".md-code-lang").inner_text() == "json"
 
@@ -215,7 +219,10 @@ async def test_a_json_reply_says_whether_it_matches_the_schema(page: Any, emulat
     await page.get_by_test_id("reply-status").filter(has_text="Done").wait_for(timeout=15_000)
     await check.filter(has_text="Does not match").wait_for(timeout=5_000)
     lines = await check.locator("li").all_inner_texts()
-    assert lines == ['/city: Instance type "number" is invalid. Expected "string".', "/days: 9 is greater than 7."]
+    assert lines == [
+        '/city: Instance type "number" is invalid. Expected "string".',
+        "/days: 9 is greater than 7.",
+    ]
     assert await check.get_attribute("data-result") == "mismatch"
 
     emulator.inject({"kind": "reply", "content": '{"city": "Paris", '})

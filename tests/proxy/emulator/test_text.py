@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from proxy.emulator.text import make_rng, plan_choice, reply_shape
-
 from tests.emulator_fixture import EmulatorServer
 
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
@@ -183,10 +182,16 @@ def _reply(prompt: str, seed: int = 0, **request: Any) -> str:
 @pytest.mark.parametrize(
     ("prompt", "construct"),
     [
-        ("Compare the two options in a table", r"^\| Item \| Size \| Speed \| Notes \|\n\| --- \| ---: \| ---: \| --- \|\n(\| .+ \|\n){2,4}\n"),
+        (
+            "Compare the two options in a table",
+            r"^\| Item \| Size \| Speed \| Notes \|\n\| --- \| ---: \| ---: \| --- \|\n(\| .+ \|\n){2,4}\n",
+        ),
         ("Write a python function", r"\n\n```python\n(.*\n)+```\n\n"),
         ("What is the equation?", r"\n\n\$\$\n.+\n\$\$\n\n.*(\\\(.+\\\)|\$[^$\s][^$]*\$)"),
-        ("Give me a list of tips", r"\n\n### .+\n\n((- |\d\. )\*\*.+\*\*: .+\n){2,3}(- |\d\. )\*\*.+\*\*: .+\n\n"),
+        (
+            "Give me a list of tips",
+            r"\n\n### .+\n\n((- |\d\. )\*\*.+\*\*: .+\n){2,3}(- |\d\. )\*\*.+\*\*: .+\n\n",
+        ),
         ("Explain rivers", r"\*\*.+\*\*.*\n\n> .+\n\n"),
     ],
 )
