@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, sign_up
 from tests.emulator_fixture import EmulatorServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -43,6 +44,16 @@ $$
 $$
 
 \\[ \\sum_{k=1}^{n} k = \\frac{n(n+1)}{2} \\]
+"""
+
+WIDE = """
+| a very long column heading | another long heading | third | fourth | fifth column | sixth column |
+| --- | --- | --- | --- | --- | --- |
+| a cell with quite a lot of text in it | more text here | 3 | 4 | five | six |
+
+```text
+a_long_line_of_code_that_does_not_wrap = "it scrolls sideways inside its own block, never the page" * 3
+```
 """
 
 HOSTILE = """<script>window.__pwned = "script"</script>
@@ -255,3 +266,33 @@ async def test_half_received_constructs_render_sensibly(page: Any) -> None:
     assert "<table>" in steps["delimiter"]["html"]
     assert "<td>1</td>" in steps["partialRow"]["html"]
     assert steps["math"]["text"].strip() == "Area $x^2"  # an unclosed dollar stays text until it closes
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_markdown_reply_at_three_widths(
+    browser: Any, daphne_server: LiveServer, emulator: EmulatorServer, artifacts: Path, scheme: str
+) -> None:
+    """A rich reply looked at as a person would (screenshots), and wide content scrolls inside the reply."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 1100}, color_scheme=scheme)
+    page = await context.new_page()
+    try:
+        await sign_up(page, daphne_server.url, f"md{scheme}{time.monotonic_ns()}")
+        await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+        emulator.inject({"kind": "reply", "content": RICH + WIDE})
+        await send(page, "Show me everything")
+        await wait_done(page)
+        md = reply(page).get_by_test_id("reply-md")
+        for width in (1440, 1280, 390):
+            await page.set_viewport_size({"width": width, "height": 1100 if width > 390 else 844})
+            await md.scroll_into_view_if_needed()
+            # The wide table and the long code line scroll inside the reply; the reply keeps its width.
+            overflow = await md.evaluate(
+                """(md) => [...md.querySelectorAll('table, .md-code pre')].map(
+                     (n) => n.getBoundingClientRect().right <= md.getBoundingClientRect().right + 1)"""
+            )
+            assert overflow and all(overflow), overflow
+            await page.get_by_test_id("assistant-message").screenshot(
+                path=str(artifacts / f"markdown-reply-{width}-{scheme}.png")
+            )
+    finally:
+        await context.close()
