@@ -3,10 +3,17 @@
 // or set with textContent (completions mode, tool-call arguments, tokens).
 
 import { el, clear, drawLater } from "../core/dom.js";
-import { ReplyText } from "../core/markdown.js";
+import { ReplyText, highlightElement } from "../core/markdown.js";
 import { SchemaCheck } from "../core/schema.js";
 import { FRAME } from "../core/protocol.js";
 import { applyFrame, choiceList, hasOutput, newStreamState } from "../core/stream.js";
+
+/** Tool-call arguments as highlighted JSON (the same highlighter as the replies' code blocks). */
+function highlighted(args) {
+  const code = el("code", {}, args);
+  highlightElement(code, "json");
+  return el("pre", { class: "md-hl" }, code);
+}
 
 function stillThinkingOf(choice, split, streaming) {
   return streaming && (split.open || (choice.reasoning && !split.answer));
@@ -178,7 +185,7 @@ class ChoiceView {
       }
       this.tools.append(el("div", { class: "tool-call", "data-testid": "tool-call" },
         el("span", { class: "tool-name" }, `${call.name || "…"}(`), el("span", { class: "small muted" }, call.id ? ` ${call.id}` : ""),
-        el("pre", {}, args || "…"), el("span", { class: "tool-name" }, ")")));
+        highlighted(args || "…"), el("span", { class: "tool-name" }, ")")));
     }
   }
 }
