@@ -42,21 +42,24 @@ function renderMath(tex, display) {
   }
 }
 
-/** Highlighted HTML (escaped) of `code` and the language shown; `language` may be empty (detected). */
-export function highlight(code, language = "") {
+/**
+ * Highlighted HTML (escaped) of `code` and the language shown. An empty `language` is detected when
+ * `detect` (about 6 ms a block, so not while a reply streams: the block is coloured once it has ended).
+ */
+export function highlight(code, language = "", { detect = true } = {}) {
   const name = String(language || "").trim().split(/\s+/)[0].toLowerCase();
   if (name && hljs.getLanguage(name)) {
     return { html: hljs.highlight(code, { language: name, ignoreIllegals: true }).value, language: name };
   }
-  if (!name && code.length <= AUTO_LIMIT) {
+  if (!name && detect && code.length <= AUTO_LIMIT) {
     const found = hljs.highlightAuto(code, AUTO_LANGUAGES);
     if (found.language && found.relevance >= 5) return { html: found.value, language: found.language };
   }
   return { html: escape(code), language: name };
 }
 
-function codeBlock(text, lang) {
-  const { html, language } = highlight(text, lang);
+function codeBlock(text, lang, detect = true) {
+  const { html, language } = highlight(text, lang, { detect });
   return `<div class="md-code"><div class="md-code-head"><span class="md-code-lang">${escape(language || "text")}</span>`
     + `<button type="button" class="md-copy" data-md-copy="code" aria-label="Copy the code">Copy</button></div>`
     + `<pre><code class="hljs${language ? ` language-${escape(language)}` : ""}">${html}</code></pre></div>`;
@@ -96,23 +99,28 @@ const mathInline = {
   renderer: (token) => renderMath(token.text, token.display),
 };
 
-const marked = new Marked({
-  gfm: true,
-  breaks: false,
-  extensions: [mathBlock, mathInline],
-  renderer: {
-    code: ({ text, lang }) => codeBlock(text, lang),
-    html: ({ text, block }) => {
-      if (SAFE_TAG.test(text.trim())) return text.trim();
-      return block ? `<p class="md-html">${escape(text)}</p>` : escape(text);
+/** A Marked instance; `detect`: guess the language of unlabelled code blocks. */
+function makeMarked(detect) {
+  return new Marked({
+    gfm: true,
+    breaks: false,
+    extensions: [mathBlock, mathInline],
+    renderer: {
+      code: ({ text, lang }) => codeBlock(text, lang, detect),
+      html: ({ text, block }) => {
+        if (SAFE_TAG.test(text.trim())) return text.trim();
+        return block ? `<p class="md-html">${escape(text)}</p>` : escape(text);
+      },
+      image: ({ href, text }) => {
+        if (/^data:image\/(png|gif|jpe?g|webp);/i.test(href)) return `<img src="${escape(href)}" alt="${escape(text)}">`;
+        return `<a class="md-image-link" href="${escape(href)}" title="An image in the reply, not loaded: open it in a new tab">`
+          + `<span aria-hidden="true">🖼 </span>${escape(text || "image")}</a>`;
+      },
     },
-    image: ({ href, text }) => {
-      if (/^data:image\/(png|gif|jpe?g|webp);/i.test(href)) return `<img src="${escape(href)}" alt="${escape(text)}">`;
-      return `<a class="md-image-link" href="${escape(href)}" title="An image in the reply, not loaded: open it in a new tab">`
-        + `<span aria-hidden="true">🖼 </span>${escape(text || "image")}</a>`;
-    },
-  },
-});
+  });
+}
+const marked = makeMarked(true);
+const markedLive = makeMarked(false); // while a reply streams
 
 const purify = DOMPurify(window);
 purify.addHook("afterSanitizeAttributes", (node) => {
@@ -188,8 +196,9 @@ export class MarkdownView {
       return;
     }
     const tokens = marked.lexer(streaming ? settled(text) : text);
+    // An unlabelled code block is drawn again once the reply ends, with its language detected.
     const blocks = tokens.filter((t) => t.type !== "space").map((token) => ({
-      key: `${token.type}\u0000${token.raw}`,
+      key: `${token.type}\u0000${token.raw}${streaming && token.type === "code" && !token.lang ? "\u0000live" : ""}`,
       token,
     }));
     let same = 0;
@@ -197,7 +206,7 @@ export class MarkdownView {
     this.replaceFrom(same, blocks.slice(same).map((b) => {
       const list = [b.token];
       list.links = tokens.links;
-      return { key: b.key, html: marked.parser(list) };
+      return { key: b.key, html: (streaming ? markedLive : marked).parser(list) };
     }));
   }
 
