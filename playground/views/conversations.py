@@ -227,6 +227,9 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     chart = {
         "frames": runs.run_frames(timeline=run.timeline, run_id=run.pk, message_id=run.message_id),
         "timings": run.timings,
+        # The reply panel renders chat replies as Markdown and checks a JSON reply against its schema.
+        "endpoint": run.endpoint,
+        "response_format": run.request.get("response_format") if isinstance(run.request, dict) else None,
     }
     context = {
         "run": run,

@@ -467,7 +467,8 @@ class PlaygroundPage {
     this.errors.root.dataset.kind = "";
     this.partialTurn = null;
     this.replyTurn = null;
-    this.reply.start(frame.model, { prompt: frame.mode === MODE.COMPLETIONS ? frame.prompt : "" });
+    const completions = frame.mode === MODE.COMPLETIONS;
+    this.reply.start(frame.model, { prompt: completions ? frame.prompt : "", markdown: !completions });
     this.resetPanels();
     this.perf.setChoices(Number(frame.params?.n) > 1 ? Number(frame.params.n) : 1);
     for (const p of this.registry) this.params.showError(p.name, null);
