@@ -118,8 +118,9 @@ def _detail_names(items: list[Any]) -> list[str]:
         if kind not in _EXTRA_TYPES and not re.search(r"extra (inputs|fields)|not permitted|unrecognized", msg, re.I):
             continue
         loc = item.get("loc")
-        if isinstance(loc, list) and loc and isinstance(loc[-1], str):
-            names.append(loc[-1])
+        if isinstance(loc, list):
+            # FastAPI puts "body" first; a nested location ("stream_options.include_usage") names its object.
+            names.append(".".join(str(part) for part in loc if part != "body"))
         keys = item.get("keys")  # zod's unrecognized_keys
         if isinstance(keys, list):
             names += [k for k in keys if isinstance(k, str)]
