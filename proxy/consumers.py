@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import traceback
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
@@ -29,8 +30,12 @@ from proxy.watch import Broadcast, WatchMixin, streams_group_name
 
 logger = logging.getLogger(__name__)
 
-# Streams one socket may run at once (compare runs up to 12 columns of a sweep).
+# Streams one socket may run at once (compare runs up to 12 columns of a sweep), and one user across all
+# their sockets in this process (several tabs).
 MAX_STREAMS_PER_SOCKET = 16
+MAX_STREAMS_PER_USER = 32
+# Streams running in this process, per user id.
+RUNNING: Counter[int] = Counter()
 
 
 def upstream_client(api_key: str = "") -> UpstreamClient:
@@ -149,9 +154,17 @@ class ChatConsumer(WatchMixin):
                 "stop one or wait for one to end.",
                 stream=start.stream,
             )
+        user = self.scope["user"]
+        if RUNNING[user.pk] >= MAX_STREAMS_PER_USER:
+            raise FrameError(
+                "too_many_streams",
+                f"You have {MAX_STREAMS_PER_USER} streams running already (in all your tabs); "
+                "stop one or wait for one to end.",
+                stream=start.stream,
+            )
         run = StreamRun(
             start,
-            user=self.scope["user"],
+            user=user,
             workspace_id=self.scope["session"].get("workspace_id"),
             hooks=self,
             client_factory=upstream_client,
@@ -159,7 +172,15 @@ class ChatConsumer(WatchMixin):
         )
         task = asyncio.create_task(run(), name=f"chat-stream-{start.stream}")
         self.streams[start.stream] = task
-        task.add_done_callback(lambda _: self.streams.pop(start.stream, None))
+        RUNNING[user.pk] += 1
+
+        def ended(_: asyncio.Task[None]) -> None:
+            self.streams.pop(start.stream, None)
+            RUNNING[user.pk] -= 1
+            if RUNNING[user.pk] <= 0:
+                del RUNNING[user.pk]
+
+        task.add_done_callback(ended)
 
     async def chat_stop(self, content: dict[str, Any]) -> None:
         """Cancel the stream's task; a stop for a stream that already ended is ignored (it raced the end)."""

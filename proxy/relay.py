@@ -27,8 +27,9 @@ HIDDEN_HEADERS = frozenset({"set-cookie"})
 MAX_TOOL_CALLS = 128
 MAX_DELTAS = 100_000
 MAX_TEXT = 8 * 1024 * 1024  # characters of content, reasoning and tool-call arguments, all choices together
-# Delta fields kept in the timeline (logprobs stay in the choice's output only: they would double it).
-TIMELINE_DELTA_FIELDS = ("content", "reasoning", "tool_calls")
+# Not kept in the saved timeline: the stream id (the page's own), and a delta's logprobs (the choice's
+# output has them all; keeping them twice would double the run).
+_NOT_KEPT = frozenset({"stream", "logprobs"})
 
 
 def _merge_logprobs(into: dict[str, Any], fragment: dict[str, Any]) -> None:
@@ -178,11 +179,13 @@ class StreamRecord:
         return record
 
     def _keep(self, frame: dict[str, Any]) -> dict[str, Any]:
-        entry = {k: v for k, v in frame.items() if k != "stream"}
-        if frame["type"] == "chat.delta":
-            entry.pop("logprobs", None)
-        self.timeline.append(entry)
+        # The frame itself (no copy on the hot path); ``saved_timeline`` drops what is not kept.
+        self.timeline.append(frame)
         return frame
+
+    def saved_timeline(self) -> list[dict[str, Any]]:
+        """The timeline as saved and replayed: each frame without its stream id, deltas without logprobs."""
+        return [{k: v for k, v in frame.items() if k not in _NOT_KEPT} for frame in self.timeline]
 
     def frame(self, event: Event) -> dict[str, Any] | None:
         """Fold an event into the record and return the frame to send for it (None: nothing to say)."""
@@ -226,7 +229,6 @@ class StreamRecord:
             extra = {"dropped": list(self.dropped)} if self.dropped else {}
             return self._keep(
                 {
-                    **extra,
                     "type": "chat.opened",
                     **base,
                     "status": event.status,
@@ -238,6 +240,7 @@ class StreamRecord:
                     "prompt_tokens": event.prompt_tokens,
                     "cached_prompt_tokens": event.cached_prompt_tokens,
                     "server_ttft": event.server_ttft,
+                    **extra,
                 }
             )
         if isinstance(event, Rethink):
