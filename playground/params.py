@@ -254,7 +254,14 @@ PARAMS: tuple[Param, ...] = (
         default=False,
         fireworks=True,
     ),
-    Param("echo", "bool", "Return the prompt along with the completion.", ADVANCED, default=False, fireworks=True),
+    Param(
+        "echo",
+        "bool",
+        "Return the prompt along with the completion.",
+        ADVANCED,
+        default=False,
+        fireworks=True,
+    ),
     Param(
         "raw_output",
         "bool",

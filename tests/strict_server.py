@@ -85,7 +85,9 @@ class StrictServer:
             return 422, {"detail": detail}
         plural = "s" if len(unknown) > 1 else ""
         message = f"Unrecognized request argument{plural} supplied: {', '.join(unknown)}"
-        return 400, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+        return 400, {
+            "error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}
+        }
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -98,7 +100,9 @@ class StrictServer:
                 break
         path = scope["path"]
         if scope["method"] == "GET" and path == "/v1/models":
-            await self.reply(send, 200, {"object": "list", "data": [{"id": "strict-model", "object": "model"}]})
+            await self.reply(
+                send, 200, {"object": "list", "data": [{"id": "strict-model", "object": "model"}]}
+            )
             return
         if path != "/v1/chat/completions":
             await self.reply(send, 404, {"detail": "Not Found"})
@@ -132,15 +136,28 @@ class StrictServer:
 
     @staticmethod
     def chunk(body: dict[str, Any], *choices: dict[str, Any]) -> dict[str, Any]:
-        return {"id": "strict-1", "object": "chat.completion.chunk", "model": body["model"], "choices": list(choices)}
+        return {
+            "id": "strict-1",
+            "object": "chat.completion.chunk",
+            "model": body["model"],
+            "choices": list(choices),
+        }
 
     @staticmethod
     async def event(send: Any, obj: dict[str, Any]) -> None:
-        await send({"type": "http.response.body", "body": f"data: {json.dumps(obj)}\n\n".encode(), "more_body": True})
+        await send(
+            {"type": "http.response.body", "body": f"data: {json.dumps(obj)}\n\n".encode(), "more_body": True}
+        )
 
     @staticmethod
     async def reply(send: Any, status: int, obj: Any) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": json.dumps(obj).encode()})
 
 

@@ -101,7 +101,10 @@ def delta_from(index: int, part: dict[str, Any], choice: dict[str, Any]) -> Delt
 def _says_something(delta: Delta) -> bool:
     # Not e.g. the role-only first chunk, or the empty delta next to finish_reason.
     return not (
-        delta.content is None and delta.reasoning is None and delta.tool_calls is None and delta.logprobs is None
+        delta.content is None
+        and delta.reasoning is None
+        and delta.tool_calls is None
+        and delta.logprobs is None
     )
 
 

@@ -1,11 +1,11 @@
 """How the playground speaks to each kind of server, and what a server refused (pure, no Django).
 
 The kind of server (Fireworks, the offline emulator, or any other OpenAI-compatible server) comes
-from the base URL (``playground.params.server_kind``). Fireworks and the emulator get the playground's asked-for Fireworks
-extensions (``perf_metrics_in_response``); another server gets only what the user set plus the
-standard fields. A server that refuses a request field by name (400 or 422, in any body shape) is
-asked again without it (``refused_fields`` reads the refusal), and the refusal is remembered for its
-base URL in this process (``REFUSALS``), so the next request leaves the field out at once.
+from the base URL (``playground.params.server_kind``). Fireworks and the emulator get the Fireworks
+extensions the playground asks for (``perf_metrics_in_response``); another server gets only what the
+user set plus the standard fields. A server that refuses a request field by name (400 or 422, in any
+body shape) is asked again without it (``refused_fields`` reads the refusal), and the refusal is
+remembered for its base URL in this process (``REFUSALS``): the next request leaves the field out.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ _TEXT_PATTERNS = [
     # FastAPI apps (e.g. a strict gateway): "Unexpected fields in the request: {'top_k'}"
     re.compile(r"unexpected (?:fields?|keys?|arguments?|parameters?)[^:\n]*:\s*([^\n]+)", re.I),
     # serde (Rust servers): "unknown field `top_k`, expected one of ..."
-    re.compile(r"unknown (?:fields?|keys?|arguments?|parameters?|names?)\s*:?\s*([`'\"]?" + _NAME + r"[`'\"]?)", re.I),
+    re.compile(
+        r"unknown (?:fields?|keys?|arguments?|parameters?|names?)\s*:?\s*([`'\"]?" + _NAME + r"[`'\"]?)", re.I
+    ),
     # Google's APIs: 'Invalid JSON payload received. Unknown name "top_k": Cannot find field.'
     re.compile(r"unknown name\s+([\"'`]?" + _NAME + r"[\"'`]?)", re.I),
     # JSON-schema validators: "Additional properties are not allowed ('top_k' was unexpected)"
@@ -115,7 +117,9 @@ def _detail_names(items: list[Any]) -> list[str]:
             continue
         kind = str(item.get("type") or "")
         msg = str(item.get("msg") or item.get("message") or "")
-        if kind not in _EXTRA_TYPES and not re.search(r"extra (inputs|fields)|not permitted|unrecognized", msg, re.I):
+        if kind not in _EXTRA_TYPES and not re.search(
+            r"extra (inputs|fields)|not permitted|unrecognized", msg, re.I
+        ):
             continue
         loc = item.get("loc")
         if isinstance(loc, list):

@@ -1,4 +1,4 @@
-"""Issue 13, section 1, through the chat socket: the exact bodies a strict server and the emulator received."""
+"""Issue 13, section 1, through the chat socket: the exact bodies a strict server and the emulator got."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from proxy.client.dialect import REFUSALS
 from tests.proxy.conftest import HELLO, MODEL
 from tests.proxy.test_consumers import of, saved_run, text_of
-from tests.strict_server import REPLY, StrictServer, strict_server  # noqa: F401  (fixture)
+from tests.strict_server import REPLY, StrictServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,7 +54,9 @@ async def test_a_switched_off_option_is_not_sent_at_all(connect: Any, emulator: 
     assert not of(frames, "s1", "chat.perf")
 
 
-async def test_a_refused_field_is_dropped_once_said_and_remembered(connect: Any, strict: StrictServer) -> None:
+async def test_a_refused_field_is_dropped_once_said_and_remembered(
+    connect: Any, strict: StrictServer
+) -> None:
     ws = await connect()
     await ws.start("s1", params={"top_k": 40, "temperature": 0.3})
     frames = await ws.until_end("s1")
@@ -95,7 +97,9 @@ async def test_code_export_follows_the_remembered_refusals(connect: Any, strict:
     ws = await connect()
     await ws.start("s1", params={"top_k": 40})
     await ws.until_end("s1")
-    await ws.send({"type": "code.render", "stream": "c1", "model": MODEL, "messages": HELLO, "params": {"top_k": 40}})
+    await ws.send(
+        {"type": "code.render", "stream": "c1", "model": MODEL, "messages": HELLO, "params": {"top_k": 40}}
+    )
     rendered = await ws.receive()
     assert rendered["type"] == "code.rendered"
     assert rendered["request"] == strict.requests[-1]

@@ -588,7 +588,8 @@ ERROR_SHAPES: list[tuple[str, int, bytes, dict[str, str], dict[str, Any], list[s
     (
         "a JSON array of error objects",
         400,
-        b'[{"error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT"}}]',
+        b'[{"error":{"code":400,"message":"Request contains an invalid argument.",'
+        b'"status":"INVALID_ARGUMENT"}}]',
         {"content-type": "application/json"},
         {"code": "bad_request"},
         ["Fireworks returned 400: Request contains an invalid argument."],

@@ -44,21 +44,22 @@ REFUSALS_SEEN: list[tuple[str, int, str, list[str]]] = [
     (
         "FastAPI's 422 list",
         422,
-        '{"detail":[{"loc":["body","top_k"],"msg":"Extra inputs are not permitted","type":"extra_forbidden"}]}',
+        '{"detail":[{"loc":["body","top_k"],"msg":"Extra inputs are not permitted",'
+        '"type":"extra_forbidden"}]}',
         ["top_k"],
     ),
     (
         "FastAPI's detail string (issue 13)",
         422,
-        "{\"detail\":\"Unexpected fields in the request: {'perf_metrics_in_response'}\"}",
+        '{"detail":"Unexpected fields in the request: {\'perf_metrics_in_response\'}"}',
         ["perf_metrics_in_response"],
     ),
     ("a message body", 400, '{"message":"Unknown parameter: \'top_k\'."}', ["top_k"]),
     (
         "a JSON array of errors",
         400,
-        '[{"error":{"code":400,"message":"Invalid JSON payload received. Unknown name \\"top_k\\": Cannot find '
-        'field.","status":"INVALID_ARGUMENT"}}]',
+        '[{"error":{"code":400,"message":"Invalid JSON payload received. '
+        'Unknown name \\"top_k\\": Cannot find field.","status":"INVALID_ARGUMENT"}}]',
         ["top_k"],
     ),
     (
@@ -71,8 +72,8 @@ REFUSALS_SEEN: list[tuple[str, int, str, list[str]]] = [
     (
         "vLLM's pydantic error inside a message",
         400,
-        '{"object":"error","message":"[{\'type\': \'extra_forbidden\', \'loc\': (\'body\', \'top_k\'), '
-        "'msg': 'Extra inputs are not permitted', 'input': 40}]\",\"type\":\"BadRequestError\",\"code\":400}",
+        "{\"object\":\"error\",\"message\":\"[{'type': 'extra_forbidden', 'loc': ('body', 'top_k'), "
+        '\'msg\': \'Extra inputs are not permitted\', \'input\': 40}]","type":"BadRequestError","code":400}',
         ["top_k"],
     ),
     (
