@@ -9,6 +9,7 @@ request body it received, and otherwise streams a short reply with usage and ``[
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -45,13 +46,17 @@ STANDARD = frozenset(
     }
 )
 REPLY = ["Hello", " from", " a strict", " server."]
+# Asked to "think", it answers as a template that opened <think> in the prompt: reasoning, a lone
+# </think>, then the answer.
+THINKING = ["The user", " wants a", " short answer", ".\n", "</think>", "\n\n", *REPLY]
 
 
 class StrictServer:
     """A running strict server: ``mode`` is ``"openai"`` (400) or ``"fastapi"`` (422)."""
 
-    def __init__(self, mode: str = "openai") -> None:
+    def __init__(self, mode: str = "openai", pace: float = 0.0) -> None:
         self.mode = mode
+        self.pace = pace  # seconds between two chunks
         self.requests: list[dict[str, Any]] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -125,9 +130,12 @@ class StrictServer:
                 "headers": [(b"content-type", b"text/event-stream"), (b"x-request-id", b"strict-1")],
             }
         )
-        chunks: list[dict[str, Any]] = [{"role": "assistant"}] + [{"content": piece} for piece in REPLY]
+        last = str((body.get("messages") or [{}])[-1].get("content") or "")
+        pieces = THINKING if "think" in last.lower() else REPLY
+        chunks: list[dict[str, Any]] = [{"role": "assistant"}] + [{"content": piece} for piece in pieces]
         for delta in chunks:
             await self.event(send, self.chunk(body, {"index": 0, "delta": delta, "finish_reason": None}))
+            await asyncio.sleep(self.pace)
         await self.event(send, self.chunk(body, {"index": 0, "delta": {}, "finish_reason": "stop"}))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 9, "completion_tokens": len(REPLY), "total_tokens": 9 + len(REPLY)}
