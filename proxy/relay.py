@@ -270,7 +270,8 @@ class StreamRecord:
         if isinstance(event, Rethink):
             # A lone </think>: the choice's text so far was reasoning (proxy/client/chunks.py ThinkSplit).
             out = self.choice(event.choice)
-            out.reasoning, out.content = out.reasoning + out.content, ""
+            out.reasoning_parts.extend(out.content_parts)
+            out.content_parts = []
             return self._keep({"type": "chat.rethink", **base, "choice": event.choice})
         if isinstance(event, RawOutput):
             # Kept with the choice's output (the run record) and sent as it came: the prompt as the
