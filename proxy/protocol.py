@@ -48,14 +48,18 @@ OUTGOING: dict[str, Frame] = {
     "chat.started": _frame("type stream conversation run", "request " + _WATCHED, "The run is open."),
     "chat.opened": _frame(
         "type stream t status request_id rate_limits prompt_tokens cached_prompt_tokens server_ttft",
-        # Left out for a share-link viewer whose link hides the parameters (proxy/watch.py).
-        "sampling_options requested headers " + _WATCHED,
+        # Left out for a share-link viewer whose link hides the parameters (proxy/watch.py); dropped:
+        # the request fields the server does not accept, left out (proxy/client/dialect.py).
+        "sampling_options requested headers dropped " + _WATCHED,
         "The upstream's response headers arrived.",
     ),
     "chat.delta": _frame(
         "type stream i t choice", "content reasoning tool_calls logprobs " + _WATCHED, "A piece of a choice."
     ),
     "chat.deltas": _frame("type stream items", _WATCHED, "Several deltas from one read, each as chat.delta."),
+    "chat.rethink": _frame(
+        "type stream t choice", _WATCHED, "A lone </think>: the choice's text so far was reasoning."
+    ),
     "chat.raw": _frame("type stream t choice raw_output", _WATCHED, "A choice's raw_output."),
     "chat.finish": _frame("type stream t choice reason", _WATCHED, "A choice finished."),
     "chat.usage": _frame(

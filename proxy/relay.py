@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.client.errors import UpstreamProtocolError
-from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
+from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Rethink, Usage
 from proxy.protocol import error_frame
 
 # Response headers the page has no use for (session state of the upstream, not facts about the reply).
@@ -159,8 +159,18 @@ class StreamRecord:
     """One stream's state in memory, folded from the upstream's events: the record that is saved,
     snapshotted for live watchers and replayed."""
 
-    def __init__(self, stream: str, *, choices: int = 1, requested: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        stream: str,
+        *,
+        choices: int = 1,
+        requested: dict[str, Any] | None = None,
+        dropped: tuple[str, ...] = (),
+    ) -> None:
         self.stream = stream
+        # Request fields the server does not accept, left out: known before (remembered refusals) and
+        # refused by this stream's first request (then sent again without them).
+        self.dropped: list[str] = list(dropped)
         self.max_choices = max(1, choices)
         self.requested = requested or {}
         self.started = time.monotonic()
@@ -238,7 +248,9 @@ class StreamRecord:
             return self._keep(frame)
         if isinstance(event, Opened):
             self.opened = event
+            self.dropped += [name for name in event.dropped if name not in self.dropped]
             headers = {k: v for k, v in event.headers.items() if k.lower() not in HIDDEN_HEADERS}
+            extra = {"dropped": list(self.dropped)} if self.dropped else {}
             return self._keep(
                 {
                     "type": "chat.opened",
@@ -252,8 +264,15 @@ class StreamRecord:
                     "prompt_tokens": event.prompt_tokens,
                     "cached_prompt_tokens": event.cached_prompt_tokens,
                     "server_ttft": event.server_ttft,
+                    **extra,
                 }
             )
+        if isinstance(event, Rethink):
+            # A lone </think>: the choice's text so far was reasoning (proxy/client/chunks.py ThinkSplit).
+            out = self.choice(event.choice)
+            out.reasoning_parts.extend(out.content_parts)
+            out.content_parts = []
+            return self._keep({"type": "chat.rethink", **base, "choice": event.choice})
         if isinstance(event, RawOutput):
             # Kept with the choice's output (the run record) and sent as it came: the prompt as the
             # model saw it, token ids, the completion before tool-call parsing.

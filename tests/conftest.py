@@ -16,6 +16,7 @@ from proxy import protocol
 from proxy.client.client import close_shared_clients
 from proxy.dispatch import FrameConsumer
 from tests.emulator_fixture import emulator, emulator_server  # noqa: F401  (fixtures)
+from tests.strict_server import strict_server  # noqa: F401  (fixture)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from playground.current import current_workspace_id
 from playground.forms.conversations import RenameForm
 from playground.models import Comparison, Membership, Run
-from playground.params import registry_json
+from playground.params import registry_json, server_kind
 from playground.selectors.comparisons import (
     comparison_get_for_user,
     comparison_list_for_user,
@@ -45,7 +45,7 @@ from playground.views.playground import WEBSOCKET_PATH
 def _config(request: HttpRequest, **more: Any) -> dict[str, Any]:
     return {
         "default_model": settings.PLAYGROUND_DEFAULT_MODEL,
-        "emulator": settings.PLAYGROUND_EMULATOR,
+        "emulator": server_kind(settings.FIREWORKS_BASE_URL) == "emulator",
         "ws_path": WEBSOCKET_PATH,
         **more,
     }

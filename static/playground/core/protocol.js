@@ -9,6 +9,7 @@ export const FRAME = Object.freeze({
   DELTA: "chat.delta",
   DELTAS: "chat.deltas",
   RAW: "chat.raw",
+  RETHINK: "chat.rethink",
   FINISH: "chat.finish",
   USAGE: "chat.usage",
   PERF: "chat.perf",

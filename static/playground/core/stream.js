@@ -27,6 +27,7 @@ export function newStreamState({ sentAt = null } = {}) {
     sampling: null, // the options the server applied (fireworks-sampling-options)
     requested: null, // the options the run asked for
     emulator: false,
+    dropped: [], // request fields the server does not accept, left out (chat.opened)
     usage: null,
     perf: null,
     done: null, // {model, finish_reasons, saw_done_marker, response_id, message_id, message_ids}
@@ -160,6 +161,7 @@ export function applyFrame(state, frame) {
       state.sampling = frame.sampling_options && typeof frame.sampling_options === "object" ? frame.sampling_options : null;
       if (frame.requested && typeof frame.requested === "object") state.requested = frame.requested;
       state.emulator = String(headers["x-playground-emulator"] ?? "") === "1";
+      state.dropped = Array.isArray(frame.dropped) ? frame.dropped.filter((name) => typeof name === "string") : [];
       if (!ENDED.has(state.status)) state.status = STATUS.STREAMING;
       break;
     }
@@ -170,6 +172,16 @@ export function applyFrame(state, frame) {
       const { items, ...common } = frame;
       for (const item of Array.isArray(items) ? items : []) {
         if (item && typeof item === "object") applyDelta(state, { ...common, ...item, type: FRAME.DELTA });
+      }
+      break;
+    }
+    case FRAME.RETHINK: {
+      // A lone </think>: the choice's text so far was reasoning (the server splits it: proxy/client/chunks.py).
+      const choice = choiceOf(state, frame.choice);
+      if (choice) {
+        choice.reasoning += choice.content;
+        choice.content = "";
+        for (const entry of state.timeline) if (entry.choice === choice.index && entry.kind === "content") entry.kind = "reasoning";
       }
       break;
     }

@@ -15,35 +15,6 @@ function highlighted(args) {
   return el("pre", { class: "md-hl" }, code);
 }
 
-function stillThinkingOf(choice, split, streaming) {
-  return streaming && (split.open || (choice.reasoning && !split.answer));
-}
-
-/** Split inline <think>…</think> out of content (an unclosed tag means it is still thinking). */
-export function splitThink(text) {
-  let thinking = "";
-  let answer = "";
-  let rest = text;
-  let open = false;
-  for (;;) {
-    const start = rest.indexOf("<think>");
-    if (start === -1) {
-      answer += rest;
-      break;
-    }
-    answer += rest.slice(0, start);
-    const end = rest.indexOf("</think>", start + 7);
-    if (end === -1) {
-      thinking += rest.slice(start + 7);
-      open = true;
-      break;
-    }
-    thinking += rest.slice(start + 7, end);
-    rest = rest.slice(end + 8);
-  }
-  return { thinking, answer: thinking ? answer.replace(/^\s+/, "") : answer, open };
-}
-
 function probColour(p) {
   // red (unlikely) → amber → green (confident), light enough to keep the text readable.
   const hue = Math.round(Math.max(0, Math.min(1, p)) * 140);
@@ -136,11 +107,11 @@ class ChoiceView {
   render(choice, { streaming, multi, prompt = "", markdown = true, request = null, chosen = null, onChoose = null }) {
     for (const t of choice.logprobs.slice(this.shownTokens)) this.addToken(t);
     this.shownTokens = choice.logprobs.length;
-    const split = splitThink(choice.content);
-    const thinking = choice.reasoning + split.thinking;
+    // Reasoning arrives split out of the text already (the server's chunk parser: proxy/client/chunks.py).
+    const thinking = choice.reasoning;
     this.thinking.hidden = thinking === "";
-    const stillThinking = stillThinkingOf(choice, split, streaming);
-    this.thinkingMd.update(thinking, { streaming: Boolean(stillThinking) });
+    const stillThinking = streaming && Boolean(choice.reasoning) && !choice.content;
+    this.thinkingMd.update(thinking, { streaming: stillThinking });
     this.thinkingSummary.textContent = stillThinking ? "Thinking…" : `Thinking (${thinking.length.toLocaleString()} characters)`;
     // Open while it thinks, folded away once the answer starts (unless the user chose otherwise).
     if (!this.thinking.dataset.touched) this.thinking.open = Boolean(stillThinking);
@@ -149,16 +120,16 @@ class ChoiceView {
     // Completions mode continues the prompt's raw text: it stays plain; chat replies are Markdown.
     this.answerSpan.hidden = markdown;
     this.answerMd.body.hidden = !markdown;
-    this.answerMd.tools.hidden = !markdown || split.answer === "";
+    this.answerMd.tools.hidden = !markdown || choice.content === "";
     if (markdown) {
       const json = SchemaCheck.expectsJson(request);
-      this.answerMd.update(split.answer, { streaming, format: json ? "json" : "markdown" });
-      this.answerMd.tools.hidden = split.answer === "";
+      this.answerMd.update(choice.content, { streaming, format: json ? "json" : "markdown" });
+      this.answerMd.tools.hidden = choice.content === "";
     } else {
-      this.answerSpan.textContent = split.answer;
+      this.answerSpan.textContent = choice.content;
     }
     this.text.classList.toggle("caret", streaming && !markdown);
-    this.schema.show(request, split.answer, { streaming });
+    this.schema.show(request, choice.content, { streaming });
     clear(this.head);
     if (multi) this.head.append(el("strong", {}, `Choice ${this.index + 1}`));
     if (choice.finish) this.head.append(el("span", {}, `finish: ${choice.finish}`));
@@ -228,7 +199,8 @@ export class ReplyView {
     }, 100);
     if (this.announcer) this.announcer.textContent = "";
     this.stallNote = el("p", { class: "stall-note", "data-testid": "stall-note", role: "status", hidden: true });
-    this.root.append(this.waiting, this.grid, this.stallNote);
+    this.droppedNote = el("p", { class: "reply-dropped", "data-testid": "reply-dropped", role: "status", hidden: true });
+    this.root.append(this.waiting, this.droppedNote, this.grid, this.stallNote);
     this.root.dataset.status = "streaming";
     this.modelLabel.textContent = model;
     this.modelLabel.title = model;
@@ -239,6 +211,17 @@ export class ReplyView {
   /** The reply came from the offline emulator (its response headers say so). */
   setEmulator(on) {
     if (this.emulatorChip) this.emulatorChip.hidden = !on;
+  }
+
+  /** "This server does not accept `top_k`; sent without it": the fields the request went without. */
+  showDropped(names) {
+    if (!this.droppedNote) return;
+    const key = names.join(",");
+    if (this.droppedNote.dataset.names === key) return;
+    this.droppedNote.dataset.names = key;
+    this.droppedNote.hidden = names.length === 0;
+    const codes = names.flatMap((name, i) => [i ? (i === names.length - 1 ? " or " : ", ") : "", el("code", {}, name)]);
+    this.droppedNote.replaceChildren("This server does not accept ", ...codes, "; sent without ", names.length > 1 ? "them" : "it", ".");
   }
 
   /** "No tokens for N s…" while a stream stalls; null clears it. */
@@ -276,6 +259,7 @@ export class ReplyView {
     this.state = state;
     if (state.deltas > 0) this.waiting.hidden = true;
     this.setEmulator(state.emulator);
+    this.showDropped(state.dropped || []);
     this.schedule();
   }
 
@@ -295,12 +279,12 @@ export class ReplyView {
 
   text(index = 0) {
     const c = this.state.choices.get(index);
-    return c ? splitThink(c.content).answer : "";
+    return c ? c.content : "";
   }
 
   reasoning(index = 0) {
     const c = this.state.choices.get(index);
-    return c ? c.reasoning + splitThink(c.content).thinking : "";
+    return c ? c.reasoning : "";
   }
 
   /** Whether any choice got text, reasoning or a tool call. */
