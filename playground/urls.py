@@ -10,6 +10,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/", playground.playground, name="conversation"),
     # Saved conversations and their runs.
     path("conversations/", conversations.conversation_list, name="conversation_list"),
+    path("api/conversations/", conversations.api_conversations, name="api_conversations"),
     path("conversations/import/", conversations.conversation_import, name="conversation_import"),
     path("c/<int:conversation_id>/data/", conversations.conversation_data, name="conversation_data"),
     path("c/<int:conversation_id>/rename/", conversations.conversation_rename, name="conversation_rename"),

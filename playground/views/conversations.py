@@ -55,6 +55,11 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
     return redirect(default)
 
 
+def _ago(then: Any, now: Any) -> str:
+    # "just now" or "3 hours ago", as the list and the sidebar show it.
+    return "just now" if now - then < timedelta(minutes=1) else f"{timesince(then, now)} ago"
+
+
 @require_GET
 @login_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
@@ -74,9 +79,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     for row in page.object_list:
         row.rights = selectors.conversation_rights(row, user=request.user, role=role, current_role=role)
         row.rights["can_delete"] = can(role, "delete", selectors.conversation_facts(row, user=request.user))
-        row.ago = (
-            "just now" if now - row.updated_at < timedelta(minutes=1) else f"{timesince(row.updated_at)} ago"
-        )
+        row.ago = _ago(row.updated_at, now)
         # The part of a model id that tells models apart comes last: shown first, the path after it.
         row.model_path, _, row.model_name = row.model.rpartition("/")
     keep = {k: v for k, v in (("q", query), ("model", model)) if v}
@@ -92,6 +95,37 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         "role": role,
     }
     return render(request, "playground/conversations.html", context)
+
+
+SIDEBAR_SIZE = 30
+
+
+@require_GET
+@login_required
+def api_conversations(request: HttpRequest) -> JsonResponse:
+    """The playground's sidebar: the current workspace's conversations the user may see, newest first,
+    searched as the list page searches (``q``: title or message text), at most 30."""
+    form = ConversationFilterForm(request.GET)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return JsonResponse({"error": {"field": field, "message": errors[0]}}, status=400)
+    query = form.cleaned_data.get("q") or ""
+    rows = selectors.conversation_search_for_user(
+        user=request.user, query=query, workspace_id=current_workspace_id(request)
+    )[:SIDEBAR_SIZE]
+    now = timezone.now()
+    listed = [
+        {
+            "id": row.pk,
+            "title": row.title,
+            "model": row.model,
+            "updated_at": row.updated_at.isoformat(),
+            "ago": _ago(row.updated_at, now),
+            "status": row.last_run_status,
+        }
+        for row in rows
+    ]
+    return JsonResponse({"conversations": listed, "query": query})
 
 
 @require_POST

@@ -21,6 +21,7 @@ import { PresetsControl } from "../panels/presets.js";
 import { CodeDialog } from "../panels/codeview.js";
 import { LiveWatch } from "../panels/live.js";
 import { resolveModel, shortModel } from "../core/models.js";
+import { ChatsSidebar, wireChatsToggle } from "../panels/chats.js";
 
 const $ = (id) => document.getElementById(id);
 // No delta for this long in the middle of a stream: say so.
@@ -74,6 +75,10 @@ class PlaygroundPage {
     showModelTitle();
     this.reply.announcer = $("reply-announce");
     this.wireDrawer();
+    // Recent conversations beside the page (panels/chats.js), fetched once the page has loaded.
+    this.chats = new ChatsSidebar($("chats-drawer"), { current: this.config.conversation?.id ?? null });
+    wireChatsToggle({ open: $("chats-open"), close: $("chats-close") });
+    this.chats.start();
     autogrow(this.promptInput);
 
     this.wireConnection();
@@ -144,6 +149,7 @@ class PlaygroundPage {
   setConversationId(id) {
     this.conversationId = id;
     this.live?.watch(id);
+    this.chats?.setCurrent(id);
   }
 
   /** "saved as #N" (or the title) next to the conversation, in chat and completions mode alike. */
@@ -600,6 +606,7 @@ class PlaygroundPage {
       }
     }
     this.saved.adoptIds(state);
+    this.chats.load(this.chats.query); // its title and place in the list may have changed
   }
 
   onError(stream, state) {

@@ -452,3 +452,54 @@ def test_the_list_offers_only_what_the_role_allows() -> None:
     # An editor (not its author) renames, shares and duplicates, but deleting is its author's or an owner's.
     assert offered("editor") == {"rename-toggle", "share", "duplicate", "import-file", "list-new"}
     assert offered("owner") == set(buttons)
+
+
+# --- the playground's sidebar: /api/conversations/ ------------------------------------------------------
+
+
+def sidebar(client: Client, q: str = "") -> list[dict[str, Any]]:
+    response = client.get("/api/conversations/", {"q": q} if q else {})
+    assert response.status_code == 200, response.content
+    return response.json()["conversations"]
+
+
+def test_sidebar_lists_newest_first_and_searches_titles_and_messages(client: Client, ada: Any) -> None:
+    first = conversation_of(converse(ada, "Tell me about otters"))
+    second = conversation_of(converse(ada, "What is a monad?"))
+    listed = sidebar(client)
+    assert [c["id"] for c in listed] == [second.pk, first.pk]
+    assert listed[0]["title"] == second.title and listed[0]["model"] == MODEL
+    assert listed[0]["status"] == "done" and listed[0]["ago"] == "just now"
+    # The message text matches, case-insensitively, as on the list page.
+    assert [c["id"] for c in sidebar(client, "OTTERS")] == [first.pk]
+    assert sidebar(client, "no such words anywhere") == []
+    # The key never appears.
+    assert KEY not in client.get("/api/conversations/").content.decode()
+
+
+def test_sidebar_is_permission_filtered_like_the_list() -> None:
+    from tests.playground.test_teams import _switched, client_for, make_world
+
+    world = make_world()
+    shared = world["conversation"]
+    ann = world["users"]["ann"]
+    private = conversation_of(converse(ann, "Private thoughts", conversation_id=None))
+    Conversation.objects.filter(pk=private.pk).update(workspace=world["team"])
+    # A viewer of the team sees the shared conversation, not ann's private one.
+    viewer = _switched(client_for(world, "viewer"), world["team"].pk)
+    assert [c["id"] for c in sidebar(viewer)] == [shared.pk]
+    assert sidebar(viewer, "Private") == []
+    # Ann sees both; an outsider's own workspace has neither.
+    ann_client = _switched(signed_in(ann), world["team"].pk)
+    assert {c["id"] for c in sidebar(ann_client)} == {shared.pk, private.pk}
+    assert sidebar(client_for(world, "outsider")) == []
+    # Signed out: sent to sign in, nothing listed.
+    response = Client().get("/api/conversations/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_sidebar_refuses_an_overlong_query_clearly(client: Client) -> None:
+    response = client.get("/api/conversations/", {"q": "x" * 201})
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "q"
+    assert "200" in response.json()["error"]["message"]
