@@ -322,32 +322,6 @@ async def test_tool_call_via_extra_and_completions_mode(page: Any, emulator: Emu
     assert await reply_text(page)
 
 
-async def test_connection_drop_ends_the_stream_and_reconnects(page: Any, emulator: EmulatorServer) -> None:
-    routes: list[Any] = []
-
-    def relay(ws: Any) -> None:
-        ws.connect_to_server()  # forward both ways; the test closes the browser's side later
-        routes.append(ws)
-
-    await page.route_web_socket(re.compile(r".*/ws/chat/$"), relay)
-    await page.reload()
-    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
-    emulator.configure(ttft_ms=50, tokens_per_second=10, chunk_tokens=1)
-    await send(page, "Tell me a long story.")
-    await page.get_by_test_id("reply-text").wait_for(timeout=10_000)
-    await page.wait_for_function(
-        "() => document.querySelector('[data-testid=reply-text]').textContent.length > 5"
-    )
-    await routes[-1].close(code=1011, reason="test drop")
-    error = page.get_by_test_id("error")
-    await error.filter(has_text="Connection lost — reconnecting").wait_for(timeout=5_000)
-    await wait_status(page, "Failed", 5_000)
-    assert await reply_text(page)  # the partial text stays
-    await error.filter(has_text="Connection restored").wait_for(timeout=10_000)
-    assert len(routes) >= 2
-    assert await page.get_by_test_id("send").is_enabled()
-
-
 # A 1x1 PNG, inline: the test needs no network.
 PIXEL = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkaPhfDwAEhQG"

@@ -41,6 +41,8 @@ export function newStreamState({ sentAt = null } = {}) {
     sentAt,
     firstAt: null,
     lastAt: null,
+    reconnecting: false, // the socket is down; the server keeps the stream for the page to re-attach
+    resumed: false, // the page re-attached to the stream (chat.attached)
   };
 }
 
@@ -218,21 +220,34 @@ export function applyFrame(state, frame) {
       };
       state.done = { message_id: frame.message_id ?? null, message_ids: Array.isArray(frame.message_ids) ? frame.message_ids : [] };
       break;
-    case FRAME.SNAPSHOT: {
-      // What a watcher missed: the stream so far replaces anything folded before it.
-      const fresh = newStreamState();
+    case FRAME.SNAPSHOT:
+    case FRAME.ATTACHED: {
+      // What a watcher missed, or the stream so far for a page that (re-)attached: it replaces anything
+      // folded before it. This page's own measures (when it sent, when the first token came) are kept.
+      const fresh = newStreamState({ sentAt: state.sentAt });
       applyStarted(fresh, frame);
       for (const inner of Array.isArray(frame.frames) ? frame.frames : []) {
-        if (inner && inner.type !== FRAME.SNAPSHOT) applyFrame(fresh, inner);
+        if (inner && inner.type !== FRAME.SNAPSHOT && inner.type !== FRAME.ATTACHED) applyFrame(fresh, inner);
       }
       if (fresh.status === STATUS.IDLE) fresh.status = STATUS.WAITING;
+      if (state.firstAt !== null) fresh.firstAt = state.firstAt;
+      if (frame.type === FRAME.ATTACHED) fresh.resumed = true;
       Object.assign(state, fresh);
       break;
     }
+    case FRAME.SOCKET_DOWN:
+      state.reconnecting = true;
+      break;
     case FRAME.SOCKET_LOST:
       if (!ENDED.has(state.status)) {
         state.status = STATUS.ERROR;
         state.error = { code: "socket_lost", message: "The connection dropped before the reply finished; the server saved what arrived.", lost: true };
+      }
+      break;
+    case FRAME.GONE:
+      if (!ENDED.has(state.status)) {
+        state.status = STATUS.ERROR;
+        state.error = { code: "gone", message: "The reply ended while the page was away; the server saved it.", lost: true, gone: true };
       }
       break;
     default:

@@ -188,7 +188,8 @@ export class ReplyView {
     this.grid = el("div", { class: "choices" });
     this.waiting = el("p", { class: "empty-note" }, "Waiting for the first token…");
     this.stallNote = el("p", { class: "stall-note", "data-testid": "stall-note", role: "status", hidden: true });
-    this.root.append(this.waiting, this.grid, this.stallNote);
+    this.resumeLine = el("p", { class: "resume-note", "data-testid": "resume-note", role: "status", hidden: true });
+    this.root.append(this.waiting, this.grid, this.stallNote, this.resumeLine);
     this.root.dataset.status = "streaming";
     this.modelLabel.textContent = model;
     this.modelLabel.title = model;
@@ -206,6 +207,25 @@ export class ReplyView {
     if (!this.stallNote) return;
     this.stallNote.hidden = seconds == null;
     if (seconds != null) this.stallNote.textContent = `No tokens for ${seconds} s…`;
+  }
+
+  /**
+   * The connection while the reply streams: "reconnecting" (the socket dropped; the server keeps the
+   * stream), "resuming" (after a reload, before the server answered), "resumed" (re-attached: the text
+   * so far came back and the rest follows); null hides the line.
+   */
+  resumeNote(kind) {
+    if (!this.resumeLine) return;
+    const text = {
+      reconnecting: "Connection lost — reconnecting… The reply keeps streaming on the server.",
+      resuming: "Resuming the reply that was streaming…",
+      resumed: "Resumed: the connection is back and the reply continues where it was.",
+    }[kind];
+    this.resumeLine.hidden = !text;
+    this.resumeLine.dataset.kind = kind || "";
+    this.resumeLine.textContent = text || "";
+    if (kind === "reconnecting" || kind === "resuming") this.setChip("waiting", kind === "reconnecting" ? "Reconnecting" : "Resuming");
+    else if (kind === "resumed" && this.streaming) this.setChip("streaming", "Streaming");
   }
 
   /** Mark which choice continues the conversation; `onChoose(index)` offers the others (n > 1). */
