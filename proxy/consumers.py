@@ -27,14 +27,16 @@ from proxy.client.errors import UpstreamError
 from proxy.dispatch import Handler, scrub_key
 from proxy.frames import parse_start, stream_id
 from proxy.protocol import FrameError
-from proxy.resume import StreamSession, session_for
+from proxy.resume import StreamSession, running_for, session_for
 from proxy.stream import INTERNAL_ERROR, StreamRun, read
 from proxy.watch import WatchMixin
 
 logger = logging.getLogger(__name__)
 
-# Streams one socket may run at once (compare runs up to 12 columns of a sweep).
+# Streams one socket may run at once (compare runs up to 12 columns of a sweep), and one user across all
+# their sockets in this process (several tabs).
 MAX_STREAMS_PER_SOCKET = 16
+MAX_STREAMS_PER_USER = 32
 
 
 def upstream_client(api_key: str = "") -> UpstreamClient:
@@ -114,6 +116,13 @@ class ChatConsumer(WatchMixin):
                 "duplicate_stream", f"Stream {start.stream!r} is already running.", stream=start.stream
             )
         self._room_for(start.stream)
+        if running_for(user.pk) >= MAX_STREAMS_PER_USER:
+            raise FrameError(
+                "too_many_streams",
+                f"You have {MAX_STREAMS_PER_USER} streams running already (in all your tabs); "
+                "stop one or wait for one to end.",
+                stream=start.stream,
+            )
         session = StreamSession(user_id=user.pk, started_by=user.get_username(), layer=self.channel_layer)
         run = StreamRun(
             start,

@@ -27,8 +27,9 @@ HIDDEN_HEADERS = frozenset({"set-cookie"})
 MAX_TOOL_CALLS = 128
 MAX_DELTAS = 100_000
 MAX_TEXT = 8 * 1024 * 1024  # characters of content, reasoning and tool-call arguments, all choices together
-# Delta fields kept in the timeline (logprobs stay in the choice's output only: they would double it).
-TIMELINE_DELTA_FIELDS = ("content", "reasoning", "tool_calls")
+# Not kept in the saved timeline: the stream id (the page's own), and a delta's logprobs (the choice's
+# output has them all; keeping them twice would double the run).
+_NOT_KEPT = frozenset({"stream", "logprobs"})
 
 
 def _merge_logprobs(into: dict[str, Any], fragment: dict[str, Any]) -> None:
@@ -46,14 +47,26 @@ def _text(value: Any) -> str:
 
 @dataclass
 class ChoiceRecord:
-    """What one choice has said so far."""
+    """What one choice has said so far. Text grows as a list of pieces, joined when read: adding to a
+    string kept in an object copies it whole each time, quadratic in a long (or hostile) stream."""
 
-    content: str = ""
-    reasoning: str = ""
-    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    content_parts: list[str] = field(default_factory=list)
+    reasoning_parts: list[str] = field(default_factory=list)
+    # Per tool-call index: id, type, name, and the arguments' pieces.
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
     raw_output: dict[str, Any] | None = None
+
+    @property
+    def content(self) -> str:
+        """The text so far."""
+        return "".join(self.content_parts)
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning so far."""
+        return "".join(self.reasoning_parts)
 
     def merge_tool_calls(self, fragments: list[Any]) -> int:
         """Fold tool-call fragments (id and name first, then ``arguments`` in pieces); return text added."""
@@ -67,9 +80,9 @@ class ChoiceRecord:
                     f"The upstream sent a tool call with index {index!r:.40}: expected a number "
                     f"from 0 to {MAX_TOOL_CALLS - 1}."
                 )
-            call = self.tool_calls.setdefault(
-                index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
-            )
+            call = self.calls.get(index)
+            if call is None:
+                call = self.calls[index] = {"id": None, "type": "function", "name": "", "arguments": []}
             if isinstance(fragment.get("id"), str) and fragment["id"]:
                 call["id"] = fragment["id"]
             if isinstance(fragment.get("type"), str) and fragment["type"]:
@@ -77,19 +90,31 @@ class ChoiceRecord:
             function = fragment.get("function")
             function = function if isinstance(function, dict) else {}
             name = _text(function.get("name"))
-            if name and not call["function"]["name"]:
-                call["function"]["name"] = name
+            if name and not call["name"]:
+                call["name"] = name
             arguments = _text(function.get("arguments"))
-            call["function"]["arguments"] += arguments
+            if arguments:
+                call["arguments"].append(arguments)
             added += len(name) + len(arguments)
         return added
+
+    def tool_calls(self) -> list[dict[str, Any]] | None:
+        """The tool calls assembled, in index order (None when there are none)."""
+        return [
+            {
+                "id": call["id"],
+                "type": call["type"],
+                "function": {"name": call["name"], "arguments": "".join(call["arguments"])},
+            }
+            for _, call in sorted(self.calls.items())
+        ] or None
 
     def as_output(self) -> dict[str, Any]:
         """The choice as saved in ``Run.output``."""
         out: dict[str, Any] = {
             "content": self.content,
             "reasoning": self.reasoning,
-            "tool_calls": [self.tool_calls[k] for k in sorted(self.tool_calls)] or None,
+            "tool_calls": self.tool_calls(),
             "finish_reason": self.finish_reason,
             "logprobs": self.logprobs,
         }
@@ -168,11 +193,13 @@ class StreamRecord:
         return record
 
     def _keep(self, frame: dict[str, Any]) -> dict[str, Any]:
-        entry = {k: v for k, v in frame.items() if k != "stream"}
-        if frame["type"] == "chat.delta":
-            entry.pop("logprobs", None)
-        self.timeline.append(entry)
+        # The frame itself (no copy on the hot path); ``saved_timeline`` drops what is not kept.
+        self.timeline.append(frame)
         return frame
+
+    def saved_timeline(self) -> list[dict[str, Any]]:
+        """The timeline as saved and replayed: each frame without its stream id, deltas without logprobs."""
+        return [{k: v for k, v in frame.items() if k not in _NOT_KEPT} for frame in self.timeline]
 
     def frame(self, event: Event) -> dict[str, Any] | None:
         """Fold an event into the record and return the frame to send for it (None: nothing to say)."""
@@ -187,11 +214,11 @@ class StreamRecord:
             frame: dict[str, Any] = {"type": "chat.delta", **base, "i": self.deltas, "choice": event.choice}
             added = 0
             if event.content:
-                out.content += event.content
+                out.content_parts.append(event.content)
                 frame["content"] = event.content
                 added += len(event.content)
             if event.reasoning:
-                out.reasoning += event.reasoning
+                out.reasoning_parts.append(event.reasoning)
                 frame["reasoning"] = event.reasoning
                 added += len(event.reasoning)
             if event.tool_calls:

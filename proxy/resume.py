@@ -143,7 +143,9 @@ class StreamSession:
         frames: list[dict[str, Any]] = []
         if run.run_id is not None:
             started = {"type": "chat.started", "conversation": run.conversation_id, "run": run.run_id}
-            frames = [{**started, "request": run.start.body}, *record.timeline[: self.sent]]
+            # As they went out, without the stream id (the page's own); a delta keeps its logprobs here.
+            sent = [{k: v for k, v in f.items() if k != "stream"} for f in record.timeline[: self.sent]]
+            frames = [{**started, "request": run.start.body}, *sent]
         last = -1
         for entry in frames:
             if entry.get("type") == "chat.delta" and isinstance(entry.get("i"), int):
@@ -196,6 +198,11 @@ class StreamSession:
 
 # This process's running streams, by (user id, stream id).
 SESSIONS: dict[tuple[int, str], StreamSession] = {}
+
+
+def running_for(user_id: int) -> int:
+    """How many streams the user runs on this process (attached to a socket or not)."""
+    return sum(1 for user, _ in SESSIONS if user == user_id)
 
 
 def session_for(user_id: int, stream: str) -> StreamSession | None:

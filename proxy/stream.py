@@ -270,7 +270,7 @@ class StreamRun:
             "usage": record.usage,
             "perf": record.perf,
             "timings": end["timings"],
-            "timeline": record.timeline,
+            "timeline": record.saved_timeline(),
             "error": error,
             "response_model": done.model if done else None,
             "finish_reasons": record.finish_reasons,

@@ -178,7 +178,7 @@ class Broadcast:
             "model": self.model,
             "i": record.deltas - 1,
             "t": record.now(),
-            "frames": [started, *record.timeline],
+            "frames": [started, *record.saved_timeline()],
         }
 
     def _queue(self, reply_to: str | None, kind: str, text: str, to: str | None) -> None:

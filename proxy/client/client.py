@@ -197,10 +197,16 @@ class UpstreamClient:
             state = StreamState()
             decoder = SSEDecoder()
             gap = False
+            drain_deadline: float | None = None
             while True:
                 if state.saw_done:
+                    # One deadline for all that follows [DONE]: a server that keeps sending after it
+                    # (keep-alives, garbage) must not hold the stream open.
+                    drain_deadline = drain_deadline or loop.time() + _DRAIN_SECONDS
+                    if loop.time() >= drain_deadline:
+                        break
                     try:
-                        chunk = await self._read(chunks, loop.time() + _DRAIN_SECONDS, "drain")
+                        chunk = await self._read(chunks, drain_deadline, "drain")
                     except UpstreamError:
                         break  # whatever follows [DONE] does not matter
                 else:
@@ -279,7 +285,8 @@ class UpstreamClient:
                     f"{self.upstream_name} sent a stream line that is not JSON: {self._snippet(data)!r}",
                     body=self._snippet(data),
                 ) from None
-            if obj is None or too_deep(obj):
+            # Counting brackets is cheap; only a chunk with enough of them can nest too deep.
+            if obj is None or (data.count("{") + data.count("[") > MAX_JSON_DEPTH and too_deep(obj)):
                 raise UpstreamProtocolError(
                     f"{self.upstream_name} sent a stream chunk nested deeper than {MAX_JSON_DEPTH} levels."
                 )

@@ -452,7 +452,7 @@ def test_relay_assembles_tool_calls_logprobs_and_timings() -> None:
     assert first["finish_reason"] == "tool_calls"
     assert (second["content"], second["finish_reason"]) == ("Hi!", "stop")
     assert [t["token"] for t in second["logprobs"]["content"]] == ["Hi", "!"]
-    deltas = [entry for entry in relay.timeline if entry["type"] == "chat.delta"]
+    deltas = [entry for entry in relay.saved_timeline() if entry["type"] == "chat.delta"]
     assert [entry["i"] for entry in deltas] == [0, 1, 2, 3, 4]
     assert all("logprobs" not in entry for entry in deltas)
     timings = relay.figures()
@@ -651,3 +651,34 @@ async def test_four_columns_on_one_socket_one_stopped_early(
     # The stopped column's upstream request was closed; the rest ended on their own.
     ended = await wait_for_stream_end(emulator, count=4)
     assert sorted(s["end"] for s in ended).count("client_disconnected") == 1
+
+
+async def test_streams_are_capped_per_socket_and_per_user_with_a_clear_error(
+    connect: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proxy import consumers
+
+    monkeypatch.setattr(consumers, "MAX_STREAMS_PER_SOCKET", 2)
+    monkeypatch.setattr(consumers, "MAX_STREAMS_PER_USER", 3)
+    emulator.configure(**SLOW)
+    first, second = await connect(), await connect()
+    for name in ("a", "b", "c"):
+        await first.start(name, params={"max_tokens": 400})
+    refused = await first.receive()
+    while refused["type"] != "chat.error":
+        refused = await first.receive()
+    assert (refused["stream"], refused["code"]) == ("c", "too_many_streams")
+    assert "at once on one connection" in refused["message"]
+    await second.start("d", params={"max_tokens": 400})
+    await second.start("e", params={"max_tokens": 400})
+    refused = await second.receive()
+    while refused["type"] != "chat.error":
+        refused = await second.receive()
+    assert (refused["stream"], refused["code"]) == ("e", "too_many_streams")
+    assert "in all your tabs" in refused["message"]
+    # The streams that started are not disturbed; stopping one frees a place.
+    await first.send({"type": "chat.stop", "stream": "a"})
+    ended = [f for f in await first.until_end("a") if f["type"] in ("chat.done", "chat.error")]
+    assert ended[-1]["status"] == "stopped"
+    await second.start("f", params={"max_tokens": 3})
+    assert (await second.until_end("f"))[-1]["type"] == "chat.done"
