@@ -528,3 +528,27 @@ async def test_completions_layout_and_scroll_to_newest_turn(
     await page.screenshot(path=str(artifacts / "completions-done-1440.png"))
     await page.set_viewport_size({"width": 1280, "height": 800})
     await page.screenshot(path=str(artifacts / "completions-done-1280.png"))
+
+
+async def test_new_conversation_while_a_reply_streams_leaves_it_behind(page: Any, emulator: EmulatorServer) -> None:
+    emulator.configure(ttft_ms=30, tokens_per_second=8, chunk_tokens=1)
+    await send(page, "First topic, a long answer please")
+    await page.wait_for_function(
+        "() => (document.querySelector('[data-testid=reply-text]')?.textContent || '').length > 5",
+        timeout=10_000,
+    )
+    await page.locator("#new-conversation").click()
+    assert await page.get_by_test_id("turn").count() == 0
+    emulator.configure(ttft_ms=10, tokens_per_second=2000)
+    await send(page, "Second topic")
+    await wait_status(page, "Done")
+    await asyncio.sleep(0.5)  # the first reply's last frames (its stop) have come and gone
+    chats = [r for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")]
+    # Exactly what the upstream received: the new conversation holds nothing of the old reply.
+    assert chats[-1]["body"]["messages"] == [{"role": "user", "content": "Second topic"}]
+    turns = page.get_by_test_id("turn")
+    assert await turns.count() == 2
+    assert await turns.nth(0).get_by_test_id("turn-text").input_value() == "Second topic"
+    assert await turns.nth(1).get_by_test_id("turn-status").count() == 0
+    start = json.loads([f for f in page.frames_log.sent if '"chat.start"' in f][-1])
+    assert "conversation" not in start  # a new conversation, not the old one
