@@ -530,7 +530,9 @@ async def test_completions_layout_and_scroll_to_newest_turn(
     await page.screenshot(path=str(artifacts / "completions-done-1280.png"))
 
 
-async def test_new_conversation_while_a_reply_streams_leaves_it_behind(page: Any, emulator: EmulatorServer) -> None:
+async def test_new_conversation_while_a_reply_streams_leaves_it_behind(
+    page: Any, emulator: EmulatorServer
+) -> None:
     emulator.configure(ttft_ms=30, tokens_per_second=8, chunk_tokens=1)
     await send(page, "First topic, a long answer please")
     await page.wait_for_function(
