@@ -57,6 +57,8 @@ class ChoiceRecord:
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
     raw_output: dict[str, Any] | None = None
+    # Chat with ``echo``: the prompt the upstream sent back first, kept apart from the reply.
+    echo: str | None = None
 
     @property
     def content(self) -> str:
@@ -120,6 +122,8 @@ class ChoiceRecord:
         }
         if self.raw_output is not None:
             out["raw_output"] = self.raw_output
+        if self.echo is not None:
+            out["echo"] = self.echo
         return out
 
 
@@ -159,8 +163,17 @@ class StreamRecord:
     """One stream's state in memory, folded from the upstream's events: the record that is saved,
     snapshotted for live watchers and replayed."""
 
-    def __init__(self, stream: str, *, choices: int = 1, requested: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        stream: str,
+        *,
+        choices: int = 1,
+        requested: dict[str, Any] | None = None,
+        echo: bool = False,
+    ) -> None:
         self.stream = stream
+        # Chat with ``echo``: each choice's first content is the prompt echoed, not the reply (``chat.echo``).
+        self.echo = echo
         self.max_choices = max(1, choices)
         self.requested = requested or {}
         self.started = time.monotonic()
@@ -209,6 +222,11 @@ class StreamRecord:
             if not (event.content or event.reasoning or event.tool_calls or event.logprobs):
                 return None  # the role-only first chunk carries nothing to show
             out = self.choice(event.choice)
+            if self.echo and out.echo is None and event.content and not (event.reasoning or event.tool_calls):
+                # The echoed prompt: shown apart, never saved as the reply nor sent back as history.
+                out.echo = event.content
+                self.text += len(event.content)
+                return self._keep({"type": "chat.echo", **base, "choice": event.choice, "text": event.content})
             if self.deltas >= MAX_DELTAS:
                 raise UpstreamProtocolError(f"The upstream sent more than {MAX_DELTAS} chunks.")
             frame: dict[str, Any] = {"type": "chat.delta", **base, "i": self.deltas, "choice": event.choice}

@@ -136,7 +136,8 @@ class StreamRun:
         self.hooks = hooks
         self.client_factory = client_factory
         self.server_key = server_key
-        self.record = StreamRecord(start.stream, choices=start.choices)
+        echo = start.mode == "chat" and start.body.get("echo") is True
+        self.record = StreamRecord(start.stream, choices=start.choices, echo=echo)
         self.run_id: int | None = None
         self.conversation_id: int | None = None
         # Every key this stream may use: none may leave in a frame, a log line or the saved run.

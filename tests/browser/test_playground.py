@@ -554,3 +554,31 @@ async def test_new_conversation_while_a_reply_streams_leaves_it_behind(
     assert await turns.nth(1).get_by_test_id("turn-status").count() == 0
     start = json.loads([f for f in page.frames_log.sent if '"chat.start"' in f][-1])
     assert "conversation" not in start  # a new conversation, not the old one
+
+
+async def test_echo_in_chat_mode_is_shown_apart_and_never_sent_back_as_history(
+    page: Any, emulator: EmulatorServer
+) -> None:
+    emulator.configure(ttft_ms=10, tokens_per_second=2000)
+    await page.locator('details[data-group="Advanced"] > summary').click()
+    await page.check("#param-echo")
+    await page.fill("#param-max_tokens", "12")
+    await send(page, "Hello there")
+    await wait_status(page, "Done")
+    first = [r for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")][-1]
+    assert first["body"]["echo"] is True
+    # The echoed prompt (the chat template) is shown before the reply, but is not the reply.
+    shown = await reply_text(page)
+    assert shown.startswith("<|begin_of_text|>") and "Hello there" in shown
+    reply = await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-text").input_value()
+    assert reply.startswith("[offline emulator]")
+    assert shown.endswith(reply)
+    await send(page, "And then?")
+    await wait_status(page, "Done")
+    second = [r for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")][-1]
+    # Exactly what the upstream received: the history holds the reply alone, not the echoed prompt.
+    assert second["body"]["messages"] == [
+        {"role": "user", "content": "Hello there"},
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": "And then?"},
+    ]

@@ -11,6 +11,7 @@ export const FRAME = Object.freeze({
   DELTA: "chat.delta",
   DELTAS: "chat.deltas",
   RAW: "chat.raw",
+  ECHO: "chat.echo",
   FINISH: "chat.finish",
   USAGE: "chat.usage",
   PERF: "chat.perf",

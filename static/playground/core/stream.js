@@ -52,7 +52,7 @@ function choiceOf(state, index) {
   const i = Number.isInteger(index) ? index : 0;
   if (i < 0 || i >= MAX_CHOICES) return null;
   if (!state.choices.has(i)) {
-    state.choices.set(i, { index: i, content: "", reasoning: "", toolCalls: new Map(), logprobs: [], finish: null, raw: null, deltas: 0 });
+    state.choices.set(i, { index: i, content: "", reasoning: "", echo: "", toolCalls: new Map(), logprobs: [], finish: null, raw: null, deltas: 0 });
   }
   return state.choices.get(i);
 }
@@ -173,6 +173,12 @@ export function applyFrame(state, frame) {
       for (const item of Array.isArray(items) ? items : []) {
         if (item && typeof item === "object") applyDelta(state, { ...common, ...item, type: FRAME.DELTA });
       }
+      break;
+    }
+    case FRAME.ECHO: {
+      // Chat with echo: the prompt sent back, kept apart from the reply (never sent back as history).
+      const choice = choiceOf(state, frame.choice);
+      if (choice && typeof frame.text === "string") choice.echo = frame.text;
       break;
     }
     case FRAME.RAW: {

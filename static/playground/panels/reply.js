@@ -125,8 +125,10 @@ class ChoiceView {
     this.thinkingSummary.textContent = stillThinking ? "Thinking…" : `Thinking (${thinking.length.toLocaleString()} characters)`;
     // Open while it thinks, folded away once the answer starts (unless the user chose otherwise).
     if (!this.thinking.dataset.touched) this.thinking.open = Boolean(stillThinking);
-    this.promptSpan.textContent = prompt;
-    this.promptSpan.hidden = !prompt;
+    // Completions' prompt, or chat's echoed prompt: shown before the reply, never part of it.
+    const before = prompt || choice.echo || "";
+    this.promptSpan.textContent = before;
+    this.promptSpan.hidden = !before;
     this.answerSpan.textContent = split.answer;
     this.text.classList.toggle("caret", streaming);
     clear(this.head);
