@@ -57,7 +57,7 @@ OUTGOING: dict[str, Frame] = {
         "type stream i t choice", "content reasoning tool_calls logprobs " + _WATCHED, "A piece of a choice."
     ),
     "chat.deltas": _frame("type stream items", _WATCHED, "Several deltas from one read, each as chat.delta."),
-    "chat.echo": _frame("type stream t choice text", _WATCHED, "Chat with echo: the prompt the upstream echoed."),
+    "chat.echo": _frame("type stream t choice text", _WATCHED, "Chat with echo: the echoed prompt."),
     "chat.raw": _frame("type stream t choice raw_output", _WATCHED, "A choice's raw_output."),
     "chat.finish": _frame("type stream t choice reason", _WATCHED, "A choice finished."),
     "chat.usage": _frame(

@@ -226,7 +226,8 @@ class StreamRecord:
                 # The echoed prompt: shown apart, never saved as the reply nor sent back as history.
                 out.echo = event.content
                 self.text += len(event.content)
-                return self._keep({"type": "chat.echo", **base, "choice": event.choice, "text": event.content})
+                echo = {"type": "chat.echo", **base, "choice": event.choice, "text": event.content}
+                return self._keep(echo)
             if self.deltas >= MAX_DELTAS:
                 raise UpstreamProtocolError(f"The upstream sent more than {MAX_DELTAS} chunks.")
             frame: dict[str, Any] = {"type": "chat.delta", **base, "i": self.deltas, "choice": event.choice}
