@@ -22,6 +22,8 @@ from django.core.cache import cache
 
 from playground import codegen
 from playground.selectors.workspaces import workspace_api_key
+from playground.services.access import access_group
+from proxy.access import SocketAccess
 from proxy.client.client import UpstreamClient, shared_client
 from proxy.client.errors import UpstreamError
 from proxy.dispatch import Handler, scrub_key
@@ -64,7 +66,12 @@ class ChatConsumer(WatchMixin):
             self.closed = True
             await self.close(code=4401)
             return
+        self.access = SocketAccess(user)
         await self.accept()
+        try:
+            await self.know_access()
+        except Exception:  # the streams ask the database instead, as they did before
+            logger.exception("Reading the user's access at connect failed")
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
@@ -79,6 +86,23 @@ class ChatConsumer(WatchMixin):
         stopped = [s.task for s in sessions if s.stopping and s.task is not None]
         await asyncio.gather(*self.background, *stopped, return_exceptions=True)
         await self.leave_groups()
+
+    async def know_access(self) -> None:
+        """Read the user's access, and join the groups told when it changes."""
+        await self.access.load()
+        await self.hold_groups(self.access.groups())
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """Access changed: forget what the socket knew (read again before the next stream); watches
+        are checked again too."""
+        self.access.forget()
+        await super().access_changed(event)
+
+    async def check_access(self, *, user: Any, conversation_id: int | None, workspace_id: int | None) -> str:
+        """A stream's access check: what the socket knows, else the database (then it knows)."""
+        if not self.access.loaded:
+            await self.know_access()
+        return await self.access.check(conversation_id=conversation_id, workspace_id=workspace_id)
 
     def handlers(self) -> dict[str, Handler]:
         """Frame type → handler (README, the websocket protocol)."""
@@ -105,6 +129,12 @@ class ChatConsumer(WatchMixin):
                 stream=stream,
             )
 
+    async def learn_conversation(self, run: StreamRun) -> None:
+        """A stream this socket started opened its run: learn the conversation's access facts."""
+        if run.conversation is not None and self.access.loaded and not self.closed:
+            self.access.learn(run.conversation)
+            await self.hold_groups({access_group("conversation", run.conversation.pk)})
+
     # --- handlers ---------------------------------------------------------------------------------
 
     async def chat_start(self, content: dict[str, Any]) -> None:
@@ -123,7 +153,12 @@ class ChatConsumer(WatchMixin):
                 "stop one or wait for one to end.",
                 stream=start.stream,
             )
-        session = StreamSession(user_id=user.pk, started_by=user.get_username(), layer=self.channel_layer)
+        session = StreamSession(
+            user_id=user.pk,
+            started_by=user.get_username(),
+            layer=self.channel_layer,
+            opened=self.learn_conversation,
+        )
         run = StreamRun(
             start,
             user=user,
@@ -131,6 +166,7 @@ class ChatConsumer(WatchMixin):
             hooks=session,
             client_factory=upstream_client,
             server_key=settings.FIREWORKS_API_KEY,
+            access=self.check_access,
         )
         session.begin(run, self)
         self.attached[start.stream] = session

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -50,8 +51,17 @@ class StreamSession:
     """One running stream, owned beyond any socket: the sockets attached to it, its live watchers' fan-out
     and, while no socket is attached, its grace period."""
 
-    def __init__(self, *, user_id: int, started_by: str, layer: Any) -> None:
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        started_by: str,
+        layer: Any,
+        opened: Callable[[StreamRun], Awaitable[None]] | None = None,
+    ) -> None:
         self.user_id = user_id
+        # Told when the run is open (the starting socket learns the conversation's access facts).
+        self.opened = opened
         self.started_by = started_by
         self.layer = layer
         self.sockets: list[Attachable] = []
@@ -173,6 +183,8 @@ class StreamSession:
 
     async def stream_opened(self, run: StreamRun) -> None:
         """Send this stream's frames to the conversation's live watchers too (none without a layer)."""
+        if self.opened is not None:
+            await self.opened(run)
         if self.layer is None or run.conversation_id is None or run.run_id is None:
             return
         self.broadcast = Broadcast(

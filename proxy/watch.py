@@ -382,6 +382,8 @@ class WatchMixin(FrameConsumer):
         # What each watch was allowed with, to check it again when access changes.
         self.watch_access: dict[int, tuple[str | None, int | None, Access]] = {}
         self.access_groups: Counter[str] = Counter()
+        # The access groups held for the socket's own access knowledge (proxy/access.py).
+        self.held_groups: set[str] = set()
 
     async def watch(self, content: dict[str, Any]) -> None:
         """Join a conversation's group if the viewer may see it; then ask its running streams to catch up."""
@@ -436,6 +438,11 @@ class WatchMixin(FrameConsumer):
         """Leave every group (on disconnect)."""
         for conversation in list(self.watched):
             await self._end_watch(conversation)
+        if self.channel_layer is not None:
+            for group in self.access_groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        self.access_groups.clear()
+        self.held_groups.clear()
 
     async def _set_access(
         self, conversation: int, allowed: tuple[str | None, int | None, Access] | None
@@ -459,6 +466,16 @@ class WatchMixin(FrameConsumer):
             if self.access_groups[group] <= 0:
                 del self.access_groups[group]
                 await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def hold_groups(self, groups: set[str]) -> None:
+        """Stay in these access groups for as long as the socket lives (its own access knowledge)."""
+        if self.channel_layer is None:
+            return
+        for group in groups - self.held_groups:
+            self.held_groups.add(group)
+            self.access_groups[group] += 1
+            if self.access_groups[group] == 1:
+                await self.channel_layer.group_add(group, self.channel_name)
 
     async def _end_watch(self, conversation: int) -> None:
         if conversation in self.watched:
