@@ -468,12 +468,12 @@ async def test_send_disabled_while_disconnected(page: Any, emulator: EmulatorSer
     await page.route_web_socket(re.compile(r".*/ws/chat/$"), relay)
     await page.reload()
     await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
-    # Keep it down: new sockets go to a closed port until the test lets them through again.
+    # Keep it down: new sockets go to a path the server refuses until the test lets them through again.
     await page.evaluate(
         """() => {
         window.__RealWebSocket = window.WebSocket;
         window.WebSocket = class extends window.__RealWebSocket {
-          constructor(url, protocols) { super("ws://127.0.0.1:9/down", protocols); }
+          constructor(url, protocols) { super(url.replace("/ws/chat/", "/ws/down/"), protocols); }
         };
       }"""
     )
