@@ -400,17 +400,11 @@ class WatchMixin(FrameConsumer):
             raise FrameError("unavailable", "Live watching needs a channel layer.")
         if conversation not in self.watched and len(self.watched) >= MAX_WATCHED:
             raise FrameError("invalid_frame", f"A socket may watch at most {MAX_WATCHED} conversations.")
-        try:
-            access = await database_sync_to_async(_viewable)(
-                user=self.scope.get("user"),
-                conversation_id=conversation,
-                share_token=share,
-                comparison_id=comparison,
-            )
-        except (ObjectDoesNotExist, PermissionDenied):
+        access = await self._may_watch(conversation, share, comparison)
+        if access is None:
             raise FrameError(
                 "not_found", "No such conversation, or not one you may watch.", param="conversation"
-            ) from None
+            )
         hub = hub_for(self.channel_layer, group_name(conversation))
         await hub.add(self)
         self.watched.add(conversation)
@@ -483,6 +477,19 @@ class WatchMixin(FrameConsumer):
             await hub_for(self.channel_layer, group_name(conversation)).remove(self)
         await self._set_access(conversation, None)
 
+    async def _may_watch(self, conversation: int, share: str | None, comparison: int | None) -> Access | None:
+        """How this socket's viewer may watch the conversation (one read), or None when they may not."""
+        try:
+            access: Access = await database_sync_to_async(_viewable)(
+                user=self.scope.get("user"),
+                conversation_id=conversation,
+                share_token=share,
+                comparison_id=comparison,
+            )
+        except (ObjectDoesNotExist, PermissionDenied):
+            return None
+        return access
+
     async def access_changed(self, event: dict[str, Any]) -> None:
         """Access changed somewhere this socket watches: check each affected watch again, and end (and
         say so) those no longer allowed, within the time of one database read."""
@@ -490,14 +497,8 @@ class WatchMixin(FrameConsumer):
         for conversation, (share, comparison, access) in list(self.watch_access.items()):
             if group not in access.groups:
                 continue
-            try:
-                now = await database_sync_to_async(_viewable)(
-                    user=self.scope.get("user"),
-                    conversation_id=conversation,
-                    share_token=share,
-                    comparison_id=comparison,
-                )
-            except (ObjectDoesNotExist, PermissionDenied):
+            now = await self._may_watch(conversation, share, comparison)
+            if now is None:
                 await self._end_watch(conversation)
                 await self.send_frame(
                     {

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from playground.vendor import ensure_node_modules
 from proxy import protocol
 from proxy.client.client import close_shared_clients
 from proxy.dispatch import FrameConsumer
@@ -23,6 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
     whitenoise warns (an error here) when STATIC_ROOT is missing, and ``{% static %}`` with the
     manifest storage needs the manifest: on a clean checkout neither exists yet.
     """
+    ensure_node_modules()  # the front-end libraries collectstatic serves (npm ci, once)
     root = Path(tempfile.mkdtemp(prefix="playground-static-"))
     config.stash[STATIC_ROOT_KEY] = root
     settings.STATIC_ROOT = root

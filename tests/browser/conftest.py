@@ -199,3 +199,11 @@ async def sign_up(page: Any, base_url: str, username: str) -> None:
     await page.fill("#id_password2", "correct-horse-battery-9")
     await page.get_by_test_id("auth-submit").click()
     await page.wait_for_url(f"{base_url}/")
+
+
+async def raw_reply(scope: Any, testid: str = "reply-md") -> str:
+    """A rendered reply's source text: switch it to Raw, read it, and switch back to the rendered view."""
+    await scope.get_by_test_id(f"{testid}-raw-toggle").first.click()
+    text = await scope.get_by_test_id(f"{testid}-raw").first.text_content()
+    await scope.get_by_test_id(f"{testid}-raw-toggle").first.click()
+    return str(text)

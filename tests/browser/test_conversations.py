@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, raw_reply
 from tests.browser.test_playground import send, wait_status
 from tests.emulator_fixture import EmulatorServer
 
@@ -51,6 +51,7 @@ async def test_branch_switch_reload_fork_list_and_run_page(
 
     # Edit the first message and regenerate from there: a second version of it, with its own reply.
     first = page.get_by_test_id("turn").nth(0)
+    await first.get_by_test_id("turn-body").click()  # messages are shown; a click edits one
     await first.get_by_test_id("turn-text").fill("First question about rivers")
     await first.get_by_test_id("turn-regenerate").click()
     await wait_status(page, "Done")
@@ -83,7 +84,7 @@ async def test_branch_switch_reload_fork_list_and_run_page(
     assert await page.get_by_test_id("prompt-input").input_value() == "an unsent draft"
     assert await page.input_value("#param-temperature") == "0.7"
     assert await page.input_value("#param-max_tokens") == "40"
-    assert texts[3] and texts[3] in await page.get_by_test_id("assistant-message").inner_text()
+    assert texts[3] and texts[3] == await raw_reply(page.get_by_test_id("assistant-message"))
     # Usage, Performance and Sampling are filled from that run, and the reply is labelled as the emulator's.
     for source in ("usage-source", "perf-source", "sampling-source"):
         assert await page.get_by_test_id(source).inner_text() == f"from run #{run_id}"

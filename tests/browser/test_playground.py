@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, LiveServer, sign_up
+from tests.browser.conftest import ARTIFACTS, LiveServer, raw_reply, sign_up
 from tests.emulator_fixture import EmulatorServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -262,8 +262,8 @@ async def test_reasoning_choices_and_logprobs(page: Any, emulator: EmulatorServe
     assert "2 choices" in rate_label
     turns = page.get_by_test_id("turn")
     assert await turns.count() == 2
-    second = await reply.locator('.choice[data-choice="1"] [data-testid="reply-text"]').inner_text()
-    first = await reply.locator('.choice[data-choice="0"] [data-testid="reply-text"]').inner_text()
+    second = await raw_reply(reply.locator('.choice[data-choice="1"]'))
+    first = await raw_reply(reply.locator('.choice[data-choice="0"]'))
     assert await turns.nth(1).get_by_test_id("turn-text").input_value() == first
     assert (
         await reply.locator('.choice[data-choice="0"]').get_by_test_id("choice-in-conversation").is_visible()
@@ -346,6 +346,7 @@ async def test_image_turn_and_ctrl_enter(page: Any, emulator: EmulatorServer) ->
     # The turn keeps its image; reordering and deleting work on the turns.
     first = page.get_by_test_id("turn").first
     assert await first.get_by_test_id("image-thumb").count() == 1
+    await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-edit").click()  # shown; edited on demand
     await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-up").click()
     assert await page.get_by_test_id("turn").first.locator("select").input_value() == "assistant"
     await page.get_by_test_id("turn").first.get_by_test_id("turn-delete").click()

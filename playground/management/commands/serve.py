@@ -1,6 +1,7 @@
 """``manage.py serve``: set up and run the playground as a user runs it.
 
-Migrates the database, collects static files, starts the offline emulator on loopback when no
+Migrates the database, installs the front-end libraries (``npm ci``) when they are missing or stale,
+collects static files, starts the offline emulator on loopback when no
 ``FIREWORKS_API_KEY`` is set, and serves the ASGI application with daphne.
 """
 
@@ -17,6 +18,8 @@ import httpx
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from playground.vendor import ensure_node_modules
 
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
 
@@ -37,6 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, host: str, port: int, no_emulator: bool, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        ensure_node_modules(self.stderr)
         call_command("collectstatic", interactive=False, verbosity=0)
         emulator = None
         if settings.PLAYGROUND_EMULATOR and not no_emulator:

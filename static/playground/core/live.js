@@ -39,7 +39,13 @@ export class LiveStream {
     this.state.status = STATUS.WAITING;
     this.state.stream = this.id;
     this.state.model = frame.model;
-    this.socket.openStream(this.id, (f) => this.handle(f), { resume: true });
+    // A stream started again before the last one ended (presentation mode's → mid-answer): the old
+    // stream's last frames (its chat.done "stopped") belong to it, never to the new state.
+    const id = this.id;
+    this.socket.openStream(id, (f) => {
+      if (id === this.id) this.handle(f);
+      else if (f.type === FRAME.DONE || f.type === FRAME.ERROR) this.socket.closeStream(id);
+    }, { resume: true });
     if (!this.socket.send(this.frame)) {
       this.handle({ type: FRAME.ERROR, stream: this.id, code: "socket_closed", message: "Not connected: nothing was sent." });
       return false;

@@ -20,6 +20,7 @@ import { installExtras } from "../panels/extras.js";
 import { PresetsControl } from "../panels/presets.js";
 import { CodeDialog } from "../panels/codeview.js";
 import { LiveWatch } from "../panels/live.js";
+import { resolveModel, shortModel } from "../core/models.js";
 
 const $ = (id) => document.getElementById(id);
 // No delta for this long in the middle of a stream: say so.
@@ -40,6 +41,7 @@ class PlaygroundPage {
     this.partialTurn = null; // the assistant turn a stopped or failed reply left in the editor
     this.replyTurn = null; // the assistant turn the last finished reply added (n > 1: the chosen choice)
     this.stallTimer = null;
+    this.models = []; // the catalogue from models.list, for short names
 
     // What this user may do on the page (read-only for a viewer); its Ctrl/⌘+Enter guard comes first.
     this.access = new Access(this.config);
@@ -52,6 +54,8 @@ class PlaygroundPage {
     this.perf = new PerfView($("perf-metrics"));
     this.errors = new ErrorView($("error"));
     this.conversation = new Conversation({ list: $("turns"), empty: $("turns-empty"), system: $("system-prompt") });
+    // The last reply is read in the Response card; the thread shows it once there, not twice.
+    this.conversation.replyElsewhere = () => this.mode !== MODE.COMPLETIONS;
     // Tools, the prompt inspector, predicted outputs and the Responses thread (panels/extras.js).
     this.extras = installExtras({ $, socket: this.socket, conversation: this.conversation, send: (options) => this.send(options) });
 
@@ -65,8 +69,13 @@ class PlaygroundPage {
     // The model id can be long: its full text is in the title, and the field grows while focused.
     const showModelTitle = () => { this.modelInput.title = this.modelInput.value; };
     this.modelInput.addEventListener("input", showModelTitle);
-    this.modelInput.addEventListener("change", showModelTitle);
+    this.modelInput.addEventListener("change", () => {
+      this.model(); // a short name becomes the full id it names
+      showModelTitle();
+    });
     showModelTitle();
+    this.reply.announcer = $("reply-announce");
+    this.wireDrawer();
     autogrow(this.promptInput);
 
     this.wireConnection();
@@ -156,6 +165,37 @@ class PlaygroundPage {
     }
   }
 
+  /** The model to send: the field's id, a short name resolved to the full id (shown in the field too). */
+  model() {
+    const typed = this.modelInput.value.trim();
+    const full = resolveModel(typed, this.models);
+    if (full !== typed) {
+      this.modelInput.value = full;
+      this.modelInput.title = full;
+    }
+    return full || this.config.default_model;
+  }
+
+  /** Narrow screens: the parameters are a drawer, opened from the toolbar; the count says how many are set. */
+  wireDrawer() {
+    const open = $("params-open");
+    const setOpen = (on) => {
+      document.body.classList.toggle("params-drawer", on);
+      open.setAttribute("aria-expanded", String(on));
+      if (on) $("params-close").focus();
+      else if (document.activeElement?.closest?.("#params-drawer")) open.focus();
+    };
+    open.addEventListener("click", () => setOpen(!document.body.classList.contains("params-drawer")));
+    $("params-close").addEventListener("click", () => setOpen(false));
+    document.addEventListener("click", (event) => {
+      // A tap on the shade beside the drawer closes it.
+      if (document.body.classList.contains("params-drawer") && event.target === document.body) setOpen(false);
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && document.body.classList.contains("params-drawer") && !this.stream) setOpen(false);
+    });
+  }
+
   // --- Conversation id and labels ---------------------------------------------------------------
   /** The conversation on screen changed (a load, chat.started, New conversation): watch it live too. */
   setConversationId(id) {
@@ -169,6 +209,10 @@ class PlaygroundPage {
       label.textContent = text;
       label.title = title;
     }
+    // The header says where you are: the playground, and which conversation.
+    const where = $("where-title");
+    where.textContent = text ? ` · ${title || text}` : "";
+    document.title = text ? `${title || text} · Playground · Fireworks` : "Playground · Fireworks";
   }
 
   /** "from run #N" on the panels filled from a saved run; null clears it (a live reply fills them). */
@@ -273,6 +317,7 @@ class PlaygroundPage {
     this.socket.on(FRAME.MODELS, (frame) => {
       const list = $("model-options");
       clear(list);
+      this.models = frame.models || [];
       for (const model of frame.models || []) {
         const label = [model.supports_image_input ? "vision" : "", model.supports_tools ? "tools" : "", model.context_length ? `${model.context_length.toLocaleString()} ctx` : ""].filter(Boolean).join(" · ");
         list.append(el("option", { value: model.id }, label));
@@ -282,8 +327,8 @@ class PlaygroundPage {
         status.textContent = `Model list unavailable: ${message}`;
         status.title = message;
       } else {
-        status.textContent = `${(frame.models || []).length} models${frame.cached ? " (cached)" : ""}`;
-        status.title = "Any model id can be typed, e.g. accounts/<account>/deployments/<id> or <model>#<deployment>";
+        status.textContent = `${(frame.models || []).length} models`;
+        status.title = `${frame.cached ? "From the cache. " : ""}Pick one, type a short name (e.g. ${shortModel(this.config.default_model)}) or any id: accounts/<account>/deployments/<id> or <model>#<deployment>`;
       }
     });
     $("models-refresh").addEventListener("click", () => {
@@ -372,7 +417,7 @@ class PlaygroundPage {
     if (collected.error) return { error: collected.error };
     const defined = this.extras.tools.collect();
     if (defined.error) return { error: { param: "tools", message: defined.error, tool: true } };
-    const out = { mode: this.mode, model: this.modelInput.value.trim() || this.config.default_model, params: collected.params };
+    const out = { mode: this.mode, model: this.model(), params: collected.params };
     if (collected.extra) out.extra = collected.extra;
     if (this.mode !== MODE.COMPLETIONS && defined.extra) out.extra = { ...(out.extra || {}), ...defined.extra };
     return out;
@@ -416,6 +461,11 @@ class PlaygroundPage {
         event.preventDefault();
         if (!this.stream) this.send(); // send() refuses while not connected, keeping the text
       }
+      // Esc stops the stream, unless it closes something first (a dialog, a menu, the image URL row).
+      if (event.key === "Escape" && this.stream && !event.defaultPrevented && !document.querySelector("dialog[open]")) {
+        event.preventDefault();
+        this.stop();
+      }
     });
   }
 
@@ -448,6 +498,7 @@ class PlaygroundPage {
       this.drawComposerImages();
     }
     this.extras.sent(built.frame);
+    this.conversation.closeEditors();
     this.start(built.frame);
   }
 
@@ -483,7 +534,8 @@ class PlaygroundPage {
     this.errors.root.dataset.kind = "";
     this.partialTurn = null;
     this.replyTurn = null;
-    this.reply.start(frame.model, { prompt: frame.mode === MODE.COMPLETIONS ? frame.prompt : "" });
+    const completions = frame.mode === MODE.COMPLETIONS;
+    this.reply.start(frame.model, { prompt: completions ? frame.prompt : "", markdown: !completions });
     this.resetPanels();
     this.perf.setChoices(Number(frame.params?.n) > 1 ? Number(frame.params.n) : 1);
     for (const p of this.registry) this.params.showError(p.name, null);
@@ -667,7 +719,7 @@ class PlaygroundPage {
       // A preset keeps the settings part of the start frame (the Tools panel too, in its extra fields).
       read: () => {
         const settings = this.settings();
-        return { mode: this.mode, model: this.modelInput.value.trim() || this.config.default_model, system_prompt: this.systemInput.value,
+        return { mode: this.mode, model: this.model(), system_prompt: this.systemInput.value,
           params: settings.params || {}, extra: settings.extra, error: settings.error ? { param: settings.error.param, message: settings.error.message } : undefined };
       },
       apply: (preset) => {

@@ -3,7 +3,8 @@
 // server process runs it (README: "Live watching"). The frames are folded by the page fold
 // (WatchedStream → core/stream.js): a watcher that joins mid-stream gets a `watch.snapshot` first.
 
-import { el } from "../core/dom.js";
+import { el, drawLater } from "../core/dom.js";
+import { ReplyText } from "../core/markdown.js";
 import { fmtMs, fmtNumber, fmtTps } from "../core/format.js";
 import { FRAME, STATUS } from "../core/protocol.js";
 import { WatchedStream } from "../core/live.js";
@@ -17,14 +18,18 @@ class LiveBox {
     this.ended = false;
     this.stop = el("button", { type: "button", class: "btn btn-sm btn-danger", "data-testid": "live-stop", hidden: !onStop,
       title: "Stop this reply (you started it in another tab)", onclick: () => { this.stop.disabled = true; onStop?.(this.watched.stream); } }, "Stop");
+    this.draw = drawLater(() => this.render()); // at most once per animation frame
     this.title = el("strong", { "data-testid": "live-title" });
     this.chip = el("span", { class: "chip streaming", "data-testid": "live-status" }, "live");
     this.model = el("span", { class: "small muted" });
-    this.reasoning = el("div", { class: "small muted live-reasoning", hidden: true, style: "white-space: pre-wrap; margin-bottom: 6px;" });
-    this.text = el("div", { class: "live-text", "data-testid": "live-text", style: "white-space: pre-wrap; overflow-wrap: anywhere;" });
+    this.reasoningMd = new ReplyText({ testid: "live-reasoning-md", label: "reasoning" });
+    this.reasoning = el("details", { class: "small muted live-reasoning", hidden: true, style: "margin-bottom: 6px;" },
+      el("summary", {}, "Reasoning"), this.reasoningMd.root);
+    this.textMd = new ReplyText({ testid: "live-md", label: "reply" });
+    this.text = el("div", { class: "live-text", "data-testid": "live-text", style: "overflow-wrap: anywhere;" }, this.textMd.body);
     this.metrics = el("div", { class: "small muted", "data-testid": "live-metrics", style: "margin-top: 8px;" });
     this.root = el("section", { class: "panel live-stream", "data-testid": "live-stream", style: "margin-bottom: 12px; border-color: var(--accent, #6b4eff);" },
-      el("div", { class: "panel-head" }, this.chip, this.title, this.model, this.stop), this.reasoning, this.text, this.metrics);
+      el("div", { class: "panel-head" }, this.chip, this.title, this.model, this.stop), this.reasoning, this.text, this.textMd.tools, this.metrics);
   }
 
   render() {
@@ -45,9 +50,11 @@ class LiveBox {
     }
     const choices = choiceList(state);
     const first = choices[0] || { content: "", reasoning: "" };
-    this.text.textContent = first.content;
+    const running = state.status !== STATUS.ERROR && state.status !== STATUS.DONE && state.status !== STATUS.STOPPED;
+    this.textMd.update(first.content, { streaming: running });
     this.reasoning.hidden = !first.reasoning;
-    this.reasoning.textContent = first.reasoning ? `Reasoning: ${first.reasoning}` : "";
+    this.reasoningMd.update(first.reasoning, { streaming: running && !first.content });
+    if (running && !first.content) this.reasoning.open = true;
     const m = metrics(state);
     const figure = (testid, text) => el("span", { "data-testid": testid }, text);
     const parts = [figure("live-deltas", `${fmtNumber(m.deltas)} chunks`)];
@@ -101,9 +108,10 @@ export class LiveWatch {
       this.root.prepend(box.root);
     }
     box.watched.handle(frame);
-    box.render();
     const ended = frame.type === FRAME.DONE || frame.type === FRAME.ERROR;
+    if (!ended) box.draw();
     if (ended && !box.ended) {
+      box.render();
       box.ended = true;
       this.onEnd?.(box.watched.state, box.root);
     }

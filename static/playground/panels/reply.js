@@ -1,9 +1,23 @@
 // The Response card: a stream's choices (thinking, text, tool calls, logprobs) drawn from the page
-// fold's state (core/stream.js). Model output is only ever set with textContent.
+// fold's state (core/stream.js). Model output is rendered as Markdown by core/markdown.js (sanitised),
+// or set with textContent (completions mode, tool-call arguments, tokens).
 
 import { el, clear, drawLater } from "../core/dom.js";
+import { ReplyText, highlightElement } from "../core/markdown.js";
+import { SchemaCheck } from "../core/schema.js";
 import { FRAME } from "../core/protocol.js";
 import { applyFrame, choiceList, hasOutput, newStreamState } from "../core/stream.js";
+
+/** Tool-call arguments as highlighted JSON (the same highlighter as the replies' code blocks). */
+function highlighted(args) {
+  const code = el("code", {}, args);
+  highlightElement(code, "json");
+  return el("pre", { class: "md-hl" }, code);
+}
+
+function stillThinkingOf(choice, split, streaming) {
+  return streaming && (split.open || (choice.reasoning && !split.answer));
+}
 
 /** Split inline <think>…</think> out of content (an unclosed tag means it is still thinking). */
 export function splitThink(text) {
@@ -45,7 +59,8 @@ class ChoiceView {
     this.index = index;
     this.shownTokens = 0;
     this.head = el("div", { class: "choice-head" });
-    this.thinkingText = el("div", { class: "reply-text" });
+    this.thinkingMd = new ReplyText({ testid: "thinking-md", label: "reasoning" });
+    this.thinkingText = el("div", { class: "reply-text" }, this.thinkingMd.root);
     this.thinkingSummary = el("summary", {}, "Thinking");
     this.thinking = el("details", { class: "thinking", hidden: true, "data-testid": "thinking" }, this.thinkingSummary, this.thinkingText);
     // Once the user opens or closes it by hand, leave it as they chose.
@@ -53,7 +68,10 @@ class ChoiceView {
     // Completions mode shows the prompt (muted) with the completion running on after it.
     this.promptSpan = el("span", { class: "reply-prompt", "data-testid": "reply-prompt", hidden: true });
     this.answerSpan = el("span", { class: "reply-answer" });
-    this.text = el("div", { class: "reply-text", "data-testid": "reply-text" }, this.promptSpan, this.answerSpan);
+    // Chat replies render as Markdown, with their Copy and Raw buttons under the text.
+    this.answerMd = new ReplyText({ testid: "reply-md", label: "reply" });
+    this.text = el("div", { class: "reply-text", "data-testid": "reply-text" }, this.promptSpan, this.answerSpan, this.answerMd.body);
+    this.schema = new SchemaCheck();
     this.tools = el("div", { class: "tools", hidden: true });
     this.tokens = el("div", { class: "tokens" });
     // One popover per choice, filled from the token under the pointer or keyboard focus.
@@ -76,7 +94,8 @@ class ChoiceView {
         el("span", {}, "Token probabilities"), el("span", { class: "legend" }), el("span", {}, "low → high"),
         el("span", { class: "small muted logprobs-hint" }, "Hover a token, or Tab to it, for its alternatives.")),
       this.tokens, this.pop);
-    this.root = el("div", { class: "choice", dataset: { choice: index } }, this.head, this.thinking, this.text, this.tools, this.logprobs);
+    this.root = el("div", { class: "choice", dataset: { choice: index } }, this.head, this.thinking, this.text,
+      this.answerMd.tools, this.schema.root, this.tools, this.logprobs);
   }
 
   addToken(t) {
@@ -114,14 +133,14 @@ class ChoiceView {
   }
 
   /** Draw the choice's state (a choice of the fold's state). */
-  render(choice, { streaming, multi, prompt = "", chosen = null, onChoose = null }) {
+  render(choice, { streaming, multi, prompt = "", markdown = true, request = null, chosen = null, onChoose = null }) {
     for (const t of choice.logprobs.slice(this.shownTokens)) this.addToken(t);
     this.shownTokens = choice.logprobs.length;
     const split = splitThink(choice.content);
     const thinking = choice.reasoning + split.thinking;
     this.thinking.hidden = thinking === "";
-    this.thinkingText.textContent = thinking;
-    const stillThinking = streaming && (split.open || (choice.reasoning && !split.answer));
+    const stillThinking = stillThinkingOf(choice, split, streaming);
+    this.thinkingMd.update(thinking, { streaming: Boolean(stillThinking) });
     this.thinkingSummary.textContent = stillThinking ? "Thinking…" : `Thinking (${thinking.length.toLocaleString()} characters)`;
     // Open while it thinks, folded away once the answer starts (unless the user chose otherwise).
     if (!this.thinking.dataset.touched) this.thinking.open = Boolean(stillThinking);
@@ -129,8 +148,19 @@ class ChoiceView {
     const before = prompt || choice.echo || "";
     this.promptSpan.textContent = before;
     this.promptSpan.hidden = !before;
-    this.answerSpan.textContent = split.answer;
-    this.text.classList.toggle("caret", streaming);
+    // Completions mode continues the prompt's raw text: it stays plain; chat replies are Markdown.
+    this.answerSpan.hidden = markdown;
+    this.answerMd.body.hidden = !markdown;
+    this.answerMd.tools.hidden = !markdown || split.answer === "";
+    if (markdown) {
+      const json = SchemaCheck.expectsJson(request);
+      this.answerMd.update(split.answer, { streaming, format: json ? "json" : "markdown" });
+      this.answerMd.tools.hidden = split.answer === "";
+    } else {
+      this.answerSpan.textContent = split.answer;
+    }
+    this.text.classList.toggle("caret", streaming && !markdown);
+    this.schema.show(request, split.answer, { streaming });
     clear(this.head);
     if (multi) this.head.append(el("strong", {}, `Choice ${this.index + 1}`));
     if (choice.finish) this.head.append(el("span", {}, `finish: ${choice.finish}`));
@@ -157,7 +187,7 @@ class ChoiceView {
       }
       this.tools.append(el("div", { class: "tool-call", "data-testid": "tool-call" },
         el("span", { class: "tool-name" }, `${call.name || "…"}(`), el("span", { class: "small muted" }, call.id ? ` ${call.id}` : ""),
-        el("pre", {}, args || "…"), el("span", { class: "tool-name" }, ")")));
+        highlighted(args || "…"), el("span", { class: "tool-name" }, ")")));
     }
   }
 }
@@ -178,17 +208,27 @@ export class ReplyView {
   }
 
   /** A new reply: `prompt` (completions mode) is shown before the completion. */
-  start(model, { prompt = "" } = {}) {
+  start(model, { prompt = "", markdown = true } = {}) {
     clear(this.root);
     this.views = new Map();
     this.state = newStreamState();
     this.streaming = true;
     this.flag = null;
     this.prompt = prompt;
+    this.markdown = markdown;
     this.chosen = null;
     this.onChoose = null;
     this.grid = el("div", { class: "choices" });
-    this.waiting = el("p", { class: "empty-note" }, "Waiting for the first token…");
+    // Before the first token: a timer, not a static message (a cold model can take a while).
+    this.waitingTime = el("span", { class: "waiting-time", "data-testid": "waiting-time" }, "0.0 s");
+    this.waiting = el("p", { class: "waiting", "data-testid": "waiting" }, "Waiting for the first token… ", this.waitingTime);
+    const startedAt = performance.now();
+    clearInterval(this.waitTimer);
+    this.waitTimer = setInterval(() => {
+      if (this.waiting.hidden) return clearInterval(this.waitTimer);
+      this.waitingTime.textContent = `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
+    }, 100);
+    if (this.announcer) this.announcer.textContent = "";
     this.stallNote = el("p", { class: "stall-note", "data-testid": "stall-note", role: "status", hidden: true });
     this.resumeLine = el("p", { class: "resume-note", "data-testid": "resume-note", role: "status", hidden: true });
     this.root.append(this.waiting, this.grid, this.stallNote, this.resumeLine);
@@ -270,7 +310,8 @@ export class ReplyView {
 
   render() {
     const choices = choiceList(this.state);
-    const ctx = { streaming: this.streaming, multi: choices.length > 1, prompt: this.prompt, chosen: this.chosen, onChoose: this.onChoose };
+    const ctx = { streaming: this.streaming, multi: choices.length > 1, prompt: this.prompt, markdown: this.markdown !== false,
+      request: this.state.request, chosen: this.chosen, onChoose: this.onChoose };
     for (const choice of choices) this.view(choice.index).render(choice, ctx);
   }
 
@@ -294,6 +335,7 @@ export class ReplyView {
     this.streaming = false;
     this.root.dataset.status = status;
     this.waiting.hidden = true;
+    clearInterval(this.waitTimer);
     this.stall(null);
     if (!this.state.choices.size) {
       const empty = {
@@ -305,6 +347,8 @@ export class ReplyView {
     }
     const labels = { done: "Done", stopped: "Stopped", error: "Failed" };
     this.setChip(status, labels[status] || status);
+    // Announced once, whole, when the reply ends (the reply itself is not a live region).
+    if (this.announcer) this.announcer.textContent = `Reply ${(labels[status] || status).toLowerCase()}. ${this.text(0).slice(0, 600)}`;
     if (note) {
       this.flag = el("div", { class: `reply-flag ${status === "done" ? "note" : status}`, "data-testid": "reply-flag" }, note);
       this.root.append(this.flag);
