@@ -37,6 +37,7 @@ _START_FIELDS = "mode model messages prompt system params extra conversation pre
 INCOMING: dict[str, Frame] = {
     "chat.start": _frame("type stream", _START_FIELDS, "Start a stream (the exact body is built here)."),
     "chat.stop": _frame("type stream", "", "Close the stream's upstream request at once."),
+    "chat.attach": _frame("type stream", "", "Re-attach to a running stream (reload, reconnect)."),
     "models.list": _frame("type", "refresh", "The upstream's model list (cached unless refresh)."),
     "code.render": _frame("type stream", _START_FIELDS, "Code that sends what chat.start would send."),
     "watch": _frame("type conversation", "share comparison", "Watch a conversation's streams live."),
@@ -60,6 +61,7 @@ OUTGOING: dict[str, Frame] = {
     "chat.rethink": _frame(
         "type stream t choice", _WATCHED, "A lone </think>: the choice's text so far was reasoning."
     ),
+    "chat.echo": _frame("type stream t choice text", _WATCHED, "Chat with echo: the echoed prompt."),
     "chat.raw": _frame("type stream t choice raw_output", _WATCHED, "A choice's raw_output."),
     "chat.finish": _frame("type stream t choice reason", _WATCHED, "A choice finished."),
     "chat.usage": _frame(
@@ -76,6 +78,11 @@ OUTGOING: dict[str, Frame] = {
         "type stream code message retryable status request_id param",
         "run message_id message_ids timings t " + _WATCHED,
         "A refused frame, or the end of a failed stream (its partial reply saved).",
+    ),
+    "chat.attached": _frame(
+        "type stream conversation run i t frames",
+        "",
+        "A running stream so far, for a socket that (re-)attached: its frames as sent, then the rest follow.",
     ),
     "models.list": _frame("type models cached", "error", "The model list."),
     "code.rendered": _frame("type stream request snippets", "", "The request and its code."),

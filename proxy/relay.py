@@ -57,6 +57,8 @@ class ChoiceRecord:
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
     raw_output: dict[str, Any] | None = None
+    # Chat with ``echo``: the prompt the upstream sent back first, kept apart from the reply.
+    echo: str | None = None
 
     @property
     def content(self) -> str:
@@ -120,6 +122,8 @@ class ChoiceRecord:
         }
         if self.raw_output is not None:
             out["raw_output"] = self.raw_output
+        if self.echo is not None:
+            out["echo"] = self.echo
         return out
 
 
@@ -166,11 +170,14 @@ class StreamRecord:
         choices: int = 1,
         requested: dict[str, Any] | None = None,
         dropped: tuple[str, ...] = (),
+        echo: bool = False,
     ) -> None:
         self.stream = stream
         # Request fields the server does not accept, left out: known before (remembered refusals) and
         # refused by this stream's first request (then sent again without them).
         self.dropped: list[str] = list(dropped)
+        # Chat with ``echo``: each choice's first content is the prompt echoed, not the reply (``chat.echo``).
+        self.echo = echo
         self.max_choices = max(1, choices)
         self.requested = requested or {}
         self.started = time.monotonic()
@@ -219,6 +226,12 @@ class StreamRecord:
             if not (event.content or event.reasoning or event.tool_calls or event.logprobs):
                 return None  # the role-only first chunk carries nothing to show
             out = self.choice(event.choice)
+            if self.echo and out.echo is None and event.content and not (event.reasoning or event.tool_calls):
+                # The echoed prompt: shown apart, never saved as the reply nor sent back as history.
+                out.echo = event.content
+                self.text += len(event.content)
+                echo = {"type": "chat.echo", **base, "choice": event.choice, "text": event.content}
+                return self._keep(echo)
             if self.deltas >= MAX_DELTAS:
                 raise UpstreamProtocolError(f"The upstream sent more than {MAX_DELTAS} chunks.")
             frame: dict[str, Any] = {"type": "chat.delta", **base, "i": self.deltas, "choice": event.choice}

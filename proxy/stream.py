@@ -141,7 +141,8 @@ class StreamRun:
         # Who may start it and with which key: the socket's knowledge, else a read (run_access).
         self.access = access or read(run_access)
         self.conversation: Any = None
-        self.record = StreamRecord(start.stream, choices=start.choices, dropped=start.dropped)
+        echo = start.mode == "chat" and start.body.get("echo") is True
+        self.record = StreamRecord(start.stream, choices=start.choices, dropped=start.dropped, echo=echo)
         self.run_id: int | None = None
         self.conversation_id: int | None = None
         # Every key this stream may use: none may leave in a frame, a log line or the saved run.

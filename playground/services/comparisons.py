@@ -50,6 +50,11 @@ def _clean_column(index: int, column: Any, runs: dict[int, int]) -> dict[str, An
         raise ComparisonError(f"{where}.params.{exc.param}", exc.message) from None
     label = column.get("label")
     preset = column.get("preset")
+    system = column.get("system")
+    if system is not None and not isinstance(system, str):
+        raise ComparisonError(
+            f"{where}.system", f"{where}.system must be a string (the column's system prompt)."
+        )
     return {
         "label": label[:LABEL_LENGTH] if isinstance(label, str) else "",
         "model": model,
@@ -57,6 +62,8 @@ def _clean_column(index: int, column: Any, runs: dict[int, int]) -> dict[str, An
         "preset": preset if isinstance(preset, int) and not isinstance(preset, bool) else None,
         "run": run,
         "conversation": runs[run],
+        # A preset's column keeps the preset's system prompt (None: the comparison's), to run again as it ran.
+        "system": system,
     }
 
 

@@ -68,6 +68,8 @@ class LiveServer:
             "FIREWORKS_FIRST_BYTE_TIMEOUT": "5",
             "FIREWORKS_CONNECT_TIMEOUT": "2",
             "PLAYGROUND_MODELS_CACHE_SECONDS": "1",
+            # Long enough for a reload or a reconnect to re-attach, short enough for a test to outwait.
+            "PLAYGROUND_RESUME_GRACE_SECONDS": "4",
             "DJANGO_LOG_LEVEL": "WARNING",
         }
         self.process: subprocess.Popen[bytes] | None = None

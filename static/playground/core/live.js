@@ -45,7 +45,7 @@ export class LiveStream {
     this.socket.openStream(id, (f) => {
       if (id === this.id) this.handle(f);
       else if (f.type === FRAME.DONE || f.type === FRAME.ERROR) this.socket.closeStream(id);
-    });
+    }, { resume: true });
     if (!this.socket.send(this.frame)) {
       this.handle({ type: FRAME.ERROR, stream: this.id, code: "socket_closed", message: "Not connected: nothing was sent." });
       return false;
@@ -54,7 +54,25 @@ export class LiveStream {
     return true;
   }
 
+  /**
+   * Attach to a stream this page started before a reload (`frame`: what it kept of the chat.start, with
+   * the stream id): the server answers with the stream so far, then the rest.
+   */
+  attach(frame) {
+    this.id = frame.stream;
+    this.frame = { ...frame };
+    this.state = newStreamState();
+    this.state.status = STATUS.WAITING;
+    this.state.stream = this.id;
+    this.state.model = frame.model;
+    this.socket.attachStream(this.id, (f) => this.handle(f));
+    this.onUpdate(this.state, null);
+  }
+
   handle(frame) {
+    if (frame.type === FRAME.ERROR && frame.code === "not_found" && frame.param === "stream") {
+      frame = { type: FRAME.GONE, stream: this.id }; // it ended while the page was away, and was saved
+    }
     applyFrame(this.state, frame);
     if (!this.running) this.socket.closeStream(this.id);
     this.onUpdate(this.state, frame);

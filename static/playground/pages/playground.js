@@ -26,6 +26,8 @@ import { ChatsSidebar, wireChatsToggle } from "../panels/chats.js";
 const $ = (id) => document.getElementById(id);
 // No delta for this long in the middle of a stream: say so.
 const STALL_MS = 2000;
+// The stream this tab is running (sessionStorage: this tab only, kept across a reload), to re-attach to.
+const RUNNING_KEY = "playground:running";
 
 class PlaygroundPage {
   constructor() {
@@ -109,8 +111,63 @@ class PlaygroundPage {
     this.live = new LiveWatch(this.socket, {
       mount: document.querySelector(".col-output .col-scroll"),
       onEnd: (state, box) => this.afterWatched(state, box),
+      username: this.config.username,
     });
     this.live.watch(this.conversationId);
+    this.resumeRunning();
+  }
+
+  // --- A stream that survives a reload (proxy/PROTOCOL.md, "Resuming a stream") ----------------------
+  /** Keep what a reload needs to re-attach to the stream in flight (null: none). */
+  rememberRunning(stream) {
+    try {
+      if (!stream) sessionStorage.removeItem(RUNNING_KEY);
+      else {
+        const { stream: id, mode, model, params, prompt } = stream.frame;
+        const kept = { stream: id, mode, model, params, conversation: stream.state.conversation ?? stream.frame.conversation ?? null };
+        if (mode === MODE.COMPLETIONS) kept.prompt = prompt;
+        sessionStorage.setItem(RUNNING_KEY, JSON.stringify(kept));
+      }
+    } catch {
+      // Storage full or disabled: a reload then finds the reply saved instead of live.
+    }
+  }
+
+  /** After a reload: re-attach to the stream this tab was running, if it belongs on this page. */
+  resumeRunning() {
+    let kept = null;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(RUNNING_KEY) || "null");
+    } catch {
+      kept = null;
+    }
+    if (!kept || typeof kept.stream !== "string") return;
+    if (kept.conversation != null && kept.conversation !== this.conversationId) {
+      this.rememberRunning(null); // another conversation is on screen now
+      return;
+    }
+    this.reply.start(kept.model, { prompt: kept.mode === MODE.COMPLETIONS ? kept.prompt || "" : "" });
+    this.reply.resumeNote("resuming");
+    this.resetPanels();
+    const stream = new LiveStream(this.socket, (state, f) => this.onStreamFrame(stream, state, f));
+    this.stream = stream;
+    this.setStreaming(true);
+    stream.attach({ type: FRAME.START, ...kept });
+  }
+
+  /** The stream ended while the page was away (reload, long drop): show the conversation as saved. */
+  async showGone(stream) {
+    this.socket.closeStream(stream.id);
+    this.stream = null;
+    this.rememberRunning(null);
+    this.setStreaming(false);
+    const data = this.conversationId !== null ? await this.saved.fetchData().catch(() => null) : null;
+    if (data && !this.stream) {
+      this.saved.load(data);
+      this.reply.resumeNote(null);
+    } else if (!this.stream) {
+      this.reply.end(STATUS.ERROR, "The reply ended while the page was away; it is saved with the conversation.");
+    }
   }
 
   /** The model to send: the field's id, a short name resolved to the full id (shown in the field too). */
@@ -217,12 +274,13 @@ class PlaygroundPage {
         text.textContent = "Connected";
         this.socket.send({ type: FRAME.MODELS });
         if (this.errors.root.dataset.kind === "connection") {
-          this.errors.show({ title: "Connection restored", message: "The socket is back. A reply that was streaming when it dropped has ended; its partial text is kept.",
-            warn: true, onRetry: this.lastFrame ? () => this.retry() : undefined });
-          this.errors.root.dataset.kind = "connection-restored";
+          // A reply in flight re-attaches by itself (its card says "resumed").
+          this.errors.clear();
+          this.errors.root.dataset.kind = "";
         }
       } else if (state === "closed") {
         text.textContent = `Reconnecting in ${Math.ceil(delay / 1000)} s…`;
+        // A reply in flight says so on its own card ("reconnecting", then "resumed").
         if (this.errors.root.dataset.kind !== "connection" && !this.stream) this.showConnectionLost(false);
       } else {
         text.textContent = "Connecting…";
@@ -242,7 +300,7 @@ class PlaygroundPage {
     this.errors.show({
       title: "Connection lost — reconnecting",
       message: hadStream
-        ? "The websocket dropped while the reply was streaming. The stream has ended as failed; the text that arrived is kept."
+        ? "The websocket dropped while the reply was streaming. The server keeps generating it; it continues here once the socket is back."
         : "The websocket to the server dropped. It reconnects by itself; sending is disabled until then.",
       warn: true,
     });
@@ -333,7 +391,16 @@ class PlaygroundPage {
   }
 
   newConversation() {
-    if (this.stream) this.stop();
+    const stream = this.stream;
+    if (stream) {
+      // Stopped (the server saves it in its own conversation), and no longer this page's: its last
+      // frames must not bring the old partial reply into the new conversation.
+      stream.stop();
+      this.socket.closeStream(stream.id);
+      this.stream = null;
+      this.rememberRunning(null);
+      this.setStreaming(false);
+    }
     this.conversation.clear();
     this.setConversationId(null);
     this.setConversationLabel("");
@@ -481,7 +548,7 @@ class PlaygroundPage {
     const stream = new LiveStream(this.socket, (state, f) => this.onStreamFrame(stream, state, f));
     this.stream = stream;
     this.setStreaming(true);
-    stream.start(frame);
+    if (stream.start(frame)) this.rememberRunning(stream);
   }
 
   stop() {
@@ -510,6 +577,10 @@ class PlaygroundPage {
   checkStall() {
     const state = this.stream?.state;
     if (!state || state.lastAt === null) return;
+    if (state.reconnecting) {
+      this.reply.stall(null); // the card says it is reconnecting
+      return;
+    }
     const quiet = performance.now() - state.lastAt;
     this.reply.stall(quiet > STALL_MS ? Math.floor(quiet / 1000) : null);
   }
@@ -524,6 +595,7 @@ class PlaygroundPage {
     if (this.stream !== stream) return;
     this.socket.closeStream(stream.id);
     this.stream = null;
+    this.rememberRunning(null);
     const chat = stream.frame.mode !== MODE.COMPLETIONS;
     const kept = status !== STATUS.DONE && this.reply.hasOutput();
     const notes = [];
@@ -564,10 +636,23 @@ class PlaygroundPage {
     this.perf.update(state);
     switch (frame.type) {
       case FRAME.STARTED:
+      case FRAME.ATTACHED:
         if (state.conversation !== null) {
           if (this.conversationId !== state.conversation) this.setConversationLabel(`saved as #${state.conversation}`, `Conversation #${state.conversation}`);
           this.setConversationId(state.conversation);
+          this.rememberRunning(stream);
         }
+        if (frame.type === FRAME.ATTACHED) {
+          this.reply.resumeNote("resumed");
+          if (this.errors.root.dataset.kind === "connection") this.errors.clear();
+          this.onAttached(stream, state, frame);
+        }
+        break;
+      case FRAME.SOCKET_DOWN:
+        this.reply.resumeNote("reconnecting");
+        break;
+      case FRAME.GONE:
+        this.showGone(stream);
         break;
       case FRAME.DELTA:
       case FRAME.DELTAS:
@@ -587,6 +672,13 @@ class PlaygroundPage {
         break;
     }
     this.extras.onFrame(stream.frame, frame, state);
+  }
+
+  /** The stream so far came back after a reload or a reconnect; it may have ended meanwhile. */
+  onAttached(stream, state, frame) {
+    const last = (frame.frames || []).at(-1) || {};
+    if (state.status === STATUS.ERROR) this.onError(stream, state);
+    else if (state.status === STATUS.DONE || state.status === STATUS.STOPPED) this.onDone(stream, state, last);
   }
 
   onDone(stream, state, frame) {

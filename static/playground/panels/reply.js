@@ -115,8 +115,10 @@ class ChoiceView {
     this.thinkingSummary.textContent = stillThinking ? "Thinking…" : `Thinking (${thinking.length.toLocaleString()} characters)`;
     // Open while it thinks, folded away once the answer starts (unless the user chose otherwise).
     if (!this.thinking.dataset.touched) this.thinking.open = Boolean(stillThinking);
-    this.promptSpan.textContent = prompt;
-    this.promptSpan.hidden = !prompt;
+    // Completions' prompt, or chat's echoed prompt: shown before the reply, never part of it.
+    const before = prompt || choice.echo || "";
+    this.promptSpan.textContent = before;
+    this.promptSpan.hidden = !before;
     // Completions mode continues the prompt's raw text: it stays plain; chat replies are Markdown.
     this.answerSpan.hidden = markdown;
     this.answerMd.body.hidden = !markdown;
@@ -200,7 +202,8 @@ export class ReplyView {
     if (this.announcer) this.announcer.textContent = "";
     this.stallNote = el("p", { class: "stall-note", "data-testid": "stall-note", role: "status", hidden: true });
     this.droppedNote = el("p", { class: "reply-dropped", "data-testid": "reply-dropped", role: "status", hidden: true });
-    this.root.append(this.waiting, this.droppedNote, this.grid, this.stallNote);
+    this.resumeLine = el("p", { class: "resume-note", "data-testid": "resume-note", role: "status", hidden: true });
+    this.root.append(this.waiting, this.droppedNote, this.grid, this.stallNote, this.resumeLine);
     this.root.dataset.status = "streaming";
     this.modelLabel.textContent = model;
     this.modelLabel.title = model;
@@ -229,6 +232,25 @@ export class ReplyView {
     if (!this.stallNote) return;
     this.stallNote.hidden = seconds == null;
     if (seconds != null) this.stallNote.textContent = `No tokens for ${seconds} s…`;
+  }
+
+  /**
+   * The connection while the reply streams: "reconnecting" (the socket dropped; the server keeps the
+   * stream), "resuming" (after a reload, before the server answered), "resumed" (re-attached: the text
+   * so far came back and the rest follows); null hides the line.
+   */
+  resumeNote(kind) {
+    if (!this.resumeLine) return;
+    const text = {
+      reconnecting: "Connection lost — reconnecting… The reply keeps streaming on the server.",
+      resuming: "Resuming the reply that was streaming…",
+      resumed: "Resumed: the connection is back and the reply continues where it was.",
+    }[kind];
+    this.resumeLine.hidden = !text;
+    this.resumeLine.dataset.kind = kind || "";
+    this.resumeLine.textContent = text || "";
+    if (kind === "reconnecting" || kind === "resuming") this.setChip("waiting", kind === "reconnecting" ? "Reconnecting" : "Resuming");
+    else if (kind === "resumed" && this.streaming) this.setChip("streaming", "Streaming");
   }
 
   /** Mark which choice continues the conversation; `onChoose(index)` offers the others (n > 1). */
