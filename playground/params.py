@@ -30,6 +30,8 @@ class Param:
     kind: Kind
     help: str
     group: str
+    # A friendly name shown beside ``name`` in the parameters panel ("Temperature · temperature").
+    label: str = ""
     default: Any = None
     minimum: float | None = None
     maximum: float | None = None
@@ -83,6 +85,7 @@ PARAMS: tuple[Param, ...] = (
         step=0.05,
         modes=ALL,
         sampling_key="temperature",
+        label="Temperature",
     ),
     Param(
         "top_p",
@@ -95,6 +98,7 @@ PARAMS: tuple[Param, ...] = (
         step=0.01,
         modes=ALL,
         sampling_key="top_p",
+        label="Top P",
     ),
     Param(
         "top_k",
@@ -107,6 +111,7 @@ PARAMS: tuple[Param, ...] = (
         step=1,
         sampling_key="top_k",
         fireworks=True,
+        label="Top K",
     ),
     Param(
         "min_p",
@@ -119,6 +124,7 @@ PARAMS: tuple[Param, ...] = (
         step=0.01,
         sampling_key="min_p",
         fireworks=True,
+        label="Min P",
     ),
     Param(
         "typical_p",
@@ -131,6 +137,7 @@ PARAMS: tuple[Param, ...] = (
         step=0.01,
         sampling_key="typical_p",
         fireworks=True,
+        label="Typical P",
     ),
     Param(
         "max_tokens",
@@ -143,6 +150,7 @@ PARAMS: tuple[Param, ...] = (
         step=1,
         modes=ALL,
         sampling_key="max_tokens",
+        label="Maximum length",
     ),
     Param(
         "frequency_penalty",
@@ -154,6 +162,7 @@ PARAMS: tuple[Param, ...] = (
         maximum=2,
         step=0.05,
         sampling_key="frequency_penalty",
+        label="Frequency penalty",
     ),
     Param(
         "presence_penalty",
@@ -165,6 +174,7 @@ PARAMS: tuple[Param, ...] = (
         maximum=2,
         step=0.05,
         sampling_key="presence_penalty",
+        label="Presence penalty",
     ),
     Param(
         "repetition_penalty",
@@ -177,6 +187,7 @@ PARAMS: tuple[Param, ...] = (
         step=0.01,
         sampling_key="repetition_penalty",
         fireworks=True,
+        label="Repetition penalty",
     ),
     Param(
         "mirostat_target",
@@ -189,6 +200,7 @@ PARAMS: tuple[Param, ...] = (
         step=0.1,
         sampling_key="mirostat_target",
         fireworks=True,
+        label="Mirostat target",
     ),
     Param(
         "mirostat_lr",
@@ -201,9 +213,25 @@ PARAMS: tuple[Param, ...] = (
         step=0.01,
         sampling_key="mirostat_lr",
         fireworks=True,
+        label="Mirostat learning rate",
     ),
-    Param("stop", "stop", "Stop generating when any of these sequences appears (up to 4).", OUTPUT),
-    Param("seed", "int", "A seed for reproducible sampling.", OUTPUT, minimum=0, maximum=2**63 - 1, step=1),
+    Param(
+        "stop",
+        "stop",
+        "Stop generating when any of these sequences appears (up to 4).",
+        OUTPUT,
+        label="Stop sequences",
+    ),
+    Param(
+        "seed",
+        "int",
+        "A seed for reproducible sampling.",
+        OUTPUT,
+        minimum=0,
+        maximum=2**63 - 1,
+        step=1,
+        label="Seed",
+    ),
     Param(
         "n",
         "int",
@@ -213,8 +241,16 @@ PARAMS: tuple[Param, ...] = (
         minimum=1,
         maximum=128,
         step=1,
+        label="Number of choices",
     ),
-    Param("logprobs", "bool", "Return the log probability of each generated token.", OUTPUT, default=False),
+    Param(
+        "logprobs",
+        "bool",
+        "Return the log probability of each generated token.",
+        OUTPUT,
+        default=False,
+        label="Log probabilities",
+    ),
     Param(
         "top_logprobs",
         "int",
@@ -224,12 +260,14 @@ PARAMS: tuple[Param, ...] = (
         minimum=0,
         maximum=5,
         step=1,
+        label="Top log probabilities",
     ),
     Param(
         "logit_bias",
         "logit_bias",
         "Raise or lower the odds of specific token ids (-100 bans, 100 forces).",
         ADVANCED,
+        label="Token bias",
     ),
     Param(
         "response_format",
@@ -237,6 +275,7 @@ PARAMS: tuple[Param, ...] = (
         "Constrain the output: free text, any JSON object, or JSON matching a schema.",
         OUTPUT,
         modes=("chat",),
+        label="Response format",
     ),
     Param(
         "reasoning_effort",
@@ -245,6 +284,7 @@ PARAMS: tuple[Param, ...] = (
         REASONING,
         choices=("none", "low", "medium", "high"),
         modes=("chat",),
+        label="Reasoning effort",
     ),
     Param(
         "ignore_eos",
@@ -253,6 +293,7 @@ PARAMS: tuple[Param, ...] = (
         ADVANCED,
         default=False,
         fireworks=True,
+        label="Ignore end of sequence",
     ),
     Param(
         "echo",
@@ -261,6 +302,7 @@ PARAMS: tuple[Param, ...] = (
         ADVANCED,
         default=False,
         fireworks=True,
+        label="Echo the prompt",
     ),
     Param(
         "raw_output",
@@ -270,6 +312,7 @@ PARAMS: tuple[Param, ...] = (
         default=False,
         modes=("chat",),
         fireworks=True,
+        label="Raw output",
     ),
     Param(
         "return_token_ids",
@@ -278,6 +321,7 @@ PARAMS: tuple[Param, ...] = (
         ADVANCED,
         default=False,
         fireworks=True,
+        label="Token ids",
     ),
     Param(
         "parallel_tool_calls",
@@ -287,6 +331,7 @@ PARAMS: tuple[Param, ...] = (
         default=True,
         modes=("chat", "responses"),
         sent_when_off=True,
+        label="Parallel tool calls",
     ),
     Param(
         "store",
@@ -296,6 +341,7 @@ PARAMS: tuple[Param, ...] = (
         default=True,
         modes=("responses",),
         sent_when_off=True,
+        label="Store the response",
     ),
     Param(
         "context_length_exceeded_behavior",
@@ -305,6 +351,7 @@ PARAMS: tuple[Param, ...] = (
         default="truncate",
         choices=("truncate", "error"),
         fireworks=True,
+        label="Past the context",
     ),
     Param(
         "prompt_cache_isolation_key",
@@ -312,6 +359,7 @@ PARAMS: tuple[Param, ...] = (
         "Keep this request's prompt cache apart from other keys.",
         ADVANCED,
         fireworks=True,
+        label="Prompt cache key",
     ),
     Param(
         "service_tier",
@@ -321,6 +369,7 @@ PARAMS: tuple[Param, ...] = (
         default="auto",
         choices=("auto", "priority"),
         fireworks=True,
+        label="Service tier",
     ),
     Param(
         "include_usage",
@@ -329,6 +378,7 @@ PARAMS: tuple[Param, ...] = (
         ADVANCED,
         default=True,
         asked=True,
+        label="Usage in the stream",
     ),
     Param(
         "perf_metrics_in_response",
@@ -338,6 +388,7 @@ PARAMS: tuple[Param, ...] = (
         default=True,
         fireworks=True,
         asked=True,
+        label="Performance metrics",
     ),
 )
 PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}

@@ -48,7 +48,7 @@ class PlaygroundPage {
     this.access = new Access(this.config);
     this.access.mount();
     this.socket = new PlaygroundSocket(this.config.ws_path);
-    this.params = new ParamsPanel($("params"), this.registry);
+    this.params = new ParamsPanel($("params"), this.registry, { count: $("params-count") });
     this.reply = new ReplyView($("assistant-message"), $("reply-status"), $("reply-model"), $("reply-emulator"));
     this.usage = new UsageView($("usage"));
     this.sampling = new SamplingView($("sampling-options"));

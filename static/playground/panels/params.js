@@ -28,9 +28,11 @@ function textControl(control, field) {
 }
 
 export class ParamsPanel {
-  constructor(container, registry) {
+  /** `count` (optional): the toolbar's badge, filled with the number of set values. */
+  constructor(container, registry, { count = null } = {}) {
     this.container = container;
     this.registry = registry;
+    this.countBadge = count;
     this.controls = new Map(); // name → {p, root, get(), reset(), errorEl, validate()}
     this.mode = "chat";
     this.build();
@@ -44,6 +46,9 @@ export class ParamsPanel {
       groups.get(p.group).push(p);
     }
     this.groupCounts = new Map();
+    // The set values at a glance, above the groups ("temperature 0.7 · max_tokens 200").
+    this.summary = el("p", { class: "params-summary", "data-testid": "params-summary", "aria-live": "polite" });
+    this.container.append(this.summary);
     for (const [group, params] of groups) {
       const count = el("span", { class: "count" });
       const details = el("details", { class: "param-group", open: group !== "Advanced", dataset: { group } },
@@ -60,12 +65,24 @@ export class ParamsPanel {
     const id = `param-${p.name}`;
     const errorEl = el("div", { class: "param-error", role: "alert", hidden: true });
     const reset = el("button", { type: "button", class: "btn btn-ghost btn-xs reset", title: `Unset ${p.name}`, "data-testid": `reset-${p.name}` }, "reset");
+    // Help on demand: a (?) beside the name shows the sentence, rather than every paragraph at once.
+    const help = el("p", { class: "param-help", id: `${id}-help`, "data-testid": `help-${p.name}`, hidden: true }, p.help);
+    const helpToggle = el("button", { type: "button", class: "btn btn-ghost btn-xs help-toggle", "aria-expanded": "false", "aria-controls": `${id}-help`,
+      "aria-label": `About ${p.label || p.name}`, title: `About ${p.name}`, "data-testid": `help-toggle-${p.name}` }, "?");
+    helpToggle.addEventListener("click", () => {
+      help.hidden = !help.hidden;
+      helpToggle.setAttribute("aria-expanded", String(!help.hidden));
+    });
     const root = el("div", { class: "param", dataset: { param: p.name, kind: p.kind }, "data-testid": `param-${p.name}` },
       el("div", { class: "param-label" },
-        el("label", { for: id, title: p.help }, p.name),
+        el("label", { for: id, "data-testid": `label-${p.name}` },
+          p.label ? el("span", { class: "param-friendly" }, p.label) : null,
+          p.label ? el("span", { class: "param-sep", "aria-hidden": "true" }, " · ") : null,
+          el("span", { class: "param-api" }, p.name)),
+        helpToggle,
         el("span", { class: "range", title: `Allowed: ${p.range}` }, this.rangeBadge(p)),
         reset),
-      el("p", { class: "param-help" }, p.help));
+      help);
     const control = { p, root, errorEl };
     const body = this.buildInput(p, id, control);
     root.append(body, errorEl);
@@ -340,6 +357,28 @@ export class ParamsPanel {
       const n = params.filter((p) => this.controls.get(p.name).isSet()).length;
       count.textContent = n ? `${n} set` : "";
     }
+    this.refreshSummary();
+  }
+
+  /** The values Send would send, in the registry's order, at the top of the panel and as the toolbar's count. */
+  refreshSummary() {
+    const set = [...this.controls.values()].filter((c) => c.isSet() && c.p.modes.includes(this.mode));
+    const shown = (c) => {
+      let value;
+      try {
+        value = c.get();
+      } catch {
+        return "(invalid)"; // JSON still being typed: its error shows under the control
+      }
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      return text.length > 24 ? `${text.slice(0, 23)}…` : text;
+    };
+    this.summary.textContent = set.length ? set.map((c) => `${c.p.name} ${shown(c)}`).join(" · ") : "Nothing set: the model's defaults apply.";
+    this.summary.classList.toggle("is-empty", !set.length);
+    if (this.countBadge) {
+      this.countBadge.textContent = set.length ? String(set.length) : "";
+      this.countBadge.title = set.length ? `${set.length} set` : "";
+    }
   }
 
   showError(name, message) {
@@ -378,6 +417,7 @@ export class ParamsPanel {
       root.title = off ? `${p.name} is only available in ${p.modes.join(", ")} mode` : "";
       for (const input of root.querySelectorAll("input, select, textarea, button")) input.disabled = off;
     }
+    this.refreshSummary();
   }
 
   resetAll() {
