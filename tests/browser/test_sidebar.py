@@ -29,9 +29,9 @@ async def two_conversations(page: Any) -> int:
     return first
 
 
-async def until(page: Any, expression: str, timeout: float = 10.0) -> None:
+async def until(page: Any, expression: str, seconds: float = 10.0) -> None:
     """Poll an expression (wait_for_function evaluates strings, which the page's CSP refuses)."""
-    for _ in range(int(timeout / 0.05)):
+    for _ in range(int(seconds / 0.05)):
         if await page.evaluate(expression):
             return
         await asyncio.sleep(0.05)
