@@ -92,3 +92,24 @@ async def test_the_count_badge_on_a_phone(
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         await ctx.close()
+
+
+async def test_no_red_error_on_a_field_not_yet_written_until_send(
+    browser: Any, daphne_server: LiveServer, emulator: EmulatorServer
+) -> None:
+    ctx, page = await new_page(browser, daphne_server, viewport={"width": 1440, "height": 900})
+    try:
+        errors = page.locator("[data-testid=param-response_format] .param-error")
+        await page.locator("#param-response_format").select_option("json_schema")
+        # Just chosen: the schema is still to be written, so nothing is shown in red.
+        assert await page.get_by_test_id("json-schema-editor").is_visible()
+        assert not await errors.is_visible()
+        assert await page.locator("[data-testid=param-response_format].has-error").count() == 0
+        # Sent without one: now it says what is missing, and nothing goes upstream.
+        before = len(chat_requests(emulator))
+        await send(page, "Hello")
+        await errors.filter(has_text="json_schema needs a JSON schema object").wait_for(timeout=5_000)
+        assert len(chat_requests(emulator)) == before
+        assert not page.errors
+    finally:
+        await ctx.close()

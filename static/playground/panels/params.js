@@ -293,9 +293,11 @@ export class ParamsPanel {
       select.value = "";
       schemaWrap.hidden = true;
     };
-    control.validate = () => {
+    // An empty schema the user has not written yet is no error until they send (no red on an untouched field).
+    control.validate = ({ submitting = false } = {}) => {
       schema.classList.remove("invalid");
       if (select.value !== "json_schema") return null;
+      if (!submitting && schema.value.trim() === "") return null;
       let value;
       try {
         value = JSON.parse(schema.value);
@@ -448,7 +450,7 @@ export class ParamsPanel {
     for (const control of this.controls.values()) {
       const { p } = control;
       if (!p.modes.includes(this.mode) || !control.isSet()) continue;
-      const message = control.validate();
+      const message = control.validate({ submitting: true });
       this.showError(p.name, message);
       if (message) {
         first = first || { param: p.name, message };
