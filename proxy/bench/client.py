@@ -29,20 +29,23 @@ from proxy.client.transport import UpstreamTransport
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, from ``/proc/<pid>/stat``."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+def server_cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of the server's processes, from ``/proc/<pid>/stat``."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
 
 
-def server_rss_kb(pid: int) -> int:
-    """Resident memory of a process in KiB, from ``/proc/<pid>/status``."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+def server_rss_kb(pids: list[int]) -> int:
+    """Resident memory of the server's processes in KiB, from ``/proc/<pid>/status``."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+    return total
 
 
 def chat_body(job: dict[str, Any], k: int) -> dict[str, Any]:
@@ -175,7 +178,7 @@ async def proxy_stream(
     return record
 
 
-async def sample_rss(pid: int, into: list[int], stop: asyncio.Event) -> None:
+async def sample_rss(pid: list[int], into: list[int], stop: asyncio.Event) -> None:
     """Sample the server's RSS every 100 ms until told to stop."""
     while not stop.is_set():
         into.append(server_rss_kb(pid))
@@ -185,7 +188,7 @@ async def sample_rss(pid: int, into: list[int], stop: asyncio.Event) -> None:
 
 async def run_proxy(job: dict[str, Any], stop_after: int | None = None) -> dict[str, Any]:
     """All streams of a level through the playground, one socket each; server CPU and RSS around them."""
-    pid = job["server_pid"]
+    pid = job["server_pids"]
     sockets = await open_sockets(job, job["streams"])
     try:
         await asyncio.sleep(0.2)  # let the server settle after the handshakes
@@ -214,7 +217,7 @@ async def run_proxy(job: dict[str, Any], stop_after: int | None = None) -> dict[
 
 async def run_idle(job: dict[str, Any]) -> dict[str, Any]:
     """Server RSS with no extra sockets, then with ``sockets`` idle ones open."""
-    pid = job["server_pid"]
+    pid = job["server_pids"]
     await asyncio.sleep(0.5)
     before = server_rss_kb(pid)
     sockets = await open_sockets(job, job["sockets"])

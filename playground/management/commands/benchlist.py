@@ -72,28 +72,13 @@ class Command(BaseCommand):
             self.spawn(options, f"sqlite:///{Path(folder) / 'benchlist.sqlite3'}")
 
     def spawn_postgresql(self, options: dict[str, Any]) -> None:
-        import dj_database_url
-        import psycopg
+        from proxy.bench.backends import BackendUnavailable, throwaway_postgresql
 
-        server = dj_database_url.parse(options["database_url"])
-        if not server["ENGINE"].endswith("postgresql"):
-            raise CommandError("--database-url must be a postgres:// URL (SQLite is the default).")
-        name = f"{THROWAWAY}{os.getpid()}"
-        where = {"host": server["HOST"] or "127.0.0.1", "port": server["PORT"] or 5432}
-        where["user"] = server["USER"]
-        if server["PASSWORD"]:
-            where["password"] = server["PASSWORD"]
         try:
-            admin = psycopg.connect(**where, dbname=server["NAME"] or "postgres", autocommit=True)
-        except psycopg.Error as exc:
-            raise CommandError(f"Cannot reach PostgreSQL at {where['host']}:{where['port']}: {exc}") from None
-        with admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                auth = f"{where['user']}:{where['password']}" if "password" in where else where["user"]
-                self.spawn(options, f"postgres://{auth}@{where['host']}:{where['port']}/{name}")
-            finally:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            with throwaway_postgresql(options["database_url"], f"{THROWAWAY}{os.getpid()}") as url:
+                self.spawn(options, url)
+        except BackendUnavailable as exc:
+            raise CommandError(f"Cannot use --database-url: {exc}") from None
 
     def spawn(self, options: dict[str, Any], database_url: str) -> None:
         env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_DEBUG": "0"}
