@@ -20,6 +20,8 @@ from django.core.cache import cache
 
 from playground import codegen
 from playground.selectors.workspaces import workspace_api_key
+from playground.services.access import access_group
+from proxy.access import SocketAccess
 from proxy.client.client import UpstreamClient, shared_client
 from proxy.client.errors import UpstreamError
 from proxy.dispatch import Handler, scrub_key
@@ -66,7 +68,12 @@ class ChatConsumer(WatchMixin):
             self.closed = True
             await self.close(code=4401)
             return
+        self.access = SocketAccess(user)
         await self.accept()
+        try:
+            await self.know_access()
+        except Exception:  # the streams ask the database instead, as they did before
+            logger.exception("Reading the user's access at connect failed")
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
@@ -83,6 +90,23 @@ class ChatConsumer(WatchMixin):
             self.stopping.add(task)
             task.add_done_callback(self.stopping.discard)
             task.cancel()
+
+    async def know_access(self) -> None:
+        """Read the user's access, and join the groups told when it changes."""
+        await self.access.load()
+        await self.hold_groups(self.access.groups())
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """Access changed: forget what the socket knew (read again before the next stream); watches
+        are checked again too."""
+        self.access.forget()
+        await super().access_changed(event)
+
+    async def check_access(self, *, user: Any, conversation_id: int | None, workspace_id: int | None) -> str:
+        """A stream's access check: what the socket knows, else the database (then it knows)."""
+        if not self.access.loaded:
+            await self.know_access()
+        return await self.access.check(conversation_id=conversation_id, workspace_id=workspace_id)
 
     def handlers(self) -> dict[str, Handler]:
         """Frame type → handler (README, the websocket protocol)."""
@@ -105,7 +129,11 @@ class ChatConsumer(WatchMixin):
         await self.send_frame(frame, run.secrets)
 
     async def stream_opened(self, run: StreamRun) -> None:
-        """Send this stream's frames to the conversation's live watchers too (none without a layer)."""
+        """Learn the conversation's access facts; send this stream's frames to the conversation's live
+        watchers too (none without a layer)."""
+        if run.conversation is not None and self.access.loaded:
+            self.access.learn(run.conversation)
+            await self.hold_groups({access_group("conversation", run.conversation.pk)})
         if self.channel_layer is None or run.conversation_id is None or run.run_id is None:
             return
         conversation = run.conversation_id
@@ -169,6 +197,7 @@ class ChatConsumer(WatchMixin):
             hooks=self,
             client_factory=upstream_client,
             server_key=settings.FIREWORKS_API_KEY,
+            access=self.check_access,
         )
         task = asyncio.create_task(run(), name=f"chat-stream-{start.stream}")
         self.streams[start.stream] = task

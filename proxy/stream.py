@@ -129,6 +129,7 @@ class StreamRun:
         hooks: StreamHooks,
         client_factory: Callable[[str], StreamingClient],
         server_key: str = "",
+        access: Callable[..., Awaitable[str]] | None = None,
     ) -> None:
         self.start = start
         self.user = user
@@ -136,6 +137,9 @@ class StreamRun:
         self.hooks = hooks
         self.client_factory = client_factory
         self.server_key = server_key
+        # Who may start it and with which key: the socket's knowledge, else a read (run_access).
+        self.access = access or read(run_access)
+        self.conversation: Any = None
         self.record = StreamRecord(start.stream, choices=start.choices)
         self.run_id: int | None = None
         self.conversation_id: int | None = None
@@ -155,7 +159,7 @@ class StreamRun:
     async def __call__(self) -> None:
         """Run the stream to its end; never raises (a failure ends it with ``chat.error``)."""
         try:
-            api_key = await read(run_access)(
+            api_key = await self.access(
                 user=self.user, conversation_id=self.start.conversation, workspace_id=self.workspace_id
             )
         except asyncio.CancelledError:
@@ -165,11 +169,11 @@ class StreamRun:
             return
         self.secrets = tuple(key for key in (self.server_key, api_key) if key)
         self.scrub = scrubber(*self.secrets)
-        opening = asyncio.ensure_future(database_sync_to_async(self._open_run)())
-        # The request goes upstream at once instead of after the write (time to first token without
-        # the database's queue); its events wait for the run, so the frames keep their order.
+        # The request goes upstream first (scheduled before the write, so its task runs first), then the
+        # run is opened while it is in flight; its events wait for the run, so the frames keep their order.
         events = self.client_factory(api_key).stream_batches(self.start.body, endpoint=self.start.mode)
         first = asyncio.ensure_future(anext(events, None))
+        opening = asyncio.ensure_future(database_sync_to_async(self._open_run)())
         stopped = False
         try:
             try:
@@ -184,7 +188,7 @@ class StreamRun:
             await self._close(first, events)
             await self.send(refusal(self.stream, exc))
             return
-        self.run_id, self.conversation_id = run.pk, run.conversation_id
+        self.run_id, self.conversation_id, self.conversation = run.pk, run.conversation_id, run.conversation
         self.record.requested = dict(run.requested_options)
         await self.hooks.stream_opened(self)
         try:

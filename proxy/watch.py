@@ -318,6 +318,8 @@ class WatchMixin(FrameConsumer):
         # What each watch was allowed with, to check it again when access changes.
         self.watch_access: dict[int, tuple[str | None, int | None, Access]] = {}
         self.access_groups: Counter[str] = Counter()
+        # The access groups held for the socket's own access knowledge (proxy/access.py).
+        self.held_groups: set[str] = set()
 
     async def watch(self, content: dict[str, Any]) -> None:
         """Join a conversation's group if the viewer may see it; then ask its running streams to catch up."""
@@ -334,17 +336,11 @@ class WatchMixin(FrameConsumer):
             raise FrameError("unavailable", "Live watching needs a channel layer.")
         if conversation not in self.watched and len(self.watched) >= MAX_WATCHED:
             raise FrameError("invalid_frame", f"A socket may watch at most {MAX_WATCHED} conversations.")
-        try:
-            access = await database_sync_to_async(_viewable)(
-                user=self.scope.get("user"),
-                conversation_id=conversation,
-                share_token=share,
-                comparison_id=comparison,
-            )
-        except (ObjectDoesNotExist, PermissionDenied):
+        access = await self._may_watch(conversation, share, comparison)
+        if access is None:
             raise FrameError(
                 "not_found", "No such conversation, or not one you may watch.", param="conversation"
-            ) from None
+            )
         hub = hub_for(self.channel_layer, group_name(conversation))
         await hub.add(self)
         self.watched.add(conversation)
@@ -372,6 +368,11 @@ class WatchMixin(FrameConsumer):
         """Leave every group (on disconnect)."""
         for conversation in list(self.watched):
             await self._end_watch(conversation)
+        if self.channel_layer is not None:
+            for group in self.access_groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        self.access_groups.clear()
+        self.held_groups.clear()
 
     async def _set_access(
         self, conversation: int, allowed: tuple[str | None, int | None, Access] | None
@@ -396,11 +397,34 @@ class WatchMixin(FrameConsumer):
                 del self.access_groups[group]
                 await self.channel_layer.group_discard(group, self.channel_name)
 
+    async def hold_groups(self, groups: set[str]) -> None:
+        """Stay in these access groups for as long as the socket lives (its own access knowledge)."""
+        if self.channel_layer is None:
+            return
+        for group in groups - self.held_groups:
+            self.held_groups.add(group)
+            self.access_groups[group] += 1
+            if self.access_groups[group] == 1:
+                await self.channel_layer.group_add(group, self.channel_name)
+
     async def _end_watch(self, conversation: int) -> None:
         if conversation in self.watched:
             self.watched.discard(conversation)
             await hub_for(self.channel_layer, group_name(conversation)).remove(self)
         await self._set_access(conversation, None)
+
+    async def _may_watch(self, conversation: int, share: str | None, comparison: int | None) -> Access | None:
+        """How this socket's viewer may watch the conversation (one read), or None when they may not."""
+        try:
+            access: Access = await database_sync_to_async(_viewable)(
+                user=self.scope.get("user"),
+                conversation_id=conversation,
+                share_token=share,
+                comparison_id=comparison,
+            )
+        except (ObjectDoesNotExist, PermissionDenied):
+            return None
+        return access
 
     async def access_changed(self, event: dict[str, Any]) -> None:
         """Access changed somewhere this socket watches: check each affected watch again, and end (and
@@ -409,14 +433,8 @@ class WatchMixin(FrameConsumer):
         for conversation, (share, comparison, access) in list(self.watch_access.items()):
             if group not in access.groups:
                 continue
-            try:
-                now = await database_sync_to_async(_viewable)(
-                    user=self.scope.get("user"),
-                    conversation_id=conversation,
-                    share_token=share,
-                    comparison_id=comparison,
-                )
-            except (ObjectDoesNotExist, PermissionDenied):
+            now = await self._may_watch(conversation, share, comparison)
+            if now is None:
                 await self._end_watch(conversation)
                 await self.send_frame(
                     {

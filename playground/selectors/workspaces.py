@@ -104,3 +104,18 @@ def run_access(*, user: Any, conversation_id: int | None, workspace_id: int | No
     elif workspace_id is not None:
         workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
     return workspace_api_key(user=user, conversation_id=conversation_id, workspace_id=workspace_id)
+
+
+def run_access_facts(*, user: Any) -> tuple[dict[int, str], int | None, dict[int, str]]:
+    """What a socket keeps to decide ``chat.start`` without a query: the user's role per workspace, their
+    personal workspace, and the own API key (decrypted) of each of those workspaces that has one."""
+    roles: dict[int, str] = {}
+    personal: int | None = None
+    keys: dict[int, str] = {}
+    for membership in membership_list_for_user(user=user):
+        roles[membership.workspace_id] = membership.role
+        if membership.workspace.personal_for_id == user.pk:
+            personal = membership.workspace_id
+        if membership.workspace.api_key_encrypted:
+            keys[membership.workspace_id] = membership.workspace.api_key()
+    return roles, personal, keys

@@ -66,6 +66,7 @@ def workspace_update(
             raise ValidationError("That does not look like an API key.")
         workspace.api_key_encrypted = encrypt(api_key) if api_key else ""
         workspace.api_key_last4 = api_key[-4:] if api_key else ""
+        access_changed(workspaces=[workspace.pk])  # sockets forget the old key
     workspace.save()
     return workspace
 

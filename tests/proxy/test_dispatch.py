@@ -28,14 +28,16 @@ SENTINEL = 987_654_321
 scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-(10**400), max_value=10**400),
+    # Mostly small numbers; huge ones (past float's range) too, without drawing 400 random digits each.
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.sampled_from([10**400, -(10**400), 2**64, 10**19]),
     st.floats(allow_nan=False),
-    st.text(max_size=30),
+    st.text(max_size=20),
 )
 json_values = st.recursive(
     scalars,
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
-    max_leaves=12,
+    max_leaves=8,
 )
 # Frames close to real ones (a known type, known field names with any values), and anything at all.
 known_fields = st.fixed_dictionaries(
@@ -130,7 +132,7 @@ def test_hand_made_hostile_frames_each_get_an_error_and_the_socket_stays(
 
 
 @settings(
-    max_examples=20,
+    max_examples=100,
     derandomize=True,
     deadline=None,
     suppress_health_check=[
@@ -139,7 +141,7 @@ def test_hand_made_hostile_frames_each_get_an_error_and_the_socket_stays(
         HealthCheck.data_too_large,
     ],
 )
-@given(batch=st.lists(frames, min_size=40, max_size=80))
+@given(batch=st.lists(frames, min_size=10, max_size=25))
 def test_fuzzed_frames_never_crash_the_socket(
     closed_upstream: Any,
     session_cookie: bytes,

@@ -343,3 +343,55 @@ async def _two_workers_scenario(
     finally:
         for client in sockets:
             await client.ws.close()
+
+
+def run_in(server: SharedServer, code: str) -> str:
+    """Run Python in a management shell against the servers' database and Redis; its last line."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=server.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+async def test_revoking_a_link_on_one_process_ends_its_watch_on_another(
+    servers: tuple[SharedServer, SharedServer], emulator: EmulatorServer
+) -> None:
+    import websockets
+
+    a, b = servers
+    username = f"rita{os.getpid()}"
+    owner = await Client.open(a, session_cookie(a, username))
+    try:
+        first = {"type": "chat.start", "stream": "r", "messages": [{"role": "user", "content": "Hi"}]}
+        await owner.send({**first, "params": {"max_tokens": 3}})
+        await owner.until_end("r")
+        conversation = next(f["conversation"] for _, f in owner.frames if f["type"] == "chat.started")
+        who = f"get_user_model().objects.get(username={username!r})"
+        imports = "from django.contrib.auth import get_user_model; from playground.services import sharing;"
+        token, link = run_in(
+            a,
+            imports + f"l = sharing.share_link_create(user={who}, conversation_id={conversation});"
+            "print(l.token, l.pk)",
+        ).split()
+        url = b.url.replace("http://", "ws://") + "/ws/watch/"
+        async with websockets.connect(url, origin=b.url) as watcher:
+            await watcher.send(json.dumps({"type": "watch", "conversation": conversation, "share": token}))
+            assert json.loads(await watcher.recv())["type"] == "watch.ok"
+            # Revoked by a third process (a management shell) on the shared database and Redis.
+            run_in(a, imports + f"sharing.share_link_revoke(user={who}, share_link_id={link}); print('ok')")
+            ended = json.loads(await asyncio.wait_for(watcher.recv(), 2))
+            assert ended["type"] == "watch.ended" and ended["conversation"] == conversation
+            await owner.send(
+                {**first, "stream": "r2", "conversation": conversation, "params": {"max_tokens": 3}}
+            )
+            await owner.until_end("r2")
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(watcher.recv(), 0.5)
+    finally:
+        await owner.ws.close()

@@ -1,0 +1,78 @@
+"""proxy/access.py: the socket knows who may start what, so a stream's request leaves without a query;
+any access change makes it forget, and the database decides again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+
+from playground.models import Conversation, Membership, Role, Visibility, Workspace
+from proxy import access as access_module
+from tests.proxy.conftest import Socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def forbid_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make the database access check fail loudly; returns the calls it saw."""
+    calls: list[str] = []
+
+    def refuse(**kwargs: Any) -> str:
+        calls.append(str(kwargs.get("conversation_id")))
+        raise AssertionError("the access check read the database")
+
+    monkeypatch.setattr(access_module, "run_access", refuse)
+    return calls
+
+
+async def test_a_known_conversation_starts_its_stream_without_a_query(
+    connect: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws: Socket = await connect()
+    await ws.start("one", params={"max_tokens": 3})
+    first = await ws.until_end("one")
+    conversation = first[0]["conversation"]
+    assert first[-1]["type"] == "chat.done"
+    calls = forbid_reads(monkeypatch)
+    # A new conversation in the personal workspace and the one just run: both decided by the socket.
+    await ws.start("two", conversation=conversation, params={"max_tokens": 3})
+    await ws.start("three", params={"max_tokens": 3})
+    for stream in ("two", "three"):
+        frames = await ws.until_end(stream)
+        assert frames[-1]["type"] == "chat.done", frames[-1]
+    assert calls == []
+
+
+async def test_a_lowered_role_is_refused_at_once_though_the_socket_knew_better(
+    connect: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playground.services.workspaces import membership_set_role
+
+    def team() -> tuple[int, int]:
+        alice = get_user_model().objects.get(username="alice")
+        owner = get_user_model().objects.create_user("olga")
+        workspace = Workspace.objects.create(name="Team")
+        Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
+        membership = Membership.objects.create(workspace=workspace, user=alice, role=Role.EDITOR)
+        return workspace.pk, membership.pk
+
+    workspace, membership = await database_sync_to_async(team)()
+    ws: Socket = await connect()
+    await ws.start("one", params={"max_tokens": 3})
+    conversation = (await ws.until_end("one"))[0]["conversation"]
+
+    def into_team() -> None:
+        Conversation.objects.filter(pk=conversation).update(
+            workspace_id=workspace, visibility=Visibility.WORKSPACE
+        )
+
+    await database_sync_to_async(into_team)()
+    olga = await database_sync_to_async(get_user_model().objects.get)(username="olga")
+    await database_sync_to_async(membership_set_role)(user=olga, membership_id=membership, role=Role.VIEWER)
+    await ws.start("two", conversation=conversation, params={"max_tokens": 3})
+    refused = (await ws.until_end("two"))[-1]
+    assert (refused["type"], refused["code"]) == ("chat.error", "forbidden")
+    assert "viewer" in refused["message"]
