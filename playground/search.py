@@ -1,12 +1,14 @@
 """Full-text search of saved conversations: the one owner of its index, its words and its match.
 
 The index is the database's own: an FTS5 table on SQLite, a ``tsvector`` column with a GIN index on
-PostgreSQL, both named ``playground_search``. It has one row per message (keyed by the message's id) and
-one per conversation title (keyed by minus the conversation's id), each with its conversation's id and its
-words. The services that write messages and titles call ``search_index`` (and ``search_forget`` before a
-delete); the list's selector calls ``search_match``. A row left behind by a delete that did not go through
-a service (a cascade from an account's deletion) names a conversation or message that no longer exists:
-it matches nothing the list shows, and ids are never reused on either database.
+PostgreSQL, both named ``playground_search``. It has one row per conversation title and one per message,
+holding its words, keyed by ``key``: the conversation's id in the high 32 bits, so a match yields its
+conversation without reading anything but the index (a common word matches a message in every
+conversation: reading a column per match made it slower than the scan it replaced), and a conversation's
+rows are one range of keys to delete. The services that write messages and titles call ``search_index``
+(and ``search_forget`` before a delete); the list's selector calls ``search_match``. A row left behind by
+a delete that did not go through a service (a cascade from an account's deletion) names a conversation
+that no longer exists: it matches nothing the list shows, and ids are never reused on either database.
 
 What matches is what a user typed, as words, in order, the last word as a prefix: "river fire" finds
 "River fireworks" and "river, firefly", not "fire river". Words are runs of letters and digits, compared
@@ -44,36 +46,35 @@ def create_sql(vendor: str) -> list[str]:
     """The statements that create the index on this database (the migration runs them)."""
     if vendor == "postgresql":
         return [
-            f"CREATE TABLE {TABLE} (id bigint PRIMARY KEY, conversation_id bigint NOT NULL, "
-            "words tsvector NOT NULL)",
+            f"CREATE TABLE {TABLE} (key bigint PRIMARY KEY, words tsvector NOT NULL)",
             f"CREATE INDEX {TABLE}_words ON {TABLE} USING gin (words)",
-            f"CREATE INDEX {TABLE}_conversation ON {TABLE} (conversation_id)",
         ]
     if vendor == "sqlite":
         # The words are already folded: the tokenizer only splits them at the spaces.
-        return [
-            f"CREATE VIRTUAL TABLE {TABLE} USING fts5(words, conversation_id UNINDEXED, "
-            "tokenize = 'unicode61 remove_diacritics 0')"
-        ]
+        return [f"CREATE VIRTUAL TABLE {TABLE} USING fts5(words, tokenize = 'unicode61 remove_diacritics 0')"]
     raise NotImplementedError(f"Full-text search is written for SQLite and PostgreSQL, not {vendor}.")
 
 
-def _write(rows: list[tuple[int, int, str]]) -> None:
+SLOTS = 1 << 32  # keys per conversation: slot 0 its title, 1 .. 2**32 - 1 its messages
+
+
+def key(conversation_id: int, message_id: int | None = None) -> int:
+    """The index row of a conversation's title (no message) or of one of its messages."""
+    return conversation_id * SLOTS + (0 if message_id is None else message_id % (SLOTS - 1) + 1)
+
+
+def _write(rows: list[tuple[int, str]]) -> None:
     if not rows:
         return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.executemany(
-                f"INSERT INTO {TABLE} (id, conversation_id, words) "
-                "VALUES (%s, %s, to_tsvector('simple', %s)) "
-                "ON CONFLICT (id) DO UPDATE SET conversation_id = EXCLUDED.conversation_id, "
-                "words = EXCLUDED.words",
+                f"INSERT INTO {TABLE} (key, words) VALUES (%s, to_tsvector('simple', %s)) "
+                "ON CONFLICT (key) DO UPDATE SET words = EXCLUDED.words",
                 rows,
             )
         else:
-            cursor.executemany(
-                f"INSERT OR REPLACE INTO {TABLE} (rowid, conversation_id, words) VALUES (%s, %s, %s)", rows
-            )
+            cursor.executemany(f"INSERT OR REPLACE INTO {TABLE} (rowid, words) VALUES (%s, %s)", rows)
 
 
 def search_index(*, conversations: Iterable[Any] = (), messages: Iterable[Any] = ()) -> None:
@@ -82,25 +83,18 @@ def search_index(*, conversations: Iterable[Any] = (), messages: Iterable[Any] =
     Every service that saves a message or a title calls this in its transaction; a message's text
     never changes once saved (an edit is a new message), so each is indexed once.
     """
-    rows = [(-c.pk, c.pk, search_words(c.title)) for c in conversations]
-    rows += [(m.pk, m.conversation_id, search_words(m.text)) for m in messages]
+    rows = [(key(c.pk), search_words(c.title)) for c in conversations]
+    rows += [(key(m.conversation_id, m.pk), search_words(m.text)) for m in messages]
     _write(rows)
 
 
 def search_forget(*, conversation_ids: list[int]) -> None:
     """Take these conversations and their messages out of the index (before they are deleted)."""
-    if not conversation_ids:
-        return
-    marks = ", ".join(["%s"] * len(conversation_ids))
+    column = "key" if connection.vendor == "postgresql" else "rowid"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DELETE FROM {TABLE} WHERE conversation_id IN ({marks})", conversation_ids)
-        else:
-            # FTS5 finds rows by rowid, not by an unindexed column: the messages' ids and the titles'.
+        for pk in conversation_ids:
             cursor.execute(
-                f"DELETE FROM {TABLE} WHERE rowid IN (SELECT id FROM playground_message "
-                f"WHERE conversation_id IN ({marks})) OR rowid IN ({marks})",
-                [*conversation_ids, *(-pk for pk in conversation_ids)],
+                f"DELETE FROM {TABLE} WHERE {column} BETWEEN %s AND %s", [key(pk), key(pk) + SLOTS - 1]
             )
 
 
@@ -114,9 +108,9 @@ def search_match(query: str) -> tuple[str, list[Any]] | None:
         return None
     if connection.vendor == "postgresql":
         terms = " <-> ".join(f"'{w}'" for w in words) + ":*"
-        return (f"SELECT conversation_id FROM {TABLE} WHERE words @@ to_tsquery('simple', %s)", [terms])
+        return (f"SELECT key / {SLOTS} FROM {TABLE} WHERE words @@ to_tsquery('simple', %s)", [terms])
     phrase = '"' + " ".join(words) + '" *'
-    return (f"SELECT conversation_id FROM {TABLE} WHERE {TABLE} MATCH %s", [phrase])
+    return (f"SELECT rowid / {SLOTS} FROM {TABLE} WHERE {TABLE} MATCH %s", [phrase])
 
 
 def search_rebuild() -> int:
@@ -126,7 +120,7 @@ def search_rebuild() -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE}")
         cursor.execute("SELECT id, title FROM playground_conversation")
-        rows = [(-pk, pk, search_words(title)) for pk, title in cursor.fetchall()]
+        rows = [(key(pk), search_words(title)) for pk, title in cursor.fetchall()]
     _write(rows)
     count = len(rows)
     last = 0
@@ -140,7 +134,7 @@ def search_rebuild() -> int:
             batch = cursor.fetchall()
         if not batch:
             return count
-        rows = [(pk, cid, search_words(content_text(_json(content)))) for pk, cid, content in batch]
+        rows = [(key(cid, pk), search_words(content_text(_json(content)))) for pk, cid, content in batch]
         _write(rows)
         count += len(rows)
         last = batch[-1][0]

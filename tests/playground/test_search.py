@@ -16,7 +16,7 @@ from django.test import Client
 
 from playground.current import SESSION_KEY
 from playground.models import Conversation, Membership, Visibility
-from playground.search import TABLE, search_rebuild, search_words
+from playground.search import SLOTS, TABLE, key, search_rebuild, search_words
 from playground.services import conversations, runs, sharing, transfer, workspaces
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +139,8 @@ def test_search_follows_renames_branch_edits_and_deletes(ada: Any) -> None:
     conversations.conversation_delete(user=ada, conversation_id=first.pk)
     assert found(ada, "walrus") == []
     with connection.cursor() as cursor:  # nothing of it is left in the index
-        cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE conversation_id = %s", [first.pk])
+        column = "key" if connection.vendor == "postgresql" else "rowid"
+        cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE {column} / {SLOTS} = %s", [first.pk])
         assert cursor.fetchone()[0] == 0
 
 
@@ -168,6 +169,11 @@ def test_rebuild_fills_the_index_for_rows_saved_before_it(ada: Any) -> None:
     assert search_rebuild() == 3  # one title, two messages
     assert found(ada, "albatross") == ["Older albatross"]
     assert found(ada, "gannets") == ["Older albatross"]
+
+
+def test_keys_keep_each_conversation_in_its_own_range() -> None:
+    assert key(7) // SLOTS == key(7, 1) // SLOTS == key(7, 10**12) // SLOTS == 7
+    assert len({key(7), key(7, 1), key(7, 2), key(8)}) == 4
 
 
 def test_words_are_folded_the_same_way_for_every_database() -> None:
