@@ -137,6 +137,38 @@ class Command(BaseCommand):
         if not stopping:
             raise CommandError("A server process exited on its own.")
 
+    def start_emulator(self) -> subprocess.Popen[bytes] | None:
+        """Start the emulator on its port, or reuse one that already answers there."""
+        port = settings.PLAYGROUND_EMULATOR_PORT
+        models_url = f"{settings.FIREWORKS_BASE_URL}/models"
+        if self.emulator_answers(models_url):
+            self.stdout.write(f"Reusing the emulator already running on port {port}.")
+            return None
+        process = subprocess.Popen(
+            [sys.executable, str(MANAGE_PY), "emulator", "--host", "127.0.0.1", "--port", str(port)]
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise CommandError(
+                    f"The emulator exited at once (code {process.returncode}). Is port {port} taken? "
+                    "Set PLAYGROUND_EMULATOR_PORT to another port."
+                )
+            if self.emulator_answers(models_url):
+                return process
+            time.sleep(0.1)
+        stop_process(process)
+        raise CommandError(f"The emulator did not answer on port {port} within 15 s.")
+
+    @staticmethod
+    def emulator_answers(url: str) -> bool:
+        """Whether our emulator (not some other server) answers at ``url``."""
+        try:
+            response = httpx.get(url, timeout=0.5)
+        except httpx.HTTPError:
+            return False
+        return response.headers.get("x-playground-emulator") == "1"
+
 
 def stop_workers(processes: list[subprocess.Popen[bytes]], first: int | None) -> None:
     """Send ``first`` to each worker still running (None: they have been told), then wait for them
@@ -175,38 +207,6 @@ def serve_daphne(where: list[str]) -> None:
 
     freeze_startup_objects()
     CommandLineInterface().run([*where, "playground.asgi:application"])
-
-    def start_emulator(self) -> subprocess.Popen[bytes] | None:
-        """Start the emulator on its port, or reuse one that already answers there."""
-        port = settings.PLAYGROUND_EMULATOR_PORT
-        models_url = f"{settings.FIREWORKS_BASE_URL}/models"
-        if self.emulator_answers(models_url):
-            self.stdout.write(f"Reusing the emulator already running on port {port}.")
-            return None
-        process = subprocess.Popen(
-            [sys.executable, str(MANAGE_PY), "emulator", "--host", "127.0.0.1", "--port", str(port)]
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise CommandError(
-                    f"The emulator exited at once (code {process.returncode}). Is port {port} taken? "
-                    "Set PLAYGROUND_EMULATOR_PORT to another port."
-                )
-            if self.emulator_answers(models_url):
-                return process
-            time.sleep(0.1)
-        stop_process(process)
-        raise CommandError(f"The emulator did not answer on port {port} within 15 s.")
-
-    @staticmethod
-    def emulator_answers(url: str) -> bool:
-        """Whether our emulator (not some other server) answers at ``url``."""
-        try:
-            response = httpx.get(url, timeout=0.5)
-        except httpx.HTTPError:
-            return False
-        return response.headers.get("x-playground-emulator") == "1"
 
 
 def freeze_startup_objects() -> None:
