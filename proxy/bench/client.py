@@ -115,19 +115,21 @@ async def run_direct(job: dict[str, Any]) -> dict[str, Any]:
 # --- proxy: websockets through the playground --------------------------------------------------------
 
 
-async def open_sockets(job: dict[str, Any], count: int) -> list[ClientConnection]:
-    """``count`` signed-in websockets, opened at most 50 at a time."""
+async def open_sockets(job: dict[str, Any], count: int, spread: bool = False) -> list[ClientConnection]:
+    """``count`` signed-in websockets, opened at most 50 at a time: all one user's, or with ``spread``
+    the users' in turn (a user may run 32 streams at once)."""
     gate = asyncio.Semaphore(50)
-    headers = {"Cookie": f"sessionid={job['session']}", "Origin": job["origin"]}
+    sessions = (job.get("sessions") or [job["session"]]) if spread else [job["session"]]
 
-    async def one() -> ClientConnection:
+    async def one(k: int) -> ClientConnection:
+        headers = {"Cookie": f"sessionid={sessions[k % len(sessions)]}", "Origin": job["origin"]}
         async with gate:
             return await connect(
                 job["ws_url"], additional_headers=headers, compression=None, max_size=2**24, open_timeout=30
             )
 
     async with asyncio.timeout(job["timeout"]):
-        return list(await asyncio.gather(*(one() for _ in range(count))))
+        return list(await asyncio.gather(*(one(k) for k in range(count))))
 
 
 def delta_items(frame: dict[str, Any]) -> list[dict[str, Any]]:
@@ -189,7 +191,7 @@ async def sample_rss(pid: list[int], into: list[int], stop: asyncio.Event) -> No
 async def run_proxy(job: dict[str, Any], stop_after: int | None = None) -> dict[str, Any]:
     """All streams of a level through the playground, one socket each; server CPU and RSS around them."""
     pid = job["server_pids"]
-    sockets = await open_sockets(job, job["streams"])
+    sockets = await open_sockets(job, job["streams"], spread=True)
     try:
         await asyncio.sleep(0.2)  # let the server settle after the handshakes
         rss_before, cpu_before = server_rss_kb(pid), server_cpu_seconds(pid)
@@ -220,7 +222,7 @@ async def run_idle(job: dict[str, Any]) -> dict[str, Any]:
     pid = job["server_pids"]
     await asyncio.sleep(0.5)
     before = server_rss_kb(pid)
-    sockets = await open_sockets(job, job["sockets"])
+    sockets = await open_sockets(job, job["sockets"], spread=True)
     try:
         await asyncio.sleep(1.0)
         after = server_rss_kb(pid)

@@ -41,17 +41,21 @@ ROOT = Path(__file__).resolve().parents[2]
 MANAGE_PY = ROOT / "manage.py"
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 
-# Makes a user and a signed-in session in the throwaway database and prints the session key.
+# Makes users, each with a signed-in session, in the throwaway database and prints the session keys on
+# one line. The streams are spread over them: a user may run 32 streams at once (proxy/consumers.py).
 SESSION_CODE = """
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
-user = get_user_model().objects.create_user("bench", password="bench-password")
-session = SessionStore()
-session["_auth_user_id"] = str(user.pk)
-session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-session["_auth_user_hash"] = user.get_session_auth_hash()
-session.create()
-print(session.session_key)
+keys = []
+for n in range(16):
+    user = get_user_model().objects.create_user(f"bench{n}", password="bench-password")
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    keys.append(session.session_key)
+print(" ".join(keys))
 """
 
 
@@ -155,13 +159,17 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
         }
         manage = [sys.executable, str(MANAGE_PY)]
         subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True)
-        session = subprocess.run(
-            [*manage, "shell", "--no-imports", "-c", SESSION_CODE],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()[-1]  # the last line: the shell may print notes before it
+        sessions = (
+            subprocess.run(
+                [*manage, "shell", "--no-imports", "-c", SESSION_CODE],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.splitlines()[-1]  # the last line: the shell may print notes before it
+            .split()
+        )
         # As users run it: `manage.py serve` (daphne), without the emulator it would start.
         server = subprocess.Popen(
             [*manage, "serve", "--no-emulator", "--port", str(port), "--workers", str(config.workers)],
@@ -177,7 +185,8 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
             "emulator_url": f"http://127.0.0.1:{em_port}",
             "ws_url": f"ws://127.0.0.1:{port}/ws/chat/",
             "origin": f"http://127.0.0.1:{port}",
-            "session": session,
+            "session": sessions[0],  # the fan-out's owner and viewers: one user
+            "sessions": sessions,  # the levels' streams, spread over the users
             "server_pid": server.pid,
             "model": MODEL,
             "max_tokens": config.max_tokens,
