@@ -14,6 +14,8 @@ import re
 import shlex
 from typing import Any, Literal
 
+from playground.params import server_kind
+
 Endpoint = Literal["chat", "completions", "responses"]
 
 LANGUAGES: tuple[tuple[str, str], ...] = (
@@ -151,7 +153,8 @@ def codegen_urls() -> dict[str, Any]:
     """The base URL arguments of ``snippets`` for this playground's configuration (settings)."""
     from django.conf import settings  # read when needed; the rest of this module is pure
 
-    emulator = settings.PLAYGROUND_EMULATOR
+    # The kind of server comes from the base URL, as for the request itself (params.server_kind).
+    emulator = server_kind(settings.FIREWORKS_BASE_URL) == "emulator"
     return {
         "base_url": default_base_url(settings.FIREWORKS_BASE_URL, emulator=emulator),
         "emulator_url": settings.FIREWORKS_BASE_URL if emulator else None,

@@ -8,10 +8,12 @@ generation config applies, which is what ``default`` documents.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 Kind = Literal["float", "int", "bool", "choice", "string", "stop", "logit_bias", "response_format"]
 Mode = Literal["chat", "completions", "responses"]
@@ -36,6 +38,13 @@ class Param:
     modes: tuple[Mode, ...] = BOTH
     # Key of the ``fireworks-sampling-options`` response header this parameter shows up under.
     sampling_key: str | None = None
+    # A Fireworks extension (not in OpenAI's API): another server may refuse it by name.
+    fireworks: bool = False
+    # A switch whose ``false`` still says something to the server (its own default is on): sent as
+    # false. Any other switch turned off is not sent at all.
+    sent_when_off: bool = False
+    # Asked for by the playground unless switched off (stream_options.include_usage, perf metrics).
+    asked: bool = False
 
     def range_text(self) -> str:
         """Say the allowed values in words, for error messages and help."""
@@ -97,6 +106,7 @@ PARAMS: tuple[Param, ...] = (
         maximum=100,
         step=1,
         sampling_key="top_k",
+        fireworks=True,
     ),
     Param(
         "min_p",
@@ -108,6 +118,7 @@ PARAMS: tuple[Param, ...] = (
         maximum=1,
         step=0.01,
         sampling_key="min_p",
+        fireworks=True,
     ),
     Param(
         "typical_p",
@@ -119,6 +130,7 @@ PARAMS: tuple[Param, ...] = (
         maximum=1,
         step=0.01,
         sampling_key="typical_p",
+        fireworks=True,
     ),
     Param(
         "max_tokens",
@@ -164,6 +176,7 @@ PARAMS: tuple[Param, ...] = (
         maximum=2,
         step=0.01,
         sampling_key="repetition_penalty",
+        fireworks=True,
     ),
     Param(
         "mirostat_target",
@@ -175,6 +188,7 @@ PARAMS: tuple[Param, ...] = (
         maximum=100,
         step=0.1,
         sampling_key="mirostat_target",
+        fireworks=True,
     ),
     Param(
         "mirostat_lr",
@@ -186,6 +200,7 @@ PARAMS: tuple[Param, ...] = (
         maximum=1,
         step=0.01,
         sampling_key="mirostat_lr",
+        fireworks=True,
     ),
     Param("stop", "stop", "Stop generating when any of these sequences appears (up to 4).", OUTPUT),
     Param("seed", "int", "A seed for reproducible sampling.", OUTPUT, minimum=0, maximum=2**63 - 1, step=1),
@@ -237,8 +252,16 @@ PARAMS: tuple[Param, ...] = (
         "Keep generating past the end-of-sequence token, up to max_tokens (for benchmarks).",
         ADVANCED,
         default=False,
+        fireworks=True,
     ),
-    Param("echo", "bool", "Return the prompt along with the completion.", ADVANCED, default=False),
+    Param(
+        "echo",
+        "bool",
+        "Return the prompt along with the completion.",
+        ADVANCED,
+        default=False,
+        fireworks=True,
+    ),
     Param(
         "raw_output",
         "bool",
@@ -246,6 +269,7 @@ PARAMS: tuple[Param, ...] = (
         ADVANCED,
         default=False,
         modes=("chat",),
+        fireworks=True,
     ),
     Param(
         "return_token_ids",
@@ -253,6 +277,7 @@ PARAMS: tuple[Param, ...] = (
         "Return the token ids of the prompt and of the completion.",
         ADVANCED,
         default=False,
+        fireworks=True,
     ),
     Param(
         "parallel_tool_calls",
@@ -261,6 +286,7 @@ PARAMS: tuple[Param, ...] = (
         OUTPUT,
         default=True,
         modes=("chat", "responses"),
+        sent_when_off=True,
     ),
     Param(
         "store",
@@ -269,6 +295,7 @@ PARAMS: tuple[Param, ...] = (
         OUTPUT,
         default=True,
         modes=("responses",),
+        sent_when_off=True,
     ),
     Param(
         "context_length_exceeded_behavior",
@@ -277,12 +304,14 @@ PARAMS: tuple[Param, ...] = (
         ADVANCED,
         default="truncate",
         choices=("truncate", "error"),
+        fireworks=True,
     ),
     Param(
         "prompt_cache_isolation_key",
         "string",
         "Keep this request's prompt cache apart from other keys.",
         ADVANCED,
+        fireworks=True,
     ),
     Param(
         "service_tier",
@@ -291,6 +320,7 @@ PARAMS: tuple[Param, ...] = (
         ADVANCED,
         default="auto",
         choices=("auto", "priority"),
+        fireworks=True,
     ),
     Param(
         "include_usage",
@@ -298,6 +328,7 @@ PARAMS: tuple[Param, ...] = (
         "Ask for token usage at the end of the stream (stream_options.include_usage).",
         ADVANCED,
         default=True,
+        asked=True,
     ),
     Param(
         "perf_metrics_in_response",
@@ -305,6 +336,8 @@ PARAMS: tuple[Param, ...] = (
         "Ask for the server's performance metrics on the final chunk.",
         ADVANCED,
         default=True,
+        fireworks=True,
+        asked=True,
     ),
 )
 PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
@@ -463,11 +496,61 @@ def validate(params: dict[str, Any], *, mode: Mode = "chat") -> dict[str, Any]:
 
 
 def to_request_fields(cleaned: dict[str, Any]) -> dict[str, Any]:
-    """Map cleaned registry values onto the request body's fields (stream options are nested)."""
-    body = {k: v for k, v in cleaned.items() if k != "include_usage"}
-    if "include_usage" in cleaned:
-        body["stream_options"] = {"include_usage": cleaned["include_usage"]}
+    """Map cleaned registry values onto the request body's fields (stream options are nested).
+
+    A switch turned off is not sent at all, unless its ``false`` says something (``sent_when_off``);
+    for the two the playground asks for unless told not to, ``false`` stays, for ``prepare_body``
+    (proxy/client/client.py) to leave them out rather than ask.
+    """
+    body: dict[str, Any] = {}
+    for name, value in cleaned.items():
+        p = PARAMS_BY_NAME.get(name)
+        if p is not None and p.kind == "bool" and value is False and not (p.sent_when_off or p.asked):
+            continue
+        if name == "include_usage":
+            body["stream_options"] = {"include_usage": value}
+        else:
+            body[name] = value
     return body
+
+
+ServerKind = Literal["fireworks", "emulator", "other"]
+KIND_LABELS: dict[str, str] = {
+    "fireworks": "Fireworks",
+    "emulator": "offline emulator",
+    "other": "OpenAI-compatible server",
+}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_kind(base_url: str) -> ServerKind:
+    """The kind of server a base URL names: a Fireworks host, the offline emulator (a loopback URL
+    with Fireworks' ``/inference/v1`` path, as ``serve`` starts it) or another OpenAI-compatible one.
+
+    Fireworks and the emulator take the ``fireworks`` parameters the playground asks for unasked;
+    another server gets only what the user set, and the standard fields.
+    """
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if host == "fireworks.ai" or host.endswith(".fireworks.ai"):
+        return "fireworks"
+    if _is_loopback(host) and parts.path.rstrip("/") == "/inference/v1":
+        return "emulator"
+    return "other"
+
+
+def server_json(base_url: str) -> dict[str, str]:
+    """The upstream as the page shows it: its kind, the kind in words, and its host."""
+    kind = server_kind(base_url)
+    return {"kind": kind, "label": KIND_LABELS[kind], "host": urlsplit(base_url).netloc or base_url}
 
 
 def sampling_options_for(request: dict[str, Any]) -> dict[str, Any]:
@@ -500,6 +583,7 @@ def registry_json() -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "KIND_LABELS",
     "PARAMS",
     "PARAMS_BY_NAME",
     "SAMPLING_OPTION_DEFAULTS",
@@ -507,6 +591,8 @@ __all__ = [
     "ParamError",
     "registry_json",
     "sampling_options_for",
+    "server_json",
+    "server_kind",
     "to_request_fields",
     "validate",
 ]

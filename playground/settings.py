@@ -237,6 +237,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# The front-end libraries (npm, package-lock.json) are served from node_modules under vendor/.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "playground.vendor.NodeModulesFinder",
+]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -267,6 +273,9 @@ PLAYGROUND_ALLOW_SIGNUP = env_bool("PLAYGROUND_ALLOW_SIGNUP", True)
 FIREWORKS_CONNECT_TIMEOUT = float(os.environ.get("FIREWORKS_CONNECT_TIMEOUT", "10"))
 FIREWORKS_FIRST_BYTE_TIMEOUT = float(os.environ.get("FIREWORKS_FIRST_BYTE_TIMEOUT", "120"))
 FIREWORKS_STREAM_GAP_TIMEOUT = float(os.environ.get("FIREWORKS_STREAM_GAP_TIMEOUT", "60"))
+# Seconds a stream keeps running after its last socket dropped without a stop, for the page to re-attach
+# (a reload, a reconnect); then it is stopped and its partial reply saved. 0: stop at once.
+PLAYGROUND_RESUME_GRACE_SECONDS = float(os.environ.get("PLAYGROUND_RESUME_GRACE_SECONDS", "30"))
 # How long the model listing is cached (seconds).
 PLAYGROUND_MODELS_CACHE_SECONDS = int(os.environ.get("PLAYGROUND_MODELS_CACHE_SECONDS", "600"))
 

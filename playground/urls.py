@@ -74,6 +74,8 @@ urlpatterns = [
     path("compare/", compare.compare_page, name="compare"),
     path("compare/<int:comparison_id>/", compare.compare_page, name="comparison"),
     path("comparisons/", compare.comparison_list, name="comparison_list"),
+    path("comparisons/<int:comparison_id>/rename/", compare.comparison_rename_view, name="comparison_rename"),
+    path("comparisons/<int:comparison_id>/delete/", compare.comparison_delete_view, name="comparison_delete"),
     path("compare/<int:comparison_id>/share/", sharing.comparison_share_links, name="comparison_share_links"),
     path(
         "compare/<int:comparison_id>/share/new/",

@@ -1,9 +1,12 @@
 """The chat websocket (``/ws/chat/``): hooks plus handlers, nothing of a stream's lifecycle.
 
 ``chat.start`` is checked (``proxy/frames.py``) and handed to a ``StreamRun`` (``proxy/stream.py``)
-running as its own task, so ``chat.stop`` and ``disconnect`` are handled at once: they cancel the task,
-which closes the upstream response (generation and billing stop) and saves the partial reply. Whatever
-way the socket ends, none of its streams is left running.
+running as its own task, owned by a ``StreamSession`` (``proxy/resume.py``) rather than by this socket:
+``chat.stop`` (from any socket of the same user) cancels the task at once, which closes the upstream
+response (generation and billing stop) and saves the partial reply. A socket that drops without a stop
+detaches from its streams, which keep running for the resume grace period; ``chat.attach`` re-attaches
+a socket (after a reload or a reconnect) to a running stream of the same user. None is left running
+after the grace period with nobody attached.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import asyncio
 import hashlib
 import logging
 import traceback
-from collections import Counter
 from typing import Any
 
 from django.conf import settings
@@ -27,8 +29,9 @@ from proxy.client.errors import UpstreamError
 from proxy.dispatch import Handler, scrub_key
 from proxy.frames import parse_start, stream_id
 from proxy.protocol import FrameError
+from proxy.resume import StreamSession, running_for, session_for
 from proxy.stream import INTERNAL_ERROR, StreamRun, read
-from proxy.watch import Broadcast, WatchMixin, streams_group_name
+from proxy.watch import WatchMixin
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +39,6 @@ logger = logging.getLogger(__name__)
 # their sockets in this process (several tabs).
 MAX_STREAMS_PER_SOCKET = 16
 MAX_STREAMS_PER_USER = 32
-# Streams running in this process, per user id.
-RUNNING: Counter[int] = Counter()
 
 
 def upstream_client(api_key: str = "") -> UpstreamClient:
@@ -56,13 +57,10 @@ class ChatConsumer(WatchMixin):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        self.streams: dict[str, asyncio.Task[None]] = {}
+        # The streams this socket is attached to, by stream id (each owned by its StreamSession).
+        self.attached: dict[str, StreamSession] = {}
         self.background: set[asyncio.Task[None]] = set()
-        # Tasks told to stop: each is cancelled at most once, so its closing and saving run undisturbed.
-        self.stopping: set[asyncio.Task[None]] = set()
         self.closed = False
-        # The live-watching fan-out of each running stream, by stream id (proxy/watch.py).
-        self.broadcasts: dict[str, Broadcast] = {}
         self.init_watching()
         if user is None or not user.is_authenticated:
             self.closed = True
@@ -77,19 +75,17 @@ class ChatConsumer(WatchMixin):
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
-        tasks = [*self.streams.values(), *self.background]
-        for task in tasks:
-            self.cancel(task)
-        # Wait, so that each stopped stream is closed upstream and saved before the consumer goes away.
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.leave_groups()
-
-    def cancel(self, task: asyncio.Task[None]) -> None:
-        """Cancel a task once; a second stop while it closes and saves is ignored."""
-        if task not in self.stopping and not task.done():
-            self.stopping.add(task)
-            task.add_done_callback(self.stopping.discard)
+        # Detached, not stopped: each stream runs on for the grace period, for a reload or a reconnect.
+        sessions = list(self.attached.values())
+        self.attached.clear()
+        for session in sessions:
+            session.detach(self)
+        for task in self.background:
             task.cancel()
+        # A stream stopped now (no grace period) is closed upstream and saved before the consumer goes.
+        stopped = [s.task for s in sessions if s.stopping and s.task is not None]
+        await asyncio.gather(*self.background, *stopped, return_exceptions=True)
+        await self.leave_groups()
 
     async def know_access(self) -> None:
         """Read the user's access, and join the groups told when it changes."""
@@ -113,109 +109,93 @@ class ChatConsumer(WatchMixin):
         return {
             "chat.start": self.chat_start,
             "chat.stop": self.chat_stop,
+            "chat.attach": self.chat_attach,
             "models.list": self.models_list,
             "code.render": self.code_render,
             "watch": self.watch,
             "unwatch": self.unwatch,
         }
 
-    # --- a stream's hooks (proxy.stream.StreamHooks) -------------------------------------------
+    def _forget(self, stream: str, session: StreamSession) -> None:
+        if self.attached.get(stream) is session:
+            del self.attached[stream]
 
-    async def send_stream_frame(self, run: StreamRun, frame: dict[str, Any]) -> None:
-        """Send a frame of a running stream to the browser and to the conversation's live watchers."""
-        broadcast = self.broadcasts.get(run.stream)
-        if broadcast is not None:
-            broadcast.send(frame, run.secrets)
-        await self.send_frame(frame, run.secrets)
+    def _room_for(self, stream: str) -> None:
+        if len(self.attached) >= MAX_STREAMS_PER_SOCKET:
+            raise FrameError(
+                "too_many_streams",
+                f"At most {MAX_STREAMS_PER_SOCKET} streams may run at once on one connection; "
+                "stop one or wait for one to end.",
+                stream=stream,
+            )
 
-    async def stream_opened(self, run: StreamRun) -> None:
-        """Learn the conversation's access facts; send this stream's frames to the conversation's live
-        watchers too (none without a layer)."""
-        if run.conversation is not None and self.access.loaded:
+    async def learn_conversation(self, run: StreamRun) -> None:
+        """A stream this socket started opened its run: learn the conversation's access facts."""
+        if run.conversation is not None and self.access.loaded and not self.closed:
             self.access.learn(run.conversation)
             await self.hold_groups({access_group("conversation", run.conversation.pk)})
-        if self.channel_layer is None or run.conversation_id is None or run.run_id is None:
-            return
-        conversation = run.conversation_id
-        broadcast = Broadcast(
-            self.channel_layer,
-            conversation=conversation,
-            run=run.run_id,
-            model=run.start.model,
-            started_by=self.scope["user"].get_username(),
-            origin=self.channel_name,
-            record=run.record,
-        )
-        self.broadcasts[run.stream] = broadcast
-        if conversation not in self.live:
-            # Before the first frame: a watcher joining from now on gets a snapshot or every frame.
-            await self.channel_layer.group_add(streams_group_name(conversation), self.channel_name)
-        self.live.setdefault(conversation, set()).add(broadcast)
-
-    async def stream_closed(self, run: StreamRun) -> None:
-        """Let the watchers' last frames go out, then forget the stream."""
-        broadcast = self.broadcasts.pop(run.stream, None)
-        if broadcast is None:
-            return
-        streams = self.live.get(broadcast.conversation)
-        if streams is not None:
-            streams.discard(broadcast)
-            if not streams:
-                del self.live[broadcast.conversation]
-                group = streams_group_name(broadcast.conversation)
-                await self.channel_layer.group_discard(group, self.channel_name)
-        await broadcast.aclose()
 
     # --- handlers ---------------------------------------------------------------------------------
 
     async def chat_start(self, content: dict[str, Any]) -> None:
         """Validate, then run the stream as its own task (never awaited here)."""
         start = parse_start(content)
-        if start.stream in self.streams:
+        user = self.scope["user"]
+        if start.stream in self.attached or session_for(user.pk, start.stream) is not None:
             raise FrameError(
                 "duplicate_stream", f"Stream {start.stream!r} is already running.", stream=start.stream
             )
-        if len(self.streams) >= MAX_STREAMS_PER_SOCKET:
-            raise FrameError(
-                "too_many_streams",
-                f"At most {MAX_STREAMS_PER_SOCKET} streams may run at once on one connection; "
-                "stop one or wait for one to end.",
-                stream=start.stream,
-            )
-        user = self.scope["user"]
-        if RUNNING[user.pk] >= MAX_STREAMS_PER_USER:
+        self._room_for(start.stream)
+        if running_for(user.pk) >= MAX_STREAMS_PER_USER:
             raise FrameError(
                 "too_many_streams",
                 f"You have {MAX_STREAMS_PER_USER} streams running already (in all your tabs); "
                 "stop one or wait for one to end.",
                 stream=start.stream,
             )
+        session = StreamSession(
+            user_id=user.pk,
+            started_by=user.get_username(),
+            layer=self.channel_layer,
+            opened=self.learn_conversation,
+        )
         run = StreamRun(
             start,
             user=user,
             workspace_id=self.scope["session"].get("workspace_id"),
-            hooks=self,
+            hooks=session,
             client_factory=upstream_client,
             server_key=settings.FIREWORKS_API_KEY,
             access=self.check_access,
         )
-        task = asyncio.create_task(run(), name=f"chat-stream-{start.stream}")
-        self.streams[start.stream] = task
-        RUNNING[user.pk] += 1
-
-        def ended(_: asyncio.Task[None]) -> None:
-            self.streams.pop(start.stream, None)
-            RUNNING[user.pk] -= 1
-            if RUNNING[user.pk] <= 0:
-                del RUNNING[user.pk]
-
-        task.add_done_callback(ended)
+        session.begin(run, self)
+        self.attached[start.stream] = session
+        assert session.task is not None
+        session.task.add_done_callback(lambda _: self._forget(start.stream, session))
 
     async def chat_stop(self, content: dict[str, Any]) -> None:
-        """Cancel the stream's task; a stop for a stream that already ended is ignored (it raced the end)."""
-        task = self.streams.get(stream_id(content))
-        if task is not None:
-            self.cancel(task)
+        """Stop the user's stream, whichever socket started it; a stop for a stream that already ended is
+        ignored (it raced the end)."""
+        session = session_for(self.scope["user"].pk, stream_id(content))
+        if session is not None:
+            session.stop()
+
+    async def chat_attach(self, content: dict[str, Any]) -> None:
+        """Attach this socket to a running stream of the same user: its frames so far, then the rest."""
+        stream = stream_id(content)
+        session = session_for(self.scope["user"].pk, stream)
+        if session is None or session.task is None or session.task.done():
+            raise FrameError(
+                "not_found",
+                "That stream is no longer running: it ended (and was saved) or was never started here.",
+                stream=stream,
+                param="stream",
+            )
+        if stream not in self.attached:
+            self._room_for(stream)
+            self.attached[stream] = session
+            session.task.add_done_callback(lambda _: self._forget(stream, session))
+        await session.attach(self)
 
     async def models_list(self, content: dict[str, Any]) -> None:
         """Reply with the upstream's model list, from the cache unless ``refresh`` is true."""

@@ -11,8 +11,9 @@ from typing import Any
 
 from django.conf import settings
 
-from playground.params import ALL, Mode, ParamError, to_request_fields, validate
+from playground.params import ALL, Mode, ParamError, server_kind, to_request_fields, validate
 from proxy.client.client import prepare_body
+from proxy.client.dialect import ESSENTIAL, REFUSALS, Dialect
 from proxy.client.responses import responses_body
 from proxy.protocol import FrameError
 
@@ -36,6 +37,8 @@ class StartRequest:
     conversation: int | None
     body: dict[str, Any]
     previous_response_id: str | None = None
+    # Fields the user set that this server refused before (remembered), left out of ``body``.
+    dropped: tuple[str, ...] = ()
 
     @property
     def choices(self) -> int:
@@ -101,9 +104,17 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def parse_start(content: dict[str, Any]) -> StartRequest:
-    """Check a ``chat.start`` frame and build the request body; raises FrameError naming what is wrong."""
+def upstream_dialect() -> Dialect:
+    """How to speak to the configured upstream: its kind (from the base URL) and what it refused."""
+    base_url = settings.FIREWORKS_BASE_URL
+    return Dialect(server_kind(base_url), REFUSALS.get(base_url))
+
+
+def parse_start(content: dict[str, Any], *, dialect: Dialect | None = None) -> StartRequest:
+    """Check a ``chat.start`` frame and build the exact request body for the upstream's dialect
+    (``upstream_dialect()`` unless given); raises FrameError naming what is wrong."""
     stream = stream_id(content)
+    dialect = dialect or upstream_dialect()
     mode: Mode = content.get("mode", "chat")
     if mode not in ALL:
         raise FrameError("invalid_frame", "'mode' must be chat, completions or responses.", stream=stream)
@@ -166,6 +177,7 @@ def parse_start(content: dict[str, Any]) -> StartRequest:
         )
     else:
         body = {**body, **to_request_fields(cleaned), **extra}
+    dropped = tuple(k for k in body if k in dialect.refused and k not in ESSENTIAL)
     return StartRequest(
         stream=stream,
         mode=mode,
@@ -176,6 +188,7 @@ def parse_start(content: dict[str, Any]) -> StartRequest:
         params=cleaned,
         extra=extra,
         conversation=conversation,
-        body=prepare_body(body, endpoint=mode),
+        body=prepare_body(body, endpoint=mode, dialect=dialect),
         previous_response_id=previous,
+        dropped=dropped,
     )

@@ -37,6 +37,7 @@ _START_FIELDS = "mode model messages prompt system params extra conversation pre
 INCOMING: dict[str, Frame] = {
     "chat.start": _frame("type stream", _START_FIELDS, "Start a stream (the exact body is built here)."),
     "chat.stop": _frame("type stream", "", "Close the stream's upstream request at once."),
+    "chat.attach": _frame("type stream", "", "Re-attach to a running stream (reload, reconnect)."),
     "models.list": _frame("type", "refresh", "The upstream's model list (cached unless refresh)."),
     "code.render": _frame("type stream", _START_FIELDS, "Code that sends what chat.start would send."),
     "watch": _frame("type conversation", "share comparison", "Watch a conversation's streams live."),
@@ -48,14 +49,19 @@ OUTGOING: dict[str, Frame] = {
     "chat.started": _frame("type stream conversation run", "request " + _WATCHED, "The run is open."),
     "chat.opened": _frame(
         "type stream t status request_id rate_limits prompt_tokens cached_prompt_tokens server_ttft",
-        # Left out for a share-link viewer whose link hides the parameters (proxy/watch.py).
-        "sampling_options requested headers " + _WATCHED,
+        # Left out for a share-link viewer whose link hides the parameters (proxy/watch.py); dropped:
+        # the request fields the server does not accept, left out (proxy/client/dialect.py).
+        "sampling_options requested headers dropped " + _WATCHED,
         "The upstream's response headers arrived.",
     ),
     "chat.delta": _frame(
         "type stream i t choice", "content reasoning tool_calls logprobs " + _WATCHED, "A piece of a choice."
     ),
     "chat.deltas": _frame("type stream items", _WATCHED, "Several deltas from one read, each as chat.delta."),
+    "chat.rethink": _frame(
+        "type stream t choice", _WATCHED, "A lone </think>: the choice's text so far was reasoning."
+    ),
+    "chat.echo": _frame("type stream t choice text", _WATCHED, "Chat with echo: the echoed prompt."),
     "chat.raw": _frame("type stream t choice raw_output", _WATCHED, "A choice's raw_output."),
     "chat.finish": _frame("type stream t choice reason", _WATCHED, "A choice finished."),
     "chat.usage": _frame(
@@ -72,6 +78,11 @@ OUTGOING: dict[str, Frame] = {
         "type stream code message retryable status request_id param",
         "run message_id message_ids timings t " + _WATCHED,
         "A refused frame, or the end of a failed stream (its partial reply saved).",
+    ),
+    "chat.attached": _frame(
+        "type stream conversation run i t frames",
+        "",
+        "A running stream so far, for a socket that (re-)attached: its frames as sent, then the rest follow.",
     ),
     "models.list": _frame("type models cached", "error", "The model list."),
     "code.rendered": _frame("type stream request snippets", "", "The request and its code."),

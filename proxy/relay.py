@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.client.errors import UpstreamProtocolError
-from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
+from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Rethink, Usage
 from proxy.protocol import error_frame
 
 # Response headers the page has no use for (session state of the upstream, not facts about the reply).
@@ -57,6 +57,8 @@ class ChoiceRecord:
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
     raw_output: dict[str, Any] | None = None
+    # Chat with ``echo``: the prompt the upstream sent back first, kept apart from the reply.
+    echo: str | None = None
 
     @property
     def content(self) -> str:
@@ -120,6 +122,8 @@ class ChoiceRecord:
         }
         if self.raw_output is not None:
             out["raw_output"] = self.raw_output
+        if self.echo is not None:
+            out["echo"] = self.echo
         return out
 
 
@@ -159,8 +163,21 @@ class StreamRecord:
     """One stream's state in memory, folded from the upstream's events: the record that is saved,
     snapshotted for live watchers and replayed."""
 
-    def __init__(self, stream: str, *, choices: int = 1, requested: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        stream: str,
+        *,
+        choices: int = 1,
+        requested: dict[str, Any] | None = None,
+        dropped: tuple[str, ...] = (),
+        echo: bool = False,
+    ) -> None:
         self.stream = stream
+        # Request fields the server does not accept, left out: known before (remembered refusals) and
+        # refused by this stream's first request (then sent again without them).
+        self.dropped: list[str] = list(dropped)
+        # Chat with ``echo``: each choice's first content is the prompt echoed, not the reply (``chat.echo``).
+        self.echo = echo
         self.max_choices = max(1, choices)
         self.requested = requested or {}
         self.started = time.monotonic()
@@ -209,6 +226,12 @@ class StreamRecord:
             if not (event.content or event.reasoning or event.tool_calls or event.logprobs):
                 return None  # the role-only first chunk carries nothing to show
             out = self.choice(event.choice)
+            if self.echo and out.echo is None and event.content and not (event.reasoning or event.tool_calls):
+                # The echoed prompt: shown apart, never saved as the reply nor sent back as history.
+                out.echo = event.content
+                self.text += len(event.content)
+                echo = {"type": "chat.echo", **base, "choice": event.choice, "text": event.content}
+                return self._keep(echo)
             if self.deltas >= MAX_DELTAS:
                 raise UpstreamProtocolError(f"The upstream sent more than {MAX_DELTAS} chunks.")
             frame: dict[str, Any] = {"type": "chat.delta", **base, "i": self.deltas, "choice": event.choice}
@@ -238,7 +261,9 @@ class StreamRecord:
             return self._keep(frame)
         if isinstance(event, Opened):
             self.opened = event
+            self.dropped += [name for name in event.dropped if name not in self.dropped]
             headers = {k: v for k, v in event.headers.items() if k.lower() not in HIDDEN_HEADERS}
+            extra = {"dropped": list(self.dropped)} if self.dropped else {}
             return self._keep(
                 {
                     "type": "chat.opened",
@@ -252,8 +277,15 @@ class StreamRecord:
                     "prompt_tokens": event.prompt_tokens,
                     "cached_prompt_tokens": event.cached_prompt_tokens,
                     "server_ttft": event.server_ttft,
+                    **extra,
                 }
             )
+        if isinstance(event, Rethink):
+            # A lone </think>: the choice's text so far was reasoning (proxy/client/chunks.py ThinkSplit).
+            out = self.choice(event.choice)
+            out.reasoning_parts.extend(out.content_parts)
+            out.content_parts = []
+            return self._keep({"type": "chat.rethink", **base, "choice": event.choice})
         if isinstance(event, RawOutput):
             # Kept with the choice's output (the run record) and sent as it came: the prompt as the
             # model saw it, token ids, the completion before tool-call parsing.

@@ -28,6 +28,7 @@ from django.db import connections
 from playground.selectors.workspaces import run_access
 from playground.services import runs
 from proxy.client.client import Endpoint
+from proxy.client.dialect import without
 from proxy.client.errors import UpstreamError
 from proxy.client.events import Event
 from proxy.frames import StartRequest
@@ -140,7 +141,8 @@ class StreamRun:
         # Who may start it and with which key: the socket's knowledge, else a read (run_access).
         self.access = access or read(run_access)
         self.conversation: Any = None
-        self.record = StreamRecord(start.stream, choices=start.choices)
+        echo = start.mode == "chat" and start.body.get("echo") is True
+        self.record = StreamRecord(start.stream, choices=start.choices, dropped=start.dropped, echo=echo)
         self.run_id: int | None = None
         self.conversation_id: int | None = None
         # Every key this stream may use: none may leave in a frame, a log line or the saved run.
@@ -279,6 +281,10 @@ class StreamRun:
             "response_model": done.model if done else None,
             "finish_reasons": record.finish_reasons,
         }
+        if record.opened is not None and record.opened.dropped:
+            # The server refused fields by name and answered the request sent again without them:
+            # the run keeps the body it answered.
+            outcome["request"] = without(self.start.body, record.opened.dropped)
         # One encoding to look: scrubbing string by string only when a key is really there.
         if self.secrets and any(key in json.dumps(outcome, default=str) for key in self.secrets):
             logger.warning("Stream %s: the upstream echoed an API key; it was redacted.", self.stream)

@@ -5,9 +5,10 @@ Every stream with a conversation sends each frame it sends its own browser to th
 frame is encoded once per stream frame (never per viewer) and handed to a queue: one task per stream
 does the ``group_send`` calls in order, so the relay loop never waits on the channel layer (Redis).
 
-A socket that sends ``watch`` joins the group, then asks it for snapshots (``snapshot.request``): each
-consumer running a stream on that conversation answers, through the same queue as the stream's frames,
-with the text so far and the last chunk index ``i``. The page ignores deltas with ``i`` at or below it,
+A socket that sends ``watch`` joins the group, then asks for snapshots (``snapshot.request``): on each
+process, the ``SnapshotDesk`` of the conversation answers for every stream running there on it (whether
+or not a socket is attached to it: ``proxy/resume.py``), through the same queue as the stream's frames,
+with the frames so far and the last chunk index ``i``. The page ignores deltas with ``i`` at or below it,
 so a watcher who joins mid-stream gets everything once.
 """
 
@@ -108,7 +109,7 @@ class Broadcast:
         run: int,
         model: str,
         started_by: str,
-        origin: str,
+        origins: tuple[str, ...],
         record: StreamRecord,
     ) -> None:
         self.layer = layer
@@ -117,10 +118,11 @@ class Broadcast:
         self.group = group_name(conversation)
         self.run = run
         self.started_by = started_by
-        self.origin = origin
+        # The channels of the sockets attached to the stream: they get its frames directly, not watched.
+        self.origins = origins
         self.record = record
         self.secrets: tuple[str, ...] = ()
-        self.queue: asyncio.Queue[tuple[str | None, str, str, str | None]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[str | None, str, str, str | None, tuple[str, ...]]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.broken = False
 
@@ -180,20 +182,20 @@ class Broadcast:
         }
 
     def _queue(self, reply_to: str | None, kind: str, text: str, to: str | None) -> None:
-        self.queue.put_nowait((reply_to, kind, text, to))
+        self.queue.put_nowait((reply_to, kind, text, to, self.origins))
         if self.task is None:
             self.task = asyncio.create_task(self._drain(), name=f"watch-{self.record.stream}")
 
     async def _drain(self) -> None:
         while True:
-            reply_to, kind, text, to = await self.queue.get()
+            reply_to, kind, text, to, origins = await self.queue.get()
             if not text:
                 return
             message = {
                 "type": "watch.frame",
                 "text": text,
                 "kind": kind,
-                "origin": self.origin,
+                "origin": list(origins),
                 "conversation": self.conversation,
                 "to": to,
             }
@@ -211,7 +213,7 @@ class Broadcast:
         """Send what is queued (the final frame included), then stop the task."""
         if self.task is None:
             return
-        self.queue.put_nowait((None, "", "", None))
+        self.queue.put_nowait((None, "", "", None, ()))
         try:
             await asyncio.wait_for(asyncio.shield(self.task), CLOSE_WAIT)
         except TimeoutError:
@@ -299,6 +301,70 @@ def hub_for(layer: Any, group: str) -> Hub:
     return hub
 
 
+class SnapshotDesk:
+    """This process's member of a conversation's streams group: it answers a new watcher's snapshot
+    request for every stream running here on the conversation, whichever socket (if any) is attached to
+    the stream (``proxy/resume.py``); a socket attached to a stream gets no snapshot of it as a watcher."""
+
+    def __init__(self, layer: Any, group: str) -> None:
+        self.layer = layer
+        self.group = group
+        self.broadcasts: set[Broadcast] = set()
+        self.channel = ""
+        self.task: asyncio.Task[None] | None = None
+        self.lock = asyncio.Lock()
+
+    async def add(self, broadcast: Broadcast) -> None:
+        """Answer for this stream from now on; the first one makes the desk join the group."""
+        async with self.lock:
+            if self.task is None:
+                DESKS.setdefault((asyncio.get_running_loop(), self.group), self)
+                self.channel = await self.layer.new_channel()
+                await self.layer.group_add(self.group, self.channel)
+                self.task = asyncio.create_task(self.run(), name=f"desk-{self.group}")
+            self.broadcasts.add(broadcast)
+
+    async def remove(self, broadcast: Broadcast) -> None:
+        """Stop answering for the stream; the last one out makes the desk leave the group."""
+        async with self.lock:
+            self.broadcasts.discard(broadcast)
+            if self.broadcasts or self.task is None:
+                return
+            key = (asyncio.get_running_loop(), self.group)
+            if DESKS.get(key) is self:
+                del DESKS[key]
+            task, self.task = self.task, None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await self.layer.group_discard(self.group, self.channel)
+
+    async def run(self) -> None:
+        """Answer each snapshot request with every stream's snapshot, in the stream's own queue."""
+        while True:
+            message = await self.layer.receive(self.channel)
+            if message.get("type") != "snapshot.request":
+                continue
+            reply_to, to = message.get("reply_to"), message.get("to")
+            if not isinstance(reply_to, str) or not isinstance(to, str):
+                continue
+            for broadcast in list(self.broadcasts):
+                if to not in broadcast.origins:
+                    broadcast.answer(reply_to, to)
+
+
+# This process's snapshot desks, by event loop and group.
+DESKS: dict[tuple[asyncio.AbstractEventLoop, str], SnapshotDesk] = {}
+
+
+def desk_for(layer: Any, group: str) -> SnapshotDesk:
+    """The snapshot desk of this streams group in this process (made on first use)."""
+    key = (asyncio.get_running_loop(), group)
+    desk = DESKS.get(key)
+    if desk is None:
+        desk = DESKS[key] = SnapshotDesk(layer, group)
+    return desk
+
+
 class WatchMixin(FrameConsumer):
     """``watch`` / ``unwatch`` frames and the channel-layer handlers of live watching, for a consumer."""
 
@@ -308,13 +374,11 @@ class WatchMixin(FrameConsumer):
     watched: set[int]
     # Conversations watched through a share link that hides the parameters.
     restricted: set[int]
-    live: dict[int, set[Broadcast]]
 
     def init_watching(self) -> None:
         """Start with no conversation watched and no stream running."""
         self.watched = set()
         self.restricted = set()
-        self.live = {}
         # What each watch was allowed with, to check it again when access changes.
         self.watch_access: dict[int, tuple[str | None, int | None, Access]] = {}
         self.access_groups: Counter[str] = Counter()
@@ -459,25 +523,17 @@ class WatchMixin(FrameConsumer):
         """
         if message.get("type") == "watch.frame":
             await self.watch_frame(message)
-        elif message.get("type") == "snapshot.request":
-            await self.snapshot_request(message)
         else:
             await super().dispatch(message)
 
     async def watch_frame(self, event: dict[str, Any]) -> None:
         """A frame of a watched stream (from the hub): to the browser as it is, unless it started it."""
-        if event.get("origin") == self.channel_name:
-            return
+        if self.channel_name in (event.get("origin") or ()):
+            return  # a socket attached to the stream gets its frames directly
         text = event["text"]
         if event.get("conversation") in self.restricted and event.get("kind") in PARAMETER_FRAMES:
             text = _without_parameters(text)
         await self.send_text(text)
-
-    async def snapshot_request(self, event: dict[str, Any]) -> None:
-        """A new watcher asks for what its conversation's streams running here have sent so far."""
-        for broadcast in self.live.get(event.get("conversation"), ()):  # type: ignore[arg-type]
-            if event.get("to") != self.channel_name:
-                broadcast.answer(event["reply_to"], event["to"])
 
 
 class WatchConsumer(WatchMixin):

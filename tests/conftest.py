@@ -11,10 +11,12 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from playground.vendor import ensure_node_modules
 from proxy import protocol
 from proxy.client.client import close_shared_clients
 from proxy.dispatch import FrameConsumer
 from tests.emulator_fixture import emulator, emulator_server  # noqa: F401  (fixtures)
+from tests.strict_server import strict_server  # noqa: F401  (fixture)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,6 +25,7 @@ def pytest_configure(config: pytest.Config) -> None:
     whitenoise warns (an error here) when STATIC_ROOT is missing, and ``{% static %}`` with the
     manifest storage needs the manifest: on a clean checkout neither exists yet.
     """
+    ensure_node_modules()  # the front-end libraries collectstatic serves (npm ci, once)
     root = Path(tempfile.mkdtemp(prefix="playground-static-"))
     config.stash[STATIC_ROOT_KEY] = root
     settings.STATIC_ROOT = root

@@ -94,6 +94,7 @@ def comparison_rights(comparison: Comparison, *, user: Any) -> dict[str, bool]:
         "can_share": can(role, "share", facts),
         "can_set_visibility": can(role, "set_visibility", facts),
         "can_delete": can(role, "delete", facts),
+        "can_rename": can(role, "edit", facts),
     }
 
 

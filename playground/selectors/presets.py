@@ -73,6 +73,8 @@ def preset_rights(
         "edit": can(role_name, "edit", facts),
         "delete": can(role_name, "delete", facts),
         "move": move,
+        # A default is personal: only your own presets, also those you put in a library.
+        "default": mine and can(role_name, "edit", facts),
     }
 
 
@@ -93,12 +95,20 @@ def preset_list_with_rights(*, user: Any, current_workspace_id: int | None) -> l
     for preset in presets:
         preset.rights = preset_rights(preset, user=user, role=preset.member_role, current_role=current_role)
         preset.in_current = preset.scope == Scope.PERSONAL or preset.workspace_id == current_workspace_id
+        preset.my_default = preset_is_default_for(preset, user=user)
     return presets
 
 
+def preset_is_default_for(preset: Preset, *, user: Any) -> bool:
+    """Whether new conversations of ``user`` start from this preset: a default is its owner's alone, also
+    once the preset is in a workspace's library (the other members see no default mark)."""
+    return bool(preset.is_default and preset.owner_id == getattr(user, "pk", None))
+
+
 def preset_default_for_user(*, user: Any) -> Preset | None:
-    """The preset the user's new conversations start from, if one is marked."""
-    return preset_list_for_user(user=user).filter(is_default=True).first()
+    """The preset the user's new conversations start from, if one is marked (their own, never a
+    teammate's default in a shared library)."""
+    return preset_list_for_user(user=user).filter(is_default=True, owner=user).first()
 
 
 def preset_data(preset: Preset) -> dict[str, Any]:
@@ -106,11 +116,13 @@ def preset_data(preset: Preset) -> dict[str, Any]:
     return {field: getattr(preset, field) for field in PRESET_FIELDS}
 
 
-def preset_api_data(preset: Preset) -> dict[str, Any]:
-    """A preset as the playground page uses it: the exported fields plus its id and last change."""
+def preset_api_data(preset: Preset, *, user: Any) -> dict[str, Any]:
+    """A preset as the playground page uses it: the exported fields plus its id and last change;
+    ``is_default`` says whether it is ``user``'s default (``preset_is_default_for``)."""
     data = {
         "id": preset.pk,
         **preset_data(preset),
+        "is_default": preset_is_default_for(preset, user=user),
         "scope": preset.scope,
         "workspace": preset.workspace_id,
         "updated_at": preset.updated_at.isoformat(),
@@ -129,7 +141,7 @@ def preset_export(*, user: Any, preset_ids: list[int] | None = None) -> dict[str
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
-        "presets": [preset_data(p) for p in presets],
+        "presets": [{**preset_data(p), "is_default": preset_is_default_for(p, user=user)} for p in presets],
     }
 
 

@@ -22,6 +22,7 @@ from playground.services.runs import title_from_messages
 
 MAX_COLUMNS = 12
 LABEL_LENGTH = 120
+TITLE_LENGTH = 200
 
 
 class ComparisonError(ValueError):
@@ -49,6 +50,11 @@ def _clean_column(index: int, column: Any, runs: dict[int, int]) -> dict[str, An
         raise ComparisonError(f"{where}.params.{exc.param}", exc.message) from None
     label = column.get("label")
     preset = column.get("preset")
+    system = column.get("system")
+    if system is not None and not isinstance(system, str):
+        raise ComparisonError(
+            f"{where}.system", f"{where}.system must be a string (the column's system prompt)."
+        )
     return {
         "label": label[:LABEL_LENGTH] if isinstance(label, str) else "",
         "model": model,
@@ -56,6 +62,8 @@ def _clean_column(index: int, column: Any, runs: dict[int, int]) -> dict[str, An
         "preset": preset if isinstance(preset, int) and not isinstance(preset, bool) else None,
         "run": run,
         "conversation": runs[run],
+        # A preset's column keeps the preset's system prompt (None: the comparison's), to run again as it ran.
+        "system": system,
     }
 
 
@@ -133,6 +141,21 @@ def comparison_update_runs(*, user: Any, comparison_id: int, columns: Any) -> Co
         updated.append({**old, **cleaned, "label": cleaned["label"] or old.get("label", "")})
     comparison.columns = updated
     comparison.save(update_fields=["columns"])
+    return comparison
+
+
+@transaction.atomic
+def comparison_rename(*, user: Any, comparison_id: int, title: str) -> Comparison:
+    """Give a saved comparison a title (the "edit" right: editors and owners who see it); "" clears it
+    (it is then called "Comparison <id>"). Raises ComparisonError for a title over 200 characters."""
+    comparison = comparison_get_for_user(
+        user=user, comparison_id=comparison_id, action="edit", for_update=True
+    )
+    title = " ".join(str(title).split())
+    if len(title) > TITLE_LENGTH:
+        raise ComparisonError("title", f"A title is at most {TITLE_LENGTH} characters.")
+    comparison.title = title
+    comparison.save(update_fields=["title"])
     return comparison
 
 

@@ -21,6 +21,7 @@ NAME_LENGTH = Preset._meta.get_field("name").max_length or 120
 MODEL_LENGTH = Preset._meta.get_field("model").max_length or 300
 # Body fields the playground fills from the preset itself: extra must not override them.
 RESERVED_EXTRA = frozenset({"model", "messages", "prompt", "stream"})
+NOT_YOUR_DEFAULT = "Only your own presets can be your default: copy this one to My presets first."
 
 
 class PresetError(ValueError):
@@ -86,7 +87,11 @@ def _check_name_free(*, owner: Any, name: str, exclude: int | None = None) -> No
         raise PresetError("name", f"You already have a preset named {name!r}.")
 
 
-def _make_default(preset: Preset) -> None:
+def _make_default(preset: Preset, *, user: Any = None) -> None:
+    # A default is personal: only your own preset (personal or one you put in a library) can be yours,
+    # and it never becomes another member's default (selectors.presets reads it for its owner only).
+    if user is not None and preset.owner_id != user.pk:
+        raise PermissionDenied(NOT_YOUR_DEFAULT)
     # Lock the owner's presets so that two requests cannot both leave a default behind.
     others = Preset.objects.select_for_update().filter(owner_id=preset.owner_id, is_default=True)
     others.exclude(pk=preset.pk).update(is_default=False)
@@ -130,8 +135,9 @@ def preset_create(
 
 
 @transaction.atomic
-def preset_update(*, preset: Preset, data: dict[str, Any]) -> Preset:
-    """Change some of a preset's fields (rename with ``{"name": ...}``), checked like a new one."""
+def preset_update(*, preset: Preset, data: dict[str, Any], user: Any) -> Preset:
+    """Change some of a preset's fields (rename with ``{"name": ...}``), checked like a new one; ``user``
+    is who changes it (only its owner may make it their default)."""
     unknown = set(data) - set(PRESET_FIELDS)
     if unknown:
         raise PresetError(sorted(unknown)[0], f"Unknown preset field {sorted(unknown)[0]!r}.")
@@ -144,7 +150,7 @@ def preset_update(*, preset: Preset, data: dict[str, Any]) -> Preset:
         setattr(preset, field, value)
     if "is_default" in data:
         if data["is_default"]:
-            _make_default(preset)
+            _make_default(preset, user=user)
         else:
             preset.is_default = False
     preset.save()
@@ -181,10 +187,13 @@ def preset_move(*, user: Any, preset: Preset, scope: str, workspace_id: int | No
 
 
 @transaction.atomic
-def preset_set_default(*, preset: Preset, is_default: bool = True) -> Preset:
-    """Make ``preset`` the default for its owner's new conversations (or stop it being the default)."""
+def preset_set_default(*, preset: Preset, user: Any, is_default: bool = True) -> Preset:
+    """Make ``preset`` the default for its owner's new conversations (or stop it being the default);
+    ``user`` must be its owner: a default is personal, also for a preset in a workspace's library."""
+    if preset.owner_id != user.pk:
+        raise PermissionDenied(NOT_YOUR_DEFAULT)
     if is_default:
-        _make_default(preset)
+        _make_default(preset, user=user)
     else:
         preset.is_default = False
     preset.save(update_fields=["is_default", "updated_at"])

@@ -151,8 +151,13 @@ def run_finish(
     error: dict[str, Any] | None,
     response_model: str | None,
     finish_reasons: dict[Any, Any],
+    request: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Save the end of a run and the reply (choice 0, partial for stopped and error) as a message."""
+    """Save the end of a run and the reply (choice 0, partial for stopped and error) as a message.
+
+    ``request``: the body the server answered, when it differs from the one the run opened with (a
+    field it refused by name was dropped and the request sent again).
+    """
     # Only the run row is locked: PostgreSQL refuses FOR UPDATE on the nullable side of an outer join.
     run = Run.objects.select_for_update(of=("self",)).select_related("conversation", "follows").get(pk=run_id)
     conversation = run.conversation
@@ -195,7 +200,11 @@ def run_finish(
     run.finish_reasons = {str(k): v for k, v in finish_reasons.items()}
     run.finished_at = timezone.now()
     # Only what the stream changed: the request (often the longest field) is not encoded and written again.
-    run.save(update_fields=FINISHED_FIELDS)
+    fields_changed = list(FINISHED_FIELDS)
+    if request is not None:
+        run.request = request
+        fields_changed.append("request")
+    run.save(update_fields=fields_changed)
     fields = ["updated_at"]
     if message is not None:
         conversation.current_leaf = message

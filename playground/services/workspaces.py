@@ -22,6 +22,10 @@ from playground.services.access import access_changed
 
 NAME_LENGTH = 120
 API_KEY_LENGTH = 500
+PERSONAL_NO_INVITATIONS = (
+    "A personal workspace is yours alone and takes no invitations: "
+    "create a team workspace to work with others."
+)
 
 
 class InvitationGone(PermissionDenied):
@@ -75,8 +79,13 @@ def workspace_update(
 def invitation_create(
     *, user: Any, workspace_id: int, role: str, expires_in: timedelta | None = None
 ) -> Invitation:
-    """An invitation link for the workspace (owners only); anyone signed in who opens it joins as ``role``."""
-    workspace_get_for_user(user=user, workspace_id=workspace_id, action="manage_members")
+    """An invitation link for the workspace (owners only); anyone signed in who opens it joins as ``role``.
+
+    A personal workspace takes no invitations: it has nobody to share with (make a team instead).
+    """
+    workspace, _ = workspace_get_for_user(user=user, workspace_id=workspace_id, action="manage_members")
+    if workspace.personal_for_id is not None:
+        raise ValidationError(PERSONAL_NO_INVITATIONS)
     if role not in Role.values:
         raise ValidationError(f"role must be one of {', '.join(Role.values)}.")
     return Invitation.objects.create(
@@ -105,10 +114,12 @@ def invitation_accept(*, user: Any, token: str) -> Membership:
 
     Raises Invitation.DoesNotExist for an unknown token and InvitationGone when expired or revoked.
     """
-    invitation = Invitation.objects.select_for_update().get(token=token)
+    invitation = Invitation.objects.select_for_update().select_related("workspace").get(token=token)
     state = invitation_state(invitation)
     if state != "active":
         raise InvitationGone(state)
+    if invitation.workspace.personal_for_id is not None:  # one made before personal workspaces refused them
+        raise ValidationError(PERSONAL_NO_INVITATIONS)
     membership, created = Membership.objects.get_or_create(
         workspace_id=invitation.workspace_id, user=user, defaults={"role": invitation.role}
     )

@@ -12,26 +12,31 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.current import current_workspace_id
-from playground.models import Comparison, Run
-from playground.params import registry_json
+from playground.forms.conversations import RenameForm
+from playground.models import Comparison, Membership, Run
+from playground.params import registry_json, server_kind
 from playground.selectors.comparisons import (
     comparison_get_for_user,
     comparison_list_for_user,
     comparison_page_data,
+    comparison_rights,
     run_replay_for_user,
 )
 from playground.services.comparisons import (
     ComparisonError,
     comparison_create,
     comparison_delete,
+    comparison_rename,
     comparison_update_runs,
 )
 from playground.views.playground import WEBSOCKET_PATH
@@ -40,7 +45,7 @@ from playground.views.playground import WEBSOCKET_PATH
 def _config(request: HttpRequest, **more: Any) -> dict[str, Any]:
     return {
         "default_model": settings.PLAYGROUND_DEFAULT_MODEL,
-        "emulator": settings.PLAYGROUND_EMULATOR,
+        "emulator": server_kind(settings.FIREWORKS_BASE_URL) == "emulator",
         "ws_path": WEBSOCKET_PATH,
         **more,
     }
@@ -68,10 +73,49 @@ def compare_page(request: HttpRequest, comparison_id: int | None = None) -> Http
 @require_GET
 def comparison_list(request: HttpRequest) -> HttpResponse:
     """The saved comparisons of the current workspace the user may see, newest first."""
-    comparisons = comparison_list_for_user(
-        user=request.user, workspace_id=current_workspace_id(request)
-    ).select_related("owner")[:200]
+    role = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=request.user).values("role")
+    comparisons = list(
+        comparison_list_for_user(user=request.user, workspace_id=current_workspace_id(request))
+        .select_related("owner")
+        .annotate(member_role=Subquery(role[:1]))[:200]
+    )
+    for comparison in comparisons:
+        comparison.rights = comparison_rights(comparison, user=request.user)
     return render(request, "playground/comparisons.html", {"comparisons": comparisons})
+
+
+@login_required
+@require_POST
+def comparison_rename_view(request: HttpRequest, comparison_id: int) -> HttpResponse:
+    """Rename a saved comparison from the list (editors and owners who see it)."""
+    form = RenameForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ComparisonError("title", "A title needs 1 to 200 characters.")
+        comparison = comparison_rename(
+            user=request.user, comparison_id=comparison_id, title=form.cleaned_data["title"]
+        )
+    except Comparison.DoesNotExist:
+        raise Http404("No such comparison.") from None
+    except ComparisonError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Renamed to “{comparison}”.")
+    return redirect("comparison_list")
+
+
+@login_required
+@require_POST
+def comparison_delete_view(request: HttpRequest, comparison_id: int) -> HttpResponse:
+    """Delete a saved comparison from the list (its author or a workspace owner); the runs stay."""
+    try:
+        comparison = comparison_get_for_user(user=request.user, comparison_id=comparison_id, action="delete")
+    except Comparison.DoesNotExist:
+        raise Http404("No such comparison.") from None
+    name = str(comparison)
+    comparison_delete(comparison=comparison)
+    messages.success(request, f"Deleted “{name}”. Its columns' conversations and runs are kept.")
+    return redirect("comparison_list")
 
 
 @login_required

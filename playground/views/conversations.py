@@ -24,9 +24,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
-from playground.current import current_workspace_id
+from playground.current import current_membership, current_workspace_id
 from playground.forms.conversations import ConversationFilterForm, ImportForm, MessageForm, RenameForm
 from playground.models import Conversation, Message, Run
+from playground.permissions import can
 from playground.selectors import conversations as selectors
 from playground.selectors import runs
 from playground.services import conversations, transfer
@@ -67,7 +68,12 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(rows, PAGE_SIZE).get_page(filters.get("page") or 1)
     now = timezone.now()
+    # The list shows the current workspace: the user's role there decides what each row offers.
+    membership = current_membership(request)
+    role = membership.role if membership else None
     for row in page.object_list:
+        row.rights = selectors.conversation_rights(row, user=request.user, role=role, current_role=role)
+        row.rights["can_delete"] = can(role, "delete", selectors.conversation_facts(row, user=request.user))
         row.ago = (
             "just now" if now - row.updated_at < timedelta(minutes=1) else f"{timesince(row.updated_at)} ago"
         )
@@ -82,6 +88,8 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         "filters": urlencode(keep),
         "filtered": bool(keep),
         "import_form": ImportForm(),
+        "can_create": can(role, "create"),
+        "role": role,
     }
     return render(request, "playground/conversations.html", context)
 
@@ -219,6 +227,9 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     chart = {
         "frames": runs.run_frames(timeline=run.timeline, run_id=run.pk, message_id=run.message_id),
         "timings": run.timings,
+        # The reply panel renders chat replies as Markdown and checks a JSON reply against its schema.
+        "endpoint": run.endpoint,
+        "response_format": run.request.get("response_format") if isinstance(run.request, dict) else None,
     }
     context = {
         "run": run,

@@ -14,7 +14,7 @@ from playground import throttle
 from playground.current import current_membership
 from playground.forms.accounts import SignupForm
 from playground.models import Conversation
-from playground.params import registry_json
+from playground.params import registry_json, server_json, server_kind
 from playground.permissions import can
 from playground.selectors.conversations import conversation_page_data
 
@@ -27,7 +27,9 @@ def playground(request: HttpRequest, conversation_id: int | None = None) -> Http
     """Render the playground page (at ``/c/<id>/`` with that saved conversation); config goes as JSON."""
     config: dict[str, Any] = {
         "default_model": settings.PLAYGROUND_DEFAULT_MODEL,
-        "emulator": settings.PLAYGROUND_EMULATOR,
+        # Which kind of server answers, from the base URL (playground/params.py server_kind).
+        "server": server_json(settings.FIREWORKS_BASE_URL),
+        "emulator": server_kind(settings.FIREWORKS_BASE_URL) == "emulator",
         "ws_path": WEBSOCKET_PATH,
         "username": request.user.get_username(),
     }

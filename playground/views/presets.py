@@ -104,7 +104,8 @@ def api_presets(request: HttpRequest) -> JsonResponse:
     library = _library(request)
     if request.method == "GET":
         presets = preset_list_with_rights(user=request.user, current_workspace_id=library["id"])
-        return JsonResponse({"presets": [preset_api_data(p) for p in presets], "workspace": library})
+        listed = [preset_api_data(p, user=request.user) for p in presets]
+        return JsonResponse({"presets": listed, "workspace": library})
     data = _json_body(request)
     if data is None:
         return _error("body", "The request body must be a JSON object.")
@@ -118,7 +119,7 @@ def api_presets(request: HttpRequest) -> JsonResponse:
     except PermissionDenied:
         role = library["role"]
         return _error("scope", f"As a {role} in {library['name']} you cannot add to its library.", 403)
-    return JsonResponse({"preset": preset_api_data(preset)}, status=201)
+    return JsonResponse({"preset": preset_api_data(preset, user=request.user)}, status=201)
 
 
 @login_required
@@ -129,7 +130,7 @@ def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
     action = {"GET": "view", "DELETE": "delete"}.get(request.method or "", "edit")
     preset = _get_or_404(request, preset_id, action)
     if request.method == "GET":
-        return JsonResponse({"preset": preset_api_data(preset)})
+        return JsonResponse({"preset": preset_api_data(preset, user=request.user)})
     if request.method == "DELETE":
         preset_delete(preset=preset)
         return JsonResponse({"deleted": preset_id})
@@ -144,7 +145,7 @@ def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
     try:
         with transaction.atomic():
             if changes:
-                preset = preset_update(preset=preset, data=changes)
+                preset = preset_update(preset=preset, data=changes, user=request.user)
             if "scope" in data:
                 preset = preset_move(
                     user=request.user,
@@ -155,8 +156,8 @@ def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
     except PresetError as exc:
         return _error(exc.field, exc.message)
     except PermissionDenied as exc:
-        return _error("scope", str(exc), 403)
-    return JsonResponse({"preset": preset_api_data(preset)})
+        return _error("scope" if "scope" in data else "is_default", str(exc), 403)
+    return JsonResponse({"preset": preset_api_data(preset, user=request.user)})
 
 
 # --- The presets page -----------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def preset_rename(request: HttpRequest, preset_id: int) -> HttpResponse:
         return redirect("presets")
     old = preset.name
     try:
-        preset_update(preset=preset, data={"name": form.cleaned_data["name"]})
+        preset_update(preset=preset, data={"name": form.cleaned_data["name"]}, user=request.user)
     except PresetError as exc:
         messages.error(request, exc.message)
     else:
@@ -221,7 +222,9 @@ def preset_default(request: HttpRequest, preset_id: int) -> HttpResponse:
     preset = _get_or_404(request, preset_id, "edit")
     form = DefaultForm(request.POST)
     form.is_valid()  # a missing box means "not the default"
-    preset_set_default(preset=preset, is_default=form.cleaned_data.get("is_default", False))
+    preset_set_default(
+        preset=preset, user=request.user, is_default=form.cleaned_data.get("is_default", False)
+    )
     if preset.is_default:
         messages.success(request, f"New conversations start from {preset.name!r}.")
     else:

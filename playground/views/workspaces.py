@@ -181,6 +181,8 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     except Invitation.DoesNotExist:
         raise Http404("No such invitation.") from None
     state = invitation_state(invitation)
+    if state == "active" and invitation.workspace.personal_for_id is not None:
+        state = "personal"  # made before personal workspaces refused invitations: it admits nobody
     if state != "active":
         return render(request, "playground/gone.html", {"what": "invitation", "reason": state}, status=410)
     if request.method == "POST":

@@ -156,6 +156,8 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
             "FIREWORKS_API_KEY": "",
             "PLAYGROUND_EMULATOR": "1",
             "DJANGO_LOG_LEVEL": "WARNING",
+            # One user reuses stream ids from phase to phase: a socket's streams end with it, as measured.
+            "PLAYGROUND_RESUME_GRACE_SECONDS": "0",
         }
         manage = [sys.executable, str(MANAGE_PY)]
         subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True)

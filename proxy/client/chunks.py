@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Usage
+from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Rethink, Usage
 
 
 def _to_int(value: str | None) -> int | None:
@@ -34,8 +34,8 @@ def _to_float(value: str | None) -> float | None:
         return None
 
 
-def opened_from(status: int, raw_headers: Mapping[str, str]) -> Opened:
-    """The Opened event from a 2xx response's status and headers."""
+def opened_from(status: int, raw_headers: Mapping[str, str], *, dropped: tuple[str, ...] = ()) -> Opened:
+    """The Opened event from a 2xx response's status and headers (``dropped``: fields left out)."""
     headers = {k.lower(): v for k, v in raw_headers.items()}
     sampling: dict[str, Any] | None = None
     raw = headers.get("fireworks-sampling-options")
@@ -54,6 +54,7 @@ def opened_from(status: int, raw_headers: Mapping[str, str]) -> Opened:
         prompt_tokens=_to_int(headers.get("fireworks-prompt-tokens")),
         cached_prompt_tokens=_to_int(headers.get("fireworks-cached-prompt-tokens")),
         server_ttft=_to_float(headers.get("fireworks-server-time-to-first-token")),
+        dropped=dropped,
     )
 
 
@@ -94,26 +95,131 @@ def delta_from(index: int, part: dict[str, Any], choice: dict[str, Any]) -> Delt
         logprobs=logprobs if isinstance(logprobs, dict) and logprobs else None,
         role=part.get("role") if isinstance(part.get("role"), str) else None,
     )
-    if (
+    return delta if _says_something(delta) else None
+
+
+def _says_something(delta: Delta) -> bool:
+    # Not e.g. the role-only first chunk, or the empty delta next to finish_reason.
+    return not (
         delta.content is None
         and delta.reasoning is None
         and delta.tool_calls is None
         and delta.logprobs is None
-    ):
-        return None  # e.g. the role-only first chunk, or the empty delta next to finish_reason
-    return delta
+    )
+
+
+OPEN, CLOSE = "<think>", "</think>"
+
+
+def _partial(text: str, tag: str) -> int:
+    """How many characters at the end of ``text`` may be the start of ``tag`` (kept for the next piece)."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
+class ThinkSplit:
+    """The one place reasoning written into a choice's text is split out of it, so every view agrees.
+
+    ``<think>…</think>`` inline in the content is reasoning. A lone ``</think>`` (the template opened
+    ``<think>`` in the prompt, so the stream carries the reasoning, the closing tag, then the answer)
+    makes everything before it reasoning: the text already sent as content is moved by a ``Rethink``.
+    A tail that may be the start of a tag waits for the next piece (or the end of the choice).
+    """
+
+    __slots__ = ("held", "inside", "said", "tagged", "trim")
+
+    def __init__(self) -> None:
+        self.held = ""
+        self.inside = False  # between <think> and </think>
+        self.tagged = False  # a tag was seen: a later </think> is no longer lone
+        self.said = False  # content was sent (before any tag)
+        self.trim = False  # the answer after a closing tag starts without its blank lines
+
+    def feed(self, text: str, *, final: bool = False) -> tuple[bool, str, str]:
+        """(rethink, reasoning, content) for the next piece of the choice's text."""
+        text, self.held = self.held + text, ""
+        rethink, reasoning, content = False, "", ""
+        while text:
+            if self.inside:
+                end = text.find(CLOSE)
+                if end == -1:
+                    keep = 0 if final else _partial(text, CLOSE)
+                    reasoning += text[: len(text) - keep]
+                    self.held = text[len(text) - keep :]
+                    break
+                reasoning += text[:end]
+                text, self.inside, self.trim = text[end + len(CLOSE) :], False, True
+                continue
+            start = text.find(OPEN)
+            lone = -1 if self.tagged else text.find(CLOSE)
+            if lone != -1 and (start == -1 or lone < start):
+                # Everything before a lone closing tag was reasoning, including what was sent as text.
+                rethink = rethink or self.said
+                reasoning += content + text[:lone]
+                content, self.said, self.tagged, self.trim = "", False, True, True
+                text = text[lone + len(CLOSE) :]
+                continue
+            if start != -1:
+                before = text[:start]
+                if self.said or content or before.strip():
+                    content += before
+                text, self.inside, self.tagged = text[start + len(OPEN) :], True, True
+                continue
+            keep = 0 if final else max(_partial(text, OPEN), 0 if self.tagged else _partial(text, CLOSE))
+            piece, self.held = text[: len(text) - keep], text[len(text) - keep :]
+            if not final and not (self.said or content or self.tagged) and not piece.strip():
+                self.held = piece + self.held  # leading blank lines may still precede a <think>
+                piece = ""
+            content += piece
+            break
+        if self.trim and content:
+            content = content.lstrip()
+            self.trim = not content
+        self.said = self.said or bool(content)
+        return rethink, reasoning, content
 
 
 class StreamState:
-    """What a stream has said so far, for the final Done."""
+    """What a stream has said so far, for the final Done, and each choice's ``ThinkSplit``."""
 
-    __slots__ = ("finish_reasons", "model", "response_id", "saw_done")
+    __slots__ = ("finish_reasons", "model", "response_id", "saw_done", "think")
 
     def __init__(self) -> None:
         self.finish_reasons: dict[int, str] = {}
         self.saw_done = False
         self.response_id: str | None = None
         self.model: str | None = None
+        self.think: dict[int, ThinkSplit] = {}
+
+    def split(self, delta: Delta, *, final: bool = False) -> list[Event]:
+        """The delta with reasoning written into its text split out (``ThinkSplit``)."""
+        splitter = self.think.get(delta.choice)
+        if splitter is None:
+            if delta.content is None:
+                return [delta]
+            splitter = self.think[delta.choice] = ThinkSplit()
+        rethink, reasoning, content = splitter.feed(delta.content or "", final=final)
+        split = Delta(
+            choice=delta.choice,
+            content=content or None,
+            reasoning=((delta.reasoning or "") + reasoning) or None,
+            tool_calls=delta.tool_calls,
+            logprobs=delta.logprobs,
+            role=delta.role,
+        )
+        out: list[Event] = [Rethink(choice=delta.choice)] if rethink else []
+        return [*out, split] if _says_something(split) else out
+
+    def flush(self, choice: int | None = None) -> list[Event]:
+        """The text still held back (a possible tag's start), at the end of a choice or of the stream."""
+        out: list[Event] = []
+        for index in sorted(self.think) if choice is None else [choice]:
+            splitter = self.think.get(index)
+            if splitter is not None and splitter.held:
+                out += self.split(Delta(choice=index, content=""), final=True)
+        return out
 
     def done(self) -> Done:
         """The Done event for what was seen."""
@@ -133,6 +239,7 @@ def chunk_events(obj: dict[str, Any], state: StreamState, *, whole: bool) -> lis
         state.model = obj["model"]
     events: list[Event] = []
     finishes: list[Event] = []
+    usage = obj.get("usage")
     choices = obj.get("choices")
     if isinstance(choices, list):
         for position, choice in enumerate(choices):
@@ -143,17 +250,22 @@ def chunk_events(obj: dict[str, Any], state: StreamState, *, whole: bool) -> lis
                 index = position
             part = choice.get("message" if whole else "delta")
             delta = delta_from(index, part if isinstance(part, dict) else {}, choice)
+            reason = choice.get("finish_reason")
+            finished = isinstance(reason, str) and bool(reason)
             if delta is not None:
-                events.append(delta)
+                events += state.split(delta, final=whole or finished)
+            elif finished:
+                events += state.flush(index)
             raw_output = choice.get("raw_output")
             if isinstance(raw_output, dict) and raw_output:
                 events.append(RawOutput(choice=index, raw=raw_output))
-            reason = choice.get("finish_reason")
             if isinstance(reason, str) and reason:
                 state.finish_reasons[index] = reason
                 finishes.append(Finish(choice=index, reason=reason))
+            # Some servers put the usage inside the finishing choice rather than beside the choices.
+            if not isinstance(usage, dict) and isinstance(choice.get("usage"), dict):
+                usage = choice["usage"]
     events.extend(finishes)
-    usage = obj.get("usage")
     if isinstance(usage, dict):
         events.append(usage_from(usage))
     perf = obj.get("perf_metrics")

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from proxy.client.chunks import StreamState, chunk_events, opened_from
+from proxy.client.dialect import MAX_RETRIES, REFUSAL_STATUSES, REFUSALS, Dialect, refused_fields, without
 from proxy.client.errors import (
     STATUSES,
     UpstreamConnectionError,
@@ -42,6 +43,7 @@ from proxy.client.transport import NotHTTPError, UpstreamTransport
 __all__ = ["UpstreamClient", "close_shared_clients", "prepare_body", "scrub", "shared_client"]
 
 Endpoint = Literal["chat", "completions", "responses"]
+FIREWORKS = Dialect("fireworks")
 _PATHS: dict[str, str] = {
     "chat": "/chat/completions",
     "completions": "/completions",
@@ -67,17 +69,25 @@ class _Secret:
         return "[redacted]" if self.value else "''"
 
 
-def prepare_body(body: dict[str, Any], *, endpoint: Endpoint = "chat") -> dict[str, Any]:
-    """Return the exact body to send: streaming on, usage and perf metrics asked for unless set."""
+def prepare_body(
+    body: dict[str, Any], *, endpoint: Endpoint = "chat", dialect: Dialect = FIREWORKS
+) -> dict[str, Any]:
+    """Return the exact body to send to a server of ``dialect``: streaming on; usage asked for, and
+    Fireworks' perf metrics from Fireworks and the emulator, unless the user switched them off (a
+    ``False`` here means off: it is not sent at all); the fields the server refused before left out."""
     prepared = dict(body)
     prepared["stream"] = True
-    if endpoint == "responses":
-        return prepared  # the Responses API ends with its usage anyway and has no perf_metrics switch
-    if "stream_options" not in prepared:
-        prepared["stream_options"] = {"include_usage": True}
-    if "perf_metrics_in_response" not in prepared:
-        prepared["perf_metrics_in_response"] = True
-    return prepared
+    if endpoint != "responses":  # the Responses API ends with its usage anyway, and has no perf switch
+        if "stream_options" not in prepared:
+            prepared["stream_options"] = {"include_usage": True}
+        elif prepared["stream_options"] == {"include_usage": False}:
+            del prepared["stream_options"]
+        if "perf_metrics_in_response" not in prepared:
+            if dialect.extensions:
+                prepared["perf_metrics_in_response"] = True
+        elif prepared["perf_metrics_in_response"] is False:
+            del prepared["perf_metrics_in_response"]
+    return without(prepared, dialect.refused)
 
 
 def _gather(events: Iterator[Event]) -> tuple[list[Event], UpstreamError | None]:
@@ -139,6 +149,23 @@ class UpstreamClient:
             headers["authorization"] = f"Bearer {self._key.value}"
         return headers
 
+    def _post(
+        self, body: dict[str, Any], endpoint: Endpoint, headers: dict[str, str] | None
+    ) -> httpx.Request:
+        try:
+            content = json.dumps(body, ensure_ascii=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise UpstreamError(
+                f"The request body cannot be sent as JSON: {scrub(str(exc), self._key.value)}",
+                code="invalid_body",
+            ) from None
+        return self._client.build_request(
+            "POST",
+            self.base_url + _PATHS[endpoint],
+            content=content,
+            headers=self._headers(headers, "text/event-stream, application/json"),
+        )
+
     async def stream_chat(
         self,
         body: dict[str, Any],
@@ -164,28 +191,37 @@ class UpstreamClient:
     ) -> AsyncGenerator[list[Event], None]:
         """``stream_chat``'s events grouped by the network read they came in (a relay sends each as one)."""
         model = body.get("model") if isinstance(body.get("model"), str) else None
-        try:
-            content = json.dumps(body, ensure_ascii=False).encode()
-        except (TypeError, ValueError) as exc:
-            raise UpstreamError(
-                f"The request body cannot be sent as JSON: {scrub(str(exc), self._key.value)}",
-                code="invalid_body",
-            ) from None
-        request = self._client.build_request(
-            "POST",
-            self.base_url + _PATHS[endpoint],
-            content=content,
-            headers=self._headers(headers, "text/event-stream, application/json"),
-        )
         loop = asyncio.get_running_loop()
-        first_byte_deadline = loop.time() + self.first_byte_timeout
         response: httpx.Response | None = None
         chunks: AsyncIterator[bytes] | None = None
+        # Fields the server refused by name, dropped for the retries (MAX_RETRIES at most).
+        dropped: list[str] = []
+        sent = body
+        state: StreamState | None = None
         try:
-            response = await self._send(request, first_byte_deadline)
-            if not 200 <= response.status_code < 300:
-                raise await self._http_error(response, model=model)
-            yield [opened_from(response.status_code, response.headers)]
+            for attempt in range(MAX_RETRIES + 1):
+                request = self._post(sent, endpoint, headers)
+                first_byte_deadline = loop.time() + self.first_byte_timeout
+                response = await self._send(request, first_byte_deadline)
+                if 200 <= response.status_code < 300:
+                    break
+                text = await self._error_text(response)
+                refused = (
+                    refused_fields(response.status_code, text, sent)
+                    if attempt < MAX_RETRIES and response.status_code in REFUSAL_STATUSES
+                    else []
+                )
+                if not refused:
+                    raise self._http_error(response, text, model=model, path=_PATHS[endpoint])
+                # The same request once more without what the server does not know; remembered, so
+                # the next request leaves it out at once (proxy/client/dialect.py).
+                await response.aclose()
+                response = None
+                REFUSALS.add(self.base_url, refused)
+                dropped += refused
+                sent = without(sent, refused)
+            assert response is not None
+            yield [opened_from(response.status_code, response.headers, dropped=tuple(dropped))]
             content_type = response.headers.get("content-type", "").lower()
             chunks = response.aiter_bytes()
             translator = ResponsesTranslator() if endpoint == "responses" else None
@@ -249,10 +285,13 @@ class UpstreamClient:
                     code="incomplete_stream",
                     request_id=response.headers.get("x-request-id"),
                 )
-            yield [state.done()]
+            yield [*state.flush(), state.done()]
         except UpstreamError as exc:
             if exc.request_id is None and response is not None:
                 exc.request_id = response.headers.get("x-request-id")
+            held = state.flush() if state is not None else []
+            if held:
+                yield held  # the text before the failure, held back as a possible tag's start
             raise
         finally:
             # Closing the response stops generation upstream (and billing) and frees the connection.
@@ -285,6 +324,8 @@ class UpstreamClient:
                     f"{self.upstream_name} sent a stream line that is not JSON: {self._snippet(data)!r}",
                     body=self._snippet(data),
                 ) from None
+            if isinstance(obj, list) and obj and isinstance(obj[0], dict) and obj[0].get("error"):
+                raise self._stream_error(obj[0], data)  # an array of error objects, as some servers send
             # Counting brackets is cheap; only a chunk with enough of them can nest too deep.
             if obj is None or (data.count("{") + data.count("[") > MAX_JSON_DEPTH and too_deep(obj)):
                 raise UpstreamProtocolError(
@@ -296,7 +337,7 @@ class UpstreamClient:
                     f"{self._snippet(data)!r}",
                     body=self._snippet(data),
                 )
-            if obj.get("error") or sse.event == "error":
+            if obj.get("error") or sse.event == "error" or obj.get("object") == "error":
                 raise self._stream_error(obj, data)
             if translator is None:
                 yield from chunk_events(obj, state, whole=False)
@@ -373,7 +414,9 @@ class UpstreamClient:
         response = await self._send(request, deadline)
         try:
             if not 200 <= response.status_code < 300:
-                raise await self._http_error(response, model=None, what="the model list")
+                raise self._http_error(
+                    response, await self._error_text(response), model=None, what="the model list"
+                )
             raw = await self._read_all(response.aiter_bytes(), deadline, limit=MAX_BODY_BYTES, strict=True)
         finally:
             await response.aclose()
@@ -501,23 +544,36 @@ class UpstreamClient:
             kind, deadline = "gap", loop.time() + self.gap_timeout
         return b"".join(parts)
 
-    async def _http_error(
-        self, response: httpx.Response, *, model: str | None, what: str | None = None
-    ) -> UpstreamError:
-        """Turn a non-2xx response, whatever its body, into an UpstreamHTTPError a person understands."""
-        status = response.status_code
+    async def _error_text(self, response: httpx.Response) -> str:
+        """An error response's body as text (bounded, scrubbed); empty when it cannot be read."""
         deadline = asyncio.get_running_loop().time() + min(self.first_byte_timeout, self.gap_timeout)
         try:
             raw = await self._read_all(response.aiter_bytes(), deadline, limit=_MAX_ERROR_BODY)
         except UpstreamError:
             raw = b""  # the status alone still says what went wrong
-        text = scrub(raw.decode("utf-8", "replace"), self._key.value)
+        return scrub(raw.decode("utf-8", "replace"), self._key.value)
+
+    def _http_error(
+        self,
+        response: httpx.Response,
+        text: str,
+        *,
+        model: str | None,
+        what: str | None = None,
+        path: str | None = None,
+    ) -> UpstreamError:
+        """Turn a non-2xx response, whatever its body, into an UpstreamHTTPError a person understands."""
+        status = response.status_code
         obj: Any = None
         if text.strip():
             try:
                 obj = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 obj = None
+        if isinstance(obj, list):
+            # Some servers (Google's among them) answer with a JSON array of error objects.
+            first = next((item for item in obj if isinstance(item, (dict, str))), None)
+            obj = first if first is not None else None
         message: str | None = None
         param: str | None = None
         request_id: str | None = None
@@ -547,13 +603,23 @@ class UpstreamClient:
             sentence = (
                 f"{self.upstream_name} returned 404: {said.rstrip('.')} ({what} is not at {self.base_url})."
             )
-        elif status == 404:
+        elif status == 404 and message and "model" in said.lower():
+            # The model is unknown. Fireworks' wording does not name it; OpenAI's quotes the name it
+            # got, which is not glued to it again.
             param = param or "model"
-            if model and "model" in said.lower():
+            if model and model not in said and not any(q in said for q in "`'\""):
                 sentence = f"{self.upstream_name} returned 404: {said.rstrip('.')}: {model}."
-            else:
-                named = f"The model {model!r}" if model else "The model"
-                sentence += f" {named} was not found or is not deployed."
+        elif status == 404:
+            # Nothing says "model": most likely the server has no such path (a base URL that is
+            # not the API's root), which no model would fix.
+            where = f"{self.base_url}{path or ''}"
+            if message or not model:
+                sentence += f" This server has no {where}: check FIREWORKS_BASE_URL."
+            else:  # an empty 404 says nothing either way
+                sentence += (
+                    f" The model {model!r} was not found, or this server has no {where}"
+                    " (check FIREWORKS_BASE_URL)."
+                )
         elif status == 401:
             sentence += " Check the API key."
         elif status == 429:

@@ -25,6 +25,8 @@ class Opened:
     prompt_tokens: int | None = None  # fireworks-prompt-tokens
     cached_prompt_tokens: int | None = None  # fireworks-cached-prompt-tokens
     server_ttft: float | None = None  # fireworks-server-time-to-first-token, seconds
+    # Request fields the server refused by name, left out of the request that it answered
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,17 @@ class Delta:
     tool_calls: list[dict[str, Any]] | None = None  # raw delta.tool_calls fragments
     logprobs: dict[str, Any] | None = None  # the choice's logprobs object, as sent
     role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rethink:
+    """A lone ``</think>`` closed a choice's reasoning: its content so far was reasoning, not text.
+
+    Sent once, when the tag arrives (a template that opens ``<think>`` in the prompt leaves the stream
+    only the closing tag). A fold moves the choice's content so far to its reasoning.
+    """
+
+    choice: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,4 +96,4 @@ class Done:
     model: str | None = None  # the model the response names (may differ from the one requested)
 
 
-Event = Opened | Delta | RawOutput | Finish | Usage | Perf | Done
+Event = Opened | Delta | Rethink | RawOutput | Finish | Usage | Perf | Done

@@ -37,6 +37,16 @@ def _input_item(message: dict[str, Any]) -> dict[str, Any]:
     return {"role": message["role"], "content": message.get("content") or ""}
 
 
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # text parts
+        return "".join(
+            p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
 def responses_body(
     *,
     model: str,
@@ -48,6 +58,8 @@ def responses_body(
     """The request body: with ``previous_response_id`` only the messages after the last reply are sent.
 
     Without it the whole conversation goes as input items, so a thread works with ``store`` off too.
+    The system prompt, given as ``system`` or as system messages (as the page sends it), becomes
+    ``instructions``: the Responses API takes no system input item.
     """
     if previous_response_id:
         last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
@@ -56,8 +68,10 @@ def responses_body(
         sent = messages
     items = [_input_item(m) for m in sent if m.get("role") != "system"]
     body: dict[str, Any] = {"model": model, "input": items}
-    if system:
-        body["instructions"] = system
+    prompts = [system] if system else []
+    prompts += [text for m in messages if m.get("role") == "system" and (text := _text(m.get("content")))]
+    if prompts:
+        body["instructions"] = "\n\n".join(prompts)
     if previous_response_id:
         body["previous_response_id"] = previous_response_id
     for name, value in fields.items():

@@ -294,6 +294,7 @@ class Emulator:
                         seed=seed,
                         index=i,
                         max_tokens=sampling["max_tokens"],
+                        content=faults.reply_content,
                     )
                 )
                 if body.get("echo") is not True:

@@ -16,7 +16,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "no_done": {},
     "split": {},
     "usage": {"placement": "extra_chunk"},
+    "reply": {"content": ""},
 }
+MAX_REPLY = 100_000  # characters of a reply fault's content
 
 
 def parse_faults(value: Any) -> list[dict[str, Any]]:
@@ -45,6 +47,8 @@ def parse_faults(value: Any) -> list[dict[str, Any]]:
             not isinstance(fault["seconds"], (int, float)) or not 0 <= fault["seconds"] <= 3600
         ):
             raise ValueError("seconds must be a number between 0 and 3600")
+        if kind == "reply" and (not isinstance(fault["content"], str) or len(fault["content"]) > MAX_REPLY):
+            raise ValueError(f"content must be a string of at most {MAX_REPLY} characters")
         if kind == "usage" and fault["placement"] not in PLACEMENTS:
             raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}")
         out.append(fault)
@@ -90,6 +94,12 @@ class FaultSet:
     def no_done(self) -> bool:
         """Whether ``data: [DONE]`` is to be left out."""
         return self._first("no_done") is not None
+
+    @property
+    def reply_content(self) -> str | None:
+        """The text a ``reply`` fault puts after the prefix instead of the generated reply, if any."""
+        fault = self._first("reply")
+        return str(fault["content"]) if fault else None
 
     @property
     def usage_placement(self) -> str | None:

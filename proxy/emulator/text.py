@@ -1,8 +1,9 @@
 """The emulator's synthetic output: token counting, deterministic replies, logprobs, JSON and tool calls.
 
 Pure functions of the request and a seed, no I/O. Every reply is obviously synthetic: it opens with the
-single token ``[offline emulator]`` and continues in a made-up vocabulary, so it can never pass for a
-real model's answer.
+single token ``[offline emulator]`` and continues in Markdown (prose, a list, a table, code or math, picked
+by a word of the prompt or by the seed) whose sentences are grammatical but about made-up things, so it
+can never pass for a real model's answer.
 """
 
 from __future__ import annotations
@@ -178,22 +179,167 @@ def _words(rng: random.Random, count: int) -> list[str]:
     return out
 
 
+# The reply's Markdown shape: a word in the last user message picks it, else the seeded generator does.
+SHAPES = ("prose", "list", "table", "code", "math")
+SHAPE_WORDS = (
+    ("table", re.compile(r"\b(table|tables|compare|comparison|versus|vs)\b", re.I)),
+    ("code", re.compile(r"\b(code|python|function|script|program|snippet|regex|sql)\b", re.I)),
+    ("math", re.compile(r"\b(math|equation|equations|formula|integral|sum|proof|latex)\b", re.I)),
+    ("list", re.compile(r"\b(list|steps|ideas|tips|options|ways|bullet|bullets)\b", re.I)),
+    ("prose", re.compile(r"\b(explain|story|describe|essay|paragraph|why)\b", re.I)),
+)
+# Synthetic but grammatical: made-up nouns in ordinary sentences (multi-byte characters included, so that
+# split writes land inside UTF-8 sequences).
+NOUNS = (
+    "widget",
+    "gizmo",
+    "zorble",
+    "plumbus",
+    "frobnicator",
+    "token stream",
+    "placeholder",
+    "façade",
+    "résumé",
+    "jalapeño",
+    "café",
+    "sprocket",
+    "blorp",
+    "sample",
+)
+ADJECTIVES = ("synthetic", "emulated", "naïve", "steady", "quiet", "tidy", "patient", "curious", "déjà-vu")
+VERBS = ("keeps", "checks", "folds", "sorts", "warms", "trims", "balances", "measures")
+SENTENCES = (
+    "The {adj} {noun} {verb} the {noun2} first.",
+    "A {noun} works best when the {noun2} stays small and predictable.",
+    "Most people start with the {noun}, then add {a_adj} {noun2} once it settles.",
+    "In practice, the {noun2} {verb} the {noun} — and that is usually enough.",
+    "If the {noun} grows too quickly, {a_adj} {noun2} brings it back in line.",
+    "Nothing here is real: the {noun} and the {noun2} are made up 🌱.",
+    "The short answer: {a_adj} {noun} {verb} every {noun2} it meets.",
+    "Think of the {noun} as {a_adj} {noun2} with a good memory.",
+)
+ITEM_NOTES = (
+    "easy to start with.",
+    "slower, but it keeps its shape.",
+    "worth it once the rest is steady.",
+    "only when you need the extra room.",
+    "the *safe* default.",
+    "handy for quick checks.",
+)
+CODE_SNIPPETS = (
+    'def {fn}(items):\n    """Return the {noun}s in order."""\n    ranked = sorted(items, key=len)\n'
+    '    return [item.strip() for item in ranked]\n\n\nprint({fn}([" {noun} ", "{noun2}"]))\n',
+    "import json\n\n\ndef {fn}(path):\n    with open(path) as handle:\n        data = json.load(handle)\n"
+    "    return {{key: value for key, value in data.items() if value}}\n",
+    "class {cls}:\n    def __init__(self, size=3):\n        self.size = size\n\n    def {fn}(self, {var}):\n"
+    "        return {var}[: self.size]  # keep the first few\n",
+)
+MATH_LINES = (
+    (
+        "the mean of the {noun}s",
+        "\\bar{x} = \\frac{1}{n} \\sum_{i=1}^{n} x_i",
+        "where $n$ counts the {noun}s and \\(x_i\\) is the size of the $i$-th one.",
+    ),
+    (
+        "the {noun}'s growth",
+        "f(t) = a \\, e^{k t}, \\quad k > 0",
+        "where $a$ is the size at $t = 0$ and \\(k\\) how fast the {noun} grows.",
+    ),
+    (
+        "the area under the {noun2}",
+        "\\int_0^1 x^2 \\, dx = \\frac{1}{3}",
+        "so the {noun2} covers a third of the unit square, since "
+        "\\(\\tfrac{{d}}{{dx}} \\tfrac{{x^3}}{{3}} = x^2\\).",
+    ),
+    (
+        "the spread of the {noun}s",
+        "\\sigma^2 = \\frac{1}{n} \\sum_{i=1}^{n} (x_i - \\bar{x})^2",
+        "where $\\bar{{x}}$ is their mean and \\(n\\) how many {noun}s there are.",
+    ),
+)
+
+
+def _sentence(rng: random.Random) -> str:
+    noun, noun2 = rng.sample(NOUNS, 2)
+    adjective = rng.choice(ADJECTIVES)
+    return rng.choice(SENTENCES).format(
+        noun=noun, noun2=noun2, adj=adjective, a_adj=_a(adjective), verb=rng.choice(VERBS)
+    )
+
+
+def _a(word: str) -> str:
+    """The word with its indefinite article."""
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+def _paragraph(rng: random.Random, sentences: int) -> str:
+    return " ".join(_sentence(rng) for _ in range(sentences))
+
+
+def _title(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def reply_shape(rng: random.Random, last_user: str) -> str:
+    """Which Markdown shape a reply takes: named by a word in the message, else chosen by the seed."""
+    for shape, words in SHAPE_WORDS:
+        if words.search(last_user):
+            return shape
+    return rng.choice(SHAPES)
+
+
+def markdown_reply(rng: random.Random, last_user: str) -> str:
+    """A synthetic reply in Markdown (after the prefix): prose, a list, a table, code or math."""
+    said = " ".join(last_user.split())
+    words = said.split(" ")
+    quoted = " ".join(words[:8]) + ("…" if len(words) > 8 else "")
+    lead = f" You said: “{quoted}”." if said else ""
+    shape = reply_shape(rng, last_user)
+    noun, noun2 = rng.sample(NOUNS, 2)
+    adjective = rng.choice(ADJECTIVES)
+    parts = [lead.strip() + " " + _sentence(rng) if lead else _sentence(rng)]
+    if shape == "prose":
+        parts.append(f"The **{noun}** matters most. " + _paragraph(rng, rng.randint(1, 3)))
+        parts.append(f"> {_sentence(rng)}")
+        parts.append(_paragraph(rng, rng.randint(1, 2)))
+    elif shape == "list":
+        parts.append(f"### {_title(adjective)} ways to use {_a(noun)}")
+        items = rng.sample(NOUNS, rng.randint(3, 4))
+        numbered = rng.random() < 0.5
+        parts.append(
+            "\n".join(
+                f"{f'{i}.' if numbered else '-'} **{_title(item)}**: {rng.choice(ITEM_NOTES)}"
+                for i, item in enumerate(items, 1)
+            )
+        )
+        parts.append(f"Start with the *{items[0]}*; the rest can wait.")
+    elif shape == "table":
+        parts.append(f"Here is how the {noun} compares with the {noun2}:")
+        rows = rng.sample(NOUNS, rng.randint(2, 4))
+        lines = ["| Item | Size | Speed | Notes |", "| --- | ---: | ---: | --- |"]
+        for row in rows:
+            size, speed, note = rng.randint(2, 99), rng.randint(10, 400), _title(rng.choice(ADJECTIVES))
+            lines.append(f"| {_title(row)} | {size} | {speed} ms | {note} |")
+        parts.append("\n".join(lines))
+        parts.append(f"The *{rows[0]}* is the {rng.choice(ADJECTIVES)} choice here.")
+    elif shape == "code":
+        fn = rng.choice(("rank", "load", "tidy", "collect"))
+        snippet = rng.choice(CODE_SNIPPETS).format(
+            fn=fn, noun=noun, noun2=noun2, cls=_title(noun.replace(" ", "").replace("é", "e")), var="items"
+        )
+        parts.append(f"A small example in Python, with the {noun} as the input:")
+        parts.append(f"```python\n{snippet}```")
+        parts.append(f"Call `{fn}()` with your own {noun2}s to try it.")
+    else:
+        label, formula, where = rng.choice(MATH_LINES)
+        parts.append(f"For {label.format(noun=noun, noun2=noun2)}, the usual formula is")
+        parts.append(f"$$\n{formula}\n$$")
+        parts.append(where.format(noun=noun, noun2=noun2))
+    return " " + "\n\n".join(parts)
+
+
 def _reply_tokens(rng: random.Random, last_user: str) -> list[str]:
-    echoed = tokenize(" ".join(last_user.split()))[:8]
-    lead = [
-        PREFIX,
-        " You",
-        " said",
-        ":",
-        " “",
-        *[t.lstrip() if i == 0 else t for i, t in enumerate(echoed)],
-        "”",
-        ".",
-    ]
-    if not echoed:
-        lead = [PREFIX]
-    length = rng.randint(20, 120)
-    return lead + _words(rng, max(length - len(lead) - 1, 4)) + ["."]
+    return [PREFIX, *tokenize(markdown_reply(rng, last_user))]
 
 
 def _json_tokens(request: dict[str, Any], rng: random.Random) -> list[str]:
@@ -359,9 +505,20 @@ def _with_logprobs(kind: str, text: str, rng: random.Random, alternatives: int) 
 
 
 def plan_choice(
-    request: dict[str, Any], *, mode: str, reasoning_model: bool, seed: int, index: int, max_tokens: int
+    request: dict[str, Any],
+    *,
+    mode: str,
+    reasoning_model: bool,
+    seed: int,
+    index: int,
+    max_tokens: int,
+    content: str | None = None,
 ) -> ChoicePlan:
-    """Decide one choice's output: deterministic for the seed, the prompt, the model and the index."""
+    """Decide one choice's output: deterministic for the seed, the prompt, the model and the index.
+
+    ``content`` (a ``reply`` fault) replaces the generated text, after the prefix and a blank line (in
+    JSON mode without them).
+    """
     greedy = request.get("temperature") == 0
     prompt = request.get("messages") if mode == "chat" else request.get("prompt")
     rng = make_rng(0 if greedy else seed, prompt, request.get("model"), 0 if greedy else index)
@@ -392,6 +549,8 @@ def plan_choice(
         answer = _tool_answer(request, rng) if mode == "chat" else None
         edit = None if json_mode or answer else _edit_tokens(request, last_user, rng)
         body = _json_tokens(request, rng) if json_mode else answer or edit or _reply_tokens(rng, last_user)
+        if content is not None:  # JSON mode: exactly the content, so that it can be valid JSON
+            body = tokenize(content) if json_mode else [PREFIX, *tokenize("\n\n" + content)]
         if request.get("ignore_eos") and not json_mode:
             body += _words(rng, max(0, max_tokens - len(body) - len(reasoning)))
         kind, finish = "content", "stop"

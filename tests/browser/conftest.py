@@ -68,6 +68,8 @@ class LiveServer:
             "FIREWORKS_FIRST_BYTE_TIMEOUT": "5",
             "FIREWORKS_CONNECT_TIMEOUT": "2",
             "PLAYGROUND_MODELS_CACHE_SECONDS": "1",
+            # Long enough for a reload or a reconnect to re-attach, short enough for a test to outwait.
+            "PLAYGROUND_RESUME_GRACE_SECONDS": "4",
             "DJANGO_LOG_LEVEL": "WARNING",
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -197,3 +199,11 @@ async def sign_up(page: Any, base_url: str, username: str) -> None:
     await page.fill("#id_password2", "correct-horse-battery-9")
     await page.get_by_test_id("auth-submit").click()
     await page.wait_for_url(f"{base_url}/")
+
+
+async def raw_reply(scope: Any, testid: str = "reply-md") -> str:
+    """A rendered reply's source text: switch it to Raw, read it, and switch back to the rendered view."""
+    await scope.get_by_test_id(f"{testid}-raw-toggle").first.click()
+    text = await scope.get_by_test_id(f"{testid}-raw").first.text_content()
+    await scope.get_by_test_id(f"{testid}-raw-toggle").first.click()
+    return str(text)

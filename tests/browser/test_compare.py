@@ -6,6 +6,7 @@ replay-1440.png, present-1440.png under tests/artifacts/.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,8 @@ import pytest
 
 from tests.browser.conftest import LiveServer
 from tests.emulator_fixture import EmulatorServer
+
+MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -199,8 +202,9 @@ async def test_replay_keeps_the_recorded_pace(
         # not from the first chunk's display, which a loaded machine may show late.
         late = [c["at"] - (c["start"] + c["t"] / speed) for c in chunks]
         assert min(late) >= -1, min(late)
-    reply = await page.get_by_test_id("col-reply").inner_text()
-    assert reply == run["run"]["content"]
+    # The reply renders as Markdown; its raw view is the saved text exactly.
+    await page.get_by_test_id("col-md-raw-toggle").click()
+    assert await page.get_by_test_id("col-md-raw").text_content() == run["run"]["content"]
     assert await page.get_by_test_id("col-tokens").inner_text() == "60"
     assert await page.get_by_test_id("col-status").text_content() == "done"
     frames_before = len(page.frames_log.sent)
@@ -353,3 +357,56 @@ async def test_a_comparison_share_link_holder_watches_every_column_live(
         assert not page.console_errors
     finally:
         await guest_context.close()
+
+
+CREATE_PRESET = """async (preset) => {
+  const token = document.querySelector("input[name=csrfmiddlewaretoken]")?.value
+    || decodeURIComponent((document.cookie.match(/(?:^|;\\s*)csrftoken=([^;]+)/) || [])[1] || "");
+  const response = await fetch("/api/presets/", { method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": token },
+    body: JSON.stringify(preset) });
+  return (await response.json()).preset;
+}"""
+
+
+async def test_running_a_saved_comparison_again_sends_a_preset_column_with_the_presets_system_prompt(
+    page: Any, emulator: EmulatorServer, daphne_server: LiveServer
+) -> None:
+    emulator.configure(ttft_ms=10, tokens_per_second=2000)
+    preset = await page.evaluate(
+        CREATE_PRESET,
+        {
+            "name": "Pirate",
+            "mode": "chat",
+            "model": MODEL,
+            "system_prompt": "Answer as a pirate.",
+            "params": {"max_tokens": 8},
+            "scope": "personal",
+        },
+    )
+    await open_compare(page, daphne_server.url)
+    await page.get_by_test_id("compare-system").fill("Be brief.")
+    await page.get_by_test_id("compare-prompt").fill("Name a sea")
+    await page.get_by_test_id("spec-preset").nth(0).select_option(str(preset["id"]))
+    await set_spec(page, 1, "max_tokens=8")
+    await page.get_by_test_id("run-all").click()
+    await wait_summary(page, 2)
+    await page.get_by_test_id("saved-link").wait_for(timeout=10_000)
+
+    def systems() -> list[str]:
+        chats = [r for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")]
+        return sorted(r["body"]["messages"][0]["content"] for r in chats[-2:])
+
+    assert systems() == ["Answer as a pirate.", "Be brief."]
+    emulator.reset()
+    emulator.configure(ttft_ms=10, tokens_per_second=2000)
+    await page.reload()  # the saved comparison, reopened, run again in place
+    await wait_summary(page, 2)
+    await page.get_by_test_id("run-all").click()
+    await page.get_by_test_id("saved-link").filter(has_text="comparison").wait_for(timeout=10_000)
+    for _ in range(100):
+        if len([r for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")]) == 2:
+            break
+        await asyncio.sleep(0.1)
+    # Exactly what the upstream received the second time: each column's own system prompt again.
+    assert systems() == ["Answer as a pirate.", "Be brief."]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, raw_reply
 from tests.browser.test_playground import send, wait_status
 from tests.emulator_fixture import EmulatorServer
 
@@ -51,6 +51,7 @@ async def test_branch_switch_reload_fork_list_and_run_page(
 
     # Edit the first message and regenerate from there: a second version of it, with its own reply.
     first = page.get_by_test_id("turn").nth(0)
+    await first.get_by_test_id("turn-body").click()  # messages are shown; a click edits one
     await first.get_by_test_id("turn-text").fill("First question about rivers")
     await first.get_by_test_id("turn-regenerate").click()
     await wait_status(page, "Done")
@@ -83,7 +84,7 @@ async def test_branch_switch_reload_fork_list_and_run_page(
     assert await page.get_by_test_id("prompt-input").input_value() == "an unsent draft"
     assert await page.input_value("#param-temperature") == "0.7"
     assert await page.input_value("#param-max_tokens") == "40"
-    assert texts[3] and texts[3] in await page.get_by_test_id("assistant-message").inner_text()
+    assert texts[3] and texts[3] == await raw_reply(page.get_by_test_id("assistant-message"))
     # Usage, Performance and Sampling are filled from that run, and the reply is labelled as the emulator's.
     for source in ("usage-source", "perf-source", "sampling-source"):
         assert await page.get_by_test_id(source).inner_text() == f"from run #{run_id}"
@@ -113,21 +114,20 @@ async def test_branch_switch_reload_fork_list_and_run_page(
         .wait_for(timeout=10_000)
     )
 
-    # A reply streaming when the page reloads is saved (as stopped) and shown again.
-    emulator.configure(ttft_ms=30, tokens_per_second=8, chunk_tokens=1, seed=6)
-    await page.fill("#param-max_tokens", "200")
+    # A reply streaming when the page reloads goes on: the page re-attaches and it finishes (test_resume.py).
+    emulator.configure(ttft_ms=30, tokens_per_second=25, chunk_tokens=1, seed=6)
+    await page.fill("#param-max_tokens", "60")
     await send(page, "A long answer please")
     await page.wait_for_function(
         "() => (document.querySelector('[data-testid=reply-text]')?.textContent || '').length > 25",
         timeout=10_000,
     )
     await page.reload()
+    await wait_status(page, "Done")
     await wait_turns(page, 6)
-    await wait_status(page, "Stopped")
-    partial = (await turn_texts(page))[5]
-    assert partial.startswith("[offline emulator]")
-    # The same rule as Stop: the partial reply is the assistant turn, marked stopped.
-    assert await page.get_by_test_id("turn").nth(5).get_by_test_id("turn-status").text_content() == "stopped"
+    reply = (await turn_texts(page))[5]
+    assert reply.startswith("[offline emulator]")
+    assert await page.get_by_test_id("turn").nth(5).get_by_test_id("turn-status").count() == 0
     await page.screenshot(path=str(artifacts / "conversation-after-reload-mid-stream-1440.png"))
 
     # The run page of a reply: request, headers, and the timeline chart.
@@ -158,7 +158,7 @@ async def test_branch_switch_reload_fork_list_and_run_page(
     await page.get_by_test_id("conversation-table").wait_for()
     titles = await page.get_by_test_id("conversation-open").all_inner_texts()
     assert titles == ["First question about lakes (fork)", "First question about lakes"]
-    assert [s.lower() for s in await page.get_by_test_id("last-run-status").all_inner_texts()] == ["stopped"]
+    assert [s.lower() for s in await page.get_by_test_id("last-run-status").all_inner_texts()] == ["done"]
     assert await page.get_by_test_id("conversation-row").nth(1).get_by_test_id("emulator-chip").is_visible()
     assert await page.get_by_test_id("conversation-row").nth(0).get_by_test_id("emulator-chip").count() == 0
     model = page.get_by_test_id("model-id").first

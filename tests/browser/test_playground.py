@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, LiveServer, sign_up
+from tests.browser.conftest import ARTIFACTS, LiveServer, raw_reply, sign_up
 from tests.emulator_fixture import EmulatorServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -262,8 +262,8 @@ async def test_reasoning_choices_and_logprobs(page: Any, emulator: EmulatorServe
     assert "2 choices" in rate_label
     turns = page.get_by_test_id("turn")
     assert await turns.count() == 2
-    second = await reply.locator('.choice[data-choice="1"] [data-testid="reply-text"]').inner_text()
-    first = await reply.locator('.choice[data-choice="0"] [data-testid="reply-text"]').inner_text()
+    second = await raw_reply(reply.locator('.choice[data-choice="1"]'))
+    first = await raw_reply(reply.locator('.choice[data-choice="0"]'))
     assert await turns.nth(1).get_by_test_id("turn-text").input_value() == first
     assert (
         await reply.locator('.choice[data-choice="0"]').get_by_test_id("choice-in-conversation").is_visible()
@@ -322,32 +322,6 @@ async def test_tool_call_via_extra_and_completions_mode(page: Any, emulator: Emu
     assert await reply_text(page)
 
 
-async def test_connection_drop_ends_the_stream_and_reconnects(page: Any, emulator: EmulatorServer) -> None:
-    routes: list[Any] = []
-
-    def relay(ws: Any) -> None:
-        ws.connect_to_server()  # forward both ways; the test closes the browser's side later
-        routes.append(ws)
-
-    await page.route_web_socket(re.compile(r".*/ws/chat/$"), relay)
-    await page.reload()
-    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
-    emulator.configure(ttft_ms=50, tokens_per_second=10, chunk_tokens=1)
-    await send(page, "Tell me a long story.")
-    await page.get_by_test_id("reply-text").wait_for(timeout=10_000)
-    await page.wait_for_function(
-        "() => document.querySelector('[data-testid=reply-text]').textContent.length > 5"
-    )
-    await routes[-1].close(code=1011, reason="test drop")
-    error = page.get_by_test_id("error")
-    await error.filter(has_text="Connection lost — reconnecting").wait_for(timeout=5_000)
-    await wait_status(page, "Failed", 5_000)
-    assert await reply_text(page)  # the partial text stays
-    await error.filter(has_text="Connection restored").wait_for(timeout=10_000)
-    assert len(routes) >= 2
-    assert await page.get_by_test_id("send").is_enabled()
-
-
 # A 1x1 PNG, inline: the test needs no network.
 PIXEL = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkaPhfDwAEhQG"
@@ -372,6 +346,7 @@ async def test_image_turn_and_ctrl_enter(page: Any, emulator: EmulatorServer) ->
     # The turn keeps its image; reordering and deleting work on the turns.
     first = page.get_by_test_id("turn").first
     assert await first.get_by_test_id("image-thumb").count() == 1
+    await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-edit").click()  # shown; edited on demand
     await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-up").click()
     assert await page.get_by_test_id("turn").first.locator("select").input_value() == "assistant"
     await page.get_by_test_id("turn").first.get_by_test_id("turn-delete").click()
@@ -494,12 +469,12 @@ async def test_send_disabled_while_disconnected(page: Any, emulator: EmulatorSer
     await page.route_web_socket(re.compile(r".*/ws/chat/$"), relay)
     await page.reload()
     await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
-    # Keep it down: new sockets go to a closed port until the test lets them through again.
+    # Keep it down: new sockets go to a path the server refuses until the test lets them through again.
     await page.evaluate(
         """() => {
         window.__RealWebSocket = window.WebSocket;
         window.WebSocket = class extends window.__RealWebSocket {
-          constructor(url, protocols) { super("ws://127.0.0.1:9/down", protocols); }
+          constructor(url, protocols) { super(url.replace("/ws/chat/", "/ws/down/"), protocols); }
         };
       }"""
     )
@@ -554,3 +529,57 @@ async def test_completions_layout_and_scroll_to_newest_turn(
     await page.screenshot(path=str(artifacts / "completions-done-1440.png"))
     await page.set_viewport_size({"width": 1280, "height": 800})
     await page.screenshot(path=str(artifacts / "completions-done-1280.png"))
+
+
+async def test_new_conversation_while_a_reply_streams_leaves_it_behind(
+    page: Any, emulator: EmulatorServer
+) -> None:
+    emulator.configure(ttft_ms=30, tokens_per_second=8, chunk_tokens=1)
+    await send(page, "First topic, a long answer please")
+    await page.wait_for_function(
+        "() => (document.querySelector('[data-testid=reply-text]')?.textContent || '').length > 5",
+        timeout=10_000,
+    )
+    await page.locator("#new-conversation").click()
+    assert await page.get_by_test_id("turn").count() == 0
+    emulator.configure(ttft_ms=10, tokens_per_second=2000)
+    await send(page, "Second topic")
+    await wait_status(page, "Done")
+    await asyncio.sleep(0.5)  # the first reply's last frames (its stop) have come and gone
+    chats = [r for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")]
+    # Exactly what the upstream received: the new conversation holds nothing of the old reply.
+    assert chats[-1]["body"]["messages"] == [{"role": "user", "content": "Second topic"}]
+    turns = page.get_by_test_id("turn")
+    assert await turns.count() == 2
+    assert await turns.nth(0).get_by_test_id("turn-text").input_value() == "Second topic"
+    assert await turns.nth(1).get_by_test_id("turn-status").count() == 0
+    start = json.loads([f for f in page.frames_log.sent if '"chat.start"' in f][-1])
+    assert "conversation" not in start  # a new conversation, not the old one
+
+
+async def test_echo_in_chat_mode_is_shown_apart_and_never_sent_back_as_history(
+    page: Any, emulator: EmulatorServer
+) -> None:
+    emulator.configure(ttft_ms=10, tokens_per_second=2000)
+    await page.locator('details[data-group="Advanced"] > summary').click()
+    await page.check("#param-echo")
+    await page.fill("#param-max_tokens", "12")
+    await send(page, "Hello there")
+    await wait_status(page, "Done")
+    first = [r for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")][-1]
+    assert first["body"]["echo"] is True
+    # The echoed prompt (the chat template) is shown before the reply, but is not the reply.
+    shown = await reply_text(page)
+    assert shown.startswith("<|begin_of_text|>") and "Hello there" in shown
+    reply = await page.get_by_test_id("turn").nth(1).get_by_test_id("turn-text").input_value()
+    assert reply.startswith("[offline emulator]")
+    assert shown.endswith(reply)
+    await send(page, "And then?")
+    await wait_status(page, "Done")
+    second = [r for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")][-1]
+    # Exactly what the upstream received: the history holds the reply alone, not the echoed prompt.
+    assert second["body"]["messages"] == [
+        {"role": "user", "content": "Hello there"},
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": "And then?"},
+    ]

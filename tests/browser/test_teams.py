@@ -84,8 +84,17 @@ async def test_owner_invites_an_editor_and_shares_with_an_anonymous_visitor(
     finally:
         await third.close()
 
-    # Revoked: the link now says so.
+    # Revoked (after confirming): the link now says so.
+    asked: list[str] = []
+
+    async def confirm(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.once("dialog", confirm)
     await page.get_by_test_id("share-revoke").first.click()
+    await page.locator('[data-testid="share-row"][data-state="revoked"]').first.wait_for()
+    assert asked and "Revoke this link?" in asked[0]
     gone_context, gone = await open_shared(browser, share_url)
     try:
         assert "was revoked" in await gone.get_by_test_id("gone-page").inner_text()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import raw_reply
 from tests.browser.test_playground import send, wait_status
 from tests.emulator_fixture import EmulatorServer
 
@@ -113,7 +114,7 @@ async def test_prompt_inspection(page: Any, emulator: EmulatorServer, artifacts:
     assert [c.split(" · ")[0] for c in counts] == ["(start)", "system", "user", "assistant"]
     total = int((await inspector.get_by_test_id("prompt-token-count").inner_text()).split()[0])
     assert sum(int(c.split(" · ")[1].split()[0]) for c in counts) == total
-    reply = await page.locator('.choice[data-choice="0"] [data-testid="reply-text"]').inner_text()
+    reply = await raw_reply(page.locator('.choice[data-choice="0"]'))
     assert (await inspector.get_by_test_id("raw-completion").inner_text()).strip() == reply.strip()
     await inspector.get_by_test_id("show-token-ids").check()
     fragment = inspector.get_by_test_id("prompt-fragment").nth(3)

@@ -215,6 +215,7 @@ def test_a_comparison_goes_to_its_columns_workspace_and_follows_the_conversation
         "can_share": False,
         "can_set_visibility": False,
         "can_delete": False,
+        "can_rename": False,
     }
     assert data["owner"] == "ann"
     assert vera.get(f"/c/{comparison.columns[0]['conversation']}/").status_code == 404
@@ -327,3 +328,39 @@ def test_running_a_saved_comparison_again_moves_it_to_the_new_runs_of_its_conver
     assert [c["conversation"] for c in data["columns"]] == [r.conversation_id for r in runs]
     assert [c["data"]["id"] for c in data["columns"]] == [r.pk for r in again]
     assert Comparison.objects.count() == 1
+
+
+def test_saved_comparisons_are_renamed_and_deleted_from_the_list_by_whoever_may() -> None:
+    world = team_comparison()
+    comparison, users = world["comparison"], world["users"]
+    ann, vera = as_user(users["ann"]), as_user(users["vera"])
+    ann.post(f"/compare/{comparison.pk}/visibility/", {"visibility": "workspace"})
+    for client in (ann, vera):
+        client.post("/workspaces/switch/", {"workspace": world["team"].pk})
+    page = ann.get("/comparisons/").content.decode()
+    assert 'data-testid="comparison-rename-toggle"' in page and 'data-testid="comparison-delete"' in page
+    assert "data-confirm=" in page  # deleting asks first
+    # A viewer sees the row but is offered neither, and the server refuses both.
+    page = vera.get("/comparisons/").content.decode()
+    assert 'data-testid="comparison-row"' in page
+    assert "comparison-rename-toggle" not in page and "comparison-delete" not in page
+    assert vera.post(f"/comparisons/{comparison.pk}/rename/", {"title": "Mine"}).status_code == 403
+    assert vera.post(f"/comparisons/{comparison.pk}/delete/").status_code == 403
+    otto = as_user(users["otto"])
+    assert otto.post(f"/comparisons/{comparison.pk}/rename/", {"title": "x"}).status_code == 404
+
+    rename = f"/comparisons/{comparison.pk}/rename/"
+    response = ann.post(rename, {"title": "  Colours,   two ways "}, follow=True)
+    assert "Renamed to “Colours, two ways”." in response.content.decode()
+    comparison.refresh_from_db()
+    assert comparison.title == "Colours, two ways"
+    assert "Colours, two ways" in vera.get("/comparisons/").content.decode()
+    response = ann.post(f"/comparisons/{comparison.pk}/rename/", {"title": "x" * 201}, follow=True)
+    assert "1 to 200 characters" in response.content.decode()
+    assert Comparison.objects.get(pk=comparison.pk).title == "Colours, two ways"
+
+    response = ann.post(f"/comparisons/{comparison.pk}/delete/", follow=True)
+    assert "Deleted “Colours, two ways”" in response.content.decode()
+    assert not Comparison.objects.filter(pk=comparison.pk).exists()
+    assert all(r.__class__.objects.filter(pk=r.pk).exists() for r in world["runs"])  # the runs stay
+    assert 'data-testid="comparisons-empty"' in ann.get("/comparisons/").content.decode()

@@ -125,19 +125,19 @@ def test_update_validates_and_rename_conflicts(alice: Any, bob: Any) -> None:
     make(alice, "Creative", params={"temperature": 1.3})
     make(bob, "Loose")
     with pytest.raises(PresetError) as caught:
-        preset_update(preset=precise, data={"name": "  Creative "})
+        preset_update(user=alice, preset=precise, data={"name": "  Creative "})
     assert caught.value.field == "name" and "already" in caught.value.message
     with pytest.raises(PresetError) as caught:
-        preset_update(preset=precise, data={"params": {"presence_penalty": 3}})
+        preset_update(user=alice, preset=precise, data={"params": {"presence_penalty": 3}})
     assert caught.value.field == "presence_penalty" and "between -2 and 2" in caught.value.message
     precise.refresh_from_db()
     assert precise.params == {"temperature": 0.2, "max_tokens": 100}
     # Another user's name is free; surrounding spaces are dropped.
-    preset_update(preset=precise, data={"name": " Loose ", "params": {"temperature": 0}})
+    preset_update(user=alice, preset=precise, data={"name": " Loose ", "params": {"temperature": 0}})
     precise.refresh_from_db()
     assert precise.name == "Loose" and precise.params == {"temperature": 0.0}
     with pytest.raises(PresetError):
-        preset_update(preset=precise, data={"owner": bob})
+        preset_update(user=alice, preset=precise, data={"owner": bob})
     with pytest.raises(PresetError) as caught:
         make(alice, "Creative")
     assert caught.value.field == "name"
@@ -151,15 +151,15 @@ def test_one_default_per_owner(alice: Any, bob: Any) -> None:
     assert not first.is_default and second.is_default
     assert preset_default_for_user(user=alice) == second
     assert preset_default_for_user(user=bob) == bobs
-    preset_set_default(preset=first)
+    preset_set_default(user=alice, preset=first)
     assert list(Preset.objects.filter(owner=alice, is_default=True)) == [first]
-    preset_update(preset=second, data={"is_default": True})
+    preset_update(user=alice, preset=second, data={"is_default": True})
     first.refresh_from_db()
     assert not first.is_default
-    preset_set_default(preset=second, is_default=False)
+    preset_set_default(user=alice, preset=second, is_default=False)
     assert preset_default_for_user(user=alice) is None
     # The database refuses a second default even if a caller skips the service.
-    preset_set_default(preset=first)
+    preset_set_default(user=alice, preset=first)
     with pytest.raises(IntegrityError), transaction.atomic():
         Preset.objects.filter(pk=second.pk).update(is_default=True)
 

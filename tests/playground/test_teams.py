@@ -13,6 +13,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -603,9 +604,9 @@ def test_presets_page_and_api_show_my_presets_and_the_library_with_rights() -> N
         "personal": False,
     }
     rights = {p["name"]: p["rights"] for p in data["presets"]}
-    assert rights["Team default"] == {"edit": False, "delete": False, "move": False}
+    assert rights["Team default"] == {"edit": False, "delete": False, "move": False, "default": False}
     # Her own preset is hers to edit, but a viewer cannot publish it to the team library.
-    assert rights["Vera's own"] == {"edit": True, "delete": True, "move": False}
+    assert rights["Vera's own"] == {"edit": True, "delete": True, "move": False, "default": True}
     page = viewer.get("/presets/").content.decode()
     assert "My presets" in page and "Team library" in page
     library_section = page[page.index('data-testid="preset-section-library"') :]
@@ -635,6 +636,76 @@ def test_presets_page_and_api_show_my_presets_and_the_library_with_rights() -> N
     mine.refresh_from_db()
     assert mine.scope == "personal"
     assert "Eddie's sampler" not in {p["name"] for p in viewer.get("/api/presets/").json()["presets"]}
+
+
+@pytest.mark.django_db
+def test_a_default_preset_moved_to_the_library_stays_its_owners_default() -> None:
+    from playground.selectors.presets import preset_default_for_user
+    from playground.services.presets import preset_create
+
+    world = make_world()
+    team, users = world["team"], world["users"]
+    eddies = preset_create(owner=users["eddie"], name="Eddie's start", is_default=True)
+    editor = _switched(client_for(world, "editor"), team.pk)
+    assert editor.post(f"/presets/{eddies.pk}/move/", {"scope": "workspace"}).status_code == 302
+    eddies.refresh_from_db()
+    assert eddies.scope == "workspace" and eddies.is_default
+    # Eddie still starts from it; every other member sees it in the library, but not as their default.
+    assert preset_default_for_user(user=users["eddie"]) == eddies
+    mine = {p["name"]: p["is_default"] for p in editor.get("/api/presets/").json()["presets"]}
+    assert mine["Eddie's start"] is True
+    for who, name in (("viewer", "vera"), ("owner", "olive")):
+        client = _switched(client_for(world, who), team.pk)
+        listed = {p["name"]: p for p in client.get("/api/presets/").json()["presets"]}
+        assert listed["Eddie's start"]["is_default"] is False, who
+        assert listed["Eddie's start"]["rights"]["default"] is False, who
+        assert preset_default_for_user(user=users[name]) is None, who
+        page = client.get("/presets/").content.decode()
+        library = page[page.index('data-testid="preset-section-library"') :]
+        assert 'data-testid="default-mark"' not in library, who
+        assert 'data-testid="preset-set-default"' not in library, who
+        exported = client.get("/presets/export/").json()["presets"]
+        assert not any(p["is_default"] for p in exported), who
+    # Another editor cannot make it theirs (nor change Eddie's): a default is personal.
+    olive = _switched(client_for(world, "owner"), team.pk)
+    assert olive.post(f"/presets/{eddies.pk}/default/", {"is_default": "on"}).status_code == 403
+    response = olive.post(
+        f"/api/presets/{eddies.pk}/", json.dumps({"is_default": True}), content_type="application/json"
+    )
+    assert response.status_code == 403 and response.json()["error"]["field"] == "is_default"
+    assert olive.post(f"/presets/{eddies.pk}/default/").status_code == 403
+    eddies.refresh_from_db()
+    assert eddies.is_default and preset_default_for_user(user=users["olive"]) is None
+
+
+@pytest.mark.django_db
+def test_a_personal_workspace_takes_no_invitations() -> None:
+    from playground.models import personal_workspace_of
+
+    olive, bob = make_user("olive"), make_user("bob")
+    personal = personal_workspace_of(olive.pk)
+    owner = Client()
+    owner.force_login(olive)
+    page = owner.get(f"/workspaces/{personal.pk}/").content.decode()
+    assert 'data-testid="invitations-personal"' in page and 'data-testid="invitation-form"' not in page
+    response = owner.post(
+        f"/workspaces/{personal.pk}/invitations/", {"role": "editor", "expires_in_days": "7"}, follow=True
+    )
+    assert "takes no invitations" in response.content.decode()
+    assert not Invitation.objects.filter(workspace=personal).exists()
+    # One made before the rule (straight into the table) admits nobody either.
+    old = Invitation.objects.create(workspace=personal, token="t" * 32, role="editor", created_by=olive)
+    guest = Client()
+    guest.force_login(bob)
+    for response in (guest.get(f"/join/{old.token}/"), guest.post(f"/join/{old.token}/")):
+        assert response.status_code == 410
+        assert "personal workspace" in response.content.decode()
+    with pytest.raises(ValidationError):
+        workspaces.invitation_accept(user=bob, token=old.token)
+    assert not Membership.objects.filter(workspace=personal, user=bob).exists()
+    # A team still takes them.
+    team = workspaces.workspace_create(user=olive, name="Team")
+    assert workspaces.invitation_create(user=olive, workspace_id=team.pk, role="viewer").pk
 
 
 # --- the playground page knows the user's rights; who started each run ------------------------------

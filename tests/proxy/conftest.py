@@ -87,6 +87,9 @@ def upstream_settings(settings: Any, emulator: Any) -> Any:
     settings.FIREWORKS_BASE_URL = emulator.base_url
     settings.FIREWORKS_API_KEY = API_KEY
     settings.FIREWORKS_STREAM_GAP_TIMEOUT = 5
+    # A dropped socket stops its streams at once unless a test gives them a grace period
+    # (tests/proxy/test_resume.py): no stream outlives the test that started it.
+    settings.PLAYGROUND_RESUME_GRACE_SECONDS = 0
     cache.clear()
     return settings
 

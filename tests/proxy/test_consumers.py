@@ -587,6 +587,24 @@ async def test_responses_mode_chains_and_an_unknown_id_is_a_chat_error(connect: 
     assert json.dumps(error).count("not found") >= 1
 
 
+async def test_responses_mode_sends_the_system_prompt_as_instructions(connect: Any, emulator: Any) -> None:
+    """Issue 13: the page sends the system prompt as the first message; /responses got no instructions."""
+    sock = await connect()
+    thread = [{"role": "system", "content": "Answer in French."}, {"role": "user", "content": "Hello"}]
+    await sock.send(
+        {"type": "chat.start", "stream": "r", "mode": "responses", "model": MODEL, "messages": thread}
+    )
+    frames = await sock.until_end("r")
+    assert frames[-1]["type"] == "chat.done", frames[-1]
+    (sent,) = [r["body"] for r in emulator.state()["requests"] if r["path"].endswith("/responses")]
+    assert sent == {
+        "model": MODEL,
+        "input": [{"role": "user", "content": "Hello"}],
+        "instructions": "Answer in French.",
+        "stream": True,
+    }
+
+
 # --- compare mode: several columns on one socket ---------------------------------------------------
 # Compare mode on the websocket: several columns streaming at once on one socket, one stopped early.
 # The others must complete with their full text, the stopped one must be saved stopped with what it

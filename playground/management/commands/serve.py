@@ -1,10 +1,11 @@
 """``manage.py serve``: set up and run the playground as a user runs it.
 
-Migrates the database, collects static files, starts the offline emulator on loopback when no
-``FIREWORKS_API_KEY`` is set, and serves the ASGI application with daphne. With ``--workers N`` (N > 1)
-it binds the listening socket itself and starts N daphne processes on it (daphne's ``--fd`` way, as a
-process manager does): the kernel hands each new connection to one of them. They share their state
-through PostgreSQL (``DATABASE_URL``) and the Redis channel layer (``REDIS_URL``), which are required.
+Migrates the database, installs the front-end libraries (``npm ci``) when they are missing or stale,
+collects static files, starts the offline emulator on loopback when no ``FIREWORKS_API_KEY`` is set, and
+serves the ASGI application with daphne. With ``--workers N`` (N > 1) it binds the listening socket itself
+and starts N daphne processes on it (daphne's ``--fd`` way, as a process manager does): the kernel hands
+each new connection to one of them. They share their state through PostgreSQL (``DATABASE_URL``) and the
+Redis channel layer (``REDIS_URL``), which are required.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import httpx
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from playground.vendor import ensure_node_modules
 
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
 
@@ -72,6 +75,7 @@ class Command(BaseCommand):
                 # Twisted adopts an inherited descriptor as an IPv4 socket only.
                 raise CommandError("--workers listens on an IPv4 address (e.g. 0.0.0.0), not an IPv6 one.")
         call_command("migrate", interactive=False, verbosity=0)
+        ensure_node_modules(self.stderr)
         call_command("collectstatic", interactive=False, verbosity=0)
         emulator = None
         if settings.PLAYGROUND_EMULATOR and not no_emulator:

@@ -39,7 +39,13 @@ export class LiveStream {
     this.state.status = STATUS.WAITING;
     this.state.stream = this.id;
     this.state.model = frame.model;
-    this.socket.openStream(this.id, (f) => this.handle(f));
+    // A stream started again before the last one ended (presentation mode's → mid-answer): the old
+    // stream's last frames (its chat.done "stopped") belong to it, never to the new state.
+    const id = this.id;
+    this.socket.openStream(id, (f) => {
+      if (id === this.id) this.handle(f);
+      else if (f.type === FRAME.DONE || f.type === FRAME.ERROR) this.socket.closeStream(id);
+    }, { resume: true });
     if (!this.socket.send(this.frame)) {
       this.handle({ type: FRAME.ERROR, stream: this.id, code: "socket_closed", message: "Not connected: nothing was sent." });
       return false;
@@ -48,7 +54,25 @@ export class LiveStream {
     return true;
   }
 
+  /**
+   * Attach to a stream this page started before a reload (`frame`: what it kept of the chat.start, with
+   * the stream id): the server answers with the stream so far, then the rest.
+   */
+  attach(frame) {
+    this.id = frame.stream;
+    this.frame = { ...frame };
+    this.state = newStreamState();
+    this.state.status = STATUS.WAITING;
+    this.state.stream = this.id;
+    this.state.model = frame.model;
+    this.socket.attachStream(this.id, (f) => this.handle(f));
+    this.onUpdate(this.state, null);
+  }
+
   handle(frame) {
+    if (frame.type === FRAME.ERROR && frame.code === "not_found" && frame.param === "stream") {
+      frame = { type: FRAME.GONE, stream: this.id }; // it ended while the page was away, and was saved
+    }
     applyFrame(this.state, frame);
     if (!this.running) this.socket.closeStream(this.id);
     this.onUpdate(this.state, frame);

@@ -4,11 +4,15 @@
 export const FRAME = Object.freeze({
   START: "chat.start",
   STOP: "chat.stop",
+  ATTACH: "chat.attach",
+  ATTACHED: "chat.attached",
   STARTED: "chat.started",
   OPENED: "chat.opened",
   DELTA: "chat.delta",
   DELTAS: "chat.deltas",
   RAW: "chat.raw",
+  RETHINK: "chat.rethink",
+  ECHO: "chat.echo",
   FINISH: "chat.finish",
   USAGE: "chat.usage",
   PERF: "chat.perf",
@@ -21,8 +25,12 @@ export const FRAME = Object.freeze({
   UNWATCH: "unwatch",
   WATCH_OK: "watch.ok",
   SNAPSHOT: "watch.snapshot",
-  // Local only: the page's socket dropped while the stream was in flight (core/socket.js).
+  // Local only: the page's socket dropped while the stream was in flight (core/socket.js), ending it
+  // (SOCKET_LOST), or while the server keeps it for the page to re-attach (SOCKET_DOWN); or the stream
+  // ended while the page was away, and was saved (GONE: chat.attach answered not_found).
   SOCKET_LOST: "socket.lost",
+  SOCKET_DOWN: "socket.down",
+  GONE: "stream.gone",
 });
 
 /** The request modes (endpoints). */

@@ -1,5 +1,8 @@
 // One websocket for the page: reconnects with backoff and routes frames by their stream id (chat.deltas
-// frames go to their stream as they are: the fold expands them).
+// frames go to their stream as they are: the fold expands them). A stream opened with `resume` survives a
+// drop: the server keeps it running for a grace period, and after the reconnect this socket sends
+// `chat.attach` for it (proxy/PROTOCOL.md, "Resuming a stream"); its handler gets a local `socket.down`
+// frame meanwhile. Any other stream in flight ends with a local `socket.lost` frame.
 
 import { FRAME } from "./protocol.js";
 
@@ -7,6 +10,7 @@ export class PlaygroundSocket {
   constructor(path) {
     this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
     this.streams = new Map(); // stream id → handler(frame)
+    this.resumable = new Set(); // stream ids to re-attach after a reconnect
     this.handlers = new Map(); // frame type → [handler] for frames that belong to no stream
     this.statusListeners = [];
     this.attempt = 0;
@@ -21,16 +25,21 @@ export class PlaygroundSocket {
     this.ws = ws;
     ws.addEventListener("open", () => {
       this.attempt = 0;
+      // Re-attach before anything else is sent: the server answers each with chat.attached (or not_found).
+      for (const id of this.resumable) ws.send(JSON.stringify({ type: FRAME.ATTACH, stream: id }));
       this.setStatus("open");
     });
     ws.addEventListener("message", (event) => this.dispatch(event.data));
     ws.addEventListener("close", () => {
       if (this.ws !== ws) return;
       this.ws = null;
-      // Every in-flight stream is over: its server task died with the socket.
       for (const [id, handler] of [...this.streams]) {
-        this.streams.delete(id);
-        handler({ type: FRAME.SOCKET_LOST, stream: id });
+        if (this.resumable.has(id)) {
+          handler({ type: FRAME.SOCKET_DOWN, stream: id }); // it runs on, on the server: re-attached on open
+        } else {
+          this.streams.delete(id);
+          handler({ type: FRAME.SOCKET_LOST, stream: id });
+        }
       }
       // Backoff: 0.5 s, 1 s, 2 s, … capped at 15 s, with jitter so tabs do not reconnect in step.
       const delay = Math.min(15000, 500 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
@@ -50,13 +59,22 @@ export class PlaygroundSocket {
     return true;
   }
 
-  /** Route every frame carrying `stream: id` to handler until the stream ends. */
-  openStream(id, handler) {
+  /** Route every frame carrying `stream: id` to handler until the stream ends; `resume`: re-attach it
+   * after a reconnect instead of ending it. */
+  openStream(id, handler, { resume = false } = {}) {
     this.streams.set(id, handler);
+    if (resume) this.resumable.add(id);
+  }
+
+  /** Attach to a stream this page started before a reload: chat.attach now, or once connected. */
+  attachStream(id, handler) {
+    this.openStream(id, handler, { resume: true });
+    this.send({ type: FRAME.ATTACH, stream: id });
   }
 
   closeStream(id) {
     this.streams.delete(id);
+    this.resumable.delete(id);
   }
 
   on(type, handler) {
@@ -86,7 +104,9 @@ export class PlaygroundSocket {
   route(frame) {
     if (!frame || typeof frame !== "object") return;
     if (frame.watching || frame.type === FRAME.SNAPSHOT) {
-      // A stream of a watched conversation, started elsewhere (watch.js): never one of this page's.
+      // A stream of a watched conversation (watch.js), unless it is one of this page's own: those come
+      // directly (attached), never twice.
+      if (this.streams.has(frame.stream)) return;
       for (const handler of this.handlers.get("watching") || []) handler(frame);
       return;
     }

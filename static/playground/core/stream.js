@@ -27,6 +27,7 @@ export function newStreamState({ sentAt = null } = {}) {
     sampling: null, // the options the server applied (fireworks-sampling-options)
     requested: null, // the options the run asked for
     emulator: false,
+    dropped: [], // request fields the server does not accept, left out (chat.opened)
     usage: null,
     perf: null,
     done: null, // {model, finish_reasons, saw_done_marker, response_id, message_id, message_ids}
@@ -41,6 +42,8 @@ export function newStreamState({ sentAt = null } = {}) {
     sentAt,
     firstAt: null,
     lastAt: null,
+    reconnecting: false, // the socket is down; the server keeps the stream for the page to re-attach
+    resumed: false, // the page re-attached to the stream (chat.attached)
   };
 }
 
@@ -50,7 +53,7 @@ function choiceOf(state, index) {
   const i = Number.isInteger(index) ? index : 0;
   if (i < 0 || i >= MAX_CHOICES) return null;
   if (!state.choices.has(i)) {
-    state.choices.set(i, { index: i, content: "", reasoning: "", toolCalls: new Map(), logprobs: [], finish: null, raw: null, deltas: 0 });
+    state.choices.set(i, { index: i, content: "", reasoning: "", echo: "", toolCalls: new Map(), logprobs: [], finish: null, raw: null, deltas: 0 });
   }
   return state.choices.get(i);
 }
@@ -160,6 +163,7 @@ export function applyFrame(state, frame) {
       state.sampling = frame.sampling_options && typeof frame.sampling_options === "object" ? frame.sampling_options : null;
       if (frame.requested && typeof frame.requested === "object") state.requested = frame.requested;
       state.emulator = String(headers["x-playground-emulator"] ?? "") === "1";
+      state.dropped = Array.isArray(frame.dropped) ? frame.dropped.filter((name) => typeof name === "string") : [];
       if (!ENDED.has(state.status)) state.status = STATUS.STREAMING;
       break;
     }
@@ -171,6 +175,22 @@ export function applyFrame(state, frame) {
       for (const item of Array.isArray(items) ? items : []) {
         if (item && typeof item === "object") applyDelta(state, { ...common, ...item, type: FRAME.DELTA });
       }
+      break;
+    }
+    case FRAME.RETHINK: {
+      // A lone </think>: the choice's text so far was reasoning (the server splits it: proxy/client/chunks.py).
+      const choice = choiceOf(state, frame.choice);
+      if (choice) {
+        choice.reasoning += choice.content;
+        choice.content = "";
+        for (const entry of state.timeline) if (entry.choice === choice.index && entry.kind === "content") entry.kind = "reasoning";
+      }
+      break;
+    }
+    case FRAME.ECHO: {
+      // Chat with echo: the prompt sent back, kept apart from the reply (never sent back as history).
+      const choice = choiceOf(state, frame.choice);
+      if (choice && typeof frame.text === "string") choice.echo = frame.text;
       break;
     }
     case FRAME.RAW: {
@@ -218,21 +238,34 @@ export function applyFrame(state, frame) {
       };
       state.done = { message_id: frame.message_id ?? null, message_ids: Array.isArray(frame.message_ids) ? frame.message_ids : [] };
       break;
-    case FRAME.SNAPSHOT: {
-      // What a watcher missed: the stream so far replaces anything folded before it.
-      const fresh = newStreamState();
+    case FRAME.SNAPSHOT:
+    case FRAME.ATTACHED: {
+      // What a watcher missed, or the stream so far for a page that (re-)attached: it replaces anything
+      // folded before it. This page's own measures (when it sent, when the first token came) are kept.
+      const fresh = newStreamState({ sentAt: state.sentAt });
       applyStarted(fresh, frame);
       for (const inner of Array.isArray(frame.frames) ? frame.frames : []) {
-        if (inner && inner.type !== FRAME.SNAPSHOT) applyFrame(fresh, inner);
+        if (inner && inner.type !== FRAME.SNAPSHOT && inner.type !== FRAME.ATTACHED) applyFrame(fresh, inner);
       }
       if (fresh.status === STATUS.IDLE) fresh.status = STATUS.WAITING;
+      if (state.firstAt !== null) fresh.firstAt = state.firstAt;
+      if (frame.type === FRAME.ATTACHED) fresh.resumed = true;
       Object.assign(state, fresh);
       break;
     }
+    case FRAME.SOCKET_DOWN:
+      state.reconnecting = true;
+      break;
     case FRAME.SOCKET_LOST:
       if (!ENDED.has(state.status)) {
         state.status = STATUS.ERROR;
         state.error = { code: "socket_lost", message: "The connection dropped before the reply finished; the server saved what arrived.", lost: true };
+      }
+      break;
+    case FRAME.GONE:
+      if (!ENDED.has(state.status)) {
+        state.status = STATUS.ERROR;
+        state.error = { code: "gone", message: "The reply ended while the page was away; the server saved it.", lost: true, gone: true };
       }
       break;
     default:

@@ -287,6 +287,7 @@ class ComparePage {
 
   columnsToSave() {
     return this.specs.map((spec, i) => ({ label: spec.label || `Column ${i + 1}`, model: spec.model, params: spec.params, preset: spec.preset,
+      system: spec.system ?? null, // a preset's own system prompt, so running it again sends the same
       run: this.streams[i].state.run ?? this.savedColumns?.[i]?.run ?? null }));
   }
 
@@ -452,7 +453,8 @@ class ComparePage {
     this.sentMessages = saved.messages || [];
     this.kind = saved.kind;
     this.sweep = saved.sweep;
-    this.specs = saved.columns.map((c) => ({ ...newSpec(c.model, c.params), label: c.label, preset: c.preset }));
+    this.specs = saved.columns.map((c) => ({ ...newSpec(c.model, c.params), label: c.label, preset: c.preset,
+      ...(typeof c.system === "string" ? { system: c.system } : {}) }));
     this.renderSpecs();
     this.runData = saved.columns.map((c) => c.data);
     this.buildColumns((spec, index) => new SavedColumn(this.runData[index]));

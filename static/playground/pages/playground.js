@@ -20,10 +20,13 @@ import { installExtras } from "../panels/extras.js";
 import { PresetsControl } from "../panels/presets.js";
 import { CodeDialog } from "../panels/codeview.js";
 import { LiveWatch } from "../panels/live.js";
+import { resolveModel, shortModel } from "../core/models.js";
 
 const $ = (id) => document.getElementById(id);
 // No delta for this long in the middle of a stream: say so.
 const STALL_MS = 2000;
+// The stream this tab is running (sessionStorage: this tab only, kept across a reload), to re-attach to.
+const RUNNING_KEY = "playground:running";
 
 class PlaygroundPage {
   constructor() {
@@ -38,6 +41,7 @@ class PlaygroundPage {
     this.partialTurn = null; // the assistant turn a stopped or failed reply left in the editor
     this.replyTurn = null; // the assistant turn the last finished reply added (n > 1: the chosen choice)
     this.stallTimer = null;
+    this.models = []; // the catalogue from models.list, for short names
 
     // What this user may do on the page (read-only for a viewer); its Ctrl/⌘+Enter guard comes first.
     this.access = new Access(this.config);
@@ -50,6 +54,8 @@ class PlaygroundPage {
     this.perf = new PerfView($("perf-metrics"));
     this.errors = new ErrorView($("error"));
     this.conversation = new Conversation({ list: $("turns"), empty: $("turns-empty"), system: $("system-prompt") });
+    // The last reply is read in the Response card; the thread shows it once there, not twice.
+    this.conversation.replyElsewhere = () => this.mode !== MODE.COMPLETIONS;
     // Tools, the prompt inspector, predicted outputs and the Responses thread (panels/extras.js).
     this.extras = installExtras({ $, socket: this.socket, conversation: this.conversation, send: (options) => this.send(options) });
 
@@ -63,8 +69,13 @@ class PlaygroundPage {
     // The model id can be long: its full text is in the title, and the field grows while focused.
     const showModelTitle = () => { this.modelInput.title = this.modelInput.value; };
     this.modelInput.addEventListener("input", showModelTitle);
-    this.modelInput.addEventListener("change", showModelTitle);
+    this.modelInput.addEventListener("change", () => {
+      this.model(); // a short name becomes the full id it names
+      showModelTitle();
+    });
     showModelTitle();
+    this.reply.announcer = $("reply-announce");
+    this.wireDrawer();
     autogrow(this.promptInput);
 
     this.wireConnection();
@@ -95,8 +106,94 @@ class PlaygroundPage {
     this.live = new LiveWatch(this.socket, {
       mount: document.querySelector(".col-output .col-scroll"),
       onEnd: (state, box) => this.afterWatched(state, box),
+      username: this.config.username,
     });
     this.live.watch(this.conversationId);
+    this.resumeRunning();
+  }
+
+  // --- A stream that survives a reload (proxy/PROTOCOL.md, "Resuming a stream") ----------------------
+  /** Keep what a reload needs to re-attach to the stream in flight (null: none). */
+  rememberRunning(stream) {
+    try {
+      if (!stream) sessionStorage.removeItem(RUNNING_KEY);
+      else {
+        const { stream: id, mode, model, params, prompt } = stream.frame;
+        const kept = { stream: id, mode, model, params, conversation: stream.state.conversation ?? stream.frame.conversation ?? null };
+        if (mode === MODE.COMPLETIONS) kept.prompt = prompt;
+        sessionStorage.setItem(RUNNING_KEY, JSON.stringify(kept));
+      }
+    } catch {
+      // Storage full or disabled: a reload then finds the reply saved instead of live.
+    }
+  }
+
+  /** After a reload: re-attach to the stream this tab was running, if it belongs on this page. */
+  resumeRunning() {
+    let kept = null;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(RUNNING_KEY) || "null");
+    } catch {
+      kept = null;
+    }
+    if (!kept || typeof kept.stream !== "string") return;
+    if (kept.conversation != null && kept.conversation !== this.conversationId) {
+      this.rememberRunning(null); // another conversation is on screen now
+      return;
+    }
+    this.reply.start(kept.model, { prompt: kept.mode === MODE.COMPLETIONS ? kept.prompt || "" : "" });
+    this.reply.resumeNote("resuming");
+    this.resetPanels();
+    const stream = new LiveStream(this.socket, (state, f) => this.onStreamFrame(stream, state, f));
+    this.stream = stream;
+    this.setStreaming(true);
+    stream.attach({ type: FRAME.START, ...kept });
+  }
+
+  /** The stream ended while the page was away (reload, long drop): show the conversation as saved. */
+  async showGone(stream) {
+    this.socket.closeStream(stream.id);
+    this.stream = null;
+    this.rememberRunning(null);
+    this.setStreaming(false);
+    const data = this.conversationId !== null ? await this.saved.fetchData().catch(() => null) : null;
+    if (data && !this.stream) {
+      this.saved.load(data);
+      this.reply.resumeNote(null);
+    } else if (!this.stream) {
+      this.reply.end(STATUS.ERROR, "The reply ended while the page was away; it is saved with the conversation.");
+    }
+  }
+
+  /** The model to send: the field's id, a short name resolved to the full id (shown in the field too). */
+  model() {
+    const typed = this.modelInput.value.trim();
+    const full = resolveModel(typed, this.models);
+    if (full !== typed) {
+      this.modelInput.value = full;
+      this.modelInput.title = full;
+    }
+    return full || this.config.default_model;
+  }
+
+  /** Narrow screens: the parameters are a drawer, opened from the toolbar; the count says how many are set. */
+  wireDrawer() {
+    const open = $("params-open");
+    const setOpen = (on) => {
+      document.body.classList.toggle("params-drawer", on);
+      open.setAttribute("aria-expanded", String(on));
+      if (on) $("params-close").focus();
+      else if (document.activeElement?.closest?.("#params-drawer")) open.focus();
+    };
+    open.addEventListener("click", () => setOpen(!document.body.classList.contains("params-drawer")));
+    $("params-close").addEventListener("click", () => setOpen(false));
+    document.addEventListener("click", (event) => {
+      // A tap on the shade beside the drawer closes it.
+      if (document.body.classList.contains("params-drawer") && event.target === document.body) setOpen(false);
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && document.body.classList.contains("params-drawer") && !this.stream) setOpen(false);
+    });
   }
 
   // --- Conversation id and labels ---------------------------------------------------------------
@@ -112,6 +209,10 @@ class PlaygroundPage {
       label.textContent = text;
       label.title = title;
     }
+    // The header says where you are: the playground, and which conversation.
+    const where = $("where-title");
+    where.textContent = text ? ` · ${title || text}` : "";
+    document.title = text ? `${title || text} · Playground · Fireworks` : "Playground · Fireworks";
   }
 
   /** "from run #N" on the panels filled from a saved run; null clears it (a live reply fills them). */
@@ -167,12 +268,13 @@ class PlaygroundPage {
         text.textContent = "Connected";
         this.socket.send({ type: FRAME.MODELS });
         if (this.errors.root.dataset.kind === "connection") {
-          this.errors.show({ title: "Connection restored", message: "The socket is back. A reply that was streaming when it dropped has ended; its partial text is kept.",
-            warn: true, onRetry: this.lastFrame ? () => this.retry() : undefined });
-          this.errors.root.dataset.kind = "connection-restored";
+          // A reply in flight re-attaches by itself (its card says "resumed").
+          this.errors.clear();
+          this.errors.root.dataset.kind = "";
         }
       } else if (state === "closed") {
         text.textContent = `Reconnecting in ${Math.ceil(delay / 1000)} s…`;
+        // A reply in flight says so on its own card ("reconnecting", then "resumed").
         if (this.errors.root.dataset.kind !== "connection" && !this.stream) this.showConnectionLost(false);
       } else {
         text.textContent = "Connecting…";
@@ -192,7 +294,7 @@ class PlaygroundPage {
     this.errors.show({
       title: "Connection lost — reconnecting",
       message: hadStream
-        ? "The websocket dropped while the reply was streaming. The stream has ended as failed; the text that arrived is kept."
+        ? "The websocket dropped while the reply was streaming. The server keeps generating it; it continues here once the socket is back."
         : "The websocket to the server dropped. It reconnects by itself; sending is disabled until then.",
       warn: true,
     });
@@ -215,6 +317,7 @@ class PlaygroundPage {
     this.socket.on(FRAME.MODELS, (frame) => {
       const list = $("model-options");
       clear(list);
+      this.models = frame.models || [];
       for (const model of frame.models || []) {
         const label = [model.supports_image_input ? "vision" : "", model.supports_tools ? "tools" : "", model.context_length ? `${model.context_length.toLocaleString()} ctx` : ""].filter(Boolean).join(" · ");
         list.append(el("option", { value: model.id }, label));
@@ -224,8 +327,8 @@ class PlaygroundPage {
         status.textContent = `Model list unavailable: ${message}`;
         status.title = message;
       } else {
-        status.textContent = `${(frame.models || []).length} models${frame.cached ? " (cached)" : ""}`;
-        status.title = "Any model id can be typed, e.g. accounts/<account>/deployments/<id> or <model>#<deployment>";
+        status.textContent = `${(frame.models || []).length} models`;
+        status.title = `${frame.cached ? "From the cache. " : ""}Pick one, type a short name (e.g. ${shortModel(this.config.default_model)}) or any id: accounts/<account>/deployments/<id> or <model>#<deployment>`;
       }
     });
     $("models-refresh").addEventListener("click", () => {
@@ -282,7 +385,16 @@ class PlaygroundPage {
   }
 
   newConversation() {
-    if (this.stream) this.stop();
+    const stream = this.stream;
+    if (stream) {
+      // Stopped (the server saves it in its own conversation), and no longer this page's: its last
+      // frames must not bring the old partial reply into the new conversation.
+      stream.stop();
+      this.socket.closeStream(stream.id);
+      this.stream = null;
+      this.rememberRunning(null);
+      this.setStreaming(false);
+    }
     this.conversation.clear();
     this.setConversationId(null);
     this.setConversationLabel("");
@@ -305,7 +417,7 @@ class PlaygroundPage {
     if (collected.error) return { error: collected.error };
     const defined = this.extras.tools.collect();
     if (defined.error) return { error: { param: "tools", message: defined.error, tool: true } };
-    const out = { mode: this.mode, model: this.modelInput.value.trim() || this.config.default_model, params: collected.params };
+    const out = { mode: this.mode, model: this.model(), params: collected.params };
     if (collected.extra) out.extra = collected.extra;
     if (this.mode !== MODE.COMPLETIONS && defined.extra) out.extra = { ...(out.extra || {}), ...defined.extra };
     return out;
@@ -349,6 +461,11 @@ class PlaygroundPage {
         event.preventDefault();
         if (!this.stream) this.send(); // send() refuses while not connected, keeping the text
       }
+      // Esc stops the stream, unless it closes something first (a dialog, a menu, the image URL row).
+      if (event.key === "Escape" && this.stream && !event.defaultPrevented && !document.querySelector("dialog[open]")) {
+        event.preventDefault();
+        this.stop();
+      }
     });
   }
 
@@ -381,6 +498,7 @@ class PlaygroundPage {
       this.drawComposerImages();
     }
     this.extras.sent(built.frame);
+    this.conversation.closeEditors();
     this.start(built.frame);
   }
 
@@ -416,14 +534,15 @@ class PlaygroundPage {
     this.errors.root.dataset.kind = "";
     this.partialTurn = null;
     this.replyTurn = null;
-    this.reply.start(frame.model, { prompt: frame.mode === MODE.COMPLETIONS ? frame.prompt : "" });
+    const completions = frame.mode === MODE.COMPLETIONS;
+    this.reply.start(frame.model, { prompt: completions ? frame.prompt : "", markdown: !completions });
     this.resetPanels();
     this.perf.setChoices(Number(frame.params?.n) > 1 ? Number(frame.params.n) : 1);
     for (const p of this.registry) this.params.showError(p.name, null);
     const stream = new LiveStream(this.socket, (state, f) => this.onStreamFrame(stream, state, f));
     this.stream = stream;
     this.setStreaming(true);
-    stream.start(frame);
+    if (stream.start(frame)) this.rememberRunning(stream);
   }
 
   stop() {
@@ -452,6 +571,10 @@ class PlaygroundPage {
   checkStall() {
     const state = this.stream?.state;
     if (!state || state.lastAt === null) return;
+    if (state.reconnecting) {
+      this.reply.stall(null); // the card says it is reconnecting
+      return;
+    }
     const quiet = performance.now() - state.lastAt;
     this.reply.stall(quiet > STALL_MS ? Math.floor(quiet / 1000) : null);
   }
@@ -466,6 +589,7 @@ class PlaygroundPage {
     if (this.stream !== stream) return;
     this.socket.closeStream(stream.id);
     this.stream = null;
+    this.rememberRunning(null);
     const chat = stream.frame.mode !== MODE.COMPLETIONS;
     const kept = status !== STATUS.DONE && this.reply.hasOutput();
     const notes = [];
@@ -506,10 +630,23 @@ class PlaygroundPage {
     this.perf.update(state);
     switch (frame.type) {
       case FRAME.STARTED:
+      case FRAME.ATTACHED:
         if (state.conversation !== null) {
           if (this.conversationId !== state.conversation) this.setConversationLabel(`saved as #${state.conversation}`, `Conversation #${state.conversation}`);
           this.setConversationId(state.conversation);
+          this.rememberRunning(stream);
         }
+        if (frame.type === FRAME.ATTACHED) {
+          this.reply.resumeNote("resumed");
+          if (this.errors.root.dataset.kind === "connection") this.errors.clear();
+          this.onAttached(stream, state, frame);
+        }
+        break;
+      case FRAME.SOCKET_DOWN:
+        this.reply.resumeNote("reconnecting");
+        break;
+      case FRAME.GONE:
+        this.showGone(stream);
         break;
       case FRAME.DELTA:
       case FRAME.DELTAS:
@@ -529,6 +666,13 @@ class PlaygroundPage {
         break;
     }
     this.extras.onFrame(stream.frame, frame, state);
+  }
+
+  /** The stream so far came back after a reload or a reconnect; it may have ended meanwhile. */
+  onAttached(stream, state, frame) {
+    const last = (frame.frames || []).at(-1) || {};
+    if (state.status === STATUS.ERROR) this.onError(stream, state);
+    else if (state.status === STATUS.DONE || state.status === STATUS.STOPPED) this.onDone(stream, state, last);
   }
 
   onDone(stream, state, frame) {
@@ -575,7 +719,7 @@ class PlaygroundPage {
       // A preset keeps the settings part of the start frame (the Tools panel too, in its extra fields).
       read: () => {
         const settings = this.settings();
-        return { mode: this.mode, model: this.modelInput.value.trim() || this.config.default_model, system_prompt: this.systemInput.value,
+        return { mode: this.mode, model: this.model(), system_prompt: this.systemInput.value,
           params: settings.params || {}, extra: settings.extra, error: settings.error ? { param: settings.error.param, message: settings.error.message } : undefined };
       },
       apply: (preset) => {

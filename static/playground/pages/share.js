@@ -5,6 +5,7 @@ import { PlaygroundSocket } from "../core/socket.js";
 import { el } from "../core/dom.js";
 import { STATUS } from "../core/protocol.js";
 import { LiveWatch } from "../panels/live.js";
+import { enhanceMarkdown } from "../core/markdown.js";
 
 class SharePage {
   constructor(page, mount) {
@@ -24,6 +25,7 @@ class SharePage {
   }
 }
 
+enhanceMarkdown(document.getElementById("shared-turns") || document);
 const root = document.querySelector("[data-share-token][data-conversation]");
 const mount = document.getElementById("shared-live");
 if (root && mount) new SharePage(root, mount);

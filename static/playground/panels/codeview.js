@@ -2,6 +2,8 @@
 // tabs, enhanced here) and by the playground's "View code" dialog (rendered here from code.rendered).
 
 import { el, clear } from "../core/dom.js";
+import { copyText } from "../core/clipboard.js";
+import { highlightElement } from "../core/markdown.js";
 
 export const LANGUAGES = [
   ["python_openai", "Python · OpenAI SDK"],
@@ -10,27 +12,8 @@ export const LANGUAGES = [
   ["curl", "curl"],
 ];
 const STORAGE_KEY = "playground.codeLanguage";
-
-async function copyText(text, button) {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    // Older browsers or an insecure origin: copy through a hidden selection instead.
-    const area = el("textarea", { style: "position:fixed;opacity:0" });
-    area.value = text;
-    document.body.append(area);
-    area.select();
-    document.execCommand("copy");
-    area.remove();
-  }
-  const label = button.textContent;
-  button.textContent = "Copied ✓";
-  button.classList.add("copied");
-  setTimeout(() => {
-    button.textContent = label;
-    button.classList.remove("copied");
-  }, 1500);
-}
+// The highlight.js language of each snippet.
+const HIGHLIGHT = { python_openai: "python", python_fireworks: "python", javascript: "javascript", curl: "bash" };
 
 /** Make server-rendered or freshly built tabs work: switching (remembered) and copying. */
 export function enhanceTabs(root) {
@@ -45,6 +28,13 @@ export function enhanceTabs(root) {
       select(tab.dataset.tab);
       try { localStorage.setItem(STORAGE_KEY, tab.dataset.tab); } catch { /* private mode */ }
     });
+  }
+  for (const panel of root.querySelectorAll("[data-panel]")) {
+    const code = panel.querySelector("pre code");
+    if (code && HIGHLIGHT[panel.dataset.panel]) {
+      highlightElement(code, HIGHLIGHT[panel.dataset.panel]);
+      code.closest("pre").classList.add("md-hl");
+    }
   }
   for (const button of root.querySelectorAll("[data-copy]")) {
     button.addEventListener("click", () => copyText(button.closest("[data-panel]").querySelector("code").textContent, button));

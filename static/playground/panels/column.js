@@ -2,7 +2,8 @@
 // effective sampling options and links. Used by the compare page, the shared comparison, the replay
 // page and presentation mode (with the "big" variant).
 
-import { el, clear } from "../core/dom.js";
+import { el, clear, drawLater } from "../core/dom.js";
+import { ReplyText } from "../core/markdown.js";
 import { fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
 import { formatParams } from "../core/paramtext.js";
 import { STATUS } from "../core/protocol.js";
@@ -26,8 +27,8 @@ export class ColumnView {
     };
     this.metrics = el("div", { class: "cmp-metrics" }, stat("ttft", "TTFT"), stat("tps", "Tokens/s"), stat("tokens", "Tokens"),
       options.big ? null : stat("finish", "Finish"));
-    this.textNode = document.createTextNode("");
-    this.reply = el("div", { class: "cmp-reply reply-text", "data-testid": "col-reply" }, this.textNode);
+    this.replyMd = new ReplyText({ testid: "col-md", label: "reply" });
+    this.reply = el("div", { class: "cmp-reply reply-text", "data-testid": "col-reply" }, this.replyMd.body);
     this.flag = el("div", { class: "reply-flag", hidden: true, "data-testid": "col-flag" });
     this.sampling = el("div", { class: "cmp-sampling small muted", "data-testid": "col-sampling" });
     this.links = el("div", { class: "cmp-links small" });
@@ -39,10 +40,12 @@ export class ColumnView {
         el("span", { class: "cmp-col-label", "data-testid": "col-label" }, spec.label || `Column ${index + 1}`),
         this.status, el("div", { class: "topbar-spacer" }), this.stopBtn),
       el("div", { class: "cmp-model mono", title: spec.model }, shortModel(spec.model)),
-      this.paramsLine, this.metrics, this.flag, this.reply,
+      this.paramsLine, this.metrics, this.flag, this.reply, this.replyMd.tools,
       options.big ? null : this.sampling, options.big ? null : this.links, options.big ? null : this.presetArea);
     this.shown = "";
     this.diffed = false;
+    // The reply's Markdown is drawn at most once per animation frame while it streams, at once when it ends.
+    this.drawReply = drawLater(() => this.showReply());
   }
 
   showParams(on) {
@@ -66,12 +69,10 @@ export class ColumnView {
     this.values.tokens.textContent = m.tokens === null ? "—" : `${m.estimated ? "~" : ""}${fmtNumber(m.tokens)}`;
     if (this.values.finish) this.values.finish.textContent = m.finish || (running ? "…" : "—");
     const text = state.choices.get(0)?.content ?? "";
-    if (!this.diffed) {
-      if (text.startsWith(this.shown)) this.textNode.appendData(text.slice(this.shown.length));
-      else this.textNode.data = text;
-      this.shown = text;
-    }
-    this.reply.classList.toggle("caret", running);
+    this.shown = text;
+    this.running = running;
+    if (running) this.drawReply();
+    else this.showReply();
     if (state.error) {
       this.flag.hidden = false;
       this.flag.className = "reply-flag error";
@@ -104,11 +105,16 @@ export class ColumnView {
     }
   }
 
+  showReply() {
+    if (!this.diffed) this.replyMd.update(this.shown, { streaming: Boolean(this.running) });
+  }
+
   /** Show the reply as a diff against another (ops from diff.js), or plain again with ops = null. */
   showDiff(ops, side) {
     if (!ops) {
       this.diffed = false;
-      clear(this.reply).append(this.textNode);
+      clear(this.reply).append(this.replyMd.body);
+      this.showReply();
       this.root.classList.remove("diff-a", "diff-b");
       return;
     }

@@ -3,6 +3,12 @@
 import { el, clear, autogrow } from "../core/dom.js";
 
 const ROLES = ["system", "user", "assistant", "tool"];
+const ROLE_NAMES = { system: "System", user: "You", assistant: "Assistant", tool: "Tool result" };
+
+/** A message's text on screen: plain text for now (core/markdown.js, when it lands, renders Markdown here). */
+export function renderText(node, text) {
+  node.textContent = text;
+}
 
 /** Read an uploaded image as a data: URL (sent inline as an image_url part). */
 export function readImageFile(file) {
@@ -95,8 +101,22 @@ export class Conversation {
     const item = this.list.lastElementChild;
     if (focus) item?.querySelector("textarea")?.focus();
     // After the textareas have grown to their text (autogrow runs in the next frame).
-    if (reveal && item) requestAnimationFrame(() => this.reveal(item));
+    // Revealed after the textareas have grown, and after any render that comes before then (its saved
+    // id arriving): a render's scroll restore must not undo it.
+    if (reveal && item) {
+      this.pendingReveal = turn;
+      requestAnimationFrame(() => this.flushReveal());
+    }
     return turn;
+  }
+
+  /** Reveal the turn `add` was asked to show, in its element of the moment. */
+  flushReveal() {
+    const turn = this.pendingReveal;
+    this.pendingReveal = null;
+    this.revealEpoch = (this.revealEpoch || 0) + 1;
+    const node = turn ? this.list.children[this.turns.indexOf(turn)] : null;
+    if (node) this.reveal(node);
   }
 
   /** Scroll the conversation's column so the turn is in view (its top, when it is taller than the column). */
@@ -182,37 +202,79 @@ export class Conversation {
     clear(this.list);
     this.empty.hidden = this.turns.length > 0;
     this.turns.forEach((turn, index) => this.list.append(this.renderTurn(turn, index)));
-    if (column) requestAnimationFrame(() => { column.scrollTop = atBottom ? column.scrollHeight : top; });
+    if (column) {
+      const epoch = this.revealEpoch || 0;
+      requestAnimationFrame(() => {
+        if (this.pendingReveal) this.flushReveal();
+        // A reveal since this render was drawn decides the scroll; the place kept here is stale.
+        else if ((this.revealEpoch || 0) === epoch) column.scrollTop = atBottom ? column.scrollHeight : top;
+      });
+    }
     this.onChange();
   }
 
+  /** Leave edit mode on every turn (Send, a branch switch). */
+  closeEditors() {
+    let changed = false;
+    for (const turn of this.turns) if (turn.editing) { turn.editing = false; changed = true; }
+    if (changed) this.render();
+  }
+
+  /**
+   * One message of the thread. Shown as text (Markdown once core/markdown.js renders it) with its
+   * role, branch switcher, run link and actions; a click on the text (or Edit) turns it into the
+   * editor (role, text, images, move, delete). An empty turn opens as the editor. The last reply is
+   * shown once: in the Response card beside the thread (`replyElsewhere`), here as a one-line stub.
+   */
   renderTurn(turn, index) {
-    const role = el("select", { "aria-label": "Role", "data-testid": "turn-role" }, ROLES.map((r) => el("option", { value: r }, r)));
+    const readOnly = document.body.classList.contains("read-only");
+    const editing = !readOnly && (turn.editing || (turn.text === "" && !turn.tool_calls?.length && !turn.images.length));
+    const role = el("select", { "aria-label": `Role of message ${index + 1}`, "data-testid": "turn-role", hidden: !editing }, ROLES.map((r) => el("option", { value: r }, r)));
     role.value = turn.role;
-    const text = el("textarea", { rows: 1, "data-testid": "turn-text", "aria-label": `Turn ${index + 1} text`,
+    const text = el("textarea", { rows: 1, "data-testid": "turn-text", "aria-label": `Message ${index + 1} text`, hidden: !editing,
       placeholder: turn.role === "assistant" ? "What the assistant said…" : "Message…" });
     text.value = turn.text;
     // A read-only page (access.js): drawn locked at once, not only on its next check.
-    if (document.body.classList.contains("read-only")) {
+    if (readOnly) {
       Object.assign(text, { readOnly: true }).dataset.locked = "1";
       Object.assign(role, { disabled: true }).dataset.locked = "1";
     }
     text.style.maxHeight = "320px";
-    text.addEventListener("input", () => { turn.text = text.value; });
+    text.addEventListener("input", () => { turn.text = text.value; body.textContent = text.value; });
+    text.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && turn.editing) {
+        event.preventDefault(); // Esc here leaves the editor; it does not stop a stream
+        this.setEditing(turn, false);
+      }
+    });
+    const stub = turn.role === "assistant" && !editing && index === this.turns.length - 1 && this.replyElsewhere?.();
+    // A click on the text edits it (keyboard: the Edit button).
+    const body = el("div", { class: `turn-body${stub ? " is-stub" : ""}`, "data-testid": "turn-body", hidden: editing,
+      title: readOnly ? null : "Click to edit" });
+    if (stub) body.textContent = "The latest reply — shown in the Response panel.";
+    else renderText(body, turn.text);
+    if (!readOnly) {
+      const edit = (event) => {
+        if (event.target.closest("a")) return; // a link in a rendered reply opens; it does not edit
+        if (window.getSelection()?.toString()) return; // selecting text to copy is not a click to edit
+        this.setEditing(turn, true);
+      };
+      body.addEventListener("click", edit);
+    }
     const images = el("div", { class: "turn-images" });
-    const item = el("li", { class: "turn", dataset: { role: turn.role }, "data-testid": "turn" });
+    const item = el("li", { class: `turn${editing ? " is-editing" : ""}`, dataset: { role: turn.role }, "data-testid": "turn" });
     const imageButtons = [
       el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Attach an image by URL", "aria-label": "Attach an image by URL",
-        onclick: (e) => askImageUrl(images, (img) => { turn.images.push(img); this.render(); }) }, "+ URL"),
+        onclick: () => askImageUrl(images, (img) => { turn.images.push(img); this.render(); }) }, "+ URL"),
       el("label", { class: "btn btn-ghost btn-xs file-btn", title: "Upload an image" }, "+ Upload",
-        el("input", { type: "file", accept: "image/*", onchange: async (e) => {
+        el("input", { type: "file", accept: "image/*", "aria-label": "Upload an image", onchange: async (e) => {
           const file = e.target.files[0];
           if (!file) return;
           turn.images.push({ url: await readImageFile(file), name: file.name });
           this.render();
         } })),
     ];
-    const imageTools = el("span", { class: "turn-image-tools", hidden: turn.role !== "user" }, imageButtons);
+    const imageTools = el("span", { class: "turn-image-tools", hidden: turn.role !== "user" || !editing }, imageButtons);
     // A reply that did not finish is kept as it was saved, marked.
     const marks = { stopped: "stopped", error: "failed" };
     const mark = turn.role === "assistant" && marks[turn.runStatus]
@@ -226,20 +288,35 @@ export class Conversation {
     });
     // Branch switcher, run link and regenerate/fork buttons, when saved.js is on the page.
     const [info, actions] = this.decorate ? this.decorate(turn, index) : [[], []];
+    const who = el("span", { class: "turn-who", "data-testid": "turn-who", hidden: editing }, ROLE_NAMES[turn.role] || turn.role);
+    const editTools = editing ? [
+      el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move up", "aria-label": "Move up", "data-testid": "turn-up",
+        disabled: index === 0, onclick: () => this.move(index, -1) }, "↑"),
+      el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move down", "aria-label": "Move down", "data-testid": "turn-down",
+        disabled: index === this.turns.length - 1, onclick: () => this.move(index, 1) }, "↓"),
+      el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Delete this message", "aria-label": "Delete this message", "data-testid": "turn-delete",
+        onclick: () => this.remove(index) }, "✕"),
+      turn.text !== "" ? el("button", { type: "button", class: "btn btn-xs", "data-testid": "turn-done", onclick: () => this.setEditing(turn, false) }, "Done") : null,
+    ] : (readOnly ? [] : [el("button", { type: "button", class: "btn btn-ghost btn-xs", "data-testid": "turn-edit", title: "Edit this message", "aria-label": `Edit message ${index + 1}`,
+      onclick: () => this.setEditing(turn, true) }, "Edit")]);
     item.append(
-      el("div", { class: "turn-head" },
-        el("span", { class: "turn-index" }, `${index + 1}`), role, mark, imageTools, info, el("span", { class: "spacer" }), actions,
-        el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move up", "aria-label": "Move up", "data-testid": "turn-up",
-          disabled: index === 0, onclick: () => this.move(index, -1) }, "↑"),
-        el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Move down", "aria-label": "Move down", "data-testid": "turn-down",
-          disabled: index === this.turns.length - 1, onclick: () => this.move(index, 1) }, "↓"),
-        el("button", { type: "button", class: "btn btn-ghost btn-xs", title: "Delete turn", "aria-label": "Delete turn", "data-testid": "turn-delete",
-          onclick: () => this.remove(index) }, "✕")),
-      text, images, ...[toolInfo(turn)].filter(Boolean));
+      el("div", { class: "turn-head" }, who, role, mark, imageTools, info, el("span", { class: "spacer" }), actions, editTools),
+      body, text, images, ...[toolInfo(turn)].filter(Boolean));
     renderThumbs(images, turn.images, (i) => { turn.images.splice(i, 1); this.render(); });
     images.hidden = false;
     if (!turn.images.length) images.style.display = "none";
-    autogrow(text);
+    if (editing) autogrow(text);
     return item;
+  }
+
+  /** Open or close a turn's editor (focus in its text when opened). */
+  setEditing(turn, on) {
+    turn.editing = on;
+    this.render();
+    if (on) {
+      const index = this.turns.indexOf(turn);
+      const area = this.list.children[index]?.querySelector("textarea");
+      area?.focus();
+    }
   }
 }

@@ -1,33 +1,18 @@
 // The Response card: a stream's choices (thinking, text, tool calls, logprobs) drawn from the page
-// fold's state (core/stream.js). Model output is only ever set with textContent.
+// fold's state (core/stream.js). Model output is rendered as Markdown by core/markdown.js (sanitised),
+// or set with textContent (completions mode, tool-call arguments, tokens).
 
 import { el, clear, drawLater } from "../core/dom.js";
+import { ReplyText, highlightElement } from "../core/markdown.js";
+import { SchemaCheck } from "../core/schema.js";
 import { FRAME } from "../core/protocol.js";
 import { applyFrame, choiceList, hasOutput, newStreamState } from "../core/stream.js";
 
-/** Split inline <think>…</think> out of content (an unclosed tag means it is still thinking). */
-export function splitThink(text) {
-  let thinking = "";
-  let answer = "";
-  let rest = text;
-  let open = false;
-  for (;;) {
-    const start = rest.indexOf("<think>");
-    if (start === -1) {
-      answer += rest;
-      break;
-    }
-    answer += rest.slice(0, start);
-    const end = rest.indexOf("</think>", start + 7);
-    if (end === -1) {
-      thinking += rest.slice(start + 7);
-      open = true;
-      break;
-    }
-    thinking += rest.slice(start + 7, end);
-    rest = rest.slice(end + 8);
-  }
-  return { thinking, answer: thinking ? answer.replace(/^\s+/, "") : answer, open };
+/** Tool-call arguments as highlighted JSON (the same highlighter as the replies' code blocks). */
+function highlighted(args) {
+  const code = el("code", {}, args);
+  highlightElement(code, "json");
+  return el("pre", { class: "md-hl" }, code);
 }
 
 function probColour(p) {
@@ -45,7 +30,8 @@ class ChoiceView {
     this.index = index;
     this.shownTokens = 0;
     this.head = el("div", { class: "choice-head" });
-    this.thinkingText = el("div", { class: "reply-text" });
+    this.thinkingMd = new ReplyText({ testid: "thinking-md", label: "reasoning" });
+    this.thinkingText = el("div", { class: "reply-text" }, this.thinkingMd.root);
     this.thinkingSummary = el("summary", {}, "Thinking");
     this.thinking = el("details", { class: "thinking", hidden: true, "data-testid": "thinking" }, this.thinkingSummary, this.thinkingText);
     // Once the user opens or closes it by hand, leave it as they chose.
@@ -53,7 +39,10 @@ class ChoiceView {
     // Completions mode shows the prompt (muted) with the completion running on after it.
     this.promptSpan = el("span", { class: "reply-prompt", "data-testid": "reply-prompt", hidden: true });
     this.answerSpan = el("span", { class: "reply-answer" });
-    this.text = el("div", { class: "reply-text", "data-testid": "reply-text" }, this.promptSpan, this.answerSpan);
+    // Chat replies render as Markdown, with their Copy and Raw buttons under the text.
+    this.answerMd = new ReplyText({ testid: "reply-md", label: "reply" });
+    this.text = el("div", { class: "reply-text", "data-testid": "reply-text" }, this.promptSpan, this.answerSpan, this.answerMd.body);
+    this.schema = new SchemaCheck();
     this.tools = el("div", { class: "tools", hidden: true });
     this.tokens = el("div", { class: "tokens" });
     // One popover per choice, filled from the token under the pointer or keyboard focus.
@@ -76,7 +65,8 @@ class ChoiceView {
         el("span", {}, "Token probabilities"), el("span", { class: "legend" }), el("span", {}, "low → high"),
         el("span", { class: "small muted logprobs-hint" }, "Hover a token, or Tab to it, for its alternatives.")),
       this.tokens, this.pop);
-    this.root = el("div", { class: "choice", dataset: { choice: index } }, this.head, this.thinking, this.text, this.tools, this.logprobs);
+    this.root = el("div", { class: "choice", dataset: { choice: index } }, this.head, this.thinking, this.text,
+      this.answerMd.tools, this.schema.root, this.tools, this.logprobs);
   }
 
   addToken(t) {
@@ -114,21 +104,34 @@ class ChoiceView {
   }
 
   /** Draw the choice's state (a choice of the fold's state). */
-  render(choice, { streaming, multi, prompt = "", chosen = null, onChoose = null }) {
+  render(choice, { streaming, multi, prompt = "", markdown = true, request = null, chosen = null, onChoose = null }) {
     for (const t of choice.logprobs.slice(this.shownTokens)) this.addToken(t);
     this.shownTokens = choice.logprobs.length;
-    const split = splitThink(choice.content);
-    const thinking = choice.reasoning + split.thinking;
+    // Reasoning arrives split out of the text already (the server's chunk parser: proxy/client/chunks.py).
+    const thinking = choice.reasoning;
     this.thinking.hidden = thinking === "";
-    this.thinkingText.textContent = thinking;
-    const stillThinking = streaming && (split.open || (choice.reasoning && !split.answer));
+    const stillThinking = streaming && Boolean(choice.reasoning) && !choice.content;
+    this.thinkingMd.update(thinking, { streaming: stillThinking });
     this.thinkingSummary.textContent = stillThinking ? "Thinking…" : `Thinking (${thinking.length.toLocaleString()} characters)`;
     // Open while it thinks, folded away once the answer starts (unless the user chose otherwise).
     if (!this.thinking.dataset.touched) this.thinking.open = Boolean(stillThinking);
-    this.promptSpan.textContent = prompt;
-    this.promptSpan.hidden = !prompt;
-    this.answerSpan.textContent = split.answer;
-    this.text.classList.toggle("caret", streaming);
+    // Completions' prompt, or chat's echoed prompt: shown before the reply, never part of it.
+    const before = prompt || choice.echo || "";
+    this.promptSpan.textContent = before;
+    this.promptSpan.hidden = !before;
+    // Completions mode continues the prompt's raw text: it stays plain; chat replies are Markdown.
+    this.answerSpan.hidden = markdown;
+    this.answerMd.body.hidden = !markdown;
+    this.answerMd.tools.hidden = !markdown || choice.content === "";
+    if (markdown) {
+      const json = SchemaCheck.expectsJson(request);
+      this.answerMd.update(choice.content, { streaming, format: json ? "json" : "markdown" });
+      this.answerMd.tools.hidden = choice.content === "";
+    } else {
+      this.answerSpan.textContent = choice.content;
+    }
+    this.text.classList.toggle("caret", streaming && !markdown);
+    this.schema.show(request, choice.content, { streaming });
     clear(this.head);
     if (multi) this.head.append(el("strong", {}, `Choice ${this.index + 1}`));
     if (choice.finish) this.head.append(el("span", {}, `finish: ${choice.finish}`));
@@ -155,7 +158,7 @@ class ChoiceView {
       }
       this.tools.append(el("div", { class: "tool-call", "data-testid": "tool-call" },
         el("span", { class: "tool-name" }, `${call.name || "…"}(`), el("span", { class: "small muted" }, call.id ? ` ${call.id}` : ""),
-        el("pre", {}, args || "…"), el("span", { class: "tool-name" }, ")")));
+        highlighted(args || "…"), el("span", { class: "tool-name" }, ")")));
     }
   }
 }
@@ -176,19 +179,31 @@ export class ReplyView {
   }
 
   /** A new reply: `prompt` (completions mode) is shown before the completion. */
-  start(model, { prompt = "" } = {}) {
+  start(model, { prompt = "", markdown = true } = {}) {
     clear(this.root);
     this.views = new Map();
     this.state = newStreamState();
     this.streaming = true;
     this.flag = null;
     this.prompt = prompt;
+    this.markdown = markdown;
     this.chosen = null;
     this.onChoose = null;
     this.grid = el("div", { class: "choices" });
-    this.waiting = el("p", { class: "empty-note" }, "Waiting for the first token…");
+    // Before the first token: a timer, not a static message (a cold model can take a while).
+    this.waitingTime = el("span", { class: "waiting-time", "data-testid": "waiting-time" }, "0.0 s");
+    this.waiting = el("p", { class: "waiting", "data-testid": "waiting" }, "Waiting for the first token… ", this.waitingTime);
+    const startedAt = performance.now();
+    clearInterval(this.waitTimer);
+    this.waitTimer = setInterval(() => {
+      if (this.waiting.hidden) return clearInterval(this.waitTimer);
+      this.waitingTime.textContent = `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
+    }, 100);
+    if (this.announcer) this.announcer.textContent = "";
     this.stallNote = el("p", { class: "stall-note", "data-testid": "stall-note", role: "status", hidden: true });
-    this.root.append(this.waiting, this.grid, this.stallNote);
+    this.droppedNote = el("p", { class: "reply-dropped", "data-testid": "reply-dropped", role: "status", hidden: true });
+    this.resumeLine = el("p", { class: "resume-note", "data-testid": "resume-note", role: "status", hidden: true });
+    this.root.append(this.waiting, this.droppedNote, this.grid, this.stallNote, this.resumeLine);
     this.root.dataset.status = "streaming";
     this.modelLabel.textContent = model;
     this.modelLabel.title = model;
@@ -201,11 +216,41 @@ export class ReplyView {
     if (this.emulatorChip) this.emulatorChip.hidden = !on;
   }
 
+  /** "This server does not accept `top_k`; sent without it": the fields the request went without. */
+  showDropped(names) {
+    if (!this.droppedNote) return;
+    const key = names.join(",");
+    if (this.droppedNote.dataset.names === key) return;
+    this.droppedNote.dataset.names = key;
+    this.droppedNote.hidden = names.length === 0;
+    const codes = names.flatMap((name, i) => [i ? (i === names.length - 1 ? " or " : ", ") : "", el("code", {}, name)]);
+    this.droppedNote.replaceChildren("This server does not accept ", ...codes, "; sent without ", names.length > 1 ? "them" : "it", ".");
+  }
+
   /** "No tokens for N s…" while a stream stalls; null clears it. */
   stall(seconds) {
     if (!this.stallNote) return;
     this.stallNote.hidden = seconds == null;
     if (seconds != null) this.stallNote.textContent = `No tokens for ${seconds} s…`;
+  }
+
+  /**
+   * The connection while the reply streams: "reconnecting" (the socket dropped; the server keeps the
+   * stream), "resuming" (after a reload, before the server answered), "resumed" (re-attached: the text
+   * so far came back and the rest follows); null hides the line.
+   */
+  resumeNote(kind) {
+    if (!this.resumeLine) return;
+    const text = {
+      reconnecting: "Connection lost — reconnecting… The reply keeps streaming on the server.",
+      resuming: "Resuming the reply that was streaming…",
+      resumed: "Resumed: the connection is back and the reply continues where it was.",
+    }[kind];
+    this.resumeLine.hidden = !text;
+    this.resumeLine.dataset.kind = kind || "";
+    this.resumeLine.textContent = text || "";
+    if (kind === "reconnecting" || kind === "resuming") this.setChip("waiting", kind === "reconnecting" ? "Reconnecting" : "Resuming");
+    else if (kind === "resumed" && this.streaming) this.setChip("streaming", "Streaming");
   }
 
   /** Mark which choice continues the conversation; `onChoose(index)` offers the others (n > 1). */
@@ -236,6 +281,7 @@ export class ReplyView {
     this.state = state;
     if (state.deltas > 0) this.waiting.hidden = true;
     this.setEmulator(state.emulator);
+    this.showDropped(state.dropped || []);
     this.schedule();
   }
 
@@ -248,18 +294,19 @@ export class ReplyView {
 
   render() {
     const choices = choiceList(this.state);
-    const ctx = { streaming: this.streaming, multi: choices.length > 1, prompt: this.prompt, chosen: this.chosen, onChoose: this.onChoose };
+    const ctx = { streaming: this.streaming, multi: choices.length > 1, prompt: this.prompt, markdown: this.markdown !== false,
+      request: this.state.request, chosen: this.chosen, onChoose: this.onChoose };
     for (const choice of choices) this.view(choice.index).render(choice, ctx);
   }
 
   text(index = 0) {
     const c = this.state.choices.get(index);
-    return c ? splitThink(c.content).answer : "";
+    return c ? c.content : "";
   }
 
   reasoning(index = 0) {
     const c = this.state.choices.get(index);
-    return c ? c.reasoning + splitThink(c.content).thinking : "";
+    return c ? c.reasoning : "";
   }
 
   /** Whether any choice got text, reasoning or a tool call. */
@@ -272,6 +319,7 @@ export class ReplyView {
     this.streaming = false;
     this.root.dataset.status = status;
     this.waiting.hidden = true;
+    clearInterval(this.waitTimer);
     this.stall(null);
     if (!this.state.choices.size) {
       const empty = {
@@ -283,6 +331,8 @@ export class ReplyView {
     }
     const labels = { done: "Done", stopped: "Stopped", error: "Failed" };
     this.setChip(status, labels[status] || status);
+    // Announced once, whole, when the reply ends (the reply itself is not a live region).
+    if (this.announcer) this.announcer.textContent = `Reply ${(labels[status] || status).toLowerCase()}. ${this.text(0).slice(0, 600)}`;
     if (note) {
       this.flag = el("div", { class: `reply-flag ${status === "done" ? "note" : status}`, "data-testid": "reply-flag" }, note);
       this.root.append(this.flag);

@@ -177,7 +177,7 @@ export class SavedConversation {
 
   // --- Stream frames (called first for every frame of the page's stream) ---------------------------
   onFrame(frame) {
-    if (frame.type === "chat.started" && frame.conversation != null) {
+    if ((frame.type === "chat.started" || frame.type === "chat.attached") && frame.conversation != null) {
       if (this.id !== frame.conversation) {
         this.forget();
         this.id = frame.conversation;

@@ -432,3 +432,25 @@ def test_emulator_runs_are_labelled_in_the_list_and_on_the_run_page(client: Clie
     # Cached tokens agree with the playground: the header's count when usage never came.
     assert re.search(r'data-testid="run-cached">0<', page)
     assert 'data-testid="emulator-chip"' not in client.get(f"/runs/{real.run_id}/").content.decode()
+
+
+def test_the_list_offers_only_what_the_role_allows() -> None:
+    from tests.playground.test_teams import _switched, client_for, make_world
+
+    world = make_world()
+    c = world["conversation"]
+    buttons = ("rename-toggle", "share", "duplicate", "delete", "import-file", "list-new")
+
+    def offered(who: str) -> set[str]:
+        page = _switched(client_for(world, who), world["team"].pk).get("/conversations/").content.decode()
+        assert f'data-id="{c.pk}"' in page, who
+        return {b for b in buttons if f'data-testid="{b}"' in page}
+
+    # A viewer reads, exports and opens; nothing that would end on a 403.
+    assert offered("viewer") == set()
+    viewer_page = _switched(client_for(world, "viewer"), world["team"].pk).get("/conversations/")
+    assert 'data-testid="list-read-only"' in viewer_page.content.decode()
+    assert 'data-testid="export"' in viewer_page.content.decode()
+    # An editor (not its author) renames, shares and duplicates, but deleting is its author's or an owner's.
+    assert offered("editor") == {"rename-toggle", "share", "duplicate", "import-file", "list-new"}
+    assert offered("owner") == set(buttons)

@@ -81,7 +81,7 @@ def test_signup_off_is_404(settings) -> None:
 
 
 def test_page_carries_registry_config_and_testids(user_client: Client, settings) -> None:
-    settings.PLAYGROUND_EMULATOR = True
+    settings.FIREWORKS_BASE_URL = "http://127.0.0.1:8765/inference/v1"  # the emulator, as serve starts it
     settings.PLAYGROUND_DEFAULT_MODEL = "accounts/fireworks/models/test-model"
     html = user_client.get("/").content.decode()
     assert _json_script(html, "param-registry") == json.loads(json.dumps(registry_json()))
@@ -98,6 +98,7 @@ def test_page_carries_registry_config_and_testids(user_client: Client, settings)
     assert config == {
         "default_model": "accounts/fireworks/models/test-model",
         "emulator": True,
+        "server": {"kind": "emulator", "label": "offline emulator", "host": "127.0.0.1:8765"},
         "ws_path": "/ws/chat/",
         "username": "ada",
         # A new conversation in the user's own workspace: theirs to run (access.js reads the rights).
@@ -112,10 +113,23 @@ def test_page_carries_registry_config_and_testids(user_client: Client, settings)
 
 
 def test_no_emulator_badge_for_a_real_upstream(user_client: Client, settings) -> None:
-    settings.PLAYGROUND_EMULATOR = False
+    settings.FIREWORKS_BASE_URL = "https://api.fireworks.ai/inference/v1"
     html = user_client.get("/").content.decode()
     assert "emulator-badge" not in html
     assert '"emulator": false' in html
+    assert 'data-testid="server-badge" data-kind="fireworks"' in html
+
+
+def test_another_server_is_labelled_from_the_base_url(user_client: Client, settings) -> None:
+    """The kind of server comes from the base URL, whatever PLAYGROUND_EMULATOR says (issue 13)."""
+    settings.FIREWORKS_BASE_URL = "http://10.0.0.5:8000/v1"
+    settings.PLAYGROUND_EMULATOR = True
+    html = user_client.get("/").content.decode()
+    assert "emulator-badge" not in html
+    assert 'data-kind="other"' in html and "OpenAI-compatible" in html and "10.0.0.5:8000" in html
+    config = _json_script(html, "playground-config")
+    assert config["server"] == {"kind": "other", "label": "OpenAI-compatible server", "host": "10.0.0.5:8000"}
+    assert config["emulator"] is False
 
 
 def test_api_key_never_reaches_the_page(user_client: Client, settings) -> None:

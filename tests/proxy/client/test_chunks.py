@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from proxy.client.chunks import StreamState, chunk_events, delta_from, opened_from, usage_from
-from proxy.client.events import Delta, Done, Finish, Perf, RawOutput, Usage
+from proxy.client.events import Delta, Done, Finish, Perf, RawOutput, Rethink, Usage
 
 
 def test_opened_reads_the_fireworks_headers_whatever_their_case() -> None:
@@ -98,3 +100,72 @@ def test_choices_missing_empty_or_malformed_are_not_assumed() -> None:
     # A choice without an index is numbered by its position.
     assert chunk_events({"choices": [{}, {"delta": {"content": "b"}}]}, state, whole=False) == [Delta(1, "b")]
     assert state.done().finish_reasons == {} and state.done().response_id is None
+
+
+# --- reasoning written into the text (ThinkSplit) ---------------------------------------------------
+
+THINK_CASES = [
+    # (the choice's whole text, the reasoning, the answer)
+    ("<think>\nadd them\n</think>\n\nIt is 4.", "\nadd them\n", "It is 4."),
+    ("\n<think>a</think>b", "a", "b"),
+    ("add them\n</think>\n\nIt is 4.", "add them\n", "It is 4."),  # the template opened <think>
+    ("Plain answer, no tags.", "", "Plain answer, no tags."),
+    ("a < b and c </thin", "", "a < b and c </thin"),  # a tag's start that never completes
+    ("<think>still thinking", "still thinking", ""),
+    ("<think>x</think>y</think>z", "x", "y</think>z"),  # after a full block, a close is just text
+]
+
+
+def fold_text(pieces: list[str]) -> tuple[str, str, int]:
+    """Stream ``pieces`` as content chunks through chunk_events, then fold like the relay does."""
+    state = StreamState()
+    content = reasoning = ""
+    rethinks = 0
+    events: list[Any] = []
+    for k, piece in enumerate(pieces):
+        last = k == len(pieces) - 1
+        chunk = {
+            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": "stop" if last else None}]
+        }
+        events += chunk_events(chunk, state, whole=False)
+    events += state.flush()
+    for event in events:
+        if isinstance(event, Rethink):
+            reasoning, content = reasoning + content, ""
+            rethinks += 1
+        elif isinstance(event, Delta):
+            content += event.content or ""
+            reasoning += event.reasoning or ""
+    return reasoning, content, rethinks
+
+
+@pytest.mark.parametrize(("text", "reasoning", "answer"), THINK_CASES)
+def test_reasoning_is_split_out_of_the_text_wherever_the_chunks_are_cut(
+    text: str, reasoning: str, answer: str
+) -> None:
+    cuts = [[text]] + [[text[:i], text[i:]] for i in range(1, len(text))]
+    cuts += [[text[:i], text[i:j], text[j:]] for i in range(1, len(text)) for j in range(i + 1, len(text))]
+    cuts.append(list(text))  # one character per chunk
+    for pieces in cuts:
+        got_reasoning, got_answer, rethinks = fold_text(pieces)
+        assert (got_reasoning, got_answer) == (reasoning, answer), pieces
+        assert rethinks <= 1
+
+
+def test_a_whole_completion_is_split_too_and_usage_may_sit_in_the_choice() -> None:
+    state = StreamState()
+    body = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"content": "hmm</think>Four."},
+                "finish_reason": "stop",
+                "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+            }
+        ]
+    }
+    events = chunk_events(body, state, whole=True)
+    assert Delta(choice=0, content="Four.", reasoning="hmm") in events
+    assert not any(isinstance(e, Rethink) for e in events)
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (3, 4, 7)

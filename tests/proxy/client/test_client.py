@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from proxy.client.client import UpstreamClient, prepare_body, shared_client
+from proxy.client.dialect import Dialect
 from proxy.client.errors import (
     UpstreamConnectionError,
     UpstreamError,
@@ -158,12 +159,23 @@ def test_prepare_body_asks_for_streaming_usage_and_perf() -> None:
     assert body["stream"] is False and "stream_options" not in body  # the caller's dict is untouched
 
 
-def test_prepare_body_keeps_what_the_user_turned_off() -> None:
+def test_prepare_body_sends_nothing_for_what_the_user_switched_off() -> None:
+    """Switched off is not sent at all (issue 13: perf_metrics_in_response went out as false)."""
     body = {"prompt": "x", "stream_options": {"include_usage": False}, "perf_metrics_in_response": False}
-    prepared = prepare_body(body, endpoint="completions")
-    assert prepared["stream_options"] == {"include_usage": False}
-    assert prepared["perf_metrics_in_response"] is False
-    assert prepared["stream"] is True
+    assert prepare_body(body, endpoint="completions") == {"prompt": "x", "stream": True}
+
+
+def test_prepare_body_speaks_the_dialect() -> None:
+    """Another server gets no Fireworks extension unasked, and nothing it refused before."""
+    other = Dialect("other")
+    assert prepare_body(BODY, dialect=other) == {**BODY, "stream_options": {"include_usage": True}}
+    emulator = prepare_body(BODY, dialect=Dialect("emulator"))
+    assert emulator["perf_metrics_in_response"] is True
+    # What the user set explicitly still goes to another server (it may accept it)...
+    assert prepare_body({**BODY, "top_k": 5}, dialect=other)["top_k"] == 5
+    # ...unless it refused it before; the essential fields are never dropped.
+    refused = Dialect("other", frozenset({"top_k", "stream_options", "model"}))
+    assert prepare_body({**BODY, "top_k": 5}, dialect=refused) == BODY
 
 
 # --- the request -----------------------------------------------------------------------------------
@@ -554,7 +566,33 @@ ERROR_SHAPES: list[tuple[str, int, bytes, dict[str, str], dict[str, Any], list[s
         b"",
         {},
         {"code": "not_found"},
-        ["404", MODEL, "not found or is not deployed"],
+        ["404", MODEL, "was not found, or this server has no", "/chat/completions"],
+    ),
+    (
+        "a path the server does not have (FastAPI's 404)",
+        404,
+        b'{"detail":"Not Found"}',
+        {"content-type": "application/json"},
+        {"code": "not_found", "param": None},
+        ["404: Not Found. This server has no " + BASE + "/chat/completions: check FIREWORKS_BASE_URL."],
+    ),
+    (
+        "OpenAI's unknown model names it already",
+        404,
+        b'{"error":{"message":"The model `gpt-nope` does not exist or you do not have access to it.",'
+        b'"type":"invalid_request_error","param":null,"code":"model_not_found"}}',
+        {"content-type": "application/json"},
+        {"code": "not_found", "param": "model"},
+        ["404: The model `gpt-nope` does not exist or you do not have access to it."],
+    ),
+    (
+        "a JSON array of error objects",
+        400,
+        b'[{"error":{"code":400,"message":"Request contains an invalid argument.",'
+        b'"status":"INVALID_ARGUMENT"}}]',
+        {"content-type": "application/json"},
+        {"code": "bad_request"},
+        ["Fireworks returned 400: Request contains an invalid argument."],
     ),
     (
         "empty 502",

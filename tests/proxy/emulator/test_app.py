@@ -117,7 +117,7 @@ def test_chat_stream_has_the_recorded_chunk_order_and_headers(emu: EmulatorServe
     assert {c["object"] for c in parsed} == {"chat.completion.chunk"}
     text = text_of(parsed)
     assert text.startswith("[offline emulator]")  # never passes for a real model
-    assert 20 <= usage["completion_tokens"] <= 120
+    assert 20 <= usage["completion_tokens"] <= 140
     for name in (
         "fireworks-sampling-options",
         "fireworks-cached-prompt-tokens",

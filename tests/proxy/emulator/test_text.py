@@ -5,10 +5,13 @@ helpers here serve test_template.py and test_responses.py too."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
+import pytest
 
+from proxy.emulator.text import make_rng, plan_choice, reply_shape
 from tests.emulator_fixture import EmulatorServer
 
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
@@ -166,3 +169,67 @@ def test_prediction_copies_matching_spans_reports_speculation_and_is_faster(emul
     assert predicted.endswith(plain)
     assert predicted.startswith(str(perf["speculation-prompt-matched-tokens"]))
     assert fast_rate > plain_rate * 1.5
+
+
+# --- Markdown replies (text.markdown_reply) -----------------------------------------------------------
+
+
+def _reply(prompt: str, seed: int = 0, **request: Any) -> str:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": prompt}], **request}
+    return plan_choice(body, mode="chat", reasoning_model=False, seed=seed, index=0, max_tokens=4096).content
+
+
+@pytest.mark.parametrize(
+    ("prompt", "construct"),
+    [
+        (
+            "Compare the two options in a table",
+            r"^\| Item \| Size \| Speed \| Notes \|\n\| --- \| ---: \| ---: \| --- \|\n(\| .+ \|\n){2,4}\n",
+        ),
+        ("Write a python function", r"\n\n```python\n(.*\n)+```\n\n"),
+        ("What is the equation?", r"\n\n\$\$\n.+\n\$\$\n\n.*(\\\(.+\\\)|\$[^$\s][^$]*\$)"),
+        (
+            "Give me a list of tips",
+            r"\n\n### .+\n\n((- |\d\. )\*\*.+\*\*: .+\n){2,3}(- |\d\. )\*\*.+\*\*: .+\n\n",
+        ),
+        ("Explain rivers", r"\*\*.+\*\*.*\n\n> .+\n\n"),
+    ],
+)
+def test_a_word_of_the_prompt_picks_the_markdown_construct(prompt: str, construct: str) -> None:
+    text = _reply(prompt)
+    assert text.startswith("[offline emulator] You said: “")
+    assert re.search(construct, text, re.M), text
+
+
+def test_replies_are_deterministic_for_a_seed_and_vary_with_it() -> None:
+    assert _reply("Tell me something", seed=3) == _reply("Tell me something", seed=3)
+    texts = {_reply("Tell me something", seed=seed) for seed in range(20)}
+    assert len(texts) == 20
+    # With no shape word, the seed picks among all five shapes.
+    shapes = {reply_shape(make_rng(seed), "Tell me something") for seed in range(40)}
+    assert shapes == {"prose", "list", "table", "code", "math"}
+
+
+def test_replies_read_as_sentences_not_word_salad() -> None:
+    for seed in range(30):
+        text = _reply("Explain it", seed=seed)
+        paragraphs = [p.removeprefix("> ") for p in text.split("\n\n")]
+        for paragraph in paragraphs:
+            assert paragraph[-1] in ".:!?", paragraph  # every paragraph ends a sentence
+            for sentence in re.split(r"(?<=[.!?]) ", paragraph.removeprefix("[offline emulator] ")):
+                assert sentence[0].isupper() or sentence[0] in "“*", sentence
+        assert not re.search(r"\ba [aeiou]", text), text  # "an emulated", never "a emulated"
+        assert not re.search(r"\b(\w+) \1\b", text), text  # no word twice in a row
+
+
+def test_a_reply_fault_sends_exactly_its_text(emulator: EmulatorServer) -> None:
+    hostile = "<script>alert(1)</script>\n\n[x](javascript:alert(2)) ![i](https://example.com/a.png)"
+    emulator.inject({"kind": "reply", "content": hostile})
+    assert chat(emulator)["choices"][0]["message"]["content"] == "[offline emulator]\n\n" + hostile
+    emulator.inject({"kind": "reply", "content": '{"city": 3}'})
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    answer = chat(emulator, response_format={"type": "json_object", "schema": schema})
+    assert answer["choices"][0]["message"]["content"] == '{"city": 3}'  # JSON mode: the text alone
+    assert chat(emulator)["choices"][0]["message"]["content"] != "[offline emulator]\n\n" + hostile  # used up
+    refused = emulator.client.post("/_emulator/faults", json={"faults": [{"kind": "reply", "content": 5}]})
+    assert refused.status_code == 400 and "content must be a string" in refused.text
