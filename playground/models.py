@@ -205,8 +205,6 @@ class Message(models.Model):
     tool_calls = models.JSONField(null=True, blank=True)
     # For role "tool": which assistant tool call this message answers.
     tool_call_id = models.CharField(max_length=200, blank=True)
-    # The text of ``content`` (text parts joined), kept for search: JSON text escapes non-ASCII.
-    search_text = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -215,10 +213,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} #{self.position} of {self.conversation_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.search_text = self.text
-        super().save(*args, **kwargs)
 
     @property
     def text(self) -> str:

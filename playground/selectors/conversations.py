@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from playground.models import Conversation, Membership, Message, Run, Visibility, Workspace
 from playground.permissions import Facts, can
+from playground.search import search_match
 from playground.selectors.runs import last_run_emulator, run_summary_for_leaf
 from playground.tree import branch_of, leaf_of
 
@@ -60,15 +62,16 @@ def conversation_search_for_user(
 ) -> QuerySet[Conversation]:
     """The user's conversations for the list page: newest first, filtered, with the last run's status.
 
-    ``query`` matches the title or the text of any message (case-insensitive); ``model`` is exact.
-    The result is one SQL query however many rows it has.
+    ``query`` matches the title or the text of any message, as words (``playground.search``: the
+    database's full-text index, in order, the last word a prefix); ``model`` is exact. The result is one
+    SQL query however many rows it has.
     """
     conversations = conversation_list_for_user(user=user, workspace_id=workspace_id)
     if model:
         conversations = conversations.filter(model=model)
     if query:
-        in_messages = Message.objects.filter(conversation=OuterRef("pk"), search_text__icontains=query)
-        conversations = conversations.filter(Q(title__icontains=query) | Exists(in_messages))
+        match = search_match(query)
+        conversations = conversations.filter(pk__in=RawSQL(*match)) if match else conversations.none()
     last_run = Run.objects.filter(conversation=OuterRef("pk")).order_by("-started_at", "-pk")
     return conversations.annotate(
         last_run_id=Subquery(last_run.values("pk")[:1]),

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from playground.models import Conversation, Message
 from playground.permissions import can
+from playground.search import search_forget, search_index
 from playground.selectors.conversations import conversation_get_for_user
 from playground.selectors.sharing import LinkHides
 from playground.selectors.workspaces import role_of
@@ -48,14 +49,15 @@ def _matches(node: Message, fields: dict[str, Any]) -> bool:
 
 
 def conversation_path_extend(
-    *, conversation: Conversation, messages: list[dict[str, Any]], new: bool = False
+    *, conversation: Conversation, messages: list[dict[str, Any]], new: bool = False, retitled: bool = False
 ) -> list[Message]:
     """Make ``messages`` a branch of the conversation's tree and return its nodes, root first.
 
     Each message reuses an existing node at that place in the tree when it says the same thing (the
     one named by its ``id`` first, else the newest equal sibling); from the first difference on, new
     nodes are added as a new branch. Nothing is deleted, so the earlier versions stay reachable.
-    ``new``: the conversation was just created, so it has no tree to read.
+    ``new``: the conversation was just created, so it has no tree to read. The new messages (and the
+    title, when ``retitled``) go to the search index in one statement.
     """
     children = {} if new else children_by_parent(conversation.messages.all())
     path: list[Message] = []
@@ -66,14 +68,18 @@ def conversation_path_extend(
         named = [n for n in candidates if n.pk == message.get("id")]
         node = (named or candidates[-1:] or [None])[0]
         if node is None:
+            added = []
             for position, rest in enumerate(messages[index:], start=index):
                 parent = Message.objects.create(
                     conversation=conversation, parent=parent, position=position, **message_fields(rest)
                 )
-                path.append(parent)
-            return path
+                added.append(parent)
+            search_index(conversations=[conversation] if retitled else [], messages=added)
+            return path + added
         path.append(node)
         parent = node
+    if retitled:
+        search_index(conversations=[conversation])
     return path
 
 
@@ -85,13 +91,16 @@ def conversation_rename(*, user: Any, conversation_id: int, title: str) -> Conve
     )
     conversation.title = " ".join(title.split())[:TITLE_MAX]
     conversation.save(update_fields=["title", "updated_at"])
+    search_index(conversations=[conversation])
     return conversation
 
 
 @transaction.atomic
 def conversation_delete(*, user: Any, conversation_id: int) -> None:
     """Delete one of the user's conversations with its messages and runs."""
-    conversation_get_for_user(user=user, conversation_id=conversation_id, action="delete").delete()
+    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id, action="delete")
+    search_forget(conversation_ids=[conversation.pk])
+    conversation.delete()
     access_changed(conversations=[conversation_id])
 
 
@@ -150,6 +159,7 @@ def conversation_fork_from(
         forked_from=source,
     )
     parent = None
+    copied = []
     for position, old in enumerate(hides.messages(by_id[pk] for pk in ids)):
         parent = Message.objects.create(
             conversation=fork,
@@ -161,6 +171,8 @@ def conversation_fork_from(
             tool_calls=old.tool_calls,
             tool_call_id=old.tool_call_id,
         )
+        copied.append(parent)
     fork.current_leaf = parent
     fork.save(update_fields=["current_leaf"])
+    search_index(conversations=[fork], messages=copied)
     return fork

@@ -15,6 +15,7 @@ from django.utils import timezone
 from playground.content import content_text
 from playground.models import Conversation, Message, Mode, Run
 from playground.params import SAMPLING_OPTION_DEFAULTS
+from playground.search import search_index
 from playground.selectors.conversations import conversation_get_for_user
 from playground.selectors.workspaces import workspace_get_for_user
 from playground.services.conversations import conversation_path_extend
@@ -111,12 +112,15 @@ def run_start(
     conversation.system_prompt = system_prompt
     conversation.params = params
     conversation.extra = extra
-    if not conversation.title:
+    retitled = not conversation.title
+    if retitled:
         conversation.title = title_from_messages(messages, prompt)
     conversation.save()
     # Completions mode has no chat: its prompt is kept as the one user message.
     sent = [{"role": "user", "content": prompt or ""}] if mode == Mode.COMPLETIONS else messages
-    path = conversation_path_extend(conversation=conversation, messages=sent, new=conversation_id is None)
+    path = conversation_path_extend(
+        conversation=conversation, messages=sent, new=conversation_id is None, retitled=retitled
+    )
     follows = path[-1] if path else None
     if follows is not None and conversation.current_leaf_id != follows.pk:
         conversation.current_leaf = follows
@@ -174,6 +178,7 @@ def run_finish(
             reasoning=reasoning,
             tool_calls=tool_calls,
         )
+        search_index(messages=[message])
     if opened:
         run.request_id = opened.get("request_id") or ""
         run.response_headers = {

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from playground.models import Conversation, Message, Mode, Run
+from playground.search import search_index
 from playground.selectors.conversations import conversation_get_for_user
 from playground.selectors.workspaces import workspace_get_for_user
 
@@ -187,6 +188,7 @@ def conversation_import(
         current_leaf=leaf, **{k: v for k, v in times.items() if v}
     )
     conversation.refresh_from_db()
+    search_index(conversations=[conversation], messages=nodes.values())
     return conversation
 
 

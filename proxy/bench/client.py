@@ -29,20 +29,23 @@ from proxy.client.transport import UpstreamTransport
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, from ``/proc/<pid>/stat``."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+def server_cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of the server's processes, from ``/proc/<pid>/stat``."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
 
 
-def server_rss_kb(pid: int) -> int:
-    """Resident memory of a process in KiB, from ``/proc/<pid>/status``."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+def server_rss_kb(pids: list[int]) -> int:
+    """Resident memory of the server's processes in KiB, from ``/proc/<pid>/status``."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+    return total
 
 
 def chat_body(job: dict[str, Any], k: int) -> dict[str, Any]:
@@ -112,19 +115,21 @@ async def run_direct(job: dict[str, Any]) -> dict[str, Any]:
 # --- proxy: websockets through the playground --------------------------------------------------------
 
 
-async def open_sockets(job: dict[str, Any], count: int) -> list[ClientConnection]:
-    """``count`` signed-in websockets, opened at most 50 at a time."""
+async def open_sockets(job: dict[str, Any], count: int, spread: bool = False) -> list[ClientConnection]:
+    """``count`` signed-in websockets, opened at most 50 at a time: all one user's, or with ``spread``
+    the users' in turn (a user may run 32 streams at once)."""
     gate = asyncio.Semaphore(50)
-    headers = {"Cookie": f"sessionid={job['session']}", "Origin": job["origin"]}
+    sessions = (job.get("sessions") or [job["session"]]) if spread else [job["session"]]
 
-    async def one() -> ClientConnection:
+    async def one(k: int) -> ClientConnection:
+        headers = {"Cookie": f"sessionid={sessions[k % len(sessions)]}", "Origin": job["origin"]}
         async with gate:
             return await connect(
                 job["ws_url"], additional_headers=headers, compression=None, max_size=2**24, open_timeout=30
             )
 
     async with asyncio.timeout(job["timeout"]):
-        return list(await asyncio.gather(*(one() for _ in range(count))))
+        return list(await asyncio.gather(*(one(k) for k in range(count))))
 
 
 def delta_items(frame: dict[str, Any]) -> list[dict[str, Any]]:
@@ -175,7 +180,7 @@ async def proxy_stream(
     return record
 
 
-async def sample_rss(pid: int, into: list[int], stop: asyncio.Event) -> None:
+async def sample_rss(pid: list[int], into: list[int], stop: asyncio.Event) -> None:
     """Sample the server's RSS every 100 ms until told to stop."""
     while not stop.is_set():
         into.append(server_rss_kb(pid))
@@ -185,8 +190,8 @@ async def sample_rss(pid: int, into: list[int], stop: asyncio.Event) -> None:
 
 async def run_proxy(job: dict[str, Any], stop_after: int | None = None) -> dict[str, Any]:
     """All streams of a level through the playground, one socket each; server CPU and RSS around them."""
-    pid = job["server_pid"]
-    sockets = await open_sockets(job, job["streams"])
+    pid = job["server_pids"]
+    sockets = await open_sockets(job, job["streams"], spread=True)
     try:
         await asyncio.sleep(0.2)  # let the server settle after the handshakes
         rss_before, cpu_before = server_rss_kb(pid), server_cpu_seconds(pid)
@@ -214,10 +219,10 @@ async def run_proxy(job: dict[str, Any], stop_after: int | None = None) -> dict[
 
 async def run_idle(job: dict[str, Any]) -> dict[str, Any]:
     """Server RSS with no extra sockets, then with ``sockets`` idle ones open."""
-    pid = job["server_pid"]
+    pid = job["server_pids"]
     await asyncio.sleep(0.5)
     before = server_rss_kb(pid)
-    sockets = await open_sockets(job, job["sockets"])
+    sockets = await open_sockets(job, job["sockets"], spread=True)
     try:
         await asyncio.sleep(1.0)
         after = server_rss_kb(pid)

@@ -76,7 +76,7 @@ async def viewer(ws: ClientConnection, conversation: int, ready: asyncio.Event) 
 
 async def run_fanout(job: dict[str, Any]) -> dict[str, Any]:
     """One stream on a conversation, watched by ``viewers`` other sockets; arrival times on both sides."""
-    pid = job["server_pid"]
+    pid = job["server_pids"]
     sockets = await open_sockets(job, job["viewers"] + 1)
     owner, watchers = sockets[0], sockets[1:]
     try:

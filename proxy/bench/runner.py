@@ -2,7 +2,10 @@
 
 Three processes besides this one: the emulator at a fixed pace, the playground served by daphne (as
 ``serve`` runs it) against a throwaway SQLite database, and the client process (``proxy.bench.client``)
-that drives the streams. For each concurrency level the same streams run straight to the emulator with
+that drives the streams. With ``workers`` > 1 the playground is ``serve --workers N`` (N daphne
+processes on one listening socket) on a throwaway PostgreSQL database and Redis key prefix
+(``proxy.bench.backends``), as several processes must run; the server's CPU and memory are then the sum
+of its processes'. For each concurrency level the same streams run straight to the emulator with
 httpx (the baseline) and through the playground's websocket; ``proxy.bench.report`` turns the arrival
 times and the emulator's known schedule into the figures.
 """
@@ -19,29 +22,40 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from proxy.bench import report as bench_report
+from proxy.bench.backends import (
+    DEFAULT_POSTGRESQL,
+    DEFAULT_REDIS,
+    run_name,
+    throwaway_postgresql,
+    throwaway_redis_prefix,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MANAGE_PY = ROOT / "manage.py"
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 
-# Makes a user and a signed-in session in the throwaway database and prints the session key.
+# Makes users, each with a signed-in session, in the throwaway database and prints the session keys on
+# one line. The streams are spread over them: a user may run 32 streams at once (proxy/consumers.py).
 SESSION_CODE = """
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
-user = get_user_model().objects.create_user("bench", password="bench-password")
-session = SessionStore()
-session["_auth_user_id"] = str(user.pk)
-session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-session["_auth_user_hash"] = user.get_session_auth_hash()
-session.create()
-print(session.session_key)
+keys = []
+for n in range(16):
+    user = get_user_model().objects.create_user(f"bench{n}", password="bench-password")
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    keys.append(session.session_key)
+print(" ".join(keys))
 """
 
 
@@ -65,6 +79,10 @@ class BenchConfig:
     raw_dir: str | None = None
     # Fan-out: one stream watched live by this many viewers, one level each (proxy/bench_fanout.py).
     fanout: list[int] = dataclasses.field(default_factory=lambda: [1, 50, 200])
+    # Server processes (`serve --workers N`); more than one runs on PostgreSQL and Redis, below.
+    workers: int = 1
+    database_url: str = DEFAULT_POSTGRESQL
+    redis_url: str = DEFAULT_REDIS
 
 
 def free_port() -> int:
@@ -117,11 +135,23 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
         stdout=subprocess.DEVNULL,
     )
     server: subprocess.Popen[bytes] | None = None
+    backends = ExitStack()
     try:
         wait_for(f"{base_url}/models", emulator, "emulator", header="x-playground-emulator")
+        # One process: the embedded default. Several: the state they share, made for this run.
+        state = {"DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}", "REDIS_URL": ""}
+        if config.workers > 1:
+            name = run_name(f"bench_w{config.workers}")
+            database = backends.enter_context(throwaway_postgresql(config.database_url, name))
+            prefix = backends.enter_context(throwaway_redis_prefix(config.redis_url, name))
+            state = {
+                "DATABASE_URL": database,
+                "REDIS_URL": config.redis_url,
+                "PLAYGROUND_CHANNEL_PREFIX": prefix,
+            }
         env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+            **state,
             "FIREWORKS_BASE_URL": base_url,
             "FIREWORKS_API_KEY": "",
             "PLAYGROUND_EMULATOR": "1",
@@ -131,16 +161,20 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
         }
         manage = [sys.executable, str(MANAGE_PY)]
         subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True)
-        session = subprocess.run(
-            [*manage, "shell", "--no-imports", "-c", SESSION_CODE],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()[-1]  # the last line: the shell may print notes before it
+        sessions = (
+            subprocess.run(
+                [*manage, "shell", "--no-imports", "-c", SESSION_CODE],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.splitlines()[-1]  # the last line: the shell may print notes before it
+            .split()
+        )
         # As users run it: `manage.py serve` (daphne), without the emulator it would start.
         server = subprocess.Popen(
-            [*manage, "serve", "--no-emulator", "--port", str(port)],
+            [*manage, "serve", "--no-emulator", "--port", str(port), "--workers", str(config.workers)],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,  # the access log
@@ -148,11 +182,13 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
         )
         wait_for(f"http://127.0.0.1:{port}/accounts/login/", server, "playground server")
         yield {
+            "server_pids": children(server.pid) if config.workers > 1 else [server.pid],
             "base_url": base_url,
             "emulator_url": f"http://127.0.0.1:{em_port}",
             "ws_url": f"ws://127.0.0.1:{port}/ws/chat/",
             "origin": f"http://127.0.0.1:{port}",
-            "session": session,
+            "session": sessions[0],  # the fan-out's owner and viewers: one user
+            "sessions": sessions,  # the levels' streams, spread over the users
             "server_pid": server.pid,
             "model": MODEL,
             "max_tokens": config.max_tokens,
@@ -163,18 +199,25 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
         if server is not None:
             stop_process(server)
         stop_process(emulator)
+        backends.close()
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux's /proc)."""
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 @contextmanager
-def py_spy(pid: int, output: str | None) -> Iterator[None]:
-    """Record the process with py-spy while the block runs (nothing if output is None)."""
+def py_spy(pid: int, output: str | None, subprocesses: bool = False) -> Iterator[None]:
+    """Record the process (and its children) with py-spy while the block runs (nothing if output is None)."""
     if output is None:
         yield
         return
     exe = Path(sys.executable).with_name("py-spy")
     fmt = {".json": "speedscope", ".txt": "raw"}.get(Path(output).suffix, "flamegraph")
     spy = subprocess.Popen(
-        [str(exe), "record", "--pid", str(pid), "--rate", "250", "--format", fmt, "--output", output],
+        [str(exe), "record", "--pid", str(pid), "--rate", "250", "--format", fmt, "--output", output]
+        + (["--subprocesses"] if subprocesses else []),
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -223,7 +266,8 @@ def run(config: BenchConfig, *, log: Any = print) -> dict[str, Any]:
         for n in config.levels:
             direct = client_job({**env, "kind": "direct", "streams": n})
             profiling = n == config.levels[-1] and config.py_spy
-            with py_spy(env["server_pid"], config.py_spy if profiling else None):
+            spy = config.py_spy if profiling else None
+            with py_spy(env["server_pid"], spy, subprocesses=config.workers > 1):
                 proxied = client_job({**env, "kind": "proxy", "streams": n})
             records = emulator_streams(env)
             if config.raw_dir:
@@ -242,7 +286,10 @@ def run(config: BenchConfig, *, log: Any = print) -> dict[str, Any]:
             fanout.append(bench_report.summarise_fanout(viewers, result))
             log(bench_report.fanout_line(fanout[-1]))
     return {
-        "config": dataclasses.asdict(config),
+        "workers": config.workers,
+        "backends": "PostgreSQL + Redis" if config.workers > 1 else "SQLite + in-memory channel layer",
+        # Without the database and Redis addresses, which may carry a password.
+        "config": {k: v for k, v in dataclasses.asdict(config).items() if not k.endswith("_url")},
         "machine": {
             "cpus": os.cpu_count(),
             "loadavg_start": [round(x, 2) for x in load_start],

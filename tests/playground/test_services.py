@@ -269,11 +269,6 @@ def test_leaf_set_rename_delete(alice: Any, bob: Any) -> None:
     assert not Run.objects.filter(conversation_id=first.conversation_id).exists()
 
 
-def test_search_text_keeps_non_ascii_text(alice: Any) -> None:
-    run = start(alice, [{"role": "user", "content": [{"type": "text", "text": "Café crème"}]}])
-    assert run.conversation.messages.get().search_text == "Café crème"
-
-
 def test_another_users_conversation_is_refused(alice: Any, bob: Any) -> None:
     run = start(alice, [{"role": "user", "content": "secret"}])
     with pytest.raises(Conversation.DoesNotExist):

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from proxy.bench.backends import DEFAULT_POSTGRESQL, DEFAULT_REDIS
+
 
 def levels(text: str) -> list[int]:
     """A comma-separated list of positive stream counts."""
@@ -43,33 +45,67 @@ class Command(BaseCommand):
             default=[1, 50, 200],
             help="Viewers watching one stream live, per fan-out level, e.g. 1,50,200 ('' to skip).",
         )
+        parser.add_argument(
+            "--workers",
+            type=levels,
+            default=[1],
+            help="Server processes, one run each, e.g. 1,2 (more than 1: `serve --workers N` on a "
+            "throwaway PostgreSQL database and Redis prefix).",
+        )
+        parser.add_argument(
+            "--database-url",
+            default=DEFAULT_POSTGRESQL,
+            help=f"The PostgreSQL server for runs with several workers (default {DEFAULT_POSTGRESQL}).",
+        )
+        parser.add_argument(
+            "--redis-url", default=DEFAULT_REDIS, help=f"Redis for those runs (default {DEFAULT_REDIS})."
+        )
         parser.add_argument("--json", default="bench-results.json", help="Where to write the report.")
         parser.add_argument("--chart", default="bench-chart.svg", help="Where to write the SVG chart.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from proxy.bench import report as bench_report
         from proxy.bench import runner as bench
+        from proxy.bench.backends import BackendUnavailable
 
-        config = bench.BenchConfig(
-            levels=options["levels"],
-            ttft_ms=options["ttft_ms"],
-            tokens_per_second=options["tokens_per_second"],
-            chunk_tokens=options["chunk_tokens"],
-            max_tokens=options["max_tokens"],
-            ramp_ms=options["ramp_ms"],
-            idle_sockets=options["idle_sockets"],
-            stop_streams=options["stop_streams"],
-            stop_after=options["stop_after"],
-            timeout=options["timeout"],
-            py_spy=options["py_spy"],
-            raw_dir=options["raw_dir"],
-            fanout=options["fanout"],
-        )
-        try:
-            report = bench.run(config, log=lambda line: self.stdout.write(line))
-        except RuntimeError as exc:
-            raise CommandError(str(exc)) from None
-        Path(options["json"]).write_text(json.dumps(report, indent=2))
-        Path(options["chart"]).write_text(bench_report.svg_chart(report))
-        self.stdout.write(bench_report.table(report))
-        self.stdout.write(f"report: {options['json']}, chart: {options['chart']}")
+        reports = []
+        for workers in options["workers"]:
+            config = bench.BenchConfig(
+                levels=options["levels"],
+                ttft_ms=options["ttft_ms"],
+                tokens_per_second=options["tokens_per_second"],
+                chunk_tokens=options["chunk_tokens"],
+                max_tokens=options["max_tokens"],
+                ramp_ms=options["ramp_ms"],
+                idle_sockets=options["idle_sockets"],
+                stop_streams=options["stop_streams"],
+                stop_after=options["stop_after"],
+                timeout=options["timeout"],
+                py_spy=options["py_spy"],
+                raw_dir=options["raw_dir"],
+                fanout=options["fanout"],
+                workers=workers,
+                database_url=options["database_url"],
+                redis_url=options["redis_url"],
+            )
+            if len(options["workers"]) > 1:
+                self.stdout.write(f"--- {workers} server process{'es' if workers > 1 else ''}")
+            try:
+                reports.append(bench.run(config, log=lambda line: self.stdout.write(line)))
+            except (RuntimeError, BackendUnavailable) as exc:
+                raise CommandError(str(exc)) from None
+        # One run: its report as before; several: a list of them, and a chart each.
+        document = reports[0] if len(reports) == 1 else reports
+        Path(options["json"]).write_text(json.dumps(document, indent=2))
+        charts = []
+        for report in reports:
+            chart = Path(options["chart"])
+            if len(reports) > 1:
+                chart = chart.with_name(f"{chart.stem}-workers{report['workers']}{chart.suffix}")
+            chart.write_text(bench_report.svg_chart(report))
+            charts.append(str(chart))
+        for report in reports:
+            if len(reports) > 1:
+                self.stdout.write(f"\n{report['workers']} server process(es), {report['backends']}:")
+            self.stdout.write(bench_report.table(report))
+        self.stdout.write(f"report: {options['json']}, chart: {', '.join(charts)}")

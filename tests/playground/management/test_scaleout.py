@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -222,6 +223,126 @@ async def test_a_stream_on_process_a_is_watched_live_on_process_b(
         response = await http.get(f"{b.url}/c/{conversation}/data/", headers={"Cookie": cookie})
     assert response.status_code == 200
     assert text in [message["content"] for message in response.json()["messages"]]
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _sockets_of(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _process_serving(client_port: int, server_port: int, pids: list[int]) -> int | None:
+    """Which of ``pids`` holds the server side of the TCP connection from ``client_port`` (Linux /proc)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, inode = fields[1], fields[2], int(fields[9])
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+            return next((pid for pid in pids if inode in _sockets_of(pid)), None)
+    return None
+
+
+def test_serve_workers_two_processes_on_one_socket_share_streams_and_watching(
+    backends: dict[str, str], emulator_server: EmulatorServer, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """`manage.py serve --workers 2`: two daphne processes accept on one port; each serves a stream,
+    a watcher on one sees a stream run on the other, and Ctrl-C stops both."""
+    if not Path("/proc/self/task").exists():
+        pytest.skip("finding which process holds a connection reads Linux's /proc")
+    server = SharedServer(emulator_server, tmp_path, backends)
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--workers=2", "--no-emulator", f"--port={server.port}"],
+            cwd=ROOT,
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's job
+        )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert serve.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            try:
+                if httpx.get(f"{server.url}/accounts/login/", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        workers = _children(serve.pid)
+        assert len(workers) == 2
+        cookie = session_cookie(server, f"carol{os.getpid()}")
+        asyncio.run(_two_workers_scenario(server, cookie, workers, emulator))
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        code = serve.wait(30)
+    output = log_path.read_text()
+    assert code == 0, output
+    assert "Traceback" not in output, output
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{server.url}/accounts/login/", timeout=1)
+
+
+async def _two_workers_scenario(
+    server: SharedServer, cookie: str, workers: list[int], emulator: EmulatorServer
+) -> None:
+    # Connections land on either process: open sockets until each process holds one.
+    sockets: list[Client] = []
+    on: dict[int | None, Client] = {}
+    try:
+        for _ in range(40):
+            client = await Client.open(server, cookie)
+            sockets.append(client)
+            on.setdefault(_process_serving(client.ws.local_address[1], server.port, workers), client)
+            if set(workers) <= set(on):
+                break
+        assert set(workers) <= set(on), f"40 connections, all on {set(on)}"
+        a, b = on[workers[0]], on[workers[1]]
+
+        # Each process serves a stream of its own.
+        hello = [{"role": "user", "content": "Hi"}]
+        await a.send({"type": "chat.start", "stream": "a1", "messages": hello, "params": {"max_tokens": 3}})
+        await b.send({"type": "chat.start", "stream": "b1", "messages": hello, "params": {"max_tokens": 3}})
+        await asyncio.gather(a.until_end("a1"), b.until_end("b1"))
+        for client, stream in ((a, "a1"), (b, "b1")):
+            ends = [f for _, f in client.frames if f.get("stream") == stream and f["type"] == "chat.done"]
+            assert len(ends) == 1 and client.deltas(), client.frames
+        conversation = next(f["conversation"] for _, f in a.frames if f["type"] == "chat.started")
+        a.frames.clear()
+
+        # A watcher on process B sees the next stream on process A, delta for delta.
+        await b.send({"type": "watch", "conversation": conversation})
+        while (await b.receive())["type"] != "watch.ok":
+            pass
+        b.frames.clear()
+        emulator.configure(ttft_ms=50, tokens_per_second=60)
+        more = [{"role": "user", "content": "More"}]
+        await a.send(
+            {"type": "chat.start", "stream": "a2", "conversation": conversation, "messages": more,
+             "params": {"max_tokens": 20}}
+        )  # fmt: skip
+        await asyncio.gather(a.until_end("a2"), b.until_end("a2"))
+        sent = [(f["i"], f.get("content")) for _, f in a.deltas()]
+        assert len(sent) >= 10
+        assert [(f["i"], f.get("content")) for _, f in b.deltas()] == sent
+        assert all(f["watching"] for _, f in b.deltas())
+    finally:
+        for client in sockets:
+            await client.ws.close()
 
 
 def run_in(server: SharedServer, code: str) -> str:

@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from proxy.bench.runner import free_port
 
@@ -78,3 +81,19 @@ def test_ctrl_c_stops_the_server_and_the_emulator_it_started(tmp_path: Path) -> 
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(5)
+
+
+def test_several_workers_need_postgresql_and_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with pytest.raises(CommandError) as missing:
+        call_command("serve", "--workers", "2")
+    assert "DATABASE_URL" in str(missing.value) and "REDIS_URL" in str(missing.value)
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///one-file.sqlite3")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    with pytest.raises(CommandError) as sqlite:
+        call_command("serve", "--workers", "2")
+    assert "DATABASE_URL (a PostgreSQL database)" in str(sqlite.value)
+    assert "REDIS_URL" not in str(sqlite.value).split("set ")[1].split(",")[0]
+    with pytest.raises(CommandError, match="1 or more"):
+        call_command("serve", "--workers", "0")

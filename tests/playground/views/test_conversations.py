@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from playground.models import Conversation, Message, Run
+from playground.search import search_index
 from playground.services import runs
 from playground.services.transfer import conversation_import
 
@@ -115,11 +116,12 @@ def seed(user: Any, count: int, messages_each: int = 4) -> None:
         )
         for i in range(count)
     )
-    Message.objects.bulk_create(
-        Message(conversation=c, position=p, role="user", content=f"text {p}", search_text=f"text {p}")
+    nodes = Message.objects.bulk_create(
+        Message(conversation=c, position=p, role="user", content=f"text {p}")
         for c in conversations
         for p in range(messages_each)
     )
+    search_index(conversations=conversations, messages=nodes)
     Run.objects.bulk_create(Run(conversation=c, model=c.model, status="done") for c in conversations)
 
 
