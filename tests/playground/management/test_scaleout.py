@@ -109,16 +109,7 @@ def session_cookie(server: SharedServer, username: str) -> str:
         f"user = get_user_model().objects.create_user({username!r}); c = Client(); c.force_login(user);"
         "print(c.cookies['sessionid'].value)"
     )
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=server.env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return f"sessionid={done.stdout.strip().splitlines()[-1]}"
+    return f"sessionid={run_in(server, code)}"
 
 
 class Client:
