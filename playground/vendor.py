@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.staticfiles.finders import BaseFinder
-from django.core.checks import Error
+from django.core.checks import Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
 
@@ -94,12 +94,13 @@ class NodeModulesFinder(BaseFinder):
     def _missing(self) -> list[str]:
         return [source for source in FILES.values() if not (NODE_MODULES / source).is_file()]
 
-    def check(self, **kwargs: Any) -> list[Error]:
-        """An error naming the command when the libraries are not installed."""
+    def check(self, **kwargs: Any) -> list[Warning]:
+        """A warning naming the command when the libraries are not installed (not an error: ``serve``
+        installs them itself, after the checks, on a fresh checkout)."""
         missing = self._missing()
         if not missing:
             return []
-        return [Error(f"node_modules lacks {missing[0]}: run `npm ci` in {ROOT}.", id="playground.E001")]
+        return [Warning(f"node_modules lacks {missing[0]}: run `npm ci` in {ROOT}.", id="playground.W001")]
 
     def find(self, path: str, find_all: bool = False, **kwargs: Any) -> str | list[str]:
         """The file in node_modules for a static path ``vendor/…``, if it is one of ours."""
