@@ -20,23 +20,30 @@ async def live_text(page: Any) -> str:
     return await page.get_by_test_id("live-text").first.inner_text()
 
 
-async def test_a_share_link_holder_and_a_second_tab_watch_the_stream_live(
-    page: Any, browser: Any, emulator: EmulatorServer, daphne_server: LiveServer, artifacts: Path
-) -> None:
-    emulator.configure(ttft_ms=30, tokens_per_second=400, chunk_tokens=1, seed=3)
+async def conversation_with_share_link(
+    page: Any, emulator: EmulatorServer, *, seed: int
+) -> tuple[str, int, str]:
+    """A short first exchange, then a share link made on its share page; back on the conversation,
+    connected. Returns the conversation's URL, its id and the share link."""
+    emulator.configure(ttft_ms=30, tokens_per_second=400, chunk_tokens=1, seed=seed)
     await page.fill("#param-max_tokens", "5")
     await send(page, "A first question")
     await wait_status(page, "Done")
     await page.wait_for_url(re.compile(r"/c/\d+/$"))
     conversation_url = page.url
     conversation = int(conversation_url.rstrip("/").rsplit("/", 1)[1])
-
-    # The owner makes a share link on the conversation's share page.
     await page.goto(f"{conversation_url}share/")
     await page.get_by_test_id("share-create").click()
     share_url = await page.get_by_test_id("share-url").first.input_value()
     await page.goto(conversation_url)
     await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+    return conversation_url, conversation, share_url
+
+
+async def test_a_share_link_holder_and_a_second_tab_watch_the_stream_live(
+    page: Any, browser: Any, emulator: EmulatorServer, daphne_server: LiveServer, artifacts: Path
+) -> None:
+    conversation_url, conversation, share_url = await conversation_with_share_link(page, emulator, seed=3)
 
     # A second tab of the owner on the same conversation, and a signed-out browser with the link.
     tab = await page.context.new_page()

@@ -15,6 +15,7 @@ import pytest
 
 from tests.browser.conftest import LiveServer
 from tests.browser.test_compare import open_compare, set_spec, wait_summary
+from tests.browser.test_live_watch import conversation_with_share_link
 from tests.browser.test_playground import send, wait_status
 from tests.emulator_fixture import EmulatorServer
 
@@ -121,18 +122,7 @@ async def test_a_runs_figures_are_the_same_in_the_playground_live_watching_run_p
     page: Any, browser: Any, emulator: EmulatorServer, daphne_server: LiveServer, artifacts: Path
 ) -> None:
     base = daphne_server.url
-    emulator.configure(ttft_ms=30, tokens_per_second=400, chunk_tokens=1, seed=5)
-    await page.fill("#param-max_tokens", "5")
-    await send(page, "A first question")
-    await wait_status(page, "Done")
-    await page.wait_for_url(re.compile(r"/c/\d+/$"))
-    conversation_url = page.url
-    conversation = int(conversation_url.rstrip("/").rsplit("/", 1)[1])
-    await page.goto(f"{conversation_url}share/")
-    await page.get_by_test_id("share-create").click()
-    share_url = await page.get_by_test_id("share-url").first.input_value()
-    await page.goto(conversation_url)
-    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+    conversation_url, conversation, share_url = await conversation_with_share_link(page, emulator, seed=5)
 
     tab = await page.context.new_page()
     await tab.goto(conversation_url)
