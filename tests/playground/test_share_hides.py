@@ -44,7 +44,7 @@ def converse(user: Any, text: str) -> Any:
         output=[{"content": "Arr, sure."}],
         usage={"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32},
         perf=None,
-        timings={"ttft_ms": 100.0, "total_ms": 1100.0, "chunks": 20, "chunks_per_second": 20.0},
+        timings={"ttft_ms": 100.0, "total_ms": 1100.0, "chunks": 20, "tokens": 20, "tokens_per_second": 19.0},
         timeline=[],
         error=None,
         response_model=MODEL,
