@@ -14,8 +14,6 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
 
-from playground.asgi import application
-
 API_KEY = "fw_TESTKEY123"
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -104,6 +102,11 @@ async def connect(
 
     async def open_socket(cookie: bytes | None = session_cookie) -> Socket:
         headers = [ORIGIN, (b"cookie", cookie)] if cookie else [ORIGIN]
+        # Imported here, not at the top: a conftest named on the command line loads before the suite's
+        # pytest_configure points STATIC_ROOT at its collected files, and building the app that early
+        # fixes the static storage on the wrong folder (a 404 for every hashed file).
+        from playground.asgi import application
+
         communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
         connected, _ = await communicator.connect()
         assert connected
