@@ -1,0 +1,133 @@
+"""``{{ variable }}`` placeholders: which names a text uses, and the text with values filled in.
+
+The one definition on the server; its twin for the page is ``static/playground/core/variables.js``
+(the same rules, checked against the same cases in tests/playground/prompts/template_cases.json).
+
+Rules:
+- a placeholder is ``{{`` + optional spaces or tabs + a name + optional spaces or tabs + ``}}``; a name is
+  ``[A-Za-z_][A-Za-z0-9_]*``. Anything else (``{{ 1x }}``, ``{{a.b}}``, ``{ {a} }``) is plain text.
+- names are reported in the order of their first appearance, each once.
+- filling is one pass: a value is inserted literally, so a value containing ``{{x}}`` is never expanded.
+- a value must be a string; a name absent from the values (or None) is missing, and every missing name
+  is reported at once (``MissingVariables``) before anything is filled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+PLACEHOLDER = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class MissingVariables(ValueError):
+    """Values are missing for these variables (in order of first appearance)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = list(names)
+        plural = "s" if len(self.names) != 1 else ""
+        super().__init__(f"Missing value{plural} for variable{plural}: {', '.join(self.names)}.")
+
+
+class InvalidValue(ValueError):
+    """A variable's value is not a string."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"The value of variable {name} must be text.")
+
+
+def variables_in(text: str) -> list[str]:
+    """The placeholder names in ``text``, in order of first appearance, each once."""
+    seen: dict[str, None] = {}
+    for match in PLACEHOLDER.finditer(text or ""):
+        seen.setdefault(match.group(1), None)
+    return list(seen)
+
+
+def _merge(names: Iterable[str], into: dict[str, None]) -> None:
+    for name in names:
+        into.setdefault(name, None)
+
+
+def _check(names: list[str], values: Mapping[str, Any]) -> None:
+    missing = [n for n in names if values.get(n) is None]
+    if missing:
+        raise MissingVariables(missing)
+    for name in names:
+        if not isinstance(values[name], str):
+            raise InvalidValue(name)
+
+
+def _fill(text: str, values: Mapping[str, Any]) -> str:
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def render(text: str, values: Mapping[str, Any]) -> str:
+    """``text`` with every placeholder replaced by its value (inserted literally, in one pass)."""
+    _check(variables_in(text), values)
+    return _fill(text or "", values)
+
+
+def _is_text_part(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+
+
+def _texts(start: Mapping[str, Any]) -> Iterable[str]:
+    """Every text of a chat.start-shaped dict that may hold placeholders, in reading order."""
+    if isinstance(start.get("system"), str):
+        yield start["system"]
+    for message in start.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            for part in content:
+                if (
+                    isinstance(part, dict)
+                    and part.get("type") == "text"
+                    and isinstance(part.get("text"), str)
+                ):
+                    yield part["text"]
+    if isinstance(start.get("prompt"), str):
+        yield start["prompt"]
+
+
+def start_variables(start: Mapping[str, Any]) -> list[str]:
+    """The placeholder names of a chat.start-shaped dict (system, then messages, then prompt)."""
+    names: dict[str, None] = {}
+    for text in _texts(start):
+        _merge(variables_in(text), names)
+    return list(names)
+
+
+def _fill_message(message: Any, values: Mapping[str, Any]) -> Any:
+    if not isinstance(message, dict):
+        return message
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": _fill(content, values)}
+    if isinstance(content, list):
+        parts = [
+            {**part, "text": _fill(part["text"], values)} if _is_text_part(part) else part for part in content
+        ]
+        return {**message, "content": parts}
+    return message
+
+
+def render_start(start: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a chat.start-shaped dict with its system prompt, messages' text (string content or text
+    parts) and prompt filled in. Raises MissingVariables naming every missing value, before filling."""
+    _check(start_variables(start), values)
+    out = dict(start)
+    if isinstance(out.get("system"), str):
+        out["system"] = _fill(out["system"], values)
+    if isinstance(out.get("messages"), list):
+        out["messages"] = [_fill_message(m, values) for m in out["messages"]]
+    if isinstance(out.get("prompt"), str):
+        out["prompt"] = _fill(out["prompt"], values)
+    return out

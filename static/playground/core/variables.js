@@ -1,0 +1,94 @@
+// `{{ variable }}` placeholders: which names a text uses, and the text with values filled in.
+// The page's twin of playground/prompts/template.py: the same rules, checked against the same cases
+// (tests/playground/prompts/template_cases.json). The server fills the prompt it sends; the page uses
+// this to show the variables form and to say what is missing before anything is sent.
+//
+// - a placeholder is "{{" + optional spaces or tabs + a name [A-Za-z_][A-Za-z0-9_]* + optional spaces
+//   or tabs + "}}"; anything else is plain text;
+// - names come in the order of their first appearance, each once;
+// - filling is one pass: a value is inserted literally (a value containing {{x}} is never expanded);
+// - a value must be a string; a name absent from the values (or null) is missing, and every missing name
+//   is reported at once, before anything is filled.
+
+const PLACEHOLDER = /\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}/g;
+
+export class MissingVariables extends Error {
+  constructor(names) {
+    const plural = names.length !== 1 ? "s" : "";
+    super(`Missing value${plural} for variable${plural}: ${names.join(", ")}.`);
+    this.name = "MissingVariables";
+    this.names = names;
+  }
+}
+
+export class InvalidValue extends Error {
+  constructor(name) {
+    super(`The value of variable ${name} must be text.`);
+    this.name = "InvalidValue";
+    this.variable = name;
+  }
+}
+
+/** The placeholder names in `text`, in order of first appearance, each once. */
+export function variablesIn(text) {
+  const seen = new Set();
+  for (const match of String(text || "").matchAll(PLACEHOLDER)) seen.add(match[1]);
+  return [...seen];
+}
+
+const valueOf = (values, name) => (values && Object.hasOwn(values, name) ? values[name] : null);
+
+function check(names, values) {
+  const missing = names.filter((n) => valueOf(values, n) == null);
+  if (missing.length) throw new MissingVariables(missing);
+  for (const name of names) if (typeof valueOf(values, name) !== "string") throw new InvalidValue(name);
+}
+
+const fill = (text, values) => String(text || "").replace(PLACEHOLDER, (_, name) => valueOf(values, name));
+
+/** `text` with every placeholder replaced by its value (inserted literally, in one pass). */
+export function render(text, values) {
+  check(variablesIn(text), values);
+  return fill(text, values);
+}
+
+const isTextPart = (part) => part && typeof part === "object" && part.type === "text" && typeof part.text === "string";
+
+function* texts(start) {
+  if (typeof start.system === "string") yield start.system;
+  for (const message of Array.isArray(start.messages) ? start.messages : []) {
+    if (!message || typeof message !== "object") continue;
+    const content = message.content;
+    if (typeof content === "string") yield content;
+    else if (Array.isArray(content)) for (const part of content) if (isTextPart(part)) yield part.text;
+  }
+  if (typeof start.prompt === "string") yield start.prompt;
+}
+
+/** The placeholder names of a chat.start-shaped object (system, then messages, then prompt). */
+export function startVariables(start) {
+  const names = new Set();
+  for (const text of texts(start || {})) for (const name of variablesIn(text)) names.add(name);
+  return [...names];
+}
+
+function fillMessage(message, values) {
+  if (!message || typeof message !== "object") return message;
+  const content = message.content;
+  if (typeof content === "string") return { ...message, content: fill(content, values) };
+  if (Array.isArray(content)) {
+    return { ...message, content: content.map((p) => (isTextPart(p) ? { ...p, text: fill(p.text, values) } : p)) };
+  }
+  return message;
+}
+
+/** A copy of a chat.start-shaped object with its system prompt, messages' text and prompt filled in.
+ *  Throws MissingVariables naming every missing value, before filling. */
+export function renderStart(start, values) {
+  check(startVariables(start), values);
+  const out = { ...start };
+  if (typeof out.system === "string") out.system = fill(out.system, values);
+  if (Array.isArray(out.messages)) out.messages = out.messages.map((m) => fillMessage(m, values));
+  if (typeof out.prompt === "string") out.prompt = fill(out.prompt, values);
+  return out;
+}
