@@ -160,8 +160,8 @@ def render_start(
     start: Mapping[str, Any], values: Mapping[str, Any], *, max_chars: int | None = None
 ) -> dict[str, Any]:
     """A copy of a chat.start-shaped dict with its system prompt, system and user messages' text (string
-    content or text parts) and prompt filled in. Raises MissingVariables naming every missing value, before filling;
-    with ``max_chars``, TooLong when the filled-in texts together would be longer (checked first)."""
+    content or text parts) and prompt filled in. Raises MissingVariables naming every missing value,
+    before filling; with ``max_chars``, TooLong when the filled-in texts together would be longer."""
     _check(start_variables(start), values)
     if max_chars is not None and _filled_length(_texts(start), values) > max_chars:
         raise TooLong(max_chars)
