@@ -173,3 +173,29 @@ def render_start(
     if isinstance(out.get("prompt"), str):
         out["prompt"] = _fill(out["prompt"], values)
     return out
+
+
+# --- Variable definitions: how the playground's form asks for a value, and what a value must be ----------
+
+# text: one line; long_text: a text area; number: a number written in decimal; choice: one of ``choices``.
+VARIABLE_TYPES = ("text", "long_text", "number", "choice")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+MAX_CHOICES = 50
+
+
+def default_definition(name: str) -> dict[str, Any]:
+    """The definition of a variable nobody described yet: one line of text, no default."""
+    return {"name": name, "type": "text", "default": ""}
+
+
+def value_error(definition: Mapping[str, Any], value: Any) -> str | None:
+    """Why ``value`` does not fit the variable's type (None when it does); "" is left to the caller."""
+    name = definition.get("name", "?")
+    if not isinstance(value, str):
+        return f"The value of variable {name} must be text."
+    kind = definition.get("type", "text")
+    if kind == "number" and value != "" and not NUMBER.fullmatch(value):
+        return f"{name} must be a number (like 3, -0.5 or 1e3)."
+    if kind == "choice" and value != "" and value not in (definition.get("choices") or []):
+        return f"{name} must be one of: {', '.join(definition.get('choices') or [])}."
+    return None

@@ -98,3 +98,24 @@ export function renderStart(start, values) {
   if (typeof out.prompt === "string") out.prompt = fill(out.prompt, values);
   return out;
 }
+
+// --- Variable definitions: how the playground's form asks for a value, and what a value must be ---------
+
+// text: one line; long_text: a text area; number: a number written in decimal; choice: one of `choices`.
+export const VARIABLE_TYPES = ["text", "long_text", "number", "choice"];
+const NUMBER = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
+/** The definition of a variable nobody described yet: one line of text, no default. */
+export const defaultDefinition = (name) => ({ name, type: "text", default: "" });
+
+/** Why `value` does not fit the variable's type (null when it does); "" is left to the caller. */
+export function valueError(definition, value) {
+  const name = definition?.name ?? "?";
+  if (typeof value !== "string") return `The value of variable ${name} must be text.`;
+  const kind = definition?.type ?? "text";
+  if (kind === "number" && value !== "" && !NUMBER.test(value)) return `${name} must be a number (like 3, -0.5 or 1e3).`;
+  const choices = definition?.choices || [];
+  if (kind === "choice" && value !== "" && !choices.includes(value)) return `${name} must be one of: ${choices.join(", ")}.`;
+  return null;
+}
+
