@@ -38,10 +38,13 @@ export class PromptControl {
       return;
     }
     this.status.append(
-      el("a", { href: `/prompts/${current.prompt.id}/`, "data-testid": "prompt-link", title: "Its versions, labels and diffs" }, current.prompt.name),
-      el("span", { class: "muted", "data-testid": "prompt-version" }, ` · v${current.number}`),
-      ...(current.labels || []).map((name) => el("span", { class: "chip prompt-chip", "data-testid": "prompt-label-chip" }, name)),
-      current.latest > current.number ? el("span", { class: "small muted", "data-testid": "prompt-restored-note" }, ` restored; latest is v${current.latest}`) : null);
+      el("span", { class: "prompt-title", "data-testid": "prompt-title" },
+        el("a", { href: `/prompts/${current.prompt.id}/`, "data-testid": "prompt-link", title: "Its versions, labels and diffs" }, current.prompt.name),
+        el("span", { class: "muted" }, ` · v${current.number}`)),
+      ...(current.labels || []).map((name) => el("span", { class: "chip prompt-chip", "data-testid": "prompt-label-chip" }, name)));
+    if (current.latest > current.number) {
+      this.status.append(el("span", { class: "small muted", "data-testid": "prompt-restored-note" }, `restored; the latest is v${current.latest}`));
+    }
     const canSave = Boolean(current.rights?.save_version);
     this.saveVersionButton.hidden = false;
     this.saveVersionButton.disabled = !canSave;
@@ -52,7 +55,7 @@ export class PromptControl {
 
   buildDialog() {
     this.title = el("h2", { id: "prompt-dialog-title" });
-    this.nameField = el("input", { type: "text", maxlength: 120, "data-testid": "prompt-name", "aria-label": "Prompt name", required: true });
+    this.nameField = el("input", { type: "text", maxlength: 120, "data-testid": "prompt-name", "aria-label": "Prompt name" });
     this.nameRow = el("label", { class: "dialog-field" }, el("span", {}, "Name"), this.nameField);
     this.shareBox = el("input", { type: "checkbox", "data-testid": "prompt-share" });
     this.shareText = el("span", {});
@@ -87,6 +90,7 @@ export class PromptControl {
     const built = this.read();
     this.title.textContent = this.asNew ? "Save as a new prompt" : `Save v${this.current.latest + 1} of “${this.current.prompt.name}”`;
     this.nameRow.hidden = !this.asNew;
+    this.nameField.required = this.asNew; // a hidden required field would block the form
     this.shareRow.hidden = true;
     this.summary.textContent = this.asNew
       ? "Saves the model, mode, system prompt, messages (with the one being written), parameters and variables as version 1."
