@@ -236,3 +236,91 @@ async def test_a_viewer_sees_a_team_prompt_but_cannot_save_a_version(
         assert errors == []
     finally:
         await context.close()
+
+
+WIDER = """(width) => [...document.querySelectorAll("body *")]
+  .filter((e) => e.getBoundingClientRect().right > width + 0.5 && e.getClientRects().length)
+  .slice(0, 5).map((e) => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)"""
+
+
+async def fits(page: Any, width: int) -> None:
+    """Nothing on the page is wider than the screen (no horizontal scroll); names what is, if anything."""
+    if await page.evaluate("document.documentElement.scrollWidth") > width:
+        raise AssertionError(await page.evaluate(WIDER, width))
+
+
+@pytest.fixture
+def shots() -> Path:
+    return SHOTS
+
+
+async def test_screenshots_light_and_dark_at_390_and_1280(
+    page: Any, browser: Any, daphne_server: LiveServer, shots: Path
+) -> None:
+    """The playground with a variables form and the version diff, at a phone's and a laptop's width, in
+    both themes: nothing wider than the screen, and the files under /tmp/shots-prompts to look at."""
+    base = daphne_server.url
+    await page.get_by_test_id("system-prompt").fill("You write {{tone}} product copy for {{audience}}.")
+    await page.fill("#param-temperature", "0.4")
+    await page.get_by_test_id("prompt-input").fill(
+        "Describe {{product}} in {{words}} words.\n\nNotes:\n{{notes}}"
+    )
+    await page.get_by_test_id("variable-notes").wait_for()
+    await save_prompt(page, name="Product copy", note="first draft")
+    await page.get_by_test_id("system-prompt").fill(
+        "You write {{tone}}, concrete product copy for {{audience}}."
+    )
+    await page.fill("#param-temperature", "0.8")
+    await save_prompt(page, name=None, note="more concrete, warmer")
+    prompt_path = str(await page.get_by_test_id("prompt-link").get_attribute("href"))
+    state = await page.context.storage_state()
+    for width, height, mobile in ((390, 844, True), (1280, 860, False)):
+        for scheme in ("light", "dark"):
+            context = await browser.new_context(
+                viewport={"width": width, "height": height},
+                is_mobile=mobile,
+                has_touch=mobile,
+                color_scheme=scheme,
+                storage_state=state,
+            )
+            try:
+                shot = await context.new_page()
+                await shot.goto(f"{base}/")
+                await shot.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+                await shot.get_by_test_id("system-prompt").fill(
+                    "You write {{tone}} product copy for {{audience}}."
+                )
+                await shot.get_by_test_id("prompt-input").fill(
+                    "Describe {{product}} in {{words}} words.\n\n{{notes}}"
+                )
+                await shot.get_by_test_id("variable-notes").wait_for()
+                await shot.get_by_test_id("variable-settings-tone").click()
+                await shot.get_by_test_id("variable-type-tone").select_option("choice")
+                await shot.get_by_test_id("variable-choices-tone").fill("playful, formal, plain")
+                await shot.get_by_test_id("variable-choices-tone").press("Tab")
+                await shot.get_by_test_id("variable-tone").select_option("plain")
+                await shot.get_by_test_id("variable-settings-words").click()
+                await shot.get_by_test_id("variable-type-words").select_option("number")
+                await shot.get_by_test_id("variable-settings-notes").click()
+                await shot.get_by_test_id("variable-type-notes").select_option("long_text")
+                for name in ("tone", "words", "notes"):  # the settings closed again, as after choosing
+                    await shot.get_by_test_id(f"variable-settings-{name}").click()
+                await shot.get_by_test_id("variable-audience").fill("hikers")
+                await shot.get_by_test_id("variable-product").fill("a trail stove")
+                await shot.get_by_test_id("variable-words").fill("forty")
+                await shot.get_by_test_id("variable-notes").fill("Weighs 300 g.\nBoils a litre in 4 minutes.")
+                await shot.get_by_test_id("send").click()
+                await (
+                    shot.get_by_test_id("error")
+                    .filter(has_text="words must be a number")
+                    .wait_for(timeout=5_000)
+                )
+                await fits(shot, width)
+                await shot.get_by_test_id("variables").scroll_into_view_if_needed()
+                await shot.screenshot(path=str(shots / f"variables-{width}-{scheme}.png"))
+                await shot.goto(base + prompt_path)
+                await shot.get_by_test_id("diff-settings").wait_for()
+                await fits(shot, width)
+                await shot.screenshot(path=str(shots / f"diff-{width}-{scheme}.png"), full_page=True)
+            finally:
+                await context.close()

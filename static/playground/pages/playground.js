@@ -587,7 +587,7 @@ class PlaygroundPage {
       const { title, message, param, code, focus, variables } = built.error;
       this.refuse(title.startsWith("Nothing") ? title : `Not sent: ${title}`, message, { param, code });
       if (focus) this.promptInput.focus();
-      if (variables) $("variables").querySelector(".var-row.invalid .var-value")?.focus();
+      if (variables) $("variables").querySelector(".var-row.is-invalid .var-value")?.focus();
       return;
     }
     if (this.mode !== MODE.COMPLETIONS && !regenerate && (this.promptInput.value.trim() !== "" || this.composerImages.length)) {

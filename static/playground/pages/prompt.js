@@ -120,8 +120,14 @@ class PromptPage {
     const ops = wordDiff(text.left, text.right);
     const side = (keep) => ops.filter((op) => op.op === "same" || op.op === keep)
       .map((op) => (op.op === "same" ? op.text : el(keep === "del" ? "del" : "ins", {}, op.text)));
-    return el("div", { class: "diff-text", "data-testid": "diff-text", dataset: { differs: text.differs ? "1" : "0" } },
-      el("h3", {}, text.label, text.differs ? el("span", { class: "mark changed" }, "changed") : el("span", { class: "small muted" }, "same")),
+    if (!text.differs) {
+      // The same in both: shown once.
+      return el("div", { class: "diff-text diff-same", "data-testid": "diff-text", dataset: { differs: "0" } },
+        el("h3", {}, text.label, el("span", { class: "small muted" }, "same in both")),
+        el("div", { class: "diff-cols" }, el("div", { class: "diff-col", "data-testid": "diff-both" }, text.left)));
+    }
+    return el("div", { class: "diff-text", "data-testid": "diff-text", dataset: { differs: "1" } },
+      el("h3", {}, text.label, el("span", { class: "mark changed" }, "changed")),
       el("div", { class: "diff-cols" },
         el("div", { class: "diff-col", "data-testid": "diff-left" }, el("div", { class: "diff-col-head" }, `v${left.number}`), ...side("del")),
         el("div", { class: "diff-col", "data-testid": "diff-right" }, el("div", { class: "diff-col-head" }, `v${right.number}`), ...side("ins"))));

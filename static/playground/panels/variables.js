@@ -71,7 +71,7 @@ export class VariablesPanel {
     const invalid = this.names.map((name) => valueError(this.defs.get(name), this.vals.get(name) ?? "")).filter(Boolean);
     for (const row of this.list.children) {
       const name = row.dataset.variable;
-      row.classList.toggle("invalid", missing.includes(name) || Boolean(valueError(this.defs.get(name), this.vals.get(name) ?? "")));
+      row.classList.toggle("is-invalid", missing.includes(name) || Boolean(valueError(this.defs.get(name), this.vals.get(name) ?? "")));
     }
     if (missing.length) {
       const plural = missing.length !== 1 ? "s" : "";
@@ -93,7 +93,7 @@ export class VariablesPanel {
     const common = { id, "data-testid": `variable-${name}`, "aria-label": `Value of ${name}`, class: "var-value" };
     const set = (event) => {
       this.vals.set(name, event.target.value);
-      event.target.closest(".var-row")?.classList.remove("invalid");
+      event.target.closest(".var-row")?.classList.remove("is-invalid");
       this.onChange();
     };
     if (def.type === "long_text") {
