@@ -144,6 +144,8 @@ class StreamRun:
         echo = start.mode == "chat" and start.body.get("echo") is True
         self.record = StreamRecord(start.stream, choices=start.choices, dropped=start.dropped, echo=echo)
         self.run_id: int | None = None
+        # Where the reply goes (``runs.RunPlace``), so the end is written without reading anything back.
+        self.place: runs.RunPlace | None = None
         self.conversation_id: int | None = None
         # Every key this stream may use: none may leave in a frame, a log line or the saved run.
         self.secrets: tuple[str, ...] = (server_key,) if server_key else ()
@@ -191,6 +193,7 @@ class StreamRun:
             await self.send(refusal(self.stream, exc))
             return
         self.run_id, self.conversation_id, self.conversation = run.pk, run.conversation_id, run.conversation
+        self.place = run.place
         self.record.requested = dict(run.requested_options)
         await self.hooks.stream_opened(self)
         try:
@@ -314,13 +317,36 @@ class StreamRun:
                 "response_model": None,
                 "finish_reasons": {},
             }
-        saving = asyncio.ensure_future(database_sync_to_async(runs.run_finish)(run_id=self.run_id, **outcome))
+        finish = database_sync_to_async(runs.run_finish)
+        saving = asyncio.ensure_future(finish(run_id=self.run_id, place=self.place, **outcome))
         try:
             # Shielded: a disconnect arriving now must not lose what the user saw.
             result = await asyncio.shield(saving)
         except asyncio.CancelledError:
             _uncancel()
-            await saving
+            await asyncio.gather(saving, return_exceptions=True)
+            return
+        except ObjectDoesNotExist:
+            # The conversation was deleted while the reply streamed: the page keeps the text it showed.
+            logger.info(
+                "Stream %s: its conversation was deleted while it streamed; nothing saved.", self.stream
+            )
+            message = "The conversation was deleted while this reply streamed; the reply was not saved."
+            await self.send(
+                error_frame(
+                    stream=self.stream,
+                    **{**INTERNAL_ERROR, "code": "not_found", "message": message, "param": "conversation"},
+                )
+            )
+            return
+        except Exception as exc:
+            logger.error(
+                "Stream %s could not be saved:\n%s",
+                self.stream,
+                self.scrub("".join(traceback.format_exception(exc))),
+            )
+            message = "The reply could not be saved (the server failed); the text shown is kept on this page."
+            await self.send(error_frame(stream=self.stream, **{**INTERNAL_ERROR, "message": message}))
             return
         ids = {"run": self.run_id, "message_id": result.message_id, "message_ids": result.message_ids}
         await self.send({**end, **ids})
