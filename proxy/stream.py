@@ -131,6 +131,7 @@ class StreamRun:
         client_factory: Callable[[str], StreamingClient],
         server_key: str = "",
         access: Callable[..., Awaitable[str]] | None = None,
+        personal_workspace_id: int | None = None,
     ) -> None:
         self.start = start
         self.user = user
@@ -140,6 +141,8 @@ class StreamRun:
         self.server_key = server_key
         # Who may start it and with which key: the socket's knowledge, else a read (run_access).
         self.access = access or read(run_access)
+        # The user's personal workspace, when the socket knows it (a new conversation's home by default).
+        self.personal_workspace_id = personal_workspace_id
         self.conversation: Any = None
         echo = start.mode == "chat" and start.body.get("echo") is True
         self.record = StreamRecord(start.stream, choices=start.choices, dropped=start.dropped, echo=echo)
@@ -229,6 +232,7 @@ class StreamRun:
             request=start.body,
             system_prompt=start.system,
             workspace_id=self.workspace_id,
+            personal_workspace_id=self.personal_workspace_id,
         )
 
     async def _close(self, first: asyncio.Future[Any], events: AsyncGenerator[Any, None]) -> None:

@@ -83,6 +83,7 @@ def run_start(
     request: dict[str, Any],
     system_prompt: str = "",
     workspace_id: int | None = None,
+    personal_workspace_id: int | None = None,
 ) -> Run:
     """Create or update the user's conversation with what the page sent and open a streaming Run.
 
@@ -90,11 +91,13 @@ def run_start(
     branch beside the old one, which is kept). A new conversation goes to ``workspace_id`` (the
     user's current workspace; their personal one when None). Raises ``Conversation.DoesNotExist`` for
     a conversation the user may not see and PermissionDenied when their role may not run it.
+    ``personal_workspace_id``: the user's personal workspace when the caller knows it (the socket does),
+    so a new conversation there is made without looking it up (it is the user's for good).
     """
     if conversation_id is None:
         if workspace_id is not None:
             workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
-        conversation = Conversation(owner=user, workspace_id=workspace_id)
+        conversation = Conversation(owner=user, workspace_id=workspace_id or personal_workspace_id)
     else:
         conversation = conversation_get_for_user(
             user=user, conversation_id=conversation_id, action="run", for_update=True
