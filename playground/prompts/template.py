@@ -106,7 +106,8 @@ def _texts(start: Mapping[str, Any]) -> Iterable[str]:
     """Every text of a chat.start-shaped dict that may hold placeholders, in reading order."""
     if isinstance(start.get("system"), str):
         yield start["system"]
-    for message in start.get("messages") or []:
+    messages = start.get("messages")
+    for message in messages if isinstance(messages, list) else []:
         if not _templated(message):
             continue
         content = message.get("content")

@@ -240,7 +240,8 @@ async def test_a_viewer_sees_a_team_prompt_but_cannot_save_a_version(
 
 WIDER = """(width) => [...document.querySelectorAll("body *")]
   .filter((e) => e.getBoundingClientRect().right > width + 0.5 && e.getClientRects().length)
-  .slice(0, 5).map((e) => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)"""
+  .slice(0, 5)
+  .map((e) => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)"""
 
 
 async def fits(page: Any, width: int) -> None:
