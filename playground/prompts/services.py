@@ -168,7 +168,8 @@ def prompt_create(
         user=user, workspace_id=workspace_id, action="create" if scope == Scope.WORKSPACE else "view"
     )
     fields = version_clean(version)
-    if prompt_list_for_user(user=user, workspace_id=workspace_id).filter(name=clean_name).exists():
+    seen_here = prompt_list_for_user(user=user, workspace_id=workspace_id).filter(workspace_id=workspace_id)
+    if seen_here.filter(name=clean_name).exists():
         raise PromptError(
             "name", f"There is already a prompt named {clean_name!r} here: save a version of it."
         )
