@@ -169,6 +169,20 @@ async def test_versions_saved_labelled_compared_and_restored(
     ]
     assert detail["versions"][0]["start"]["params"] == {"temperature": 0.2, "max_tokens": 50}
     assert detail["prompt"]["labels"] == {"production": 1}
+
+    # Its author deletes it (after confirming), versions and labels with it.
+    await page.get_by_test_id("prompt-link").click()
+    messages: list[str] = []
+
+    async def accept(dialog: Any) -> None:
+        messages.append(dialog.message)
+        await dialog.accept()
+
+    page.once("dialog", accept)
+    await page.get_by_test_id("prompt-delete").click()
+    await page.wait_for_url(f"{base}/prompts/")
+    assert messages == ["Delete “Summariser” and its 3 versions? This cannot be undone."]
+    assert await page.get_by_test_id("prompts-empty").is_visible()
     assert page.console_errors == []
 
 
@@ -212,6 +226,7 @@ async def test_a_viewer_sees_a_team_prompt_but_cannot_save_a_version(
         assert viewer.url == prompt_url
         assert await viewer.get_by_test_id("prompt-read-only").is_visible()
         assert not await viewer.get_by_test_id("label-form").is_visible()
+        assert await viewer.get_by_test_id("prompt-delete").count() == 0
         assert await viewer.get_by_test_id("version-note").all_inner_texts() == ["for the team"]
         await viewer.get_by_test_id("version-restore").click()
         status = viewer.get_by_test_id("prompt-title")

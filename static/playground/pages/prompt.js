@@ -19,6 +19,7 @@ class PromptPage {
       event.preventDefault();
       this.setLabel();
     });
+    $("prompt-delete")?.addEventListener("click", () => this.remove());
     $("diff-a").addEventListener("change", () => this.diff());
     $("diff-b").addEventListener("change", () => this.diff());
     this.render();
@@ -73,6 +74,17 @@ class PromptPage {
     } catch (e) {
       error.textContent = e.message;
       error.hidden = false;
+    }
+  }
+
+  async remove() {
+    const count = this.data.versions.length;
+    if (!window.confirm(`Delete “${this.data.prompt.name}” and its ${count} version${count === 1 ? "" : "s"}? This cannot be undone.`)) return;
+    try {
+      await api(`/api/prompts/${this.id}/`, null, "DELETE");
+      location.assign("/prompts/");
+    } catch (e) {
+      window.alert(e.message);
     }
   }
 
