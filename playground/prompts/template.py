@@ -60,10 +60,7 @@ class TooLong(TemplateError):
 
 def variables_in(text: str) -> list[str]:
     """The placeholder names in ``text``, in order of first appearance, each once."""
-    seen: dict[str, None] = {}
-    for match in PLACEHOLDER.finditer(text or ""):
-        seen.setdefault(match.group(1), None)
-    return list(seen)
+    return list(dict.fromkeys(PLACEHOLDER.findall(text or "")))
 
 
 def _merge(names: Iterable[str], into: dict[str, None]) -> None:
@@ -148,12 +145,16 @@ def _fill_message(message: Any, values: Mapping[str, Any]) -> Any:
     return message
 
 
+# The placeholder and its name, for counting without a match object each.
+_WHOLE = re.compile(f"({PLACEHOLDER.pattern})")
+
+
 def _filled_length(texts: Iterable[str], values: Mapping[str, Any]) -> int:
     total = 0
     for text in texts:
         total += len(text)
-        for match in PLACEHOLDER.finditer(text):
-            total += len(values[match.group(1)]) - len(match.group(0))
+        for whole, name in _WHOLE.findall(text):
+            total += len(values[name]) - len(whole)
     return total
 
 
