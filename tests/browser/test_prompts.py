@@ -83,6 +83,13 @@ async def test_variables_form_and_the_filled_prompt_upstream(
     # The thread keeps the template; the form stays for the next message.
     assert "Translate {{ text }} into {{lang}}" in await page.get_by_test_id("turns").inner_text()
     assert await variable_names(page) == ["role", "text", "lang"]
+    # Reopened, the saved conversation holds what the model saw; the values stay in this browser.
+    await page.reload()
+    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+    assert "Translate bonjour {{role}} into German" in await page.get_by_test_id("turns").inner_text()
+    await page.get_by_test_id("prompt-input").fill("Now in {{lang}}")
+    await page.get_by_test_id("variable-lang").wait_for()
+    assert await page.get_by_test_id("variable-lang").input_value() == "German"
     assert page.console_errors == []
 
 

@@ -2,12 +2,14 @@
 // (core/variables.js finds them; the server fills them in, proxy/frames.py). Each variable has a type
 // (text, long text, number, choice) and a default, kept here as its definition and saved with a prompt
 // version. The form follows the text as it is typed; a name that disappears keeps its value and
-// definition for the rest of the page's life, in case it comes back.
+// definition, in case it comes back; definitions and values are kept in this browser across reloads.
 
 import { el, clear, autogrow } from "../core/dom.js";
 import { VARIABLE_TYPES, defaultDefinition, valueError } from "../core/variables.js";
 
 const TYPE_LABELS = { text: "Text", long_text: "Long text", number: "Number", choice: "Choice" };
+// The variables' definitions and values, kept in this browser across reloads (localStorage).
+const STORAGE_KEY = "playground:variables";
 
 /** "a, b , c" → ["a", "b", "c"] (empty entries dropped, each once). */
 const splitChoices = (text) => [...new Set(String(text || "").split(",").map((c) => c.trim()).filter(Boolean))];
@@ -27,6 +29,30 @@ export class VariablesPanel {
         el("span", { class: "small muted var-hint" }, "filled in on the server before sending")),
       this.list);
     root.hidden = true;
+    this.load();
+  }
+
+  load() {
+    try {
+      const kept = JSON.parse(localStorage.getItem(STORAGE_KEY) || "null");
+      for (const def of kept?.definitions || []) if (typeof def?.name === "string") this.defs.set(def.name, def);
+      for (const [name, value] of Object.entries(kept?.values || {})) if (typeof value === "string") this.vals.set(name, value);
+    } catch {
+      /* nothing kept, or storage disabled */
+    }
+  }
+
+  save() {
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify({ definitions: [...this.defs.values()], values: Object.fromEntries(this.vals) }));
+    } catch {
+      /* storage full or disabled: the values last for this page only */
+    }
+  }
+
+  changed() {
+    this.save();
+    this.onChange();
   }
 
   /** Show a field for each of `names` (in this order), keeping what was typed for names already known. */
@@ -48,6 +74,7 @@ export class VariablesPanel {
       this.vals.set(def.name, def.default || "");
     }
     this.names = [];
+    this.save();
   }
 
   /** The definitions of the variables on screen, in order (what a prompt version saves). */
@@ -94,7 +121,7 @@ export class VariablesPanel {
     const set = (event) => {
       this.vals.set(name, event.target.value);
       event.target.closest(".var-row")?.classList.remove("is-invalid");
-      this.onChange();
+      this.changed();
     };
     if (def.type === "long_text") {
       const area = el("textarea", { ...common, rows: 3, oninput: set });
@@ -141,7 +168,7 @@ export class VariablesPanel {
       const again = fresh.querySelector(".var-toggle");
       again.setAttribute("aria-expanded", "true");
       fresh.querySelector(".var-def").hidden = false;
-      this.onChange();
+      this.changed();
     };
     const type = el("select", { "data-testid": `variable-type-${name}`, "aria-label": `Type of ${name}` },
       VARIABLE_TYPES.map((t) => el("option", { value: t }, TYPE_LABELS[t])));
