@@ -66,6 +66,12 @@ async def until(ws: Socket, test: Any, wait: float = 10) -> list[dict[str, Any]]
             return got
 
 
+def saved_answers() -> dict[str, tuple[str, str]]:
+    """Slot → (its configuration's model, its saved reply)."""
+    rows = ArenaAnswer.objects.select_related("config", "run")
+    return {a.slot: (a.config.model, a.run.output[0]["content"]) for a in rows}
+
+
 def voting(frame: dict[str, Any]) -> bool:
     return frame["type"] == "arena.prompt" and frame["status"] == "voting"
 

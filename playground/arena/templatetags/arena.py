@@ -13,8 +13,8 @@ register = template.Library()
 
 @register.filter
 def percent(value: Any) -> str:
-    """0.4321 → "43 %" ("–" when there is no figure)."""
-    return "–" if value is None else f"{round(float(value) * 100)} %"
+    """0.4321 → "43 %" (a dash when there is no figure)."""
+    return "\u2013" if value is None else f"{round(float(value) * 100)} %"
 
 
 def _step(value: float) -> int:
@@ -23,13 +23,13 @@ def _step(value: float) -> int:
 
 @register.simple_tag
 def ci_bar(row: dict[str, Any]) -> str:
-    """The interval [low, high] and the rate on a 0–100 % track, with the figures in words."""
+    """The interval [low, high] and the rate on a 0 to 100 % track, with the figures in words."""
     if row.get("rate") is None:
         return format_html('<span class="muted small">no votes</span>')
     low, high, rate = _step(row["low"]), _step(row["high"]), _step(row["rate"])
     return format_html(
         '<span class="ci" title="{} to {}"><span class="ci-track"><span class="ci-range l{} w{}"></span>'
-        '<span class="ci-dot l{}"></span></span><span class="small muted">{}–{}</span></span>',
+        '<span class="ci-dot l{}"></span></span><span class="small muted">{}\u2013{}</span></span>',
         percent(row["low"]),
         percent(row["high"]),
         low,
