@@ -88,16 +88,21 @@ def anonymise(frame: dict[str, Any], stream: str) -> dict[str, Any] | None:
     return {"type": kind, "stream": stream, **{k: frame[k] for k in keys if k in frame}}
 
 
+def voter_cookie_value(token: str) -> str:
+    """The signed cookie value of a voter token (``signing.dumps``, the Django secret's signature)."""
+    return signing.dumps(token, salt=VOTER_SALT)
+
+
 def voter_token(cookies: dict[str, str]) -> str | None:
     """The viewer's voter token from its signed cookie (set by the audience page), or None."""
     value = cookies.get(VOTER_COOKIE)
     if not value:
         return None
     try:
-        token = signing.get_cookie_signer(salt=VOTER_COOKIE + VOTER_SALT).unsign(value, max_age=VOTER_MAX_AGE)
+        token = signing.loads(value, salt=VOTER_SALT, max_age=VOTER_MAX_AGE)
     except signing.BadSignature:
         return None
-    return str(token)
+    return token if isinstance(token, str) else None
 
 
 async def publish(layer: Any, arena_id: int, frame: dict[str, Any]) -> None:

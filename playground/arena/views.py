@@ -23,7 +23,7 @@ from playground.arena.models import Arena
 from playground.current import current_workspace_id
 from playground.models import Workspace
 from playground.params import registry_json, server_kind
-from proxy.arena import VOTER_COOKIE, VOTER_MAX_AGE, VOTER_SALT
+from proxy.arena import VOTER_COOKIE, VOTER_MAX_AGE, voter_cookie_value, voter_token
 
 WS_PATH = "/ws/arena/"
 
@@ -139,11 +139,10 @@ def arena_audience(request: HttpRequest, token: str) -> HttpResponse:
         "results_url": reverse("arena_shared_results", args=[token]),
     }
     response = render(request, "arena/audience.html", {"title": arena.title, "config": config})
-    if request.get_signed_cookie(VOTER_COOKIE, default=None, salt=VOTER_SALT, max_age=VOTER_MAX_AGE) is None:
-        response.set_signed_cookie(
+    if voter_token(request.COOKIES) is None:
+        response.set_cookie(
             VOTER_COOKIE,
-            secrets.token_urlsafe(18),
-            salt=VOTER_SALT,
+            voter_cookie_value(secrets.token_urlsafe(18)),
             max_age=VOTER_MAX_AGE,
             httponly=True,
             samesite="Lax",

@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.core import signing
 
 from playground.arena import services
 from playground.arena.models import ArenaAnswer, ArenaPrompt
-from proxy.arena import VOTER_COOKIE, VOTER_SALT
+from proxy.arena import VOTER_COOKIE, voter_cookie_value
 from tests.frames import expand
 from tests.proxy.conftest import MODEL, ORIGIN, Socket
 
@@ -26,8 +25,7 @@ PROMPT = "Explain a rainbow to a child."
 
 
 def voter_cookie(token: str) -> bytes:
-    value = signing.get_cookie_signer(salt=VOTER_COOKIE + VOTER_SALT).sign(token)
-    return f"{VOTER_COOKIE}={value}".encode()
+    return f"{VOTER_COOKIE}={voter_cookie_value(token)}".encode()
 
 
 async def arena_socket(cookie: bytes | None = None) -> Socket:

@@ -62,6 +62,8 @@ class AudiencePage {
     const prompt = this.current;
     const open = VOTABLE.has(prompt.status);
     $("arena-vote").hidden = !open && !this.myVote;
+    $("vote-buttons").hidden = !open;
+    $("arena-vote").querySelector("h2").hidden = !open;
     const choices = [...prompt.slots, "tie", "bad"];
     clear($("vote-buttons")).append(...choices.map((choice) => el("button", {
       type: "button", class: `btn vote-btn${this.myVote === choice ? " chosen" : ""}`, disabled: !open,
