@@ -175,6 +175,8 @@ def arena_results(arena: Arena) -> dict[str, Any]:
             }
         )
     overall = computed["overall"]
+    # Before the first reveal not even the list of models is shown (the audience reads these results).
+    shown = configs if prompts else []
     return {
         "arena": arena.pk,
         "title": arena.title,
@@ -187,7 +189,7 @@ def arena_results(arena: Arena) -> dict[str, Any]:
                 "params": c.params,
                 **interval(overall[c.pk]),
             }  # type: ignore[index]
-            for c in configs
+            for c in shown
         ],
         "prompts": prompt_rows,
         "unrevealed": arena.prompts.exclude(status=PromptStatus.REVEALED).count(),
