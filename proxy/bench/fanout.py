@@ -135,7 +135,8 @@ async def arena_viewer(ws: ClientConnection, join: dict[str, Any], ready: asynci
                 return record
             continue
         for item in delta_items(got):
-            record["chunks"].append([now, f"{got['stream']}/{item['i']}"])
+            # Arrival here, and ``t``: when the server's relay made the frame (ms since its upstream request).
+            record["chunks"].append([now, f"{got['stream']}/{item['i']}", item["t"]])
         if got["type"] == "arena.slot":
             record["slots"] += 1
         if got["type"] == "arena.prompt" and got["status"] == "voting":
@@ -156,13 +157,15 @@ async def run_arena(job: dict[str, Any]) -> dict[str, Any]:
     try:
         async with asyncio.timeout(job["timeout"]):
             ready = [asyncio.Event() for _ in range(len(phones) + 1)]
+            # The stage joins first: its process hands it each frame before the phones (as on stage).
+            stage_view = asyncio.create_task(
+                arena_viewer(stage, {"type": "arena.join", "arena": job["arena_id"]}, ready[0])
+            )
+            await ready[0].wait()
             watching = [
                 asyncio.create_task(arena_viewer(ws, {"type": "arena.join", "token": job["arena_token"]}, ev))
                 for ws, ev in zip(phones, ready[1:], strict=True)
             ]
-            stage_view = asyncio.create_task(
-                arena_viewer(stage, {"type": "arena.join", "arena": job["arena_id"]}, ready[0])
-            )
             await asyncio.gather(*(r.wait() for r in ready))  # every phone has joined before the round
             await asyncio.sleep(0.3)
             cpu_before = server_cpu_seconds(pid)

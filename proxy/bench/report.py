@@ -324,11 +324,12 @@ def fanout_line(level: dict[str, Any]) -> str:
 def summarise_arena(viewers: int, result: dict[str, Any]) -> dict[str, Any]:
     """Latency each phone adds over the stage (same delta, same clock), the round's pace at the stage
     (time from the send to the first delta and to the last), losses and the server's CPU."""
-    stage = {key: t for t, key in result["stage"]["chunks"]}
+    stage = {key: t for t, key, _ in result["stage"]["chunks"]}
+    relayed = [server_t for _, _, server_t in result["stage"]["chunks"]]
     added: list[float] = []
     lost = duplicated = reordered = 0
     for view in result["viewers"]:
-        keys = [key for _, key in view["chunks"]]
+        keys = [key for _, key, _ in view["chunks"]]
         lost += len(set(stage) - set(keys))
         duplicated += len(keys) - len(set(keys))
         per_stream: dict[str, int] = {}
@@ -337,7 +338,7 @@ def summarise_arena(viewers: int, result: dict[str, Any]) -> dict[str, Any]:
             if int(i) <= per_stream.get(stream, -1):
                 reordered += 1
             per_stream[stream] = int(i)
-        added += [(t - stage[key]) * 1000 for t, key in view["chunks"] if key in stage]
+        added += [(t - stage[key]) * 1000 for t, key, _ in view["chunks"] if key in stage]
     times = sorted(stage.values())
     deliveries = len(stage) * viewers
     return {
@@ -346,6 +347,8 @@ def summarise_arena(viewers: int, result: dict[str, Any]) -> dict[str, Any]:
         "added_ms": {"p50": pct(added, 50), "p99": pct(added, 99), "max": pct(added, 100)},
         "stage_first_ms": round((times[0] - result["sent"]) * 1000, 1) if times else None,
         "stage_last_ms": round((times[-1] - result["sent"]) * 1000, 1) if times else None,
+        # When the server's relay made the last delta (its t): the stream's own pace on the server.
+        "relay_last_t_ms": round(max(relayed), 1) if relayed else None,
         "lost": lost,
         "duplicated": duplicated,
         "reordered": reordered,
@@ -363,7 +366,7 @@ def arena_line(level: dict[str, Any]) -> str:
         f"arena, {level['viewers']} phones: added per phone over the stage p50 {fmt(a['p50'])} ms, "
         f"p99 {fmt(a['p99'])} ms, max {fmt(a['max'])} ms; stage first/last delta "
         f"{fmt(level['stage_first_ms'])}/{fmt(level['stage_last_ms'])} ms after the send "
-        f"({level['chunks']} chunks of 2 streams); server CPU "
+        f"({level['chunks']} chunks of 2 streams; relayed by {fmt(level['relay_last_t_ms'])} ms); server CPU "
         f"{fmt(level['server_cpu_us_per_viewer_chunk'])} us per phone-chunk; lost {level['lost']}, "
         f"duplicated {level['duplicated']}, reordered {level['reordered']}, refused {level['join_refused']}"
     )
