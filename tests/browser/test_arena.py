@@ -43,6 +43,7 @@ async def test_an_arena_with_two_configurations_three_phones_voting_the_reveal_a
     await page.fill(
         "[data-testid=arena-queue]", "Explain a rainbow to a six-year-old.\nWrite a haiku about tea."
     )
+    await page.screenshot(path=str(artifacts / "arena-setup-1440.png"), full_page=True)
     await page.get_by_test_id("arena-create").click()
     await page.wait_for_url(re.compile(r"/arena/\d+/$"))
     await live(page)
