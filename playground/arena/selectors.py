@@ -168,6 +168,8 @@ def arena_results(arena: Arena) -> dict[str, Any]:
                         "status": a.status,
                         "self_named": list(a.self_named),
                         "text": answer_text(a.run),
+                        # Why a failed answer failed, as the run saved it (never shown before the reveal).
+                        "error": (a.run.error or {}).get("message") if a.run is not None else None,
                         **interval(row["configs"][a.config_id]),
                     }
                     for slot, a in sorted(answers.items())
