@@ -227,7 +227,8 @@ async def test_a_viewer_sees_a_team_prompt_but_cannot_save_a_version(
         await viewer.goto(invite_url)
         await viewer.get_by_test_id("join-button").click()
         await viewer.wait_for_url(f"{base}/conversations/")
-        await viewer.get_by_test_id("nav-prompts").click()
+        await viewer.goto(f"{base}/")
+        await viewer.get_by_test_id("prompts-link").click()
         await viewer.get_by_test_id("prompt-row").filter(has_text="Team greeter").locator("a").click()
         await viewer.get_by_test_id("prompt-page").wait_for()
         assert viewer.url == prompt_url

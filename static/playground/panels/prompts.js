@@ -23,7 +23,8 @@ export class PromptControl {
     this.saveNewButton = el("button", { type: "button", class: "btn btn-sm btn-ghost", "data-testid": "prompt-save-new",
       onclick: () => this.open(true) }, "Save as prompt…");
     root.append(el("span", { class: "prompt-label small muted" }, "Prompt"), this.status,
-      el("div", { class: "prompt-actions" }, this.saveVersionButton, this.saveNewButton));
+      el("div", { class: "prompt-actions" }, this.saveVersionButton, this.saveNewButton,
+        el("a", { class: "btn btn-sm btn-ghost", href: "/prompts/", "data-testid": "prompts-link", title: "Every saved prompt you can see, with its versions" }, "All prompts")));
     this.buildDialog();
     this.render();
   }
