@@ -1,7 +1,7 @@
 """Prompt variables and saved prompt versions in headless Chromium: the variables form follows the text,
 a missing value stops Send, the filled-in prompt reaches the upstream exactly; versions saved with notes,
 labelled, compared (text and parameters) and restored; a viewer sees a team's prompt but cannot save a
-version. Screenshots at 390 and 1280 px, light and dark."""
+version. Screenshots at 390 and 1280 px, light and dark (tests/artifacts/prompts-*.png)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from tests.browser.test_playground import wait_status
 from tests.emulator_fixture import EmulatorServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-SHOTS = Path("/tmp/shots-prompts")
 
 
 def completions(emulator: EmulatorServer) -> list[dict[str, Any]]:
@@ -273,16 +271,11 @@ async def fits(page: Any, width: int) -> None:
         raise AssertionError(await page.evaluate(WIDER, width))
 
 
-@pytest.fixture
-def shots() -> Path:
-    return SHOTS
-
-
 async def test_screenshots_light_and_dark_at_390_and_1280(
-    page: Any, browser: Any, daphne_server: LiveServer, shots: Path
+    page: Any, browser: Any, daphne_server: LiveServer, artifacts: Path
 ) -> None:
     """The playground with a variables form and the version diff, at a phone's and a laptop's width, in
-    both themes: nothing wider than the screen, and the files under /tmp/shots-prompts to look at."""
+    both themes: nothing wider than the screen, and the files (tests/artifacts/prompts-*.png) to look at."""
     base = daphne_server.url
     await page.get_by_test_id("system-prompt").fill("You write {{tone}} product copy for {{audience}}.")
     await page.fill("#param-temperature", "0.4")
@@ -341,17 +334,18 @@ async def test_screenshots_light_and_dark_at_390_and_1280(
                 )
                 await fits(shot, width)
                 await shot.get_by_test_id("variables").scroll_into_view_if_needed()
-                await shot.screenshot(path=str(shots / f"variables-{width}-{scheme}.png"))
+                await shot.screenshot(path=str(artifacts / f"prompts-variables-{width}-{scheme}.png"))
                 await shot.get_by_test_id("prompt-save-new").click()
                 await shot.get_by_test_id("prompt-note").fill("A first take on the trail stove copy.")
-                await shot.screenshot(path=str(shots / f"save-dialog-{width}-{scheme}.png"))
+                await shot.screenshot(path=str(artifacts / f"prompts-save-dialog-{width}-{scheme}.png"))
                 await shot.get_by_test_id("prompt-dialog-cancel").click()
                 await shot.goto(f"{base}/prompts/")
                 await fits(shot, width)
-                await shot.screenshot(path=str(shots / f"prompts-{width}-{scheme}.png"))
+                await shot.screenshot(path=str(artifacts / f"prompts-list-{width}-{scheme}.png"))
                 await shot.goto(base + prompt_path)
                 await shot.get_by_test_id("diff-settings").wait_for()
                 await fits(shot, width)
-                await shot.screenshot(path=str(shots / f"diff-{width}-{scheme}.png"), full_page=True)
+                diff_shot = artifacts / f"prompts-diff-{width}-{scheme}.png"
+                await shot.screenshot(path=str(diff_shot), full_page=True)
             finally:
                 await context.close()

@@ -22,9 +22,9 @@ export class PromptControl {
       onclick: () => this.open(false) }, "Save version");
     this.saveNewButton = el("button", { type: "button", class: "btn btn-sm btn-ghost", "data-testid": "prompt-save-new",
       onclick: () => this.open(true) }, "Save as prompt…");
-    root.append(el("span", { class: "prompt-label small muted" }, "Prompt"), this.status,
-      el("div", { class: "prompt-actions" }, this.saveVersionButton, this.saveNewButton,
-        el("a", { class: "btn btn-sm btn-ghost", href: "/prompts/", "data-testid": "prompts-link", title: "Every saved prompt you can see, with its versions" }, "All prompts")));
+    // The label is the way to every saved prompt (the header has no room for another link).
+    root.append(el("a", { class: "prompt-label small", href: "/prompts/", "data-testid": "prompts-link", title: "All saved prompts, with their versions" }, "Prompts"), this.status,
+      el("div", { class: "prompt-actions" }, this.saveVersionButton, this.saveNewButton));
     this.buildDialog();
     this.render();
   }
