@@ -413,7 +413,9 @@ def test_authorization(emu: EmulatorServer) -> None:
 
 
 def test_rate_limit_and_cached_prompt_headers(emu: EmulatorServer) -> None:
-    first, second = post(emu, chat()), post(emu, chat())
+    # With a prompt-cache key both land on the same replica (without one they go round-robin:
+    # tests/proxy/emulator/test_serving.py).
+    first, second = post(emu, chat(prompt_cache_key="k")), post(emu, chat(prompt_cache_key="k"))
     assert (
         int(second.headers["x-ratelimit-remaining-requests"])
         == int(first.headers["x-ratelimit-remaining-requests"]) - 1
@@ -421,7 +423,7 @@ def test_rate_limit_and_cached_prompt_headers(emu: EmulatorServer) -> None:
     assert first.headers["fireworks-cached-prompt-tokens"] == "0"
     assert second.headers["fireworks-cached-prompt-tokens"] == "12"  # the same prompt again: cached
     assert second.json()["usage"]["prompt_tokens_details"] == {"cached_tokens": 12}
-    isolated = post(emu, chat(), headers={"x-prompt-cache-isolation-key": "other-team"})
+    isolated = post(emu, chat(prompt_cache_key="k"), headers={"x-prompt-cache-isolation-key": "other-team"})
     assert isolated.headers["fireworks-cached-prompt-tokens"] == "0"
 
 
@@ -462,6 +464,11 @@ def test_config_is_checked_and_reset_restores_the_defaults(emu: EmulatorServer) 
         "chunk_tokens": 1,
         "seed": 0,
         "usage_placement": "final_chunk",
+        "queue_ms_per_stream": 40.0,
+        "cold_start_ms": 3000.0,
+        "cold_after_s": 300.0,
+        "cache_replicas": 4,
+        "cached_prefill_saving": 0.5,
     }
     assert emu.client.get(emu.root_url + "/_emulator/faults").json() == {"faults": []}
     assert emu.state() == {"requests": [], "streams": [], "open_streams": 0}
