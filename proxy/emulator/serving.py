@@ -118,12 +118,15 @@ class Serving:
             speed=LORA_SPEED if path.lora else 1.0,
         )
 
-    def opened(self, admission: Admission) -> None:
-        """A stream of this admission is open (others arriving now queue behind it)."""
-        self.open[admission.path.pool] += 1
+    def opened(self, admission: Admission | None) -> None:
+        """A request of this admission is being answered (others arriving now queue behind it)."""
+        if admission is not None:
+            self.open[admission.path.pool] += 1
 
-    def closed(self, admission: Admission) -> None:
-        """Its stream ended; a deployment's idle time counts from now."""
+    def closed(self, admission: Admission | None) -> None:
+        """Its answer ended; a deployment's idle time counts from now."""
+        if admission is None:
+            return
         self.open[admission.path.pool] -= 1
         if admission.path.deployment is not None:
             self.last_used[admission.path.deployment] = time.monotonic()
