@@ -91,6 +91,7 @@ urlpatterns = [
     path("runs/<int:run_id>/replay/", compare.run_replay, name="run_replay"),
     path("runs/<int:run_id>/replay.json", compare.run_replay_json, name="run_replay_json"),
     path("present/", compare.present_page, name="present"),
+    path("api/runs/recorded/", compare.api_recorded_run, name="api_recorded_run"),
     # Accounts and the admin.
     path("admin/", admin.site.urls),
     path("accounts/signup/", playground.signup, name="signup"),
