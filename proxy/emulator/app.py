@@ -240,7 +240,7 @@ class Emulator:
                     await send_error(send, invalid(f"x-emulator-fault: {exc}"), request_id, loop.time() - t0)
                     return
             else:
-                faults = FaultSet([self.faults.popleft()] if self.faults else [])
+                faults = FaultSet(self.take_fault(body))
             try:
                 shift = faults.stall_seconds(-1)
                 if shift and await wait_until(t0 + shift, watcher):
@@ -273,6 +273,15 @@ class Emulator:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+
+    def take_fault(self, body: Any) -> list[dict[str, Any]]:
+        """The first queued fault for this request: one without a ``model``, or naming the request's."""
+        model = body.get("model") if isinstance(body, dict) else None
+        for index, fault in enumerate(self.faults):
+            if fault.get("model", model) == model:
+                del self.faults[index]
+                return [fault]
+        return []
 
     def prepare(
         self, body: Any, headers: dict[str, str], mode: str, request_id: str, faults: FaultSet

@@ -161,3 +161,13 @@ def test_priority_is_faster_than_standard_under_the_same_load() -> None:
     standard, priority = asyncio.run(burst("auto")), asyncio.run(burst("priority"))
     assert standard == pytest.approx([10 + 20 * k for k in range(8)])
     assert priority == pytest.approx([10 + 5 * k for k in range(8)])
+
+
+def test_a_fault_for_one_model_waits_for_that_models_request(emulator: EmulatorServer) -> None:
+    other = "accounts/fireworks/models/llama-v3p3-70b-instruct"
+    emulator.inject({"kind": "status", "status": 503, "model": other})
+    assert post(emulator, chat()).status_code == 200  # another model passes the fault by
+    assert post(emulator, chat(model=other)).status_code == 503
+    assert post(emulator, chat(model=other)).status_code == 200  # used once
+    bad = emulator.client.post("/_emulator/faults", json={"faults": [{"kind": "cut", "model": 3}]})
+    assert bad.status_code == 400 and "model" in bad.json()["detail"]
