@@ -137,6 +137,7 @@ class PresentPage {
     this.setError(null);
     for (const index of [...this.onReplay]) if (index >= list.length) this.onReplay.delete(index);
     $("stage-columns").style.setProperty("--cols", String(list.length));
+    $("stage-columns").dataset.cols = String(list.length);
     this.views = list.map((spec, i) => new ColumnView(spec, i, { big: true, showParams: this.showParams,
       onToggleReplay: (index) => this.switchSlot(index, !this.onReplay.has(index)) }));
     this.columns = list.map(() => null);

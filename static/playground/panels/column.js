@@ -49,7 +49,7 @@ export class ColumnView {
     this.root = el("section", { class: `cmp-col${options.big ? " big" : ""}`, "data-testid": "compare-column", dataset: { index } },
       el("header", { class: "cmp-col-head" },
         el("span", { class: "cmp-col-label", "data-testid": "col-label" }, spec.label || `Column ${index + 1}`),
-        this.status, el("div", { class: "topbar-spacer" }), this.replyBtn, this.stopBtn),
+        this.status, el("div", { class: "topbar-spacer" }), this.replayBtn, this.stopBtn),
       el("div", { class: "cmp-model mono", title: spec.model }, shortModel(spec.model)),
       this.paramsLine, this.replayNote, this.metrics, this.details, this.flag, this.reply, this.replyMd.tools,
       options.big ? null : this.sampling, options.big ? null : this.links, options.big ? null : this.presetArea);
@@ -68,9 +68,9 @@ export class ColumnView {
     this.replayNote.hidden = text === null;
     this.replayNote.textContent = text || "";
     this.root.classList.toggle("on-replay", on);
-    if (this.replyBtn) {
-      this.replyBtn.textContent = on ? "Back to live" : "Switch to replay";
-      this.replyBtn.setAttribute("aria-pressed", String(on));
+    if (this.replayBtn) {
+      this.replayBtn.textContent = on ? "Back to live" : "Switch to replay";
+      this.replayBtn.setAttribute("aria-pressed", String(on));
     }
   }
 
