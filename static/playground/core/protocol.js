@@ -25,6 +25,9 @@ export const FRAME = Object.freeze({
   UNWATCH: "unwatch",
   WATCH_OK: "watch.ok",
   SNAPSHOT: "watch.snapshot",
+  PROBE_START: "probe.start",
+  PROBE_RESULT: "probe.result",
+  PROBE_DONE: "probe.done",
   // Local only: the page's socket dropped while the stream was in flight (core/socket.js), ending it
   // (SOCKET_LOST), or while the server keeps it for the page to re-attach (SOCKET_DOWN); or the stream
   // ended while the page was away, and was saved (GONE: chat.attach answered not_found).

@@ -45,7 +45,7 @@ export class ColumnView {
     this.links = el("div", { class: "cmp-links small" });
     this.presetArea = el("div", { class: "cmp-preset" });
     this.paramsLine = el("div", { class: "cmp-params mono", "data-testid": "col-params", hidden: options.big && !options.showParams },
-      formatParams(spec.params) || "model defaults");
+      specText(spec));
     this.root = el("section", { class: `cmp-col${options.big ? " big" : ""}`, "data-testid": "compare-column", dataset: { index } },
       el("header", { class: "cmp-col-head" },
         el("span", { class: "cmp-col-label", "data-testid": "col-label" }, spec.label || `Column ${index + 1}`),
@@ -110,7 +110,7 @@ export class ColumnView {
     this.root.classList.toggle("running", running);
     if (watched && state.requested) {
       // A run watched live: the values it asked for, over the column's saved parameters.
-      this.paramsLine.textContent = formatParams({ ...(this.spec.params || {}), ...state.requested }) || "model defaults";
+      this.paramsLine.textContent = specText({ ...this.spec, params: { ...(this.spec.params || {}), ...state.requested } });
     }
     const m = metrics(state);
     this.values.ttft.textContent = fmtMs(m.ttft_ms);
@@ -175,6 +175,15 @@ export class ColumnView {
     clear(this.reply).append(...ops.filter((o) => o.op === "same" || o.op === keep).map((o) =>
       (o.op === "same" ? document.createTextNode(o.text) : el("mark", { class: `diff-${o.op}`, "data-testid": `diff-${o.op}` }, o.text))));
   }
+}
+
+/** A column's parameters as text, and the extra fields it sends (a serving path's prompt_cache_key, …). */
+export function specText(spec) {
+  const extra = Object.entries(spec.extra || {}).map(([key, value]) => {
+    const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+    return `${key}=${text.length > 60 ? `${text.slice(0, 59)}…` : text}`;
+  });
+  return [formatParams(spec.params), ...extra].filter(Boolean).join("  ") || "model defaults";
 }
 
 /** The chat.start frame of a column (compare, sweep, presentation): its spec over the shared prompt. */

@@ -7,8 +7,7 @@
 
 import { el, clear } from "../core/dom.js";
 import { fmtMs, fmtNumber, shortModel } from "../core/format.js";
-import { FRAME } from "../core/protocol.js";
-import { streamId } from "../core/live.js";
+import { runProbe } from "../core/probe.js";
 
 const LOW_HEADROOM = 0.2;
 
@@ -33,7 +32,7 @@ export class ReadinessPanel {
   constructor(socket, options = {}) {
     this.socket = socket;
     this.options = options;
-    this.probe = null;
+    this.checking = false;
     this.results = [];
     this.configs = [];
     this.switched = new Set();
@@ -46,8 +45,6 @@ export class ReadinessPanel {
     this.root = el("section", { class: "panel ready-panel", "data-testid": "readiness-panel", "aria-label": "Readiness check" },
       el("div", { class: "panel-head" }, el("h2", {}, "Readiness"), el("div", { class: "panel-actions" }, this.button)),
       this.summary, this.list);
-    socket.on("probe.result", (frame) => this.onResult(frame));
-    socket.on("probe.done", (frame) => this.onDone(frame));
   }
 
   /** Called with the results when a check ends. */
@@ -56,50 +53,36 @@ export class ReadinessPanel {
   }
 
   get running() {
-    return this.probe !== null;
+    return this.checking;
   }
 
-  /** Check these configurations ({label, model, params, extra, system, messages}); false if not sent. */
+  /** Check these configurations ({label, model, params, extra, system, messages}); false if one is running. */
   check(configs) {
-    if (this.probe) return false;
+    if (this.checking) return false;
     this.configs = configs;
     this.results = configs.map(() => null);
-    const id = streamId("ready");
-    const frame = { type: "probe.start", probe: id, configs: configs.map((c) => probeConfig(c)), max_tokens: 4 };
+    const options = { max_tokens: 4 };
     for (const [key, name] of [["coldMs", "cold_ms"], ["timeoutMs", "timeout_ms"], ["concurrency", "concurrency"]]) {
-      if (this.options[key]) frame[name] = this.options[key];
+      if (this.options[key]) options[name] = this.options[key];
     }
-    // A refusal of the whole probe comes as chat.error with the probe id as its stream.
-    this.socket.openStream(id, (f) => this.onRefused(f));
-    if (!this.socket.send(frame)) {
-      this.socket.closeStream(id);
-      this.setSummary("Not connected: nothing was checked.", "bad");
-      return false;
-    }
-    this.probe = id;
-    this.started = performance.now();
+    this.checking = true;
     this.button.disabled = true;
     this.button.textContent = "Checking…";
     this.render();
     this.setSummary(`Checking ${configs.length} configuration${configs.length === 1 ? "" : "s"}…`, "busy");
+    runProbe(this.socket, configs.map((c) => probeConfig(c)), options, (frame) => {
+      this.results[frame.index] = frame;
+      this.render();
+    }).then(({ done }) => this.onDone(done), (err) => {
+      this.finish();
+      this.setSummary(`Not checked: ${err.message}`, "bad");
+    });
     return true;
   }
 
-  onRefused(frame) {
-    if (frame.type !== FRAME.ERROR && frame.type !== FRAME.SOCKET_LOST) return;
-    this.finish();
-    this.setSummary(frame.type === FRAME.ERROR ? `Not checked: ${frame.message}` : "The connection dropped: check again.", "bad");
-  }
-
-  onResult(frame) {
-    if (frame.probe !== this.probe || !Number.isInteger(frame.index)) return;
-    this.results[frame.index] = frame;
-    this.render();
-  }
-
   onDone(frame) {
-    if (frame.probe !== this.probe) return;
     this.finish();
+    this.render();
     const failed = frame.failed;
     const cold = this.results.filter((r) => r?.cold).length;
     const parts = [`${frame.ready} of ${frame.ready + failed} ready`];
@@ -110,8 +93,7 @@ export class ReadinessPanel {
   }
 
   finish() {
-    if (this.probe) this.socket.closeStream(this.probe);
-    this.probe = null;
+    this.checking = false;
     this.button.disabled = false;
     this.button.textContent = "Check again";
   }
@@ -133,7 +115,7 @@ export class ReadinessPanel {
   }
 
   row(config, index, result) {
-    const status = !result ? (this.probe ? "checking" : "unchecked") : result.status;
+    const status = !result ? (this.checking ? "checking" : "unchecked") : result.status;
     const word = { checking: "checking…", unchecked: "not checked", ready: "ready", failed: "failed" }[status];
     const figures = [];
     if (result?.ttft_ms != null) {
