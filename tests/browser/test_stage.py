@@ -70,9 +70,12 @@ async def test_readiness_check_then_a_failing_slot_replays_a_recorded_run(
     assert cold.startswith("cold: 1.") and "warmed:" in cold  # the cold first token, then the warmed one
     assert "requests" in await ready.get_by_test_id("ready-headroom").inner_text()
     error = await failed.get_by_test_id("ready-error").inner_text()
-    assert error.startswith("overloaded (503): ") and "The server is overloaded, please try again later." in error
+    assert (
+        error.startswith("overloaded (503): ")
+        and "The server is overloaded, please try again later." in error
+    )
     # The exact tiny bodies the upstream received: the deployment twice (cold, warmed), the other once.
-    probes = [r["body"] for r in emulator.state()["requests"][before:]]
+    probes = [r["body"] for r in emulator.state()["requests"][before:] if r["method"] == "POST"]
     assert sorted(b["model"] for b in probes) == sorted([DEPLOYMENT, DEPLOYMENT, OTHER])
     assert all(b["max_tokens"] == 4 and b["messages"][-1]["content"] == PROMPT for b in probes)
     assert next(b for b in probes if b["model"] == OTHER)["temperature"] == 0.3
@@ -107,4 +110,75 @@ async def test_readiness_check_then_a_failing_slot_replays_a_recorded_run(
     await statuses.nth(1).filter(has_text="done").wait_for(timeout=15_000)
     assert not await notes.nth(1).is_visible()
     assert starts(page)[-1]["model"] == OTHER
+    assert not page.console_errors
+
+
+async def test_serving_paths_side_by_side_with_the_ramp(
+    page: Any, emulator: EmulatorServer, daphne_server: LiveServer, artifacts: Path
+) -> None:
+    emulator.configure(ttft_ms=30, tokens_per_second=400, cold_start_ms=300, queue_ms_per_stream=20)
+    await page.get_by_test_id("nav-compare").click()
+    await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+    await page.get_by_test_id("tab-serving").click()
+    await page.get_by_test_id("serving-base").fill("max_tokens=40")
+    await page.get_by_test_id("path-lora").uncheck()
+    await page.get_by_test_id("serving-cache-key").fill("stage-session")
+    await page.get_by_test_id("serving-prediction").fill("Tides rise and fall twice a day.")
+    await page.get_by_test_id("serving-generate").click()
+    labels = [
+        "Standard tier",
+        "Priority tier",
+        "Dedicated deployment",
+        "Prompt-cache key",
+        "Predicted output",
+    ]
+    assert await page.get_by_test_id("spec").count() == len(labels)
+    await page.get_by_test_id("compare-prompt").fill(PROMPT)
+    await page.get_by_test_id("ramp-on").check()
+    await page.get_by_test_id("run-all").click()
+    await page.get_by_test_id("ramp-status").filter(has_text="Ramp done").wait_for(timeout=90_000)
+
+    # The live columns: each path's figures side by side.
+    columns = page.get_by_test_id("compare-column")
+    assert [await columns.nth(i).get_by_test_id("col-label").inner_text() for i in range(5)] == labels
+    dedicated = columns.nth(2)
+    assert (await dedicated.get_by_test_id("col-queue").inner_text()).endswith(
+        "ms"
+    )  # its cold start, reported
+    assert await columns.nth(0).get_by_test_id("col-queue").inner_text() == "not reported"  # serverless: none
+    assert "of" in await columns.nth(4).get_by_test_id("col-cached").inner_text()
+    for i in range(5):
+        assert (await columns.nth(i).get_by_test_id("col-ttft").inner_text()) != "—"
+
+    # The exact bodies the upstream received, live and in the ramp: each path's field as chosen.
+    bodies = [r["body"] for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")]
+    live = [b for b in bodies if b["max_tokens"] == 40]
+    ramp = [b for b in bodies if b["max_tokens"] == 8]
+    assert len(live) == 5 and len(ramp) == 5 * (1 + 2 + 4 + 8)
+    tiers = [b.get("service_tier") for b in live]
+    assert tiers.count("priority") == 1
+    assert [b["model"] for b in live].count(f"{MODEL}#demo-dedicated") == 1
+    assert [b.get("prompt_cache_key") for b in live].count("stage-session") == 1
+    predicted = [b["prediction"] for b in live if "prediction" in b]
+    assert predicted == [{"type": "content", "content": "Tides rise and fall twice a day."}]
+    # The ramp sends each path's own body: 15 requests each.
+    assert sum(b.get("service_tier") == "priority" for b in ramp) == 15
+    assert sum(b.get("prompt_cache_key") == "stage-session" for b in ramp) == 15
+    assert sum("prediction" in b for b in ramp) == 15
+    assert sum(b["model"] == f"{MODEL}#demo-dedicated" for b in ramp) == 15
+    assert not any(b.get("service_tier") or "prediction" in b for b in ramp if b["model"] != MODEL)
+
+    # The chart: a point at 1, 2, 4 and 8 at once for every path.
+    points = page.get_by_test_id("ramp-point")
+    seen = {
+        (await points.nth(i).get_attribute("data-path"), await points.nth(i).get_attribute("data-level"))
+        for i in range(await points.count())
+    }
+    assert seen == {(str(p), str(level)) for p in range(5) for level in (1, 2, 4, 8)}
+    rows = page.get_by_test_id("ramp-row")
+    assert await rows.count() == 5
+    standard = await rows.nth(0).inner_text()
+    priority = await rows.nth(1).inner_text()
+    assert "failed" not in standard + priority
+    await page.screenshot(path=str(artifacts / "serving-paths-1440.png"), full_page=True)
     assert not page.console_errors
