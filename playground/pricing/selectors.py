@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -36,24 +37,30 @@ def model_price_list(*, workspace_id: int) -> QuerySet[ModelPrice]:
     return ModelPrice.objects.filter(workspace_id=workspace_id).select_related("updated_by")
 
 
-def run_cost(run: Run) -> float | None:
-    """The saved cost of a run in USD (its figures' ``cost.total``; None for runs saved without one)."""
-    cost = (run.timings or {}).get("cost") if isinstance(run.timings, dict) else None
+def timings_cost(timings: Any) -> float | None:
+    """The saved cost of a run in USD, from its figures (``Run.timings["cost"]["total"]``); None for a
+    run saved without one (no price, no usage, or saved before costs were kept)."""
+    cost = timings.get("cost") if isinstance(timings, dict) else None
     total = cost.get("total") if isinstance(cost, dict) else None
     return float(total) if isinstance(total, int | float) and not isinstance(total, bool) else None
 
 
-def conversation_cost(*, conversation_id: int) -> dict[str, Any]:
-    """The sum of a conversation's runs' costs, and how many runs had none (no price or no usage)."""
+def cost_sum(timings: Iterable[Any]) -> dict[str, Any]:
+    """The sum of runs' saved costs: ``{total (None when no run had one), runs costed, unpriced}``."""
     total, priced, unpriced = 0.0, 0, 0
-    for timings in Run.objects.filter(conversation_id=conversation_id).values_list("timings", flat=True):
-        value = run_cost(Run(timings=timings))
+    for one in timings:
+        value = timings_cost(one)
         if value is None:
             unpriced += 1
         else:
             total += value
             priced += 1
     return {"total": total if priced else None, "runs": priced, "unpriced": unpriced}
+
+
+def conversation_cost(*, conversation_id: int) -> dict[str, Any]:
+    """What a conversation's runs cost, summed (``cost_sum``)."""
+    return cost_sum(Run.objects.filter(conversation_id=conversation_id).values_list("timings", flat=True))
 
 
 def workspace_daily_cost(
@@ -70,7 +77,7 @@ def workspace_daily_cost(
     )
     for started_at, timings in rows:
         day = started_at.astimezone(datetime.UTC).date()
-        value = run_cost(Run(timings=timings))
+        value = timings_cost(timings)
         entry = sums[day]
         if value is None:
             entry[2] += 1
@@ -86,8 +93,10 @@ def workspace_daily_cost(
 
 
 def as_decimal_text(value: Decimal | float | None) -> str:
-    """A price as a form shows it: no trailing zeros ("0.22", "3")."""
+    """A price as pages and forms show it: at least cents, no trailing zeros past them ("0.22", "3.00",
+    "0.075"); "" for none."""
     if value is None:
         return ""
     text = format(Decimal(str(value)).normalize(), "f")
-    return text
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
