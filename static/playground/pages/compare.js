@@ -17,6 +17,7 @@ import { Watcher } from "../core/watch.js";
 import { wordDiff } from "../core/diff.js";
 import { checkValue, formatParams, parseParams } from "../core/paramtext.js";
 import { ColumnView, columnStartFrame, missingRun } from "../panels/column.js";
+import { SweepChart } from "../panels/sweepchart.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_COLUMNS = 4;
@@ -50,6 +51,9 @@ class ComparePage {
     this.sweep = null;
     this.streams = []; // per column: LiveStream | ReplayStream | WatchedStream | SavedColumn
     this.views = [];
+    // A sweep's figures against the swept value, between the columns and the summary.
+    this.sweepChart = new SweepChart();
+    $("columns").after(this.sweepChart.root);
     this.savedId = this.config.comparison?.id ?? null;
     this.saving = false;
     this.runData = []; // per column: the saved run's replay data (reopened) or null
@@ -254,6 +258,17 @@ class ComparePage {
     }
     if (!running) this.showSummary();
     else $("summary-panel").hidden = true;
+    this.showSweepChart();
+  }
+
+  /** A sweep's chart: every column is one sample at its value of the swept parameter. */
+  showSweepChart() {
+    const param = this.kind === "sweep" ? this.sweep?.param : null;
+    if (!param || !this.streams.length) return this.sweepChart.hide();
+    const samples = this.streams.map((s, i) => ({ value: this.specs[i]?.params?.[param], state: s.state, spec: this.specs[i], label: this.specs[i]?.label || `Column ${i + 1}` }))
+      .filter((sample) => typeof sample.value === "number");
+    if (!samples.length) return this.sweepChart.hide();
+    this.sweepChart.update(param, samples);
   }
 
   runAll() {

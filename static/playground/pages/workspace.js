@@ -30,9 +30,6 @@ function draw() {
   area.replaceChildren(chart, axis);
   const total = document.querySelector("[data-testid=spending-total]");
   if (total) total.textContent = runs || unpriced ? `${fmtCost(sum)} in ${days.length} days` : "nothing spent yet";
-  for (const cell of document.querySelectorAll("[data-testid=spending-row] [data-cost]")) {
-    cell.textContent = fmtCost(Number(cell.closest("tr").dataset.usd));
-  }
 }
 
 draw();

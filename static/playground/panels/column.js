@@ -28,6 +28,8 @@ export class ColumnView {
     };
     this.metrics = el("div", { class: "cmp-metrics" }, stat("ttft", "TTFT"), stat("tps", "Tokens/s"), stat("tokens", "Tokens"),
       options.big ? null : stat("finish", "Finish"), options.big ? null : stat("cost", "Cost"));
+    // A cost needs more digits than the other figures: its cell is two wide.
+    this.values.cost?.closest(".cmp-metric").classList.add("wide");
     this.replyMd = new ReplyText({ testid: "col-md", label: "reply" });
     this.reply = el("div", { class: "cmp-reply reply-text", "data-testid": "col-reply" }, this.replyMd.body);
     this.flag = el("div", { class: "reply-flag", hidden: true, "data-testid": "col-flag" });
