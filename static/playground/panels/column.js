@@ -4,10 +4,11 @@
 
 import { el, clear, drawLater } from "../core/dom.js";
 import { ReplyText } from "../core/markdown.js";
-import { fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
+import { fmtCost, fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
 import { formatParams } from "../core/paramtext.js";
 import { STATUS } from "../core/protocol.js";
 import { isRunning, metrics, newStreamState } from "../core/stream.js";
+import { costText, priceText } from "./cost.js";
 
 const STATUS_TEXT = { idle: "ready", waiting: "waiting", streaming: "streaming", done: "done", stopped: "stopped", error: "error" };
 
@@ -15,7 +16,7 @@ export class ColumnView {
   /**
    * spec {label, model, params}; options {big, onStop, onPreset, showParams, links (false: none),
    * onToggleReplay(index): a slot that may switch between live and a recorded replay (presentation mode),
-   * details: the serving-path figures (perf_metrics breakdown, cached tokens, cost, dropped fields)}
+   * details: the serving-path figures (perf_metrics breakdown, cached tokens, cost parts, dropped fields)}
    */
   constructor(spec, index, options = {}) {
     this.spec = spec;
@@ -30,7 +31,9 @@ export class ColumnView {
       return el("div", { class: "cmp-metric" }, el("div", { class: "label" }, label), el("div", { class: "value" }, this.values[key], unit ? el("span", { class: "unit" }, unit) : null));
     };
     this.metrics = el("div", { class: "cmp-metrics" }, stat("ttft", "TTFT"), stat("tps", "Tokens/s"), stat("tokens", "Tokens"),
-      options.big ? null : stat("finish", "Finish"));
+      options.big ? null : stat("finish", "Finish"), options.big ? null : stat("cost", "Cost"));
+    // A cost needs more digits than the other figures: its cell is two wide.
+    this.values.cost?.closest(".cmp-metric").classList.add("wide");
     this.replyMd = new ReplyText({ testid: "col-md", label: "reply" });
     this.reply = el("div", { class: "cmp-reply reply-text", "data-testid": "col-reply" }, this.replyMd.body);
     this.flag = el("div", { class: "reply-flag", hidden: true, "data-testid": "col-flag" });
@@ -75,7 +78,7 @@ export class ColumnView {
   }
 
   /** The serving-path figures: perf_metrics' queue, prefill and generation where reported, cached
-   * tokens, cost, and the fields the server refused (sent without them). */
+   * tokens, the cost's parts, and the fields the server refused (sent without them). */
   showDetails(state, m) {
     const perf = state.perf || {};
     const seconds = (key) => {
@@ -88,7 +91,8 @@ export class ColumnView {
       ["Prefill", seconds("prefill-duration") === null ? null : fmtMs(seconds("prefill-duration")), "prefill"],
       ["Generation", seconds("generation-duration") === null ? null : fmtMs(seconds("generation-duration")), "generation"],
       ["Cached tokens", m.cached_tokens === null ? null : `${fmtNumber(m.cached_tokens)} of ${fmtNumber(m.prompt_tokens)}`, "cached"],
-      ["Cost", m.cost === null || m.cost === undefined ? null : `$${Number(m.cost).toPrecision(3)}`, "cost"],
+      // The column's Cost figure is the total (pricing's one formula); here its parts, cached input apart.
+      ["Cost parts", m.cost && !m.cost.estimated ? `in ${fmtCost(m.cost.input)} · cached ${fmtCost(m.cost.cached_input)} · out ${fmtCost(m.cost.output)}` : null, "cost-parts"],
     ];
     const ended = !isRunning(state) && state.status !== STATUS.IDLE;
     clear(this.details).append(...rows.flatMap(([label, value, key]) => [
@@ -118,6 +122,14 @@ export class ColumnView {
     this.values.tokens.textContent = m.tokens === null ? "—" : `${m.estimated ? "~" : ""}${fmtNumber(m.tokens)}`;
     if (this.values.finish) this.values.finish.textContent = m.finish || (running ? "…" : "—");
     if (this.details) this.showDetails(state, m);
+    if (this.values.cost) {
+      // Exact once usage arrived, an estimate (≈) from the tokens so far before that (panels/cost.js).
+      const cost = this.values.cost;
+      cost.textContent = state.status === STATUS.IDLE ? "—" : costText(m.cost, state.price).replace("no price for this model", "no price");
+      cost.dataset.usd = m.cost ? String(m.cost.total) : "";
+      cost.dataset.estimated = m.cost?.estimated ? "true" : "false";
+      cost.parentElement.title = m.cost?.estimated ? `Estimate until the usage arrives; ${priceText(state.price)}` : priceText(state.price);
+    }
     const text = state.choices.get(0)?.content ?? "";
     this.shown = text;
     this.running = running;
