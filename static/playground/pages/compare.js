@@ -21,23 +21,16 @@ import { Watcher } from "../core/watch.js";
 import { wordDiff } from "../core/diff.js";
 import { checkValue, formatParams, parseParams } from "../core/paramtext.js";
 import { ColumnView, columnStartFrame, missingRun } from "../panels/column.js";
-<<<<<<< HEAD
 import { RampChart } from "../panels/chart.js";
 import { probeConfig } from "../panels/readiness.js";
 import { runProbe } from "../core/probe.js";
-=======
 import { SweepChart } from "../panels/sweepchart.js";
->>>>>>> pricing
 
 const $ = (id) => document.getElementById(id);
 const MAX_COLUMNS = 4;
 const MAX_SWEEP_COLUMNS = 12;
-<<<<<<< HEAD
-const LOWER_BETTER = new Set(["ttft_ms", "tokens", "total_ms"]);
-const RAMP_LEVELS = [1, 2, 4, 8];
-=======
 const LOWER_BETTER = new Set(["ttft_ms", "tokens", "total_ms", "cost"]);
->>>>>>> pricing
+const RAMP_LEVELS = [1, 2, 4, 8];
 
 /** A saved run shown as it ended (no replay): its frames folded at once. */
 class SavedColumn {
@@ -370,12 +363,10 @@ class ComparePage {
     }
     if (!running) this.showSummary();
     else $("summary-panel").hidden = true;
-<<<<<<< HEAD
     if (!running && this.rampPending) {
       this.rampPending = false;
       this.runRamp();
     }
-=======
     this.showSweepChart();
   }
 
@@ -387,7 +378,6 @@ class ComparePage {
       .filter((sample) => typeof sample.value === "number");
     if (!samples.length) return this.sweepChart.hide();
     this.sweepChart.update(param, samples);
->>>>>>> pricing
   }
 
   runAll() {
