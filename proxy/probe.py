@@ -49,8 +49,6 @@ DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 8
 MAX_PROBE_ID = 200
 MAX_LABEL = 200
-# The token-count parameter of each mode (the Responses API calls it max_output_tokens).
-_TOKEN_PARAM = "max_tokens"
 
 INTERNAL = {
     "code": "internal_error",
@@ -122,8 +120,9 @@ def parse_probe(content: dict[str, Any], *, dialect: Dialect | None = None) -> P
         label = config.get("label") or config.get("model") or f"Configuration {index + 1}"
         if not isinstance(label, str):
             raise FrameError("invalid_frame", f"configs[{index}]: 'label' must be a string.", stream=probe)
-        # A tiny request: the probe's token cap over whatever the configuration asks for.
-        frame = {**config, "stream": f"{probe}:{index}", "params": {**params, _TOKEN_PARAM: tokens}}
+        # A tiny request: the probe's token cap over whatever the configuration asks for (the registry's
+        # max_tokens; the request builder names it as each mode's API does).
+        frame = {**config, "stream": f"{probe}:{index}", "params": {**params, "max_tokens": tokens}}
         frame.pop("conversation", None)
         try:
             starts.append(parse_start(frame, dialect=dialect))
@@ -215,6 +214,33 @@ async def attempt(
     return out
 
 
+def result_frame(
+    probe: Probe, index: int, first: Attempt, warmed: Attempt | None = None, *, cold: bool = False
+) -> dict[str, Any]:
+    """The ``probe.result`` of configuration ``index``: the first attempt's figures, the warmed one's time."""
+    last = warmed or first
+    limits = last.rate_limits or first.rate_limits or {}
+    error = first.error or (warmed.error if warmed else None)
+    return {
+        "type": "probe.result",
+        "probe": probe.probe,
+        "index": index,
+        "label": probe.labels[index],
+        "model": probe.starts[index].model,
+        "status": "failed" if error else "ready",
+        "ttft_ms": first.ttft_ms,
+        "total_ms": first.total_ms,
+        "tokens": first.tokens,
+        "cold": cold,
+        "warm_ttft_ms": warmed.ttft_ms if warmed else None,
+        "rate_limits": limits,
+        "headroom": headroom(limits),
+        "dropped": first.dropped or [],
+        "error": error,
+        "request": probe.starts[index].body,
+    }
+
+
 async def check(
     client: ProbingClient, probe: Probe, index: int, scrub: Callable[[str], str]
 ) -> dict[str, Any]:
@@ -224,26 +250,7 @@ async def check(
     first = await attempt(client, start, probe.timeout_s, scrub)
     cold = first.error is None and first.ttft_ms is not None and first.ttft_ms > probe.cold_ms
     warmed = await attempt(client, start, probe.timeout_s, scrub) if cold and probe.warm else None
-    last = warmed or first
-    error = first.error or (warmed.error if warmed else None)
-    return {
-        "type": "probe.result",
-        "probe": probe.probe,
-        "index": index,
-        "label": probe.labels[index],
-        "model": start.model,
-        "status": "failed" if error else "ready",
-        "ttft_ms": first.ttft_ms,
-        "total_ms": first.total_ms,
-        "tokens": first.tokens,
-        "cold": cold,
-        "warm_ttft_ms": warmed.ttft_ms if warmed else None,
-        "rate_limits": last.rate_limits or first.rate_limits or {},
-        "headroom": headroom(last.rate_limits or first.rate_limits or {}),
-        "dropped": first.dropped or [],
-        "error": error,
-        "request": start.body,
-    }
+    return result_frame(probe, index, first, warmed, cold=cold)
 
 
 async def run_probe(
@@ -264,24 +271,7 @@ async def run_probe(
                 result = await check(client, probe, index, scrub)
             except Exception as exc:  # a bug in the check itself: this configuration failed, not the probe
                 logger.error("Probe %s failed:\n%s", index, scrub("".join(traceback.format_exception(exc))))
-                result = {
-                    "type": "probe.result",
-                    "probe": probe.probe,
-                    "index": index,
-                    "label": probe.labels[index],
-                    "model": probe.starts[index].model,
-                    "status": "failed",
-                    "ttft_ms": None,
-                    "total_ms": None,
-                    "tokens": None,
-                    "cold": False,
-                    "warm_ttft_ms": None,
-                    "rate_limits": {},
-                    "headroom": {},
-                    "dropped": [],
-                    "error": dict(INTERNAL),
-                    "request": probe.starts[index].body,
-                }
+                result = result_frame(probe, index, Attempt(error=dict(INTERNAL)))
         results.append(result)
         await send(result)
 
