@@ -93,6 +93,12 @@ export class RampChart {
     this.legend = document.createElement("div");
     this.legend.className = "ramp-legend small";
     this.schedule = drawLater(() => this.draw());
+    // Drawn at its own width (one unit a pixel), so that its text keeps its size on a phone.
+    this.width = 0;
+    new ResizeObserver(() => {
+      const width = Math.round(this.root.getBoundingClientRect().width);
+      if (width && width !== this.width) this.schedule();
+    }).observe(this.root);
   }
 
   /** series: [{label, points: [{level, ttft_ms}]}]; drawn on the next animation frame. */
@@ -104,7 +110,8 @@ export class RampChart {
   draw() {
     const { root, levels, series } = this;
     root.replaceChildren();
-    const width = 640;
+    this.width = Math.round(root.getBoundingClientRect().width);
+    const width = Math.max(280, this.width || 640);
     const height = 240;
     const pad = { left: 56, right: 16, top: 12, bottom: 34 };
     root.setAttribute("viewBox", `0 0 ${width} ${height}`);
