@@ -66,6 +66,7 @@ async def test_readiness_check_then_a_failing_slot_replays_a_recorded_run(
     assert await ready.get_attribute("data-status") == "ready"
     assert await failed.get_attribute("data-status") == "failed"
     assert (await ready.get_by_test_id("ready-status").inner_text()).lower() == "ready"
+    assert not await ready.get_by_test_id("ready-ttft").count()  # the cold line says both times
     cold = await ready.get_by_test_id("ready-cold").inner_text()
     assert cold.startswith("cold: 1.") and "warmed:" in cold  # the cold first token, then the warmed one
     assert "requests" in await ready.get_by_test_id("ready-headroom").inner_text()

@@ -118,7 +118,7 @@ export class ReadinessPanel {
     const status = !result ? (this.checking ? "checking" : "unchecked") : result.status;
     const word = { checking: "checking…", unchecked: "not checked", ready: "ready", failed: "failed" }[status];
     const figures = [];
-    if (result?.ttft_ms != null) {
+    if (result?.ttft_ms != null && !result.cold) {
       figures.push(el("span", { class: "ready-fig", "data-testid": "ready-ttft" }, el("span", { class: "label" }, "TTFT "), fmtMs(result.ttft_ms)));
     }
     if (result?.cold) {
@@ -152,7 +152,8 @@ export class ReadinessPanel {
         el("div", { class: "ready-head" },
           el("span", { class: "ready-label" }, config.label || `Slot ${index + 1}`),
           el("span", { class: `chip ready-chip ${status}`, "data-testid": "ready-status" }, word),
-          el("span", { class: "ready-model mono small", title: config.model }, shortModel(config.model)),
+          (config.label || "").includes(shortModel(config.model)) ? null
+            : el("span", { class: "ready-model mono small", title: config.model }, shortModel(config.model)),
           on ? el("span", { class: "chip replay-label", "data-testid": "ready-replay-chip" }, "replay on stage") : null,
           el("div", { class: "topbar-spacer" }), action),
         figures.length ? el("div", { class: "ready-figs" }, figures) : null,
