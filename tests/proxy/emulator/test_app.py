@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from proxy.emulator.app import create_app
 from tests.emulator_fixture import EmulatorServer
 
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
@@ -647,7 +648,18 @@ def test_state_logs_requests_with_the_key_redacted(emu: EmulatorServer) -> None:
     assert logged["request_id"] == response.headers["x-request-id"] and logged["at"] <= time.time()
     for _ in range(55):
         emu.client.post(emu.base_url + "/chat/completions", content=b"not json")
-    assert len(emu.state()["requests"]) == 50
+    assert len(emu.state()["requests"]) == 56  # the tests' emulator keeps 500 (create_app(request_history))
+
+
+def test_the_request_log_is_bounded() -> None:
+    async def log_length() -> int:
+        transport = httpx.ASGITransport(app=create_app())  # the default: the last 50
+        async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+            for _ in range(55):
+                await client.post("/inference/v1/chat/completions", content=b"not json")
+            return len((await client.get("/_emulator/state")).json()["requests"])
+
+    assert asyncio.run(log_length()) == 50
 
 
 def test_client_disconnect_mid_stream_is_seen_at_once(emu: EmulatorServer) -> None:
