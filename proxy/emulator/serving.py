@@ -13,9 +13,10 @@ can show the difference offline, deterministically:
   with the adapter's overhead: ``LORA_TTFT_MS`` more to the first token, ``LORA_SPEED`` of the speed.
 - **Prompt caching.** The prompt cache is per replica; there are ``cache_replicas`` of them. A request
   with ``prompt_cache_key`` (or ``x-session-affinity``) always lands on the replica its key picks, so a
-  repeated prefix is found; without one, requests go round-robin, so a repeat finds its prefix only when
-  it lands where the first went. Cached prompt tokens shorten the prefill by ``cached_prefill_saving``
-  of their share.
+  repeated prefix is found. Without one, a request that arrives while its pool is idle goes to the
+  replica its first message picks (so a conversation's turns, one after another, find their prefix),
+  but under load requests are spread round-robin, and a repeat finds its prefix only when it lands where
+  the first went. Cached prompt tokens shorten the prefill by ``cached_prefill_saving`` of their share.
 
 The numbers are planned when the request arrives (``Serving.admit``), so the schedule stays absolute
 and deterministic for a given order of arrival.
@@ -24,6 +25,7 @@ and deterministic for a given order of arrival.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ class ServingPath:
     lora: bool
     priority: bool
     cache_route: str | None  # prompt_cache_key / x-session-affinity
+    affinity: str  # the model and the first message (or prompt): where an idle pool sends it
 
 
 def serving_path(body: dict[str, Any], headers: dict[str, str]) -> ServingPath:
@@ -56,12 +59,15 @@ def serving_path(body: dict[str, Any], headers: dict[str, str]) -> ServingPath:
     elif DEPLOYMENT_RE.match(model):
         deployment = model.rsplit("/", 1)[1]
     key = body.get("prompt_cache_key") or headers.get("x-session-affinity")
+    messages = body.get("messages")
+    first = messages[0] if isinstance(messages, list) and messages else body.get("prompt")
     return ServingPath(
         pool=f"deployment:{deployment}" if deployment else "serverless",
         deployment=deployment,
         lora=lora_base(model) is not None,
         priority=body.get("service_tier") == "priority",
         cache_route=str(key) if key else None,
+        affinity=json.dumps([model, first], sort_keys=True, default=str),
     )
 
 
@@ -103,8 +109,9 @@ class Serving:
                 cold = config.cold_start_ms
             self.last_used[path.deployment] = now
         replicas = max(1, config.cache_replicas)
-        if path.cache_route is not None:
-            replica = int(hashlib.sha256(path.cache_route.encode()).hexdigest()[:8], 16) % replicas
+        if path.cache_route is not None or concurrent == 0:
+            route = path.cache_route if path.cache_route is not None else path.affinity
+            replica = int(hashlib.sha256(route.encode()).hexdigest()[:8], 16) % replicas
         else:
             replica = self.round_robin % replicas
             self.round_robin += 1

@@ -74,14 +74,18 @@ def test_a_deployment_is_cold_on_first_use_and_after_idling() -> None:
     assert serving.admit(serving_path(chat(), {}), config).cold_ms == 0
 
 
-def test_a_cache_key_picks_one_replica_and_no_key_goes_round_robin() -> None:
+def test_a_cache_key_picks_one_replica_and_no_key_follows_the_first_message_until_under_load() -> None:
     serving, config = Serving(), EmulatorConfig(cache_replicas=4)
-    keyed = {
-        serving.admit(serving_path(chat(prompt_cache_key="user-42"), {}), config).replica for _ in range(6)
-    }
-    assert len(keyed) == 1
-    unkeyed = [serving.admit(serving_path(chat(), {}), config).replica for _ in range(6)]
-    assert unkeyed == [0, 1, 2, 3, 0, 1]
+    path = serving_path(chat(prompt_cache_key="user-42"), {})
+    assert len({serving.admit(path, config).replica for _ in range(6)}) == 1
+    # Idle: the first message picks the replica, every time (a conversation's turns stay together).
+    unkeyed = serving_path(chat(), {})
+    idle = {serving.admit(unkeyed, config).replica for _ in range(6)}
+    assert len(idle) == 1
+    # Under load: spread round-robin, wherever the prefix was; a key still picks its replica.
+    serving.opened(serving.admit(unkeyed, config))
+    assert [serving.admit(unkeyed, config).replica for _ in range(5)] == [0, 1, 2, 3, 0]
+    assert len({serving.admit(path, config).replica for _ in range(6)}) == 1
 
 
 # --- over HTTP -------------------------------------------------------------------------------------------
@@ -91,7 +95,7 @@ def post(emu: EmulatorServer, body: dict[str, Any]) -> httpx.Response:
     return emu.client.post(emu.base_url + "/chat/completions", json=body)
 
 
-def test_a_repeated_prefix_is_cached_with_a_key_and_only_on_the_same_replica_without(
+def test_a_repeated_prefix_is_cached_and_a_cached_prompt_is_prefilled_faster(
     emulator: EmulatorServer,
 ) -> None:
     emulator.configure(ttft_ms=40, tokens_per_second=2000, cache_replicas=4)
@@ -100,12 +104,33 @@ def test_a_repeated_prefix_is_cached_with_a_key_and_only_on_the_same_replica_wit
     assert with_key[1].json()["usage"]["prompt_tokens_details"] == {"cached_tokens": 12}
     emulator.reset()
     emulator.configure(ttft_ms=40, tokens_per_second=2000, cache_replicas=4)
-    without = [post(emulator, chat()) for _ in range(5)]
-    # Round-robin over 4 replicas: only the fifth lands where the first did.
-    assert [r.headers["fireworks-cached-prompt-tokens"] for r in without] == ["0", "0", "0", "0", "12"]
+    # One after another without a key: the same replica (the first message's), so cached too.
+    without = [post(emulator, chat()) for _ in range(2)]
+    assert [r.headers["fireworks-cached-prompt-tokens"] for r in without] == ["0", "12"]
     # A cached prompt shortens the prefill (half of the cached share, by default).
     assert float(without[0].headers["fireworks-server-processing-time"]) == pytest.approx(0.042, abs=0.002)
-    assert float(without[4].headers["fireworks-server-processing-time"]) == pytest.approx(0.022, abs=0.002)
+    assert float(without[1].headers["fireworks-server-processing-time"]) == pytest.approx(0.022, abs=0.002)
+
+
+def test_under_load_only_a_cache_key_keeps_finding_the_prefix() -> None:
+    """Eight identical requests at once after one that filled the cache: with a key all eight land on its
+    replica; without one the burst is spread round-robin and most miss."""
+    app = create_app(EmulatorConfig(ttft_ms=10, tokens_per_second=5000, cache_replicas=4))
+
+    async def burst(extra: dict[str, Any]) -> list[str]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+            await client.post("/_emulator/reset")
+            url = "/inference/v1/chat/completions"
+            await client.post(url, json=chat(**extra))  # fills the cache of the replica it lands on
+            answers = await asyncio.gather(
+                *(client.post(url, json=chat(stream=True, **extra)) for _ in range(8))
+            )
+        return [a.headers["fireworks-cached-prompt-tokens"] for a in answers]
+
+    keyed, unkeyed = asyncio.run(burst({"prompt_cache_key": "demo"})), asyncio.run(burst({}))
+    assert keyed == ["12"] * 8
+    assert 1 <= unkeyed.count("12") < 8
 
 
 def test_a_cold_deployment_reports_its_wait_and_is_warm_next(emulator: EmulatorServer) -> None:
