@@ -38,6 +38,8 @@ urlpatterns = [
     path("api/presets/<int:preset_id>/", presets.api_preset, name="api_preset"),
     # Workspaces: settings, members, invitations; joining by a link; the switcher in the header.
     path("workspaces/new/", workspaces.workspace_create, name="workspace_create"),
+    # A workspace's prices (playground/pricing).
+    path("", include("playground.pricing.urls")),
     path("workspaces/switch/", workspaces.workspace_switch, name="workspace_switch"),
     path("workspaces/<int:workspace_id>/", workspaces.workspace_settings, name="workspace_settings"),
     path("workspaces/<int:workspace_id>/update/", workspaces.workspace_update, name="workspace_update"),
@@ -93,6 +95,7 @@ urlpatterns = [
     path("present/", compare.present_page, name="present"),
     # Saved prompts with versions and labels (playground/prompts/urls.py).
     path("", include("playground.prompts.urls")),
+    path("api/runs/recorded/", compare.api_recorded_run, name="api_recorded_run"),
     # The live blind arena (playground/arena/).
     path("", include("playground.arena.urls")),
     # Accounts and the admin.
