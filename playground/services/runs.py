@@ -125,6 +125,19 @@ def run_start(
     if follows is not None and conversation.current_leaf_id != follows.pk:
         conversation.current_leaf = follows
         conversation.save(update_fields=["current_leaf"])
+    return run_open(conversation=conversation, follows=follows, user=user, mode=mode, model=model, request=request)
+
+
+def run_open(
+    *,
+    conversation: Conversation,
+    follows: Message | None,
+    user: Any,
+    mode: str,
+    model: str,
+    request: dict[str, Any],
+) -> Run:
+    """Open a streaming Run on a conversation the caller already checked (``run_start``, an eval's cell)."""
     return Run.objects.create(
         conversation=conversation,
         follows=follows,

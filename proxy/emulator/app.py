@@ -108,7 +108,8 @@ class Emulator:
         """Forget everything and go back to the config the app was created with."""
         self.config = self.defaults
         self.faults: deque[dict[str, Any]] = deque()
-        self.requests: deque[dict[str, Any]] = deque(maxlen=50)
+        # The request log keeps as many as the stream records, at least 50 (an eval counts every request).
+        self.requests: deque[dict[str, Any]] = deque(maxlen=max(50, self.stream_history))
         self.streams: deque[dict[str, Any]] = deque(maxlen=self.stream_history)
         self.open_streams = 0
         self.usage_window: deque[tuple[float, int, int]] = deque()
