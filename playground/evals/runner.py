@@ -97,15 +97,20 @@ class RetryingClient:
             return
 
 
-class CellHooks:
-    """A cell's stream has no socket: its frames are not sent anywhere; its last one is kept."""
+def stream_end(stream: StreamRun) -> dict[str, Any]:
+    """The stream's last frame as saved (``chat.done`` or ``chat.error``; its record keeps it even when a
+    stop came while it was being saved and the frame was never sent); {} when it never opened."""
+    timeline = stream.record.timeline
+    if timeline and timeline[-1].get("type") in ("chat.done", "chat.error"):
+        return timeline[-1]
+    return {}
 
-    def __init__(self) -> None:
-        self.end: dict[str, Any] | None = None
+
+class CellHooks:
+    """A cell's stream has no socket: its frames go nowhere (the eval tells its watchers per cell)."""
 
     async def send_stream_frame(self, run: StreamRun, frame: dict[str, Any]) -> None:
-        if frame.get("type") in ("chat.done", "chat.error"):
-            self.end = frame
+        return None
 
     async def stream_opened(self, run: StreamRun) -> None:
         return None
@@ -233,11 +238,11 @@ class EvalRunner:
             frame = services.cell_start(
                 prompt=prompt, config=config, values=values, stream=f"eval-{self.eval_id}-{cell_id}"
             )
-            stream, hooks, attempts = await self._stream(frame, cell_id)
+            stream, attempts = await self._stream(frame, cell_id)
             if stream.run_id is None:
                 await database_sync_to_async(services.cell_release)(cell_id=cell_id)
                 return
-            end = hooks.end or {}
+            end = stream_end(stream)
             output = stream.record.output()
             answer = (output[0].get("content") or "") if output else ""
             figures = dict(end.get("timings") or stream.record.figures())
@@ -284,7 +289,9 @@ class EvalRunner:
                 cell = await saving
         await self._tell_cell(cell)
 
-    async def _stream(self, frame: dict[str, Any], cell_id: int, *, judge: bool = False) -> tuple[CellStream, CellHooks, list[int]]:
+    async def _stream(
+        self, frame: dict[str, Any], cell_id: int, *, judge: bool = False
+    ) -> tuple[CellStream, list[int]]:
         start = parse_start(frame)
         attempts = [0]
 
@@ -295,12 +302,11 @@ class EvalRunner:
         def factory(api_key: str) -> StreamingClient:
             return RetryingClient(self.client_factory(api_key), sleep=self.sleep, on_request=counted)
 
-        hooks = CellHooks()
         stream = CellStream(
             start,
             user=self.user,
             workspace_id=None,
-            hooks=hooks,
+            hooks=CellHooks(),
             client_factory=factory,
             server_key=self.server_key,
             access=self._access,
@@ -308,7 +314,7 @@ class EvalRunner:
             judge=judge,
         )
         await stream()
-        return stream, hooks, attempts
+        return stream, attempts
 
     async def _access(self, **_: Any) -> str:
         return self.api_key
@@ -319,8 +325,8 @@ class EvalRunner:
         """Run the judge's stream; the scorer's options with its reply (or its error) and run id."""
         request = scoring.judge_request(scorer, question=services.question_of(frame), answer=answer, expected=expected)
         judge_frame = {"type": "chat.start", "stream": f"eval-{self.eval_id}-{cell_id}-judge", **request}
-        stream, hooks, _ = await self._stream(judge_frame, cell_id, judge=True)
-        end = hooks.end or {}
+        stream, _ = await self._stream(judge_frame, cell_id, judge=True)
+        end = stream_end(stream)
         output = stream.record.output()
         out = {**scorer, "run": stream.run_id}
         if end.get("type") == "chat.error" or end.get("status") != "done":

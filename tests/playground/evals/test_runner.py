@@ -87,3 +87,97 @@ async def test_200_rows_by_2_configurations_fill_every_cell_once(ada: Any, upstr
     assert len(cell_frames) == 400
     assert [f["progress"]["done"] for f in cell_frames] == list(range(1, 401))
     assert decoded[-1] == {**decoded[-1], "type": "eval.status", "status": "done"}
+
+
+async def test_stop_half_way_keeps_finished_cells_and_closes_running_requests(ada: Any, upstream: Any) -> None:
+    upstream.configure(ttft_ms=5, tokens_per_second=100, chunk_tokens=1)
+    eval_run = await database_sync_to_async(make_eval)(ada, 20, concurrency=4)
+    runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada)
+    task = runner.start()
+    done = 0
+    while done < 10:
+        await asyncio.sleep(0.02)
+        done = await EvalCell.objects.filter(eval_run=eval_run, status="done").acount()
+    runner.stop()
+    assert await task == EvalRun.Status.STOPPED
+    cells = await database_sync_to_async(lambda: list(EvalCell.objects.filter(eval_run=eval_run).select_related("run")))()
+    statuses = Counter(c.status for c in cells)
+    assert statuses["done"] >= 10 and statuses["stopped"] >= 1
+    assert statuses["done"] + statuses["stopped"] + statuses["pending"] == 40
+    # The finished cells keep their answers; the stopped ones' runs were saved as stopped, and the
+    # upstream saw each of their connections close before the end.
+    assert all(c.answer and c.run.status == "done" for c in cells if c.status == "done")
+    stopped = [c for c in cells if c.status == "stopped"]
+    assert all(c.run.status == "stopped" for c in stopped)
+    ids = {c.run.request_id for c in stopped if c.run.request_id}
+    for _ in range(100):  # the emulator notices a closed connection a moment later
+        ends = {s["request_id"]: s["end"] for s in upstream.state()["streams"] if s["request_id"] in ids}
+        if None not in ends.values():
+            break
+        await asyncio.sleep(0.02)
+    assert ids and set(ends.values()) == {"client_disconnected"}
+    assert upstream.state()["open_streams"] == 0
+    assert (await EvalRun.objects.aget(pk=eval_run.pk)).status == "stopped"
+    # A re-run of the unfinished cells runs only those, and completes the eval.
+    runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada)
+    assert len(runner.cells) == 40 - statuses["done"]
+    assert await runner.run() == EvalRun.Status.DONE
+    assert await EvalCell.objects.filter(eval_run=eval_run, status="done").acount() == 40
+
+
+async def test_a_server_restart_marks_the_run_interrupted_and_keeps_finished_cells(ada: Any, upstream: Any) -> None:
+    eval_run = await database_sync_to_async(make_eval)(ada, 3)
+    runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada)
+    # The process that claimed it "dies" after two cells: one done, one mid-request.
+    cells = await database_sync_to_async(lambda: list(EvalCell.objects.filter(eval_run=eval_run)))()
+    await database_sync_to_async(services.cell_finish)(
+        cell_id=cells[0].pk, status="done", answer="kept", figures={"ttft_ms": 5}, usage=None,
+        scores=[], passed=None, error=None, attempts=1,
+    )
+    await EvalCell.objects.filter(pk=cells[1].pk).aupdate(status="running")
+    await EvalRun.objects.filter(pk=eval_run.pk).aupdate(runner=runner.eval_run.runner.rsplit(":", 1)[0] + ":oldboot")
+    # The next server start.
+    assert await database_sync_to_async(services.eval_interrupt_orphans)() == 1
+    fresh = await EvalRun.objects.aget(pk=eval_run.pk)
+    assert fresh.status == "interrupted"
+    after = await database_sync_to_async(lambda: {c.pk: c for c in EvalCell.objects.filter(eval_run=eval_run)})()
+    assert after[cells[0].pk].status == "done" and after[cells[0].pk].answer == "kept"
+    assert after[cells[1].pk].status == "stopped"
+    assert Counter(c.status for c in after.values())["pending"] == 4
+    # A live runner's eval is left alone.
+    assert await database_sync_to_async(services.eval_interrupt_orphans)() == 0
+
+
+async def test_a_429_is_tried_again_after_retry_after(ada: Any, upstream: Any) -> None:
+    upstream.inject({"kind": "status", "status": 429, "retry_after": 2, "shape": "object"})
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    eval_run = await database_sync_to_async(make_eval)(ada, 1, concurrency=1)
+    runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada, sleep=sleep)
+    assert await runner.run() == EvalRun.Status.DONE
+    assert waits == [2.0]
+    cells = await database_sync_to_async(lambda: list(EvalCell.objects.filter(eval_run=eval_run).select_related("run")))()
+    assert {c.status for c in cells} == {"done"}
+    assert sorted(c.attempts for c in cells) == [1, 2]
+    received = generation_requests(upstream)
+    assert len(received) == 3
+    retried = next(c for c in cells if c.attempts == 2)
+    assert [r["body"] for r in received].count(retried.run.request) == 2
+
+
+async def test_the_retrying_client_gives_up_on_other_errors() -> None:
+    class Refusing:
+        calls = 0
+
+        async def stream_batches(self, body: dict[str, Any], *, endpoint: str = "chat") -> Any:
+            Refusing.calls += 1
+            raise UpstreamHTTPError("bad", status=400, code="bad_request")
+            yield []
+
+    client = RetryingClient(Refusing())
+    with pytest.raises(UpstreamHTTPError):
+        await anext(client.stream_batches({}))
+    assert Refusing.calls == 1
