@@ -92,6 +92,7 @@ urlpatterns = [
     path("runs/<int:run_id>/replay.json", compare.run_replay_json, name="run_replay_json"),
     path("present/", compare.present_page, name="present"),
     # Accounts and the admin.
+    path("", include("playground.evals.urls")),
     path("admin/", admin.site.urls),
     path("accounts/signup/", playground.signup, name="signup"),
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),

@@ -74,10 +74,14 @@ class EvalConsumer(FrameConsumer):
             raise _not_found() from None
         if eval_id not in self.watched:
             if len(self.watched) >= MAX_WATCHED:
-                raise FrameError("invalid_frame", f"A socket follows at most {MAX_WATCHED} evals.", param="eval")
+                raise FrameError(
+                    "invalid_frame", f"A socket follows at most {MAX_WATCHED} evals.", param="eval"
+                )
             await self.channel_layer.group_add(runners.group_name(eval_id), self.channel_name)
             self.watched.add(eval_id)
-        await self.send_frame({"type": "eval.watching", "eval": eval_id, "status": eval_run.status, "progress": progress})
+        await self.send_frame(
+            {"type": "eval.watching", "eval": eval_id, "status": eval_run.status, "progress": progress}
+        )
 
     async def eval_run(self, content: dict[str, Any]) -> None:
         eval_id = _eval_id(content)

@@ -2,7 +2,7 @@
 
 A test set is a table of variable values with an optional expected answer per row, owned by a
 workspace and shared like a preset (personal or workspace scope; playground/permissions.py decides).
-An eval run sends every row through every column (a prompt × a configuration), ``samples`` times, on
+An eval run sends every row through every column (a prompt x a configuration), ``samples`` times, on
 the server; each cell is one stream through proxy/stream.py, saved as a playground ``Run`` that the
 cell links to. The eval's own ``Conversation`` holds those runs: its visibility and share links are
 the eval's (the same rules and the same ShareLink as a conversation).
@@ -38,7 +38,7 @@ class TestSet(models.Model):
 
 
 class EvalRun(models.Model):
-    """Columns (prompt × configuration) over a test set's rows, run on the server."""
+    """Columns (prompt x configuration) over a test set's rows, run on the server."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -79,7 +79,7 @@ class EvalRun(models.Model):
 
     @property
     def columns(self) -> list[dict[str, object]]:
-        """Prompt × configuration, prompt first: [{"index", "prompt", "config", "label"}]."""
+        """Prompt x configuration, prompt first: [{"index", "prompt", "config", "label"}]."""
         out: list[dict[str, object]] = []
         for p, prompt in enumerate(self.prompts):
             for c, config in enumerate(self.configs):
@@ -91,7 +91,7 @@ class EvalRun(models.Model):
 
 
 class EvalCell(models.Model):
-    """One row × column × sample: its run, answer, figures and scores."""
+    """One row x column x sample: its run, answer, figures and scores."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

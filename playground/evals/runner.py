@@ -130,7 +130,12 @@ class CellStream(StreamRun):
     def _open_run(self) -> Any:
         start = self.start
         return services.cell_open(
-            cell_id=self.cell_id, user=self.user, mode=start.mode, model=start.model, request=start.body, judge=self.judge
+            cell_id=self.cell_id,
+            user=self.user,
+            mode=start.mode,
+            model=start.model,
+            request=start.body,
+            judge=self.judge,
         )
 
 
@@ -220,14 +225,18 @@ class EvalRunner:
             for task in (heartbeat, listener):
                 if task is not None:
                     task.cancel()
-            await asyncio.shield(database_sync_to_async(services.eval_finish)(eval_id=self.eval_id, status=status))
+            await asyncio.shield(
+                database_sync_to_async(services.eval_finish)(eval_id=self.eval_id, status=status)
+            )
             self.progress = await database_sync_to_async(eval_progress)(self.eval_run)
             await self._tell_status(status)
         return status
 
     # --- one cell ---------------------------------------------------------------------------------
 
-    async def _cell(self, semaphore: asyncio.Semaphore, cell_id: int, row: int, column: int, sample: int) -> None:
+    async def _cell(
+        self, semaphore: asyncio.Semaphore, cell_id: int, row: int, column: int, sample: int
+    ) -> None:
         async with semaphore:
             if self.stopping:
                 return
@@ -323,7 +332,9 @@ class EvalRunner:
         self, scorer: dict[str, Any], cell_id: int, frame: dict[str, Any], answer: str, expected: str | None
     ) -> dict[str, Any]:
         """Run the judge's stream; the scorer's options with its reply (or its error) and run id."""
-        request = scoring.judge_request(scorer, question=services.question_of(frame), answer=answer, expected=expected)
+        request = scoring.judge_request(
+            scorer, question=services.question_of(frame), answer=answer, expected=expected
+        )
         judge_frame = {"type": "chat.start", "stream": f"eval-{self.eval_id}-{cell_id}-judge", **request}
         stream, _ = await self._stream(judge_frame, cell_id, judge=True)
         end = stream_end(stream)
@@ -347,7 +358,9 @@ class EvalRunner:
         if self.layer is None:
             return
         try:
-            await self.layer.group_send(group_name(self.eval_id), {"type": "eval.frame", "text": json.dumps(frame)})
+            await self.layer.group_send(
+                group_name(self.eval_id), {"type": "eval.frame", "text": json.dumps(frame)}
+            )
         except Exception as exc:  # a full or unreachable layer must not stop the eval
             logger.warning("Eval %s: a progress frame was not sent: %r", self.eval_id, exc)
 
@@ -358,12 +371,24 @@ class EvalRunner:
             if cell.status == EvalCell.Status.ERROR:
                 self.progress["failed"] = self.progress.get("failed", 0) + 1
         await self._send(
-            {"type": "eval.cell", "eval": self.eval_id, "cell": cell_data(cell), "progress": dict(self.progress), "eta_s": self._eta()}
+            {
+                "type": "eval.cell",
+                "eval": self.eval_id,
+                "cell": cell_data(cell),
+                "progress": dict(self.progress),
+                "eta_s": self._eta(),
+            }
         )
 
     async def _tell_status(self, status: str) -> None:
         await self._send(
-            {"type": "eval.status", "eval": self.eval_id, "status": status, "progress": dict(self.progress), "eta_s": self._eta()}
+            {
+                "type": "eval.status",
+                "eval": self.eval_id,
+                "status": status,
+                "progress": dict(self.progress),
+                "eta_s": self._eta(),
+            }
         )
 
     async def _heartbeat(self) -> None:

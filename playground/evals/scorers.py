@@ -96,7 +96,9 @@ def compile_pattern(pattern: Any, *, ignore_case: bool = False) -> Any:
     if not isinstance(pattern, str) or not pattern:
         raise ScorerError("The regular expression is empty.")
     if len(pattern) > MAX_PATTERN:
-        raise ScorerError(f"The regular expression is {len(pattern)} characters long; the limit is {MAX_PATTERN}.")
+        raise ScorerError(
+            f"The regular expression is {len(pattern)} characters long; the limit is {MAX_PATTERN}."
+        )
     try:
         return regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
     except regex.error as exc:
@@ -181,13 +183,17 @@ def latency(answer: str, expected: str | None, config: dict[str, Any], figures: 
     return _score(under, f"{figure} {value:.0f} ms {'<' if under else '≥'} {limit:g} ms")
 
 
-def judge_request(config: dict[str, Any], *, question: str, answer: str, expected: str | None) -> dict[str, Any]:
+def judge_request(
+    config: dict[str, Any], *, question: str, answer: str, expected: str | None
+) -> dict[str, Any]:
     """The judge's chat.start-shaped prompt: its template filled with the question, answer and expected."""
     template = config.get("prompt") or DEFAULT_JUDGE
     try:
         text = render(template, {"question": question, "answer": answer, "expected": expected or "(none)"})
     except MissingVariables as exc:  # the judge prompt names another variable
-        raise ScorerError(f"The judge prompt may use only {{{{question}}}}, {{{{answer}}}} and {{{{expected}}}}: {exc}") from None
+        raise ScorerError(
+            f"The judge prompt may use only {{{{question}}}}, {{{{answer}}}} and {{{{expected}}}}: {exc}"
+        ) from None
     return {
         "mode": "chat",
         "model": config.get("model") or "",

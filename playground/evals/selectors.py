@@ -37,7 +37,9 @@ def test_set_list_for_user(*, user: Any, workspace_id: int | None = None) -> Que
     ).order_by("name", "pk")
 
 
-def test_set_get_for_user(*, user: Any, test_set_id: int, action: str = "view", for_update: bool = False) -> TestSet:
+def test_set_get_for_user(
+    *, user: Any, test_set_id: int, action: str = "view", for_update: bool = False
+) -> TestSet:
     """One test set the user may see, if their role allows ``action``; TestSet.DoesNotExist for any
     other, PermissionDenied when they see it but may not do ``action``."""
     role = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user).values("role")
@@ -214,7 +216,8 @@ def eval_data(eval_run: EvalRun, *, user: Any = None) -> dict[str, Any]:
         "configs": eval_run.configs,
         "scorers": eval_run.scorers,
         "columns": [
-            {**column, "summary": column_summary(by_column.get(int(str(column["index"])), []))} for column in columns
+            {**column, "summary": column_summary(by_column.get(int(str(column["index"])), []))}
+            for column in columns
         ],
         "cells": [cell_data(c) for c in cells],
         "progress": eval_progress(eval_run),
@@ -260,7 +263,12 @@ def eval_export_csv(eval_run: EvalRun) -> str:
         writer.writerow(
             [cell.row + 1, labels.get(cell.column, cell.column), cell.sample + 1]
             + [row["values"].get(v, "") for v in variables]
-            + [row.get("expected") or "", cell.answer, cell.status, "" if cell.passed is None else cell.passed]
+            + [
+                row.get("expected") or "",
+                cell.answer,
+                cell.status,
+                "" if cell.passed is None else cell.passed,
+            ]
             + [s.get("score") if s.get("score") is not None else "" for s in scores]
             + [s.get("detail", "") for s in scores]
             + [(cell.figures or {}).get(name, "") for name in figure_names]

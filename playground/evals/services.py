@@ -30,7 +30,7 @@ from proxy.frames import parse_start
 from proxy.protocol import FrameError
 
 MAX_NAME = 120
-MAX_COLUMNS = 8  # prompts × configurations
+MAX_COLUMNS = 8  # prompts x configurations
 MAX_SAMPLES = 10
 MAX_CONCURRENCY = 32
 MAX_CELLS = 20_000
@@ -153,7 +153,12 @@ def _config_clean(index: int, config: Any, *, user: Any) -> dict[str, Any]:
             preset = preset_get_for_user(user=user, preset_id=int(preset_id))
         except (ValueError, TypeError, PermissionDenied, Exception) as exc:
             raise EvalError(f"{where}: no such preset.") from exc
-        model, params, extra, system = preset.model, dict(preset.params), dict(preset.extra), preset.system_prompt
+        model, params, extra, system = (
+            preset.model,
+            dict(preset.params),
+            dict(preset.extra),
+            preset.system_prompt,
+        )
     for name, value in (("params", config.get("params")), ("extra", config.get("extra"))):
         if value is not None and not isinstance(value, dict):
             raise EvalError(f"{where}: {name} must be an object.")
@@ -235,7 +240,7 @@ def eval_create(
     concurrency: int = 4,
 ) -> EvalRun:
     """A queued eval over a test set (or the rows given): every setup error is said now, the cells are
-    made (row × column × sample), and a private conversation is opened to hold the cells' runs."""
+    made (row x column x sample), and a private conversation is opened to hold the cells' runs."""
     workspace, _ = workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
     test_set = None
     if test_set_id is not None:
@@ -252,7 +257,7 @@ def eval_create(
     prompt_list = [_prompt_clean(i, p) for i, p in enumerate(prompts)]
     config_list = [_config_clean(i, c, user=user) for i, c in enumerate(configs)]
     if len(prompt_list) * len(config_list) > MAX_COLUMNS:
-        raise EvalError(f"At most {MAX_COLUMNS} columns (prompts × configurations).")
+        raise EvalError(f"At most {MAX_COLUMNS} columns (prompts x configurations).")
     if not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
         raise EvalError(f"Samples per row must be 1 to {MAX_SAMPLES}.")
     if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
@@ -270,17 +275,21 @@ def eval_create(
     for p, prompt in enumerate(prompt_list):
         missing = [n for n in start_variables(prompt["start"]) if n not in variables]
         if missing:
-            raise EvalError(f"Prompt {p + 1} uses {{{{{missing[0]}}}}}, which the test set has no column for.")
+            raise EvalError(
+                f"Prompt {p + 1} uses {{{{{missing[0]}}}}}, which the test set has no column for."
+            )
         for c, config in enumerate(config_list):
             try:
-                parse_start(cell_start(prompt=prompt, config=config, values=rows[0]["values"], stream="check"))
+                parse_start(
+                    cell_start(prompt=prompt, config=config, values=rows[0]["values"], stream="check")
+                )
             except FrameError as exc:
                 raise EvalError(f"Configuration {c + 1}: {exc.message}") from None
             except MissingVariables as exc:
                 raise EvalError(str(exc)) from None
     cells = len(rows) * len(prompt_list) * len(config_list) * samples
     if cells > MAX_CELLS:
-        raise EvalError(f"{cells} cells; the limit is {MAX_CELLS} (rows × columns × samples).")
+        raise EvalError(f"{cells} cells; the limit is {MAX_CELLS} (rows x columns x samples).")
     title = _name(name)
     conversation = Conversation.objects.create(
         owner=user,
@@ -323,7 +332,10 @@ def eval_rerun(*, user: Any, eval_id: int) -> EvalRun:
     source = eval_get_for_user(user=user, eval_id=eval_id, action="run")
     workspace_get_for_user(user=user, workspace_id=source.workspace_id, action="create")
     conversation = Conversation.objects.create(
-        owner=user, workspace_id=source.workspace_id, title=f"Eval: {source.name}"[:200], model=source.configs[0]["model"]
+        owner=user,
+        workspace_id=source.workspace_id,
+        title=f"Eval: {source.name}"[:200],
+        model=source.configs[0]["model"],
     )
     eval_run = EvalRun.objects.create(
         owner=user,
@@ -386,7 +398,12 @@ def cell_open(
     the run of the cell's model judge (kept on the same conversation, named in the judge's score)."""
     cell = EvalCell.objects.select_for_update().select_related("eval_run__conversation").get(pk=cell_id)
     run = run_open(
-        conversation=cell.eval_run.conversation, follows=None, user=user, mode=mode, model=model, request=request
+        conversation=cell.eval_run.conversation,
+        follows=None,
+        user=user,
+        mode=mode,
+        model=model,
+        request=request,
     )
     if judge:
         return run
@@ -464,14 +481,19 @@ def eval_interrupt_orphans() -> int:
     were mid-request are stopped. Called when a server starts and when the eval pages are read."""
     stale = timezone.now() - timedelta(seconds=STALE_SECONDS)
     running = EvalRun.objects.select_for_update().filter(status=EvalRun.Status.RUNNING)
-    orphans = [e.pk for e in running if e.heartbeat_at is None or e.heartbeat_at < stale or not _alive(e.runner)]
+    orphans = [
+        e.pk for e in running if e.heartbeat_at is None or e.heartbeat_at < stale or not _alive(e.runner)
+    ]
     if not orphans:
         return 0
     EvalCell.objects.filter(eval_run_id__in=orphans, status=EvalCell.Status.RUNNING).update(
-        status=EvalCell.Status.STOPPED, error={"code": "interrupted", "message": "The server stopped mid-request."}
+        status=EvalCell.Status.STOPPED,
+        error={"code": "interrupted", "message": "The server stopped mid-request."},
     )
     Run.objects.filter(conversation__eval_run__in=orphans, status=Run.Status.STREAMING).update(
         status=Run.Status.STOPPED, finished_at=timezone.now()
     )
-    EvalRun.objects.filter(pk__in=orphans).update(status=EvalRun.Status.INTERRUPTED, finished_at=timezone.now())
+    EvalRun.objects.filter(pk__in=orphans).update(
+        status=EvalRun.Status.INTERRUPTED, finished_at=timezone.now()
+    )
     return len(orphans)

@@ -43,7 +43,9 @@ def check_variables(names: Any) -> list[str]:
     errors = []
     for name in names:
         if not isinstance(name, str) or not NAME.fullmatch(name):
-            errors.append(f"{str(name)[:40]!r} is not a variable name (letters, digits and _, not first a digit).")
+            errors.append(
+                f"{str(name)[:40]!r} is not a variable name (letters, digits and _, not first a digit)."
+            )
         elif name == EXPECTED:
             errors.append("'expected' is the expected answer's column, not a variable.")
     if len(set(names)) != len(names):
@@ -58,7 +60,7 @@ def check_variables(names: Any) -> list[str]:
 def _text(value: Any, where: str, errors: list[str]) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool) or isinstance(value, dict | list):
+    if isinstance(value, bool | dict | list):
         errors.append(f"{where} must be text (or a number), not {type(value).__name__}.")
         return None
     text = value if isinstance(value, str) else json.dumps(value)
@@ -84,7 +86,9 @@ def check_rows(variables: list[str], rows: Any) -> list[Row]:
         if unknown:
             errors.append(f"row {index}: unknown variable {unknown[0]!r}.")
         cleaned = {name: _text(values.get(name), f"row {index}, {name}", errors) or "" for name in variables}
-        out.append({"values": cleaned, "expected": _text(row.get(EXPECTED), f"row {index}, expected", errors)})
+        out.append(
+            {"values": cleaned, "expected": _text(row.get(EXPECTED), f"row {index}, expected", errors)}
+        )
     if errors:
         raise TableError(errors)
     return out
@@ -168,7 +172,9 @@ def parse_jsonl(data: str) -> tuple[list[str], list[Row]]:
     rows = []
     for line_no, obj in objects:
         values = {n: _text(obj.get(n), f"line {line_no}, {n}", errors) or "" for n in variables}
-        rows.append({"values": values, "expected": _text(obj.get(EXPECTED), f"line {line_no}, expected", errors)})
+        rows.append(
+            {"values": values, "expected": _text(obj.get(EXPECTED), f"line {line_no}, expected", errors)}
+        )
     if errors:
         raise TableError(errors, total=len(errors))
     return variables, rows

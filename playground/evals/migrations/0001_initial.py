@@ -6,81 +6,190 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('playground', '0010_full_text_search'),
+        ("playground", "0010_full_text_search"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TestSet',
+            name="TestSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('personal', 'Personal'), ('workspace', 'Workspace')], default='personal', max_length=16)),
-                ('name', models.CharField(max_length=120)),
-                ('variables', models.JSONField(blank=True, default=list)),
-                ('rows', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='test_sets', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='test_sets', to='playground.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("personal", "Personal"), ("workspace", "Workspace")],
+                        default="personal",
+                        max_length=16,
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("variables", models.JSONField(blank=True, default=list)),
+                ("rows", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="test_sets",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="test_sets",
+                        to="playground.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'pk'],
+                "ordering": ["name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='EvalRun',
+            name="EvalRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('variables', models.JSONField(blank=True, default=list)),
-                ('rows', models.JSONField(blank=True, default=list)),
-                ('prompts', models.JSONField(default=list)),
-                ('configs', models.JSONField(default=list)),
-                ('scorers', models.JSONField(blank=True, default=list)),
-                ('samples', models.PositiveSmallIntegerField(default=1)),
-                ('concurrency', models.PositiveSmallIntegerField(default=4)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('stopped', 'Stopped'), ('interrupted', 'Interrupted')], default='queued', max_length=16)),
-                ('runner', models.CharField(blank=True, max_length=200)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('conversation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='eval_run', to='playground.conversation')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='eval_runs', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='eval_runs', to='playground.workspace')),
-                ('test_set', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='evals.testset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("variables", models.JSONField(blank=True, default=list)),
+                ("rows", models.JSONField(blank=True, default=list)),
+                ("prompts", models.JSONField(default=list)),
+                ("configs", models.JSONField(default=list)),
+                ("scorers", models.JSONField(blank=True, default=list)),
+                ("samples", models.PositiveSmallIntegerField(default=1)),
+                ("concurrency", models.PositiveSmallIntegerField(default=4)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("stopped", "Stopped"),
+                            ("interrupted", "Interrupted"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("runner", models.CharField(blank=True, max_length=200)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "conversation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="eval_run",
+                        to="playground.conversation",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="eval_runs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="eval_runs",
+                        to="playground.workspace",
+                    ),
+                ),
+                (
+                    "test_set",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="evals.testset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='EvalCell',
+            name="EvalCell",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('row', models.PositiveIntegerField()),
-                ('column', models.PositiveIntegerField()),
-                ('sample', models.PositiveSmallIntegerField(default=0)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('error', 'Error'), ('stopped', 'Stopped')], default='pending', max_length=16)),
-                ('answer', models.TextField(blank=True)),
-                ('figures', models.JSONField(blank=True, default=dict)),
-                ('usage', models.JSONField(blank=True, null=True)),
-                ('scores', models.JSONField(blank=True, default=list)),
-                ('passed', models.BooleanField(null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='playground.run')),
-                ('eval_run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cells', to='evals.evalrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("row", models.PositiveIntegerField()),
+                ("column", models.PositiveIntegerField()),
+                ("sample", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("error", "Error"),
+                            ("stopped", "Stopped"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("answer", models.TextField(blank=True)),
+                ("figures", models.JSONField(blank=True, default=dict)),
+                ("usage", models.JSONField(blank=True, null=True)),
+                ("scores", models.JSONField(blank=True, default=list)),
+                ("passed", models.BooleanField(null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="playground.run",
+                    ),
+                ),
+                (
+                    "eval_run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="cells", to="evals.evalrun"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['row', 'column', 'sample'],
-                'constraints': [models.UniqueConstraint(fields=('eval_run', 'row', 'column', 'sample'), name='eval_cell_once')],
+                "ordering": ["row", "column", "sample"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("eval_run", "row", "column", "sample"), name="eval_cell_once"
+                    )
+                ],
             },
         ),
     ]

@@ -25,6 +25,12 @@ export const FRAME = Object.freeze({
   UNWATCH: "unwatch",
   WATCH_OK: "watch.ok",
   SNAPSHOT: "watch.snapshot",
+  EVAL_WATCH: "eval.watch",
+  EVAL_RUN: "eval.run",
+  EVAL_STOP: "eval.stop",
+  EVAL_WATCHING: "eval.watching",
+  EVAL_CELL: "eval.cell",
+  EVAL_STATUS: "eval.status",
   // Local only: the page's socket dropped while the stream was in flight (core/socket.js), ending it
   // (SOCKET_LOST), or while the server keeps it for the page to re-attach (SOCKET_DOWN); or the stream
   // ended while the page was away, and was saved (GONE: chat.attach answered not_found).

@@ -15,7 +15,13 @@ from tests.emulator_fixture import EmulatorServer
 
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 OTHER = "accounts/fireworks/models/llama-v3p3-70b-instruct"
-PROMPT = {"label": "v1", "start": {"system": "Answer in one word.", "messages": [{"role": "user", "content": "What is {{question}}?"}]}}
+PROMPT = {
+    "label": "v1",
+    "start": {
+        "system": "Answer in one word.",
+        "messages": [{"role": "user", "content": "What is {{question}}?"}],
+    },
+}
 
 
 @pytest.fixture

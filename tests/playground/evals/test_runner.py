@@ -42,7 +42,10 @@ def expected_body(model: str, question: str, params: dict[str, Any]) -> dict[str
 
 async def test_200_rows_by_2_configurations_fill_every_cell_once(ada: Any, upstream: Any) -> None:
     eval_run = await database_sync_to_async(make_eval)(
-        ada, 200, scorers=[{"kind": "contains", "text": "offline"}, {"kind": "latency", "ms": 60_000}], concurrency=8
+        ada,
+        200,
+        scorers=[{"kind": "contains", "text": "offline"}, {"kind": "latency", "ms": 60_000}],
+        concurrency=8,
     )
     layer = get_channel_layer()
     watcher = await layer.new_channel()
@@ -50,7 +53,9 @@ async def test_200_rows_by_2_configurations_fill_every_cell_once(ada: Any, upstr
     runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada, layer=layer)
     assert await runner.run() == EvalRun.Status.DONE
 
-    cells = await database_sync_to_async(lambda: list(EvalCell.objects.filter(eval_run=eval_run).select_related("run")))()
+    cells = await database_sync_to_async(
+        lambda: list(EvalCell.objects.filter(eval_run=eval_run).select_related("run"))
+    )()
     assert len(cells) == 400
     assert {c.status for c in cells} == {"done"}
     assert all(c.answer.startswith("[offline emulator]") for c in cells)
@@ -89,7 +94,9 @@ async def test_200_rows_by_2_configurations_fill_every_cell_once(ada: Any, upstr
     assert decoded[-1] == {**decoded[-1], "type": "eval.status", "status": "done"}
 
 
-async def test_stop_half_way_keeps_finished_cells_and_closes_running_requests(ada: Any, upstream: Any) -> None:
+async def test_stop_half_way_keeps_finished_cells_and_closes_running_requests(
+    ada: Any, upstream: Any
+) -> None:
     upstream.configure(ttft_ms=5, tokens_per_second=100, chunk_tokens=1)
     eval_run = await database_sync_to_async(make_eval)(ada, 20, concurrency=4)
     runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada)
@@ -100,7 +107,9 @@ async def test_stop_half_way_keeps_finished_cells_and_closes_running_requests(ad
         done = await EvalCell.objects.filter(eval_run=eval_run, status="done").acount()
     runner.stop()
     assert await task == EvalRun.Status.STOPPED
-    cells = await database_sync_to_async(lambda: list(EvalCell.objects.filter(eval_run=eval_run).select_related("run")))()
+    cells = await database_sync_to_async(
+        lambda: list(EvalCell.objects.filter(eval_run=eval_run).select_related("run"))
+    )()
     statuses = Counter(c.status for c in cells)
     assert statuses["done"] >= 10 and statuses["stopped"] >= 1
     assert statuses["done"] + statuses["stopped"] + statuses["pending"] == 40
@@ -125,22 +134,35 @@ async def test_stop_half_way_keeps_finished_cells_and_closes_running_requests(ad
     assert await EvalCell.objects.filter(eval_run=eval_run, status="done").acount() == 40
 
 
-async def test_a_server_restart_marks_the_run_interrupted_and_keeps_finished_cells(ada: Any, upstream: Any) -> None:
+async def test_a_server_restart_marks_the_run_interrupted_and_keeps_finished_cells(
+    ada: Any, upstream: Any
+) -> None:
     eval_run = await database_sync_to_async(make_eval)(ada, 3)
     runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada)
     # The process that claimed it "dies" after two cells: one done, one mid-request.
     cells = await database_sync_to_async(lambda: list(EvalCell.objects.filter(eval_run=eval_run)))()
     await database_sync_to_async(services.cell_finish)(
-        cell_id=cells[0].pk, status="done", answer="kept", figures={"ttft_ms": 5}, usage=None,
-        scores=[], passed=None, error=None, attempts=1,
+        cell_id=cells[0].pk,
+        status="done",
+        answer="kept",
+        figures={"ttft_ms": 5},
+        usage=None,
+        scores=[],
+        passed=None,
+        error=None,
+        attempts=1,
     )
     await EvalCell.objects.filter(pk=cells[1].pk).aupdate(status="running")
-    await EvalRun.objects.filter(pk=eval_run.pk).aupdate(runner=runner.eval_run.runner.rsplit(":", 1)[0] + ":oldboot")
+    await EvalRun.objects.filter(pk=eval_run.pk).aupdate(
+        runner=runner.eval_run.runner.rsplit(":", 1)[0] + ":oldboot"
+    )
     # The next server start.
     assert await database_sync_to_async(services.eval_interrupt_orphans)() == 1
     fresh = await EvalRun.objects.aget(pk=eval_run.pk)
     assert fresh.status == "interrupted"
-    after = await database_sync_to_async(lambda: {c.pk: c for c in EvalCell.objects.filter(eval_run=eval_run)})()
+    after = await database_sync_to_async(
+        lambda: {c.pk: c for c in EvalCell.objects.filter(eval_run=eval_run)}
+    )()
     assert after[cells[0].pk].status == "done" and after[cells[0].pk].answer == "kept"
     assert after[cells[1].pk].status == "stopped"
     assert Counter(c.status for c in after.values())["pending"] == 4
@@ -159,7 +181,9 @@ async def test_a_429_is_tried_again_after_retry_after(ada: Any, upstream: Any) -
     runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada, sleep=sleep)
     assert await runner.run() == EvalRun.Status.DONE
     assert waits == [2.0]
-    cells = await database_sync_to_async(lambda: list(EvalCell.objects.filter(eval_run=eval_run).select_related("run")))()
+    cells = await database_sync_to_async(
+        lambda: list(EvalCell.objects.filter(eval_run=eval_run).select_related("run"))
+    )()
     assert {c.status for c in cells} == {"done"}
     assert sorted(c.attempts for c in cells) == [1, 2]
     received = generation_requests(upstream)

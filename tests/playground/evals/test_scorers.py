@@ -12,7 +12,11 @@ F = {"ttft_ms": 120.0, "total_ms": 900.0, "tokens": 10, "tokens_per_second": 50.
 def test_exact_ignores_case_and_spaces_unless_asked() -> None:
     assert s.exact("  Paris ", "paris", {}, F)["passed"] is True
     assert s.exact("Paris", "paris", {"case_sensitive": True}, F)["passed"] is False
-    assert s.exact("Paris, France", "Paris", {}, F) == {"passed": False, "score": 0.0, "detail": "differs from the expected answer"}
+    assert s.exact("Paris, France", "Paris", {}, F) == {
+        "passed": False,
+        "score": 0.0,
+        "detail": "differs from the expected answer",
+    }
     assert s.exact("Paris", None, {}, F)["passed"] is None
 
 
@@ -23,8 +27,14 @@ def test_contains_looks_for_its_text_else_the_expected_answer() -> None:
 
 
 def test_regex_matches_and_says_why_not() -> None:
-    assert s.regex_match("Order #1234 shipped", None, {"pattern": r"#\d{4}"}, F)["detail"] == "matched '#1234'"
-    assert s.regex_match("nothing", None, {"pattern": r"\d"}, F) == {"passed": False, "score": 0.0, "detail": "no match"}
+    assert (
+        s.regex_match("Order #1234 shipped", None, {"pattern": r"#\d{4}"}, F)["detail"] == "matched '#1234'"
+    )
+    assert s.regex_match("nothing", None, {"pattern": r"\d"}, F) == {
+        "passed": False,
+        "score": 0.0,
+        "detail": "no match",
+    }
     bad = s.regex_match("x", None, {"pattern": "(unclosed"}, F)
     assert bad["passed"] is False and bad["detail"].startswith("The regular expression does not compile")
     with pytest.raises(s.ScorerError, match="limit is 500"):

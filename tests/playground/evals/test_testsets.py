@@ -22,7 +22,10 @@ def test_csv_round_trips_with_quotes_commas_newlines_and_no_expected() -> None:
 def test_a_bad_csv_names_every_bad_line_and_imports_nothing() -> None:
     with pytest.raises(t.TableError) as caught:
         t.parse_csv("question,expected\nfine,ok\ntoo,many,fields\nalso,bad,here,x\n")
-    assert caught.value.errors == ["line 3: 3 fields, the header has 2.", "line 4: 4 fields, the header has 2."]
+    assert caught.value.errors == [
+        "line 3: 3 fields, the header has 2.",
+        "line 4: 4 fields, the header has 2.",
+    ]
     with pytest.raises(t.TableError, match="not a variable name"):
         t.parse_csv("1st,expected\nx,y\n")
 
