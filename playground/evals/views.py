@@ -83,7 +83,7 @@ def test_set_page(request: HttpRequest, test_set_id: int | None = None) -> HttpR
 @login_required
 @require_POST
 def api_test_sets(request: HttpRequest) -> JsonResponse:
-    """Create a test set: JSON ``{name, variables, rows, scope}``, or a CSV/JSONL upload (``file``, ``name``)."""
+    """Create a test set: JSON ``{name, variables, rows, scope}``, or an uploaded CSV/JSONL ``file``."""
     workspace_id = current_workspace_id(request)
     try:
         if request.FILES.get("file"):
