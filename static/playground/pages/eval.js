@@ -23,18 +23,18 @@ function key(cell) {
   return `${cell.row}:${cell.column}`;
 }
 
-/** Whether the columns disagree on a row: their pass/fail differ, or (unscored) their answers do. */
+/** Whether the columns disagree on a row: some scorer's pass/fail differs between them, or (without
+ * scorers) their answers do. */
 function rowDiffers(byColumn) {
-  const verdicts = new Set();
-  const answers = new Set();
+  const seen = new Set();
   for (const list of byColumn.values()) {
     for (const cell of list) {
       if (cell.status !== "done") continue;
-      if (cell.passed !== null && cell.passed !== undefined) verdicts.add(cell.passed);
-      answers.add(cell.answer.trim().replace(/\s+/g, " ").toLowerCase());
+      seen.add(data.scorers.length ? JSON.stringify(cell.scores.map((s) => s.passed))
+        : cell.answer.trim().replace(/\s+/g, " ").toLowerCase());
     }
   }
-  return data.scorers.length ? verdicts.size > 1 : answers.size > 1;
+  return seen.size > 1;
 }
 
 function cellView(list) {
