@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "playground",
     "playground.prompts",
     "playground.evals",
+    "playground.pricing",
 ]
 
 MIDDLEWARE = [
@@ -270,6 +271,9 @@ PLAYGROUND_EMULATOR = env_bool(
 PLAYGROUND_DEFAULT_MODEL = os.environ.get(
     "PLAYGROUND_DEFAULT_MODEL", "accounts/fireworks/models/llama-v3p1-8b-instruct"
 )
+# Default prices per model (USD per million tokens; playground/pricing/README.md): a JSON file with its
+# source and date; empty for the built-in copy of Fireworks' public serverless prices.
+PLAYGROUND_PRICING_FILE = os.environ.get("PLAYGROUND_PRICING_FILE", "")
 PLAYGROUND_ALLOW_SIGNUP = env_bool("PLAYGROUND_ALLOW_SIGNUP", True)
 # Seconds: to open the connection, to the first byte of the response, and between two chunks.
 FIREWORKS_CONNECT_TIMEOUT = float(os.environ.get("FIREWORKS_CONNECT_TIMEOUT", "10"))

@@ -38,6 +38,8 @@ urlpatterns = [
     path("api/presets/<int:preset_id>/", presets.api_preset, name="api_preset"),
     # Workspaces: settings, members, invitations; joining by a link; the switcher in the header.
     path("workspaces/new/", workspaces.workspace_create, name="workspace_create"),
+    # A workspace's prices (playground/pricing).
+    path("", include("playground.pricing.urls")),
     path("workspaces/switch/", workspaces.workspace_switch, name="workspace_switch"),
     path("workspaces/<int:workspace_id>/", workspaces.workspace_settings, name="workspace_settings"),
     path("workspaces/<int:workspace_id>/update/", workspaces.workspace_update, name="workspace_update"),

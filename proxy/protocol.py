@@ -55,7 +55,8 @@ OUTGOING: dict[str, Frame] = {
         "type stream t status request_id rate_limits prompt_tokens cached_prompt_tokens server_ttft",
         # Left out for a share-link viewer whose link hides the parameters (proxy/watch.py); dropped:
         # the request fields the server does not accept, left out (proxy/client/dialect.py).
-        "sampling_options requested headers dropped " + _WATCHED,
+        # price: the run's price (USD per million tokens: input, cached_input, output), null when unknown.
+        "sampling_options requested headers dropped price " + _WATCHED,
         "The upstream's response headers arrived.",
     ),
     "chat.delta": _frame(

@@ -19,6 +19,7 @@ from typing import Any
 
 from proxy.client.errors import UpstreamProtocolError
 from proxy.client.events import Delta, Done, Event, Finish, Opened, Perf, RawOutput, Rethink, Usage
+from proxy.pricing import Price, cost
 from proxy.protocol import error_frame
 
 # Response headers the page has no use for (session state of the upstream, not facts about the reply).
@@ -134,12 +135,16 @@ def figures(
     deltas: int,
     usage: dict[str, Any] | None,
     total_ms: float,
+    price: Price | None = None,
+    cached_fallback: Any = None,
 ) -> dict[str, Any]:
     """Every figure of a stream, one formula each (README, "How each figure is computed").
 
     ``tokens`` is the server's completion count when it reported usage, else the deltas received;
     tokens per second is (tokens - 1) over the decode time (first delta to last), and ``None`` when
     that is undefined (fewer than two tokens, or no time between the first delta and the last).
+    ``cost`` is ``proxy.pricing.cost`` of the usage at the run's price (None without either);
+    ``cached_fallback`` is Fireworks' cached-prompt count (header or perf metric) when usage lacks it.
     """
     completion = (usage or {}).get("completion_tokens")
     tokens = completion if isinstance(completion, int) and not isinstance(completion, bool) else deltas
@@ -156,6 +161,7 @@ def figures(
         "tokens": tokens,
         "decode_ms": decode_ms,
         "tokens_per_second": rate,
+        "cost": cost(usage, price, cached_fallback=cached_fallback),
     }
 
 
@@ -171,8 +177,12 @@ class StreamRecord:
         requested: dict[str, Any] | None = None,
         dropped: tuple[str, ...] = (),
         echo: bool = False,
+        price: Price | None = None,
     ) -> None:
         self.stream = stream
+        # The price the run was started with (playground/pricing ``price_for``), set when the run opens
+        # (before any event is folded); None when the model has no known price.
+        self.price = price
         # Request fields the server does not accept, left out: known before (remembered refusals) and
         # refused by this stream's first request (then sent again without them).
         self.dropped: list[str] = list(dropped)
@@ -277,6 +287,7 @@ class StreamRecord:
                     "prompt_tokens": event.prompt_tokens,
                     "cached_prompt_tokens": event.cached_prompt_tokens,
                     "server_ttft": event.server_ttft,
+                    "price": self.price.as_dict() if self.price else None,
                     **extra,
                 }
             )
@@ -381,4 +392,12 @@ class StreamRecord:
             deltas=self.deltas,
             usage=self.usage,
             total_ms=self.now() if total_ms is None else total_ms,
+            price=self.price,
+            cached_fallback=self.cached_fallback(),
         )
+
+    def cached_fallback(self) -> Any:
+        """Fireworks' cached prompt tokens outside usage: the response header, else the perf metric."""
+        if self.opened is not None and self.opened.cached_prompt_tokens is not None:
+            return self.opened.cached_prompt_tokens
+        return (self.perf or {}).get("cached-prompt-tokens")

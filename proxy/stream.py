@@ -25,6 +25,7 @@ from channels.db import database_sync_to_async
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import connections
 
+from playground.pricing.selectors import price_for
 from playground.selectors.workspaces import run_access
 from playground.services import runs
 from proxy.client.client import Endpoint
@@ -32,6 +33,7 @@ from proxy.client.dialect import without
 from proxy.client.errors import UpstreamError
 from proxy.client.events import Event
 from proxy.frames import StartRequest
+from proxy.pricing import Price
 from proxy.protocol import error_frame
 from proxy.relay import StreamRecord
 
@@ -180,17 +182,19 @@ class StreamRun:
         try:
             try:
                 # Shielded: a stop during this short write still yields the run, to be closed as stopped.
-                run = await asyncio.shield(opening)
+                run, price = await asyncio.shield(opening)
             except asyncio.CancelledError:
                 _uncancel()
                 stopped = True
-                run = await opening
+                run, price = await opening
         except Exception as exc:
             # Allowed a moment ago, refused now: e.g. the conversation was just deleted.
             await self._close(first, events)
             await self.send(refusal(self.stream, exc))
             return
         self.run_id, self.conversation_id, self.conversation = run.pk, run.conversation_id, run.conversation
+        # Known before any event is folded (events wait for the run): every frame and figure has it.
+        self.record.price = price
         self.record.requested = dict(run.requested_options)
         await self.hooks.stream_opened(self)
         try:
@@ -212,9 +216,10 @@ class StreamRun:
         finally:
             await self.hooks.stream_closed(self)
 
-    def _open_run(self) -> Any:
+    def _open_run(self) -> tuple[Any, Price | None]:
+        """Open the run (while the request is in flight) and read the price it is costed at."""
         start = self.start
-        return runs.run_start(
+        run = runs.run_start(
             user=self.user,
             conversation_id=start.conversation,
             mode=start.mode,
@@ -227,6 +232,12 @@ class StreamRun:
             system_prompt=start.system,
             workspace_id=self.workspace_id,
         )
+        try:
+            price = price_for(workspace_id=run.conversation.workspace_id, model=start.model)
+        except Exception:  # a broken pricing file costs the run nothing, it does not stop it
+            logger.exception("Reading the price of %s failed; the run is not costed.", start.model)
+            price = None
+        return run, price
 
     async def _close(self, first: asyncio.Future[Any], events: AsyncGenerator[Any, None]) -> None:
         """Close a request that will not be relayed (the stream stopped or its run failed to open)."""

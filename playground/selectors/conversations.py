@@ -11,6 +11,7 @@ from django.db.models.expressions import RawSQL
 
 from playground.models import Conversation, Membership, Message, Run, Visibility, Workspace
 from playground.permissions import Facts, can
+from playground.pricing.selectors import cost_sum, timings_cost
 from playground.search import search_match
 from playground.selectors.runs import last_run_emulator, run_summary_for_leaf
 from playground.tree import branch_of, leaf_of
@@ -133,7 +134,9 @@ def conversation_page_data(
     )
     nodes = list(conversation.messages.order_by("pk"))
     runs = list(
-        conversation.runs.order_by("started_at", "pk").values("pk", "message_id", "follows_id", "status")
+        conversation.runs.order_by("started_at", "pk").values(
+            "pk", "message_id", "follows_id", "status", "timings"
+        )
     )
     run_of = {r["message_id"]: r for r in runs if r["message_id"]}
     # Who started each run that wrote a reply ("Run by <username>").
@@ -161,6 +164,8 @@ def conversation_page_data(
         ),
         # The Usage, Performance and Sampling panels of the branch on screen (one more query).
         "last_run": run_summary_for_leaf(runs=runs, leaf_id=leaf.pk if leaf else None),
+        # What the conversation's runs cost, summed (playground/pricing).
+        "cost": cost_sum(r["timings"] for r in runs),
         "messages": [
             {
                 "id": n.pk,
@@ -173,6 +178,7 @@ def conversation_page_data(
                 "run": run_of[n.pk]["pk"] if n.pk in run_of else None,
                 "run_status": run_of[n.pk]["status"] if n.pk in run_of else None,
                 "run_by": run_by.get(n.pk),
+                "cost": timings_cost(run_of[n.pk]["timings"]) if n.pk in run_of else None,
             }
             for n in nodes
         ],

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from playground.models import Comparison, Conversation, ShareLink
+from playground.pricing.selectors import timings_cost
 from playground.selectors.comparisons import (
     comparison_conversation_ids,
     comparison_data,
@@ -245,6 +246,8 @@ def shared_page_data(*, link: ShareLink) -> dict[str, Any]:
                 "ttft_ms": (run.timings or {}).get("ttft_ms"),
                 # The figure as the stream computed it (proxy.relay.figures): one formula everywhere.
                 "tokens_per_second": (run.timings or {}).get("tokens_per_second"),
+                # Its saved cost (playground/pricing), None without a price or usage.
+                "cost": timings_cost(run.timings),
                 "started_by": run.started_by.get_username() if run.started_by else None,
                 "options": None if hides.parameters else sorted((run.sampling_options or {}).items()),
             }

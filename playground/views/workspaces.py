@@ -26,6 +26,7 @@ from playground.forms.workspaces import (
 )
 from playground.models import Invitation, Membership, Workspace
 from playground.permissions import can
+from playground.pricing.selectors import workspace_daily_cost
 from playground.selectors.workspaces import (
     invitation_list,
     invitation_state,
@@ -75,6 +76,8 @@ def workspace_settings(request: HttpRequest, workspace_id: int) -> HttpResponse:
         "settings_form": WorkspaceSettingsForm(initial={"name": workspace.name}),
         "invitation_form": InvitationForm(),
         "role_choices": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+        # What the workspace's runs cost per day (playground/pricing), drawn by pages/workspace.js.
+        "spending": workspace_daily_cost(workspace_id=workspace.pk, days=30),
     }
     return render(request, "playground/workspace.html", context)
 

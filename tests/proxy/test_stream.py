@@ -281,3 +281,31 @@ async def test_a_removed_member_gets_a_clear_error_not_an_internal_one(ada: Any)
     [error] = hooks.of("chat.error")
     assert (error["code"], error["param"]) == ("not_found", "workspace")
     assert client.bodies == [] and hooks.opened == 0
+
+
+async def test_the_run_is_costed_at_its_workspaces_price(ada: Any) -> None:
+    from playground.pricing.services import model_price_set
+
+    personal = await database_sync_to_async(Workspace.objects.get)(personal_for=ada)
+    await database_sync_to_async(model_price_set)(
+        user=ada,
+        workspace_id=personal.pk,
+        model="accounts/fireworks/models/llama-v3p1-8b-instruct",
+        kind="override",
+        input="2",
+        cached_input="0.5",
+        output="10",
+    )
+    client, hooks = FakeClient(tool_call_stream()), Hooks()
+    run = make_run(ada, client, hooks)
+    await run()
+    opened, done = hooks.of("chat.opened")[0], hooks.of("chat.done")[0]
+    assert opened["price"] == {"input": 2.0, "cached_input": 0.5, "output": 10.0}
+    # 20 prompt tokens at $2 and 12 completion tokens at $10 per million.
+    assert done["timings"]["cost"] == {
+        "input": 20 * 2 / 1e6,
+        "cached_input": 0.0,
+        "output": 12 * 10 / 1e6,
+        "total": 20 * 2 / 1e6 + 12 * 10 / 1e6,
+    }
+    assert (await saved(done["run"])).timings["cost"] == done["timings"]["cost"]

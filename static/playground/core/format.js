@@ -26,3 +26,18 @@ export function fmtTps(value) {
 export function shortModel(model) {
   return (model || "").split("/").pop();
 }
+
+/** A cost in USD: cents for a dollar and more, three significant digits below ("—" when unknown). */
+export function fmtCost(usd) {
+  if (usd === null || usd === undefined || !Number.isFinite(usd)) return "—";
+  if (usd === 0) return "$0";
+  if (Math.abs(usd) >= 1) return `$${usd.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  if (Math.abs(usd) < 0.0000001) return "< $0.0000001";
+  return `$${Number(usd.toPrecision(3)).toLocaleString("en-US", { maximumFractionDigits: 10 })}`;
+}
+
+/** A price in USD per million tokens ("$0.22/M"). */
+export function fmtPrice(usdPerMillion) {
+  if (usdPerMillion === null || usdPerMillion === undefined || !Number.isFinite(usdPerMillion)) return "—";
+  return `$${Number(usdPerMillion.toPrecision(6)).toLocaleString("en-US", { maximumFractionDigits: 6 })}/M`;
+}

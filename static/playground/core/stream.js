@@ -29,6 +29,7 @@ export function newStreamState({ sentAt = null } = {}) {
     emulator: false,
     dropped: [], // request fields the server does not accept, left out (chat.opened)
     usage: null,
+    price: null, // the run's price, USD per million tokens {input, cached_input, output} (chat.opened)
     perf: null,
     done: null, // {model, finish_reasons, saw_done_marker, response_id, message_id, message_ids}
     error: null,
@@ -164,6 +165,7 @@ export function applyFrame(state, frame) {
       if (frame.requested && typeof frame.requested === "object") state.requested = frame.requested;
       state.emulator = String(headers["x-playground-emulator"] ?? "") === "1";
       state.dropped = Array.isArray(frame.dropped) ? frame.dropped.filter((name) => typeof name === "string") : [];
+      state.price = priceOf(frame.price);
       if (!ENDED.has(state.status)) state.status = STATUS.STREAMING;
       break;
     }
@@ -274,6 +276,67 @@ export function applyFrame(state, frame) {
   return state;
 }
 
+const PER_MILLION = 1_000_000;
+const count = (v) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : null);
+// A count sent as text (a header, a perf metric): digits, perhaps with a zero fraction ("12", "12.0").
+const countText = (v) => {
+  if (typeof v !== "string") return count(v);
+  const match = /^\s*([0-9]+)(?:\.0*)?\s*$/.exec(v);
+  return match ? Number(match[1]) : null;
+};
+
+/** A price from a frame ({input, cached_input, output}, USD per million tokens), or null. */
+export function priceOf(value) {
+  if (!value || typeof value !== "object") return null;
+  const input = num(value.input), output = num(value.output);
+  if (input === null || output === null || input < 0 || output < 0) return null;
+  const cached = num(value.cached_input);
+  return { input, output, cached_input: cached !== null && cached >= 0 ? cached : input };
+}
+
+/**
+ * The page's ONE cost formula, the same as the server's (proxy/pricing.py `cost`), operation for
+ * operation, so both give the same numbers (tests/pricing_cases.json checks both): USD by part,
+ * cached prompt tokens at the cached price; null without a price or usage. `cachedFallback`: Fireworks'
+ * cached-prompt count from the response header or perf metric, when usage does not say.
+ */
+export function costOf(usage, price, cachedFallback = null) {
+  const p = priceOf(price);
+  if (!p || !usage || typeof usage !== "object") return null;
+  const prompt = count(usage.prompt_tokens) ?? count(usage.input_tokens) ?? 0;
+  const completion = count(usage.completion_tokens) ?? count(usage.output_tokens) ?? 0;
+  const cachedRaw = count(usage.cached_tokens)
+    ?? count(usage.prompt_tokens_details?.cached_tokens)
+    ?? count(usage.input_tokens_details?.cached_tokens)
+    ?? countText(cachedFallback);
+  const cached = Math.min(cachedRaw ?? 0, prompt);
+  const parts = {
+    input: ((prompt - cached) * p.input) / PER_MILLION,
+    cached_input: (cached * p.cached_input) / PER_MILLION,
+    output: (completion * p.output) / PER_MILLION,
+  };
+  parts.total = parts.input + parts.cached_input + parts.output;
+  return parts;
+}
+
+/**
+ * A stream's cost: exact from usage once it arrived; before that an estimate from the tokens so far
+ * (prompt tokens from the response header when the server sent it, one output token per delta), with
+ * `estimated: true`. Null without a price.
+ */
+function streamCost(state, tokens) {
+  if (!state.price) return null;
+  const opened = state.opened || {};
+  const fallback = opened.cached_prompt_tokens ?? state.perf?.["cached-prompt-tokens"] ?? null;
+  if (state.usage) {
+    const exact = costOf(state.usage, state.price, fallback);
+    return exact && { ...exact, estimated: false };
+  }
+  if (!tokens && opened.prompt_tokens == null) return null;
+  const guess = costOf({ prompt_tokens: opened.prompt_tokens ?? 0, completion_tokens: tokens ?? 0 }, state.price, fallback);
+  return guess && { ...guess, estimated: true };
+}
+
 /** Every figure of a stream, from its state: the one formula for each (README: "Figures"). */
 export function metrics(state) {
   const usage = state.usage || {};
@@ -300,6 +363,8 @@ export function metrics(state) {
     cached_tokens: usage.cached_tokens ?? opened.cached_prompt_tokens ?? null,
     total_tokens: usage.total_tokens ?? null,
     finish: state.choices.get(0)?.finish ?? null,
+    // {input, cached_input, output, total, estimated} in USD, or null (no price, or nothing to cost yet).
+    cost: streamCost(state, tokens),
   };
 }
 

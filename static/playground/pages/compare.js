@@ -6,7 +6,7 @@
 // object (ComparePage) holds the page's state; every column's figures are the page fold's.
 
 import { el, clear } from "../core/dom.js";
-import { fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
+import { fmtCost, fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
 import { api } from "../core/http.js";
 import { PlaygroundSocket } from "../core/socket.js";
 import { FRAME, STATUS } from "../core/protocol.js";
@@ -17,11 +17,12 @@ import { Watcher } from "../core/watch.js";
 import { wordDiff } from "../core/diff.js";
 import { checkValue, formatParams, parseParams } from "../core/paramtext.js";
 import { ColumnView, columnStartFrame, missingRun } from "../panels/column.js";
+import { SweepChart } from "../panels/sweepchart.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_COLUMNS = 4;
 const MAX_SWEEP_COLUMNS = 12;
-const LOWER_BETTER = new Set(["ttft_ms", "tokens", "total_ms"]);
+const LOWER_BETTER = new Set(["ttft_ms", "tokens", "total_ms", "cost"]);
 
 /** A saved run shown as it ended (no replay): its frames folded at once. */
 class SavedColumn {
@@ -50,6 +51,9 @@ class ComparePage {
     this.sweep = null;
     this.streams = []; // per column: LiveStream | ReplayStream | WatchedStream | SavedColumn
     this.views = [];
+    // A sweep's figures against the swept value, between the columns and the summary.
+    this.sweepChart = new SweepChart();
+    $("columns").after(this.sweepChart.root);
     this.savedId = this.config.comparison?.id ?? null;
     this.saving = false;
     this.runData = []; // per column: the saved run's replay data (reopened) or null
@@ -254,6 +258,17 @@ class ComparePage {
     }
     if (!running) this.showSummary();
     else $("summary-panel").hidden = true;
+    this.showSweepChart();
+  }
+
+  /** A sweep's chart: every column is one sample at its value of the swept parameter. */
+  showSweepChart() {
+    const param = this.kind === "sweep" ? this.sweep?.param : null;
+    if (!param || !this.streams.length) return this.sweepChart.hide();
+    const samples = this.streams.map((s, i) => ({ value: this.specs[i]?.params?.[param], state: s.state, spec: this.specs[i], label: this.specs[i]?.label || `Column ${i + 1}` }))
+      .filter((sample) => typeof sample.value === "number");
+    if (!samples.length) return this.sweepChart.hide();
+    this.sweepChart.update(param, samples);
   }
 
   runAll() {
@@ -392,10 +407,14 @@ class ComparePage {
   // --- summary and diff ------------------------------------------------------------------------------
   showSummary() {
     if (!this.streams.length) return;
-    const rows = this.streams.map((s, i) => ({ i, spec: this.specs[i], state: s.state, m: metrics(s.state) }));
+    // Each row's figures, with its exact cost in USD as one more figure (null until the usage arrived).
+    const rows = this.streams.map((s, i) => {
+      const m = metrics(s.state);
+      return { i, spec: this.specs[i], state: s.state, m: { ...m, cost: m.cost && !m.cost.estimated ? m.cost.total : null } };
+    });
     const by = $("rank-by").value;
     const best = {};
-    for (const key of ["ttft_ms", "tokens_per_second", "tokens", "total_ms"]) {
+    for (const key of ["ttft_ms", "tokens_per_second", "tokens", "total_ms", "cost"]) {
       // Only finished columns compete: a stopped reply is short and quick by construction.
       const values = rows.filter((r) => r.state.status === STATUS.DONE).map((r) => r.m[key]).filter((v) => typeof v === "number");
       if (values.length > 1) best[key] = LOWER_BETTER.has(key) ? Math.min(...values) : Math.max(...values);
@@ -403,6 +422,13 @@ class ComparePage {
     const score = (r) => (typeof r.m[by] === "number" ? (LOWER_BETTER.has(by) ? r.m[by] : -r.m[by]) : Infinity);
     rows.sort((a, b) => score(a) - score(b) || a.i - b.i);
     const isBest = (r, key) => r.state.status === STATUS.DONE && best[key] !== undefined && r.m[key] === best[key];
+    const costed = rows.filter((r) => r.m.cost !== null);
+    const spent = costed.reduce((sum, r) => sum + r.m.cost, 0);
+    const total = $("summary-cost");
+    total.dataset.usd = costed.length ? String(spent) : "";
+    total.textContent = costed.length
+      ? `All columns together cost ${fmtCost(spent)}${costed.length < rows.length ? ` (${rows.length - costed.length} without a cost: no price or no usage yet)` : ""}.`
+      : "No column has a cost yet (no price for its model, or no usage yet).";
     clear($("summary-body")).append(...rows.map((r, rank) => {
       const cell = (key, shown) => el("td", { class: `num${isBest(r, key) ? " best" : ""}` }, isBest(r, key) ? "★ " : "", shown);
       return el("tr", { "data-testid": "summary-row" },
@@ -413,6 +439,7 @@ class ComparePage {
         cell("tokens_per_second", fmtTps(r.m.tokens_per_second)),
         cell("tokens", r.m.tokens === null ? "—" : fmtNumber(r.m.tokens)),
         cell("total_ms", fmtMs(r.m.total_ms)),
+        cell("cost", fmtCost(r.m.cost)),
         el("td", {}, r.m.finish || "—"),
         el("td", {}, el("span", { class: `chip ${r.state.status}` }, r.state.status)));
     }));

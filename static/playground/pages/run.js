@@ -9,6 +9,7 @@ import { ReplyText } from "../core/markdown.js";
 import { SchemaCheck } from "../core/schema.js";
 import { choiceList, metrics } from "../core/stream.js";
 import { drawTimeline } from "../panels/timeline.js";
+import { drawCost } from "../panels/cost.js";
 
 class RunPage {
   constructor(data) {
@@ -58,6 +59,9 @@ class RunPage {
     set("run-tokens", m.tokens === null ? "—" : `${m.estimated ? "~" : ""}${fmtNumber(m.tokens)}`);
     set("run-total", fmtMs(m.total_ms));
     set("run-deltas", fmtNumber(m.deltas));
+    // The cost from the saved frames (its price rode on chat.opened), by the page's one formula.
+    const cost = document.querySelector("[data-testid=run-cost]");
+    if (cost && this.state.price) drawCost(cost, m, this.state.price, { detail: true });
     const note = document.querySelector("[data-testid=run-figures-note]");
     if (note && m.estimated) note.append(el("span", {}, " Tokens are counted as one per delta: the server sent no usage."));
   }

@@ -8,6 +8,7 @@ import { fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
 import { formatParams } from "../core/paramtext.js";
 import { STATUS } from "../core/protocol.js";
 import { isRunning, metrics, newStreamState } from "../core/stream.js";
+import { costText, priceText } from "./cost.js";
 
 const STATUS_TEXT = { idle: "ready", waiting: "waiting", streaming: "streaming", done: "done", stopped: "stopped", error: "error" };
 
@@ -26,7 +27,9 @@ export class ColumnView {
       return el("div", { class: "cmp-metric" }, el("div", { class: "label" }, label), el("div", { class: "value" }, this.values[key], unit ? el("span", { class: "unit" }, unit) : null));
     };
     this.metrics = el("div", { class: "cmp-metrics" }, stat("ttft", "TTFT"), stat("tps", "Tokens/s"), stat("tokens", "Tokens"),
-      options.big ? null : stat("finish", "Finish"));
+      options.big ? null : stat("finish", "Finish"), options.big ? null : stat("cost", "Cost"));
+    // A cost needs more digits than the other figures: its cell is two wide.
+    this.values.cost?.closest(".cmp-metric").classList.add("wide");
     this.replyMd = new ReplyText({ testid: "col-md", label: "reply" });
     this.reply = el("div", { class: "cmp-reply reply-text", "data-testid": "col-reply" }, this.replyMd.body);
     this.flag = el("div", { class: "reply-flag", hidden: true, "data-testid": "col-flag" });
@@ -68,6 +71,14 @@ export class ColumnView {
     this.values.tps.textContent = fmtTps(m.tokens_per_second);
     this.values.tokens.textContent = m.tokens === null ? "—" : `${m.estimated ? "~" : ""}${fmtNumber(m.tokens)}`;
     if (this.values.finish) this.values.finish.textContent = m.finish || (running ? "…" : "—");
+    if (this.values.cost) {
+      // Exact once usage arrived, an estimate (≈) from the tokens so far before that (panels/cost.js).
+      const cost = this.values.cost;
+      cost.textContent = state.status === STATUS.IDLE ? "—" : costText(m.cost, state.price).replace("no price for this model", "no price");
+      cost.dataset.usd = m.cost ? String(m.cost.total) : "";
+      cost.dataset.estimated = m.cost?.estimated ? "true" : "false";
+      cost.parentElement.title = m.cost?.estimated ? `Estimate until the usage arrives; ${priceText(state.price)}` : priceText(state.price);
+    }
     const text = state.choices.get(0)?.content ?? "";
     this.shown = text;
     this.running = running;

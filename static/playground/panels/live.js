@@ -10,6 +10,7 @@ import { FRAME, STATUS } from "../core/protocol.js";
 import { WatchedStream } from "../core/live.js";
 import { Watcher } from "../core/watch.js";
 import { choiceList, metrics } from "../core/stream.js";
+import { costText } from "./cost.js";
 
 class LiveBox {
   /** onStop: offered while the stream runs (the user's own stream, from another tab); null: no Stop. */
@@ -62,6 +63,7 @@ class LiveBox {
     if (m.tokens_per_second !== null) parts.push(figure("live-tps", `${fmtTps(m.tokens_per_second)} tokens/s`));
     if (m.tokens !== null) parts.push(figure("live-tokens", `tokens ${fmtNumber(m.prompt_tokens)} → ${m.estimated ? "~" : ""}${fmtNumber(m.tokens)}`));
     if (choices.length > 1) parts.push(el("span", {}, `${choices.length} choices (first shown)`));
+    if (m.cost) parts.push(figure("live-cost", `cost ${costText(m.cost, state.price)}`));
     this.metrics.replaceChildren(...parts.flatMap((p, i) => (i ? [" · ", p] : [p])));
   }
 }

@@ -6,6 +6,8 @@
 import { el } from "../core/dom.js";
 import { messageContent } from "./conversation.js";
 import { csrfToken } from "../core/http.js";
+import { fmtCost } from "../core/format.js";
+import { metrics } from "../core/stream.js";
 
 const DRAFT_PREFIX = "playground:draft:";
 
@@ -95,6 +97,7 @@ export class SavedConversation {
     this.leaf = data.current_leaf;
     this.updatedAt = data.updated_at;
     this.lastRun = data.last_run || null;
+    this.showCost(data.cost || null);
     this.setConversationLabel(data.title ? `“${data.title}” · #${data.id}` : `saved as #${data.id}`, `Conversation #${data.id}`);
     if (document.querySelector('[data-mode][aria-checked="true"]')?.dataset.mode !== data.mode) this.setMode(data.mode);
     this.modelInput.value = data.model || this.config.default_model;
@@ -194,6 +197,7 @@ export class SavedConversation {
    */
   adoptIds(state) {
     const ids = state.done?.message_ids || [];
+    const runCost = this.addRunCost(state) ?? null;
     if (state.run == null || this.id == null || !ids.length) return;
     const turns = this.conversation.turns;
     // The branch may start with the system message, which is not a turn: match from the end.
@@ -209,7 +213,7 @@ export class SavedConversation {
       if (!known) {
         this.tree.add({ id, parent, role: turn.role, content: turn.role === "user" ? messageContent(turn.text, turn.images) : turn.text,
           run: fields.run ?? turn.run ?? null, run_status: fields.runStatus ?? turn.runStatus ?? null,
-          run_by: fields.run ? this.config.username : null,
+          run_by: fields.run ? this.config.username : null, cost: fields.run ? runCost : null,
           ...(turn.tool_calls ? { tool_calls: turn.tool_calls } : {}), ...(turn.tool_call_id ? { tool_call_id: turn.tool_call_id } : {}) });
       }
       Object.assign(turn, fields);
@@ -237,6 +241,8 @@ export class SavedConversation {
       parts.push(el("a", { class: "turn-link", href: `/runs/${turn.run}/`, title: "Everything about the run that wrote this reply", "data-testid": "turn-run-link" }, "run ↗"));
       const by = this.tree.nodes.get(turn.id)?.run_by;
       if (by) parts.push(el("span", { class: "turn-by small muted", "data-testid": "turn-run-by", title: `Run by ${by}: who started the run that wrote this reply` }, `Run by ${by}`));
+      const cost = this.tree.nodes.get(turn.id)?.cost;
+      if (cost != null) parts.push(el("span", { class: "turn-cost small muted", "data-testid": "turn-cost", "data-usd": String(cost), title: "What the run that wrote this reply cost" }, fmtCost(cost)));
     }
     return parts;
   }
@@ -391,5 +397,38 @@ export class SavedConversation {
     this.id = null;
     this.tree = new MessageTree();
     this.leaf = null;
+    this.showCost(null);
+  }
+
+  // --- Cost: the conversation's runs summed (server: playground/pricing cost_sum), each reply's own --
+  /** `cost`: {total, runs, unpriced} (null: nothing to say). */
+  showCost(cost) {
+    this.cost = cost ? { ...cost } : null;
+    this.costedRuns = new Set();
+    const node = document.getElementById("conversation-cost");
+    if (!node) return;
+    const runs = cost ? cost.runs + cost.unpriced : 0;
+    node.hidden = !runs;
+    if (!runs) return node.replaceChildren();
+    node.dataset.usd = cost.total === null ? "" : String(cost.total);
+    const unpriced = cost.unpriced ? `; ${cost.unpriced} without a cost (no price or no usage)` : "";
+    node.textContent = `This conversation: ${cost.total === null ? "cost unknown" : fmtCost(cost.total)} over ${runs} run${runs === 1 ? "" : "s"}${unpriced}`;
+    node.title = "What every run of this conversation cost, all branches, summed";
+  }
+
+  /** A run of this page ended: its cost joins the conversation's (once). */
+  addRunCost(state) {
+    if (state.run == null || this.costedRuns?.has(state.run)) return;
+    const cost = metrics(state).cost;
+    const exact = cost && !cost.estimated ? cost.total : null;
+    const sum = this.cost || { total: null, runs: 0, unpriced: 0 };
+    const next = exact === null
+      ? { ...sum, unpriced: sum.unpriced + 1 }
+      : { total: (sum.total ?? 0) + exact, runs: sum.runs + 1, unpriced: sum.unpriced };
+    const seen = this.costedRuns || new Set();
+    this.showCost(next);
+    this.costedRuns = seen;
+    this.costedRuns.add(state.run);
+    return exact;
   }
 }

@@ -4,6 +4,7 @@ import { el, clear } from "../core/dom.js";
 import { fmtNumber } from "../core/format.js";
 import { ENDED, STATUS } from "../core/protocol.js";
 import { metrics } from "../core/stream.js";
+import { drawCost } from "./cost.js";
 
 export class UsageView {
   constructor(root) {
@@ -12,7 +13,7 @@ export class UsageView {
   }
 
   reset() {
-    this.draw({ prompt_tokens: null, tokens: null, total_tokens: null, cached_tokens: null, estimated: false }, false, "Token counts appear when the reply starts.");
+    this.draw({ prompt_tokens: null, tokens: null, total_tokens: null, cached_tokens: null, estimated: false, cost: null }, false, "Token counts appear when the reply starts.", undefined);
   }
 
   /** Show a stream's state; `saved`: a saved run (its usage is what was kept). */
@@ -28,10 +29,11 @@ export class UsageView {
           : "The stream ended before the usage arrived: the completion count is an estimate.";
       }
     }
-    this.draw(m, Boolean(state.usage), note);
+    this.draw(m, Boolean(state.usage), note, state.price);
   }
 
-  draw(m, exact, note) {
+  /** `price`: the run's price (null: none known; undefined: no reply yet). */
+  draw(m, exact, note, price) {
     const approx = m.estimated;
     const total = m.total_tokens ?? (approx && m.prompt_tokens !== null && m.tokens !== null ? m.prompt_tokens + m.tokens : null);
     const stat = (label, value, sub, testid) => el("div", { class: "stat", "data-testid": testid },
@@ -43,6 +45,10 @@ export class UsageView {
       stat("Completion", (approx ? "≈ " : "") + fmtNumber(m.tokens), approx ? "counting deltas" : (exact ? "exact" : ""), "usage-completion"),
       stat("Total", (approx ? "≈ " : "") + fmtNumber(total), "", "usage-total"),
       stat("Cached", fmtNumber(m.cached_tokens), "from prompt cache", "usage-cached")));
+    if (price !== undefined) {
+      this.root.append(el("p", { class: "usage-cost" }, el("span", { class: "label" }, "Cost "),
+        drawCost(el("span", { "data-testid": "usage-cost" }), m, price, { detail: true })));
+    }
     if (note) this.root.append(el("p", { class: "small muted", style: "margin:8px 0 0" }, note));
   }
 }
