@@ -127,7 +127,7 @@ class CellStream(StreamRun):
         self.cell_id = cell_id
         self.judge = judge
 
-    def _open_run(self) -> Any:
+    def _create_run(self) -> Any:
         start = self.start
         return services.cell_open(
             cell_id=self.cell_id,

@@ -399,7 +399,7 @@ def cell_open(
     cell = EvalCell.objects.select_for_update().select_related("eval_run__conversation").get(pk=cell_id)
     run = run_open(
         conversation=cell.eval_run.conversation,
-        follows=None,
+        path=[],
         user=user,
         mode=mode,
         model=model,
