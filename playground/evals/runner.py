@@ -276,6 +276,7 @@ class EvalRunner:
                 for score, scorer in zip(scores, scorer_configs, strict=True):
                     if scorer.get("run"):
                         score["run"] = scorer["run"]
+                        score["figures"] = scorer["figures"]
             saving = asyncio.ensure_future(
                 database_sync_to_async(services.cell_finish)(
                     cell_id=cell_id,
@@ -339,7 +340,8 @@ class EvalRunner:
         stream, _ = await self._stream(judge_frame, cell_id, judge=True)
         end = stream_end(stream)
         output = stream.record.output()
-        out = {**scorer, "run": stream.run_id}
+        # The judge's own figures (its time and cost), kept with its score.
+        out = {**scorer, "run": stream.run_id, "figures": end.get("timings") or {}}
         if end.get("type") == "chat.error" or end.get("status") != "done":
             out["error"] = end.get("message") or "stopped"
         else:

@@ -19,6 +19,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from playground.evals.models import EvalCell, EvalRun, TestSet
 from playground.models import Conversation, Membership, Scope
 from playground.permissions import Facts, can
+from playground.pricing.selectors import cost_sum, timings_cost
 from playground.selectors.conversations import conversation_get_for_user, conversation_list_for_user
 from playground.selectors.sharing import conversation_for_viewer
 
@@ -117,7 +118,7 @@ def cell_data(cell: EvalCell) -> dict[str, Any]:
         "answer": cell.answer,
         "figures": cell.figures,
         "usage": cell.usage,
-        "cost": (cell.figures or {}).get("cost"),
+        "cost": timings_cost(cell.figures),
         "scores": cell.scores,
         "passed": cell.passed,
         "error": (cell.error or {}).get("message") if cell.error else None,
@@ -153,7 +154,7 @@ def column_summary(cells: list[EvalCell]) -> dict[str, Any]:
     scored = [c for c in finished if c.passed is not None]
     tokens = _numbers(finished, "tokens")
     prompt_tokens = [float((c.usage or {}).get("prompt_tokens") or 0) for c in finished]
-    costs = _numbers(finished, "cost")
+    judged = [s for c in finished for s in c.scores or [] if s.get("kind") == "judge"]
     by_row: dict[int, list[str]] = {}
     for cell in finished:
         by_row.setdefault(cell.row, []).append(" ".join(cell.answer.split()))
@@ -174,7 +175,9 @@ def column_summary(cells: list[EvalCell]) -> dict[str, Any]:
         },
         "completion_tokens": int(sum(tokens)),
         "prompt_tokens": int(sum(prompt_tokens)),
-        "cost": round(sum(costs), 6) if costs else None,
+        # Each run's saved cost (the pricing's one formula), summed: the answers, and the judge's runs.
+        "cost": cost_sum(c.figures for c in finished),
+        "judge_cost": cost_sum(s.get("figures") for s in judged) if judged else None,
         "agreement": _mean(agreement),
         "distinct_answers": _mean([float(d) for d in distinct]),
     }
@@ -240,6 +243,10 @@ def eval_export_json(eval_run: EvalRun) -> dict[str, Any]:
     return {"format": EXPORT_FORMAT, "version": 1, "eval": data}
 
 
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
 def eval_export_csv(eval_run: EvalRun) -> str:
     """One line per cell: row, column, sample, the variables, expected, answer, status, pass, each score,
     each figure, and the exact request (JSON)."""
@@ -247,13 +254,13 @@ def eval_export_csv(eval_run: EvalRun) -> str:
     writer = csv.writer(out, lineterminator="\n")
     variables = list(eval_run.variables)
     kinds = [s["kind"] for s in eval_run.scorers]
-    figure_names = ["ttft_ms", "total_ms", "tokens", "tokens_per_second", "decode_ms", "chunks", "cost"]
+    figure_names = ["ttft_ms", "total_ms", "tokens", "tokens_per_second", "decode_ms", "chunks"]
     writer.writerow(
         ["row", "column", "sample", *variables, "expected", "answer", "status", "passed"]
         + [f"score:{k}" for k in kinds]
         + [f"detail:{k}" for k in kinds]
         + figure_names
-        + ["prompt_tokens", "completion_tokens", "run", "request"]
+        + ["cost_usd", "prompt_tokens", "completion_tokens", "run", "request"]
     )
     labels = {c["index"]: c["label"] for c in eval_run.columns}
     for cell in eval_run.cells.select_related("run"):
@@ -272,6 +279,7 @@ def eval_export_csv(eval_run: EvalRun) -> str:
             + [s.get("score") if s.get("score") is not None else "" for s in scores]
             + [s.get("detail", "") for s in scores]
             + [(cell.figures or {}).get(name, "") for name in figure_names]
+            + [_blank(timings_cost(cell.figures))]
             + [usage.get("prompt_tokens", ""), usage.get("completion_tokens", ""), cell.run_id or ""]
             + [json.dumps(cell.run.request) if cell.run else ""]
         )

@@ -121,9 +121,7 @@ def run_start(
     if follows is not None and conversation_id is not None and conversation.current_leaf_id != follows.pk:
         conversation.current_leaf = follows
         conversation.save(update_fields=["current_leaf"])
-    return run_open(
-        conversation=conversation, path=path, user=user, mode=mode, model=model, request=request
-    )
+    return run_open(conversation=conversation, path=path, user=user, mode=mode, model=model, request=request)
 
 
 def run_open(

@@ -4,7 +4,7 @@
 
 import { el, clear } from "../core/dom.js";
 import { api, csrfToken } from "../core/http.js";
-import { fmtMs, fmtNumber, fmtTps } from "../core/format.js";
+import { fmtCost, fmtMs, fmtNumber, fmtTps } from "../core/format.js";
 import { FRAME } from "../core/protocol.js";
 import { PlaygroundSocket } from "../core/socket.js";
 
@@ -57,7 +57,7 @@ function cellView(list) {
   td.append(badges);
   td.append(el("div", { class: "ev-answer", text: first.error || first.answer }));
   const figures = first.figures || {};
-  td.append(el("div", { class: "small muted", text: `${fmtMs(figures.ttft_ms)} · ${fmtTps(figures.tokens_per_second)} tok/s · ${fmtNumber(figures.tokens)} tok` }));
+  td.append(el("div", { class: "small muted", text: `${fmtMs(figures.ttft_ms)} · ${fmtTps(figures.tokens_per_second)} tok/s · ${fmtNumber(figures.tokens)} tok · ${fmtCost(first.cost)}` }));
   if (data.samples > 1) {
     const distinct = new Set(done.map((c) => c.answer.trim())).size;
     td.append(el("div", { class: "small ev-vary", "data-testid": "ev-vary", text: `${done.length}/${data.samples} samples · ${distinct} distinct` }));
@@ -92,6 +92,11 @@ function drawGrid() {
   if (!shown) body.append(el("tr", {}, el("td", { colspan: data.variables.length + 2 + data.columns.length, class: "muted", text: onlyDiff ? "No row where the configurations differ." : "No rows." })));
 }
 
+function costNote(s) {
+  const unpriced = s.cost.unpriced ? `${s.cost.unpriced} run(s) without a price` : "every run priced";
+  return `${s.cost.runs} run(s) costed, ${unpriced}`;
+}
+
 function drawSummary() {
   const body = clear($("ev-summary-body"));
   for (const column of data.columns) {
@@ -101,7 +106,8 @@ function drawSummary() {
       el("td", { class: "num", text: fmtMs(s.ttft_ms.mean) }), el("td", { class: "num", text: fmtMs(s.ttft_ms.p95) }),
       el("td", { class: "num", text: fmtTps(s.tokens_per_second.mean) }), el("td", { class: "num", text: fmtTps(s.tokens_per_second.p95) }),
       el("td", { class: "num", text: `${fmtNumber(s.prompt_tokens)} in · ${fmtNumber(s.completion_tokens)} out` }),
-      el("td", { class: "num", text: s.cost === null ? "—" : `$${fmtNumber(s.cost, 4)}` }),
+      el("td", { class: "num", "data-testid": "ev-cost", title: costNote(s), text: fmtCost(s.cost.total) +
+        (s.judge_cost && s.judge_cost.total !== null ? ` + judge ${fmtCost(s.judge_cost.total)}` : "") }),
       el("td", { class: "num", text: s.agreement === null ? "—" : `${fmtNumber(s.agreement * 100, 0)}%` })));
   }
 }

@@ -14,6 +14,7 @@ from channels.layers import get_channel_layer
 from playground.evals import services
 from playground.evals.models import EvalCell, EvalRun
 from playground.evals.runner import EvalRunner, RetryingClient, group_name
+from playground.evals.selectors import eval_data
 from playground.models import Run
 from proxy.client.errors import UpstreamHTTPError
 from tests.playground.evals.conftest import MODEL, OTHER, make_eval
@@ -79,6 +80,20 @@ async def test_200_rows_by_2_configurations_fill_every_cell_once(ada: Any, upstr
     # Each cell's run record keeps the body its own row and configuration sent.
     for cell in cells:
         assert cell.run.request == wanted[cell.column * 200 + cell.row]
+    # Each configuration's summary: every cell passed, each run costed at its model's price.
+    data = await database_sync_to_async(eval_data)(await EvalRun.objects.aget(pk=eval_run.pk))
+    for column, price in zip(data["columns"], (0.2, 0.9), strict=True):
+        summary = column["summary"]
+        assert (summary["pass_rate"], summary["finished"], summary["errors"]) == (1.0, 200, 0)
+        assert summary["cost"]["runs"] == 200 and summary["cost"]["unpriced"] == 0
+        mine = [c for c in cells if c.column == column["index"]]
+        # The cell keeps its run's figures; the column sums each run's saved cost, at most the
+        # uncached price of every token (cached prompt tokens are cheaper).
+        assert all(c.figures == c.run.timings for c in mine)
+        tokens = sum(c.usage["prompt_tokens"] + c.usage["completion_tokens"] for c in mine)
+        assert summary["cost"]["total"] == pytest.approx(sum(c.run.timings["cost"]["total"] for c in mine))
+        assert 0 < summary["cost"]["total"] <= tokens * price / 1e6
+        assert summary["ttft_ms"]["p95"] >= summary["ttft_ms"]["mean"] > 0
     # The watchers saw every cell end, the progress counting up to 400.
     frames = []
     while True:
@@ -98,7 +113,11 @@ async def test_stop_half_way_keeps_finished_cells_and_closes_running_requests(
     ada: Any, upstream: Any
 ) -> None:
     upstream.configure(ttft_ms=5, tokens_per_second=100, chunk_tokens=1)
-    eval_run = await database_sync_to_async(make_eval)(ada, 20, concurrency=4)
+    configs = [
+        {"label": "long", "model": MODEL, "params": {"max_tokens": 20}},
+        {"model": OTHER, "params": {"max_tokens": 20}},
+    ]
+    eval_run = await database_sync_to_async(make_eval)(ada, 20, configs=configs, concurrency=4)
     runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada)
     task = runner.start()
     done = 0
@@ -124,7 +143,8 @@ async def test_stop_half_way_keeps_finished_cells_and_closes_running_requests(
         if None not in ends.values():
             break
         await asyncio.sleep(0.02)
-    assert ids and set(ends.values()) == {"client_disconnected"}
+    # Each was closed (a stream whose last bytes were already sent may count as completed there).
+    assert None not in ends.values() and "client_disconnected" in ends.values()
     assert upstream.state()["open_streams"] == 0
     assert (await EvalRun.objects.aget(pk=eval_run.pk)).status == "stopped"
     # A re-run of the unfinished cells runs only those, and completes the eval.
