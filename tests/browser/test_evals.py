@@ -124,4 +124,5 @@ async def test_import_run_every_scorer_filter_share_export(
     finally:
         await visitor.close()
     # The only errors: the two refusals this test provoked (the bad CSV, the bad pattern), answered 400.
-    assert page.console_errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"] * 2
+    refused = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    assert page.console_errors == [refused, refused]
