@@ -103,7 +103,7 @@ def parse_csv(data: str) -> tuple[list[str], list[Row]]:
     """A CSV with a header row (a column named ``expected`` is the expected answer; an empty cell there
     is no expected answer). Every line is checked; any error and nothing is imported."""
     _size(data)
-    reader = csv.reader(io.StringIO(data.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(data.lstrip("\ufeff")), strict=True)
     try:
         header = next(reader)
     except StopIteration:
