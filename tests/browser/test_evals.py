@@ -30,7 +30,11 @@ async def shoot(page: Any, name: str) -> None:
         assert await page.evaluate("document.documentElement.scrollWidth") <= width, (
             f"{name} scrolls at {width}"
         )
-        await page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"), full_page=width == 390)
+        await page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"))
+        if width == 390:  # and lower down: the table (its rows as cards on a phone)
+            await page.locator("table").last.scroll_into_view_if_needed()
+            await page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}-table.png"))
+            await page.evaluate("window.scrollTo(0, 0)")
     await page.set_viewport_size({"width": 1440, "height": 900})
     await page.emulate_media(color_scheme="light")
 
@@ -89,6 +93,11 @@ async def test_import_run_every_scorer_filter_share_export(
     for kind in ("exact", "contains", "regex", "json", "json_schema", "latency", "judge"):
         assert await page.get_by_test_id(f"ev-score-{kind}").count() == total
     assert await page.get_by_test_id("ev-pass-rate").count() == 2
+    # The judge's reasoning is kept and shown (the emulator's judge gives no verdict: "?").
+    await page.get_by_text("Judge's reasoning").first.click()
+    reasoning = await page.get_by_test_id("ev-judge-reasoning").first.inner_text()
+    assert reasoning.startswith("[offline emulator]")
+    assert await page.get_by_test_id("ev-score-judge").first.inner_text() == "? judge"
     await shoot(page, "eval-grid")
     # Only the rows where the two configurations differ: the filter keeps exactly those.
     data = json.loads(await (await page.request.get(page.url + "data/")).text())["eval"]

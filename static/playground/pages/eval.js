@@ -17,6 +17,8 @@ let eta = null;
 let status = data.status;
 
 const RUNNING = new Set(["running"]);
+const LABELS = { exact: "Exact match", contains: "Contains", regex: "Regular expression", json: "Valid JSON",
+  json_schema: "Matches the JSON schema", latency: "Latency", judge: "Model judge (its reasoning)" };
 const socket = new PlaygroundSocket(config.ws_path);
 
 function key(cell) {
@@ -37,11 +39,11 @@ function rowDiffers(byColumn) {
   return seen.size > 1;
 }
 
-function cellView(list) {
-  if (!list || !list.length) return el("td", { class: "ev-cell", "data-status": "pending" }, el("span", { class: "muted", text: "…" }));
+function cellView(list, label) {
+  if (!list || !list.length) return el("td", { class: "ev-cell", "data-status": "pending", "data-label": label }, el("span", { class: "muted", text: "…" }));
   const first = list[0];
   const done = list.filter((c) => c.status === "done");
-  const td = el("td", { class: "ev-cell", "data-status": first.status, "data-testid": "ev-cell",
+  const td = el("td", { class: "ev-cell", "data-status": first.status, "data-testid": "ev-cell", "data-label": label,
     "data-passed": first.passed === null ? "none" : String(first.passed) });
   const badges = el("div", { class: "ev-badges" });
   if (first.status === "done" && first.passed !== null) {
@@ -50,12 +52,20 @@ function cellView(list) {
     badges.append(el("span", { class: "chip", text: first.status }));
   }
   for (const score of first.scores) {
-    badges.append(el("span", { class: "ev-score small", title: `${score.kind}: ${score.detail}`, "data-testid": `ev-score-${score.kind}`,
-      text: `${score.kind} ${score.score === null ? "—" : fmtNumber(score.score, 2)}` }));
+    const mark = score.passed === true ? "✓" : score.passed === false ? "✗" : "?";
+    const value = score.score === null || score.score === undefined ? "" : ` ${fmtNumber(score.score, 2)}`;
+    badges.append(el("span", { class: "ev-score small", title: `${LABELS[score.kind] || score.kind}: ${score.detail}`,
+      "data-testid": `ev-score-${score.kind}`, "data-passed": String(score.passed), text: `${mark} ${score.kind}${value}` }));
   }
   if (first.run) badges.append(el("a", { class: "small", href: config.share ? null : `/runs/${first.run}/`, text: "run" }));
   td.append(badges);
   td.append(el("div", { class: "ev-answer", text: first.error || first.answer }));
+  const judged = first.scores.find((score) => score.kind === "judge");
+  if (judged) {
+    td.append(el("details", { class: "ev-judge small" }, el("summary", { text: "Judge's reasoning" }),
+      el("div", { class: "ev-answer", "data-testid": "ev-judge-reasoning", text: judged.detail }),
+      judged.run && !config.share ? el("a", { href: `/runs/${judged.run}/`, text: "judge's run" }) : null));
+  }
   const figures = first.figures || {};
   td.append(el("div", { class: "small muted", text: `${fmtMs(figures.ttft_ms)} · ${fmtTps(figures.tokens_per_second)} tok/s · ${fmtNumber(figures.tokens)} tok · ${fmtCost(first.cost)}` }));
   if (data.samples > 1) {
@@ -84,10 +94,10 @@ function drawGrid() {
     for (const list of columns.values()) list.sort((a, b) => a.sample - b.sample);
     if (onlyDiff && !rowDiffers(columns)) return;
     shown += 1;
-    body.append(el("tr", { "data-testid": "ev-row" }, el("td", { class: "num muted", text: r + 1 }),
-      data.variables.map((v) => el("td", { class: "ev-value", text: row.values[v] })),
-      el("td", { class: "ev-value muted", text: row.expected ?? "—" }),
-      data.columns.map((c) => cellView(columns.get(c.index)))));
+    body.append(el("tr", { "data-testid": "ev-row" }, el("td", { class: "num muted ev-num", text: r + 1 }),
+      data.variables.map((v) => el("td", { class: "ev-value", "data-label": v, text: row.values[v] })),
+      el("td", { class: "ev-value muted", "data-label": "expected", text: row.expected ?? "—" }),
+      data.columns.map((c) => cellView(columns.get(c.index), c.label))));
   });
   if (!shown) body.append(el("tr", {}, el("td", { colspan: data.variables.length + 2 + data.columns.length, class: "muted", text: onlyDiff ? "No row where the configurations differ." : "No rows." })));
 }
