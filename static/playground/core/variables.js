@@ -7,6 +7,9 @@
 //   or tabs + "}}"; anything else is plain text;
 // - names come in the order of their first appearance, each once;
 // - filling is one pass: a value is inserted literally (a value containing {{x}} is never expanded);
+// - the texts filled are the system prompt, the text of system and user messages (string content or text
+//   parts) and the completions prompt; assistant and tool messages are the model's and the tools' words,
+//   sent as they are (a saved reply that mentions {{x}} is never changed when sent back);
 // - a value must be a string; a name absent from the values (or null) is missing, and every missing name
 //   is reported at once, before anything is filled.
 
@@ -52,12 +55,15 @@ export function render(text, values) {
   return fill(text, values);
 }
 
+// The roles whose messages are templates (the others are the model's and the tools' words).
+export const TEMPLATED_ROLES = ["system", "user"];
+const templated = (message) => Boolean(message) && typeof message === "object" && TEMPLATED_ROLES.includes(message.role);
 const isTextPart = (part) => part && typeof part === "object" && part.type === "text" && typeof part.text === "string";
 
 function* texts(start) {
   if (typeof start.system === "string") yield start.system;
   for (const message of Array.isArray(start.messages) ? start.messages : []) {
-    if (!message || typeof message !== "object") continue;
+    if (!templated(message)) continue;
     const content = message.content;
     if (typeof content === "string") yield content;
     else if (Array.isArray(content)) for (const part of content) if (isTextPart(part)) yield part.text;
@@ -65,7 +71,7 @@ function* texts(start) {
   if (typeof start.prompt === "string") yield start.prompt;
 }
 
-/** The placeholder names of a chat.start-shaped object (system, then messages, then prompt). */
+/** The placeholder names of a chat.start-shaped object (system, then system and user messages, then prompt). */
 export function startVariables(start) {
   const names = new Set();
   for (const text of texts(start || {})) for (const name of variablesIn(text)) names.add(name);
@@ -73,7 +79,7 @@ export function startVariables(start) {
 }
 
 function fillMessage(message, values) {
-  if (!message || typeof message !== "object") return message;
+  if (!templated(message)) return message;
   const content = message.content;
   if (typeof content === "string") return { ...message, content: fill(content, values) };
   if (Array.isArray(content)) {
@@ -82,7 +88,7 @@ function fillMessage(message, values) {
   return message;
 }
 
-/** A copy of a chat.start-shaped object with its system prompt, messages' text and prompt filled in.
+/** A copy of a chat.start-shaped object with its system prompt, system and user messages' text and prompt filled in.
  *  Throws MissingVariables naming every missing value, before filling. */
 export function renderStart(start, values) {
   check(startVariables(start), values);
@@ -92,3 +98,24 @@ export function renderStart(start, values) {
   if (typeof out.prompt === "string") out.prompt = fill(out.prompt, values);
   return out;
 }
+
+// --- Variable definitions: how the playground's form asks for a value, and what a value must be ---------
+
+// text: one line; long_text: a text area; number: a number written in decimal; choice: one of `choices`.
+export const VARIABLE_TYPES = ["text", "long_text", "number", "choice"];
+const NUMBER = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
+/** The definition of a variable nobody described yet: one line of text, no default. */
+export const defaultDefinition = (name) => ({ name, type: "text", default: "" });
+
+/** Why `value` does not fit the variable's type (null when it does); "" is left to the caller. */
+export function valueError(definition, value) {
+  const name = definition?.name ?? "?";
+  if (typeof value !== "string") return `The value of variable ${name} must be text.`;
+  const kind = definition?.type ?? "text";
+  if (kind === "number" && value !== "" && !NUMBER.test(value)) return `${name} must be a number (like 3, -0.5 or 1e3).`;
+  const choices = definition?.choices || [];
+  if (kind === "choice" && value !== "" && !choices.includes(value)) return `${name} must be one of: ${choices.join(", ")}.`;
+  return null;
+}
+

@@ -16,6 +16,7 @@ from playground.prompts.template import (
     render,
     render_start,
     start_variables,
+    value_error,
     variables_in,
 )
 
@@ -50,6 +51,11 @@ def test_python_meets_the_shared_cases(case: dict[str, Any]) -> None:
     assert _python_outcome(case) == _expected(case)
 
 
+@pytest.mark.parametrize("case", CASES["values"], ids=lambda c: c["name"])
+def test_python_checks_values_as_the_shared_cases_say(case: dict[str, Any]) -> None:
+    assert value_error(case["definition"], case["value"]) == case["error"]
+
+
 @pytest.mark.skipif(not shutil.which("node"), reason="node is not installed")
 def test_page_twin_meets_the_same_cases() -> None:
     """variables.js run by node on the same JSON gives the same names, texts and errors for every case."""
@@ -69,12 +75,15 @@ const out = [...cases.text, ...cases.start].map((c) => {{
   }}
   return r;
 }});
-process.stdout.write(JSON.stringify(out));
+const values = cases.values.map((c) => v.valueError(c.definition, c.value));
+process.stdout.write(JSON.stringify({{ out, values }}));
 """
     result = subprocess.run(
         ["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30, check=True
     )
-    got = json.loads(result.stdout)
+    answer = json.loads(result.stdout)
+    assert answer["values"] == [case["error"] for case in CASES["values"]]
+    got = answer["out"]
     cases = CASES["text"] + CASES["start"]
     assert len(got) == len(cases)
     for case, outcome in zip(cases, got, strict=True):
