@@ -14,14 +14,15 @@ from collections import Counter
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import QuerySet
 
 from playground.evals.models import EvalCell, EvalRun, TestSet
-from playground.models import Conversation, Membership, Scope
-from playground.permissions import Facts, can
+from playground.models import Conversation, Scope
+from playground.permissions import can, scoped
 from playground.pricing.selectors import cost_sum, timings_cost
 from playground.selectors.conversations import conversation_get_for_user, conversation_list_for_user
 from playground.selectors.sharing import conversation_for_viewer
+from playground.selectors.workspaces import member_role, scoped_visible_q
 
 EXPORT_FORMAT = "fireworks-playground/eval"
 
@@ -30,29 +31,24 @@ def test_set_list_for_user(*, user: Any, workspace_id: int | None = None) -> Que
     """The test sets the user may see: their personal ones and their workspaces' shared ones."""
     if not getattr(user, "is_authenticated", False):
         return TestSet.objects.none()
-    libraries = Membership.objects.filter(user=user).values("workspace_id")
-    if workspace_id is not None:
-        libraries = libraries.filter(workspace_id=workspace_id)
-    return TestSet.objects.filter(
-        Q(owner=user, scope=Scope.PERSONAL) | Q(scope=Scope.WORKSPACE, workspace_id__in=libraries)
-    ).order_by("name", "pk")
+    visible = scoped_visible_q(user=user, workspace_id=workspace_id)
+    return TestSet.objects.filter(visible).order_by("name", "pk")
 
 
 def test_set_get_for_user(
     *, user: Any, test_set_id: int, action: str = "view", for_update: bool = False
 ) -> TestSet:
     """One test set the user may see, if their role allows ``action``; TestSet.DoesNotExist for any
-    other, PermissionDenied when they see it but may not do ``action``."""
-    role = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user).values("role")
-    queryset = test_set_list_for_user(user=user).annotate(member_role=Subquery(role[:1]))
+    other, PermissionDenied when they see it but may not do ``action`` (scoped like a preset)."""
+    queryset = test_set_list_for_user(user=user).annotate(member_role=member_role(user=user))
     if for_update:
-        queryset = queryset.select_for_update()
+        queryset = queryset.select_for_update(of=("self",))
     test_set = queryset.get(pk=test_set_id)
-    mine = test_set.owner_id == user.pk
-    role_name = "owner" if mine and test_set.scope == Scope.PERSONAL else test_set.member_role
-    facts = Facts(shared=test_set.scope == Scope.WORKSPACE, mine=mine, signed_in=True)
-    if not can(role_name, action, facts):
-        raise PermissionDenied(f"Your role ({role_name}) cannot {action} this test set.")
+    role, facts = scoped(
+        test_set.member_role, mine=test_set.owner_id == user.pk, personal=test_set.scope == Scope.PERSONAL
+    )
+    if not can(role, action, facts):
+        raise PermissionDenied(f"Your role ({role}) cannot {action} this test set.")
     return test_set
 
 

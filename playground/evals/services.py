@@ -21,6 +21,8 @@ from playground.evals import testsets
 from playground.evals.models import EvalCell, EvalRun, TestSet
 from playground.evals.selectors import eval_get_for_user, test_set_get_for_user
 from playground.models import Conversation, Run, Scope, ShareLink, Visibility
+from playground.prompts.models import PromptVersion
+from playground.prompts.selectors import version_get_for_user, version_snapshot
 from playground.prompts.template import MissingVariables, render_start, start_variables
 from playground.selectors.presets import preset_get_for_user
 from playground.selectors.workspaces import workspace_get_for_user
@@ -124,9 +126,18 @@ def test_set_import(
 # --- eval setup -----------------------------------------------------------------------------------
 
 
-def _prompt_clean(index: int, prompt: Any) -> dict[str, Any]:
-    """A prompt column: a label and a chat.start-shaped dict (system, messages or prompt, mode)."""
+def _prompt_clean(index: int, prompt: Any, *, user: Any) -> dict[str, Any]:
+    """A prompt column: a saved prompt's version (``{"version": id}``, its snapshot kept, so the eval
+    says exactly what ran), or a chat.start-shaped dict typed in (system, messages or prompt, mode)."""
     where = f"Prompt {index + 1}"
+    if isinstance(prompt, dict) and prompt.get("version") not in (None, ""):
+        try:
+            version = version_get_for_user(user=user, version_id=int(prompt["version"]))
+        except (ValueError, TypeError, PromptVersion.DoesNotExist):
+            raise EvalError(f"{where}: no such prompt version.") from None
+        snapshot = version_snapshot(version)
+        label = f"{snapshot['prompt_name']} v{snapshot['version']}"
+        return {"label": label[:80], "start": snapshot["start"], "version": snapshot}
     if not isinstance(prompt, dict) or not isinstance(prompt.get("start"), dict):
         raise EvalError(f"{where}: needs a system prompt and a message.")
     start = prompt["start"]
@@ -141,7 +152,7 @@ def _prompt_clean(index: int, prompt: Any) -> dict[str, Any]:
     return {"label": str(prompt.get("label") or f"prompt {index + 1}")[:80], "start": {**kept, "mode": mode}}
 
 
-def _config_clean(index: int, config: Any, *, user: Any) -> dict[str, Any]:
+def _config_clean(index: int, config: Any, *, user: Any, prompts_have_models: bool = False) -> dict[str, Any]:
     """A configuration: model, parameters (a preset's, then its own on top), serving tier, deployment."""
     where = f"Configuration {index + 1}"
     if not isinstance(config, dict):
@@ -172,9 +183,10 @@ def _config_clean(index: int, config: Any, *, user: Any) -> dict[str, Any]:
     if deployment:
         # Fireworks addresses a deployment as the model, or as "<model>#<deployment>".
         model = f"{model}#{deployment}" if model and "/deployments/" in deployment else deployment
-    if not model:
+    if not model and not prompts_have_models:
         raise EvalError(f"{where}: choose a model.")
-    label = str(config.get("label") or "").strip()[:80] or model.rsplit("/", 1)[-1]
+    # Without a model, each prompt version's own model runs (with its parameters under these).
+    label = str(config.get("label") or "").strip()[:80] or model.rsplit("/", 1)[-1] or "the version's model"
     out: dict[str, Any] = {"label": label, "model": model, "params": params, "extra": extra}
     if preset_id not in (None, ""):
         out["preset"] = int(preset_id)
@@ -193,13 +205,14 @@ def cell_start(
     """The chat.start frame of one cell: the prompt filled with the row's values, the configuration's
     model and parameters. ``proxy.frames.parse_start`` turns it into the exact request body."""
     start = render_start(prompt["start"], values)
+    # A prompt version brings its model and parameters; the configuration's win over them.
     frame: dict[str, Any] = {
         "type": "chat.start",
         "stream": stream,
         "mode": start.get("mode") or "chat",
-        "model": config["model"],
-        "params": config.get("params") or {},
-        "extra": config.get("extra") or {},
+        "model": config["model"] or start.get("model") or "",
+        "params": {**(start.get("params") or {}), **(config.get("params") or {})},
+        "extra": {**(start.get("extra") or {}), **(config.get("extra") or {})},
     }
     system = start.get("system") or config.get("system") or ""
     if start.get("mode") == "completions":
@@ -254,8 +267,11 @@ def eval_create(
         raise EvalError("Add a prompt.")
     if not isinstance(configs, list) or not configs:
         raise EvalError("Add a configuration.")
-    prompt_list = [_prompt_clean(i, p) for i, p in enumerate(prompts)]
-    config_list = [_config_clean(i, c, user=user) for i, c in enumerate(configs)]
+    prompt_list = [_prompt_clean(i, p, user=user) for i, p in enumerate(prompts)]
+    have_models = all(p["start"].get("model") for p in prompt_list)
+    config_list = [
+        _config_clean(i, c, user=user, prompts_have_models=have_models) for i, c in enumerate(configs)
+    ]
     if len(prompt_list) * len(config_list) > MAX_COLUMNS:
         raise EvalError(f"At most {MAX_COLUMNS} columns (prompts x configurations).")
     if not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
@@ -270,7 +286,7 @@ def eval_create(
         raise EvalError(str(exc)) from None
     for scorer in scorer_list:
         if scorer["kind"] == "judge" and not scorer.get("model"):
-            scorer["model"] = config_list[0]["model"]
+            scorer["model"] = config_list[0]["model"] or prompt_list[0]["start"].get("model")
     # Every prompt names only the test set's variables, and every column's first request builds.
     for p, prompt in enumerate(prompt_list):
         missing = [n for n in start_variables(prompt["start"]) if n not in variables]
@@ -295,7 +311,7 @@ def eval_create(
         owner=user,
         workspace=workspace,
         title=f"Eval: {title}"[:200],
-        model=config_list[0]["model"],
+        model=config_list[0]["model"] or prompt_list[0]["start"].get("model") or "",
         visibility=Visibility.PRIVATE,
     )
     eval_run = EvalRun.objects.create(
@@ -335,7 +351,7 @@ def eval_rerun(*, user: Any, eval_id: int) -> EvalRun:
         owner=user,
         workspace_id=source.workspace_id,
         title=f"Eval: {source.name}"[:200],
-        model=source.configs[0]["model"],
+        model=source.conversation.model,
     )
     eval_run = EvalRun.objects.create(
         owner=user,

@@ -20,6 +20,7 @@ from playground.current import current_workspace_id
 from playground.evals import scorers as scoring
 from playground.evals import selectors, services, testsets
 from playground.evals.models import EvalRun, TestSet
+from playground.prompts.selectors import prompt_list_for_user, version_list
 from playground.selectors.presets import preset_list_for_user
 from playground.selectors.sharing import ShareLinkGone
 
@@ -217,9 +218,20 @@ def eval_new(request: HttpRequest) -> HttpResponse:
     presets = [
         {"id": p.pk, "name": p.name, "model": p.model} for p in preset_list_for_user(user=request.user)
     ]
+    versions = [
+        {
+            "id": v.pk,
+            "label": f"{p.name} v{v.number}",
+            "note": v.note,
+            "labels": sorted(x.name for x in v.labels.all()),
+        }
+        for p in prompt_list_for_user(user=request.user, workspace_id=workspace_id)[:50]
+        for v in version_list(p)[:20]
+    ]
     config = {
         "test_sets": test_sets,
         "presets": presets,
+        "versions": versions,
         "scorers": [{"kind": k, "label": scoring.LABELS[k]} for k in scoring.KINDS],
         "judge_prompt": scoring.DEFAULT_JUDGE,
         "selected": request.GET.get("test_set"),

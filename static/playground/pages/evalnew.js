@@ -19,6 +19,15 @@ $("ev-samples").max = config.max_samples;
 $("ev-concurrency").max = config.max_concurrency;
 for (const id of MODELS) $("model-options").append(el("option", { value: id }));
 
+if (config.versions.length) {
+  $("ev-versions").hidden = false;
+  for (const v of config.versions) {
+    const labels = v.labels.length ? ` [${v.labels.join(", ")}]` : "";
+    $("ev-versions").append(el("label", { class: "param-check" }, el("input", { type: "checkbox", name: "version", value: v.id }),
+      ` ${v.label}${labels}${v.note ? ` — ${v.note}` : ""}`));
+  }
+}
+
 function showVars() {
   const used = startVariables({ system: $("ev-system").value, messages: [{ role: "user", content: $("ev-message").value }] });
   const set = config.test_sets.find((t) => String(t.id) === select.value);
@@ -68,6 +77,10 @@ function showError(message) {
   $("ev-error").textContent = message || "";
 }
 
+function checkedVersions() {
+  return [...document.querySelectorAll("#ev-versions input:checked")].map((input) => Number(input.value));
+}
+
 $("ev-create").addEventListener("click", async () => {
   showError("");
   const configs = [];
@@ -97,7 +110,8 @@ $("ev-create").addEventListener("click", async () => {
   const body = {
     name: $("ev-name").value || "Eval",
     test_set: select.value || null,
-    prompts: [{ label: "prompt", start: { mode: "chat", system, messages: [{ role: "user", content: $("ev-message").value }] } }],
+    prompts: checkedVersions().length ? checkedVersions().map((id) => ({ version: id }))
+      : [{ label: "prompt", start: { mode: "chat", system, messages: [{ role: "user", content: $("ev-message").value }] } }],
     configs, scorers,
     samples: Number($("ev-samples").value) || 1,
     concurrency: Number($("ev-concurrency").value) || 4,

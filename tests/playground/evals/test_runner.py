@@ -225,3 +225,64 @@ async def test_the_retrying_client_gives_up_on_other_errors() -> None:
     with pytest.raises(UpstreamHTTPError):
         await anext(client.stream_batches({}))
     assert Refusing.calls == 1
+
+
+async def test_two_prompt_versions_by_one_configuration(ada: Any, upstream: Any) -> None:
+    from playground.models import personal_workspace_of
+    from playground.prompts.services import prompt_create, version_create
+
+    def setup() -> EvalRun:
+        workspace = personal_workspace_of(ada.pk)
+        first = prompt_create(
+            user=ada,
+            workspace_id=workspace.pk,
+            name="support",
+            version={
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "Q: {{question}}"}],
+                "params": {"temperature": 0.5, "max_tokens": 9},
+            },
+        )
+        second = version_create(
+            user=ada,
+            prompt_id=first.prompt_id,
+            version={
+                "model": MODEL,
+                "system": "Be brief.",
+                "messages": [{"role": "user", "content": "{{question}}?"}],
+                "params": {"temperature": 0.5, "max_tokens": 9},
+            },
+            note="shorter",
+        )
+        return services.eval_create(
+            user=ada,
+            workspace_id=workspace.pk,
+            name="versions",
+            variables=["question"],
+            rows=[{"values": {"question": "why"}, "expected": None}],
+            prompts=[{"version": first.pk}, {"version": second.pk}],
+            configs=[{"label": "cold", "model": OTHER, "params": {"temperature": 0}}],
+        )
+
+    eval_run = await database_sync_to_async(setup)()
+    assert [c["label"] for c in eval_run.columns] == ["support v1 · cold", "support v2 · cold"]
+    runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada)
+    assert await runner.run() == EvalRun.Status.DONE
+    bodies = sorted((r["body"] for r in generation_requests(upstream)), key=lambda b: len(b["messages"]))
+    # The version's parameters, the configuration's model and temperature over them.
+    assert bodies == [
+        {
+            **STREAMING,
+            "model": OTHER,
+            "messages": [{"role": "user", "content": "Q: why"}],
+            "temperature": 0.0,
+            "max_tokens": 9,
+        },
+        {
+            **STREAMING,
+            "model": OTHER,
+            "temperature": 0.0,
+            "max_tokens": 9,
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "why?"}],
+        },
+    ]
