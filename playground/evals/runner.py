@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import time
+import traceback
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ from proxy.client.client import Endpoint
 from proxy.client.errors import UpstreamError
 from proxy.client.events import Event
 from proxy.frames import parse_start
-from proxy.stream import StreamingClient, StreamRun, read
+from proxy.stream import INTERNAL_ERROR, StreamingClient, StreamRun, read
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +238,34 @@ class EvalRunner:
     async def _cell(
         self, semaphore: asyncio.Semaphore, cell_id: int, row: int, column: int, sample: int
     ) -> None:
+        """One cell, whatever happens: a failure no check foresaw ends it as an error, never pending."""
+        try:
+            await self._run_cell(semaphore, cell_id, row, column, sample)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.error(
+                "Eval %s, cell %s failed:\n%s",
+                self.eval_id,
+                cell_id,
+                "".join(traceback.format_exception(exc)).replace(self.api_key or "\0", "[redacted]"),
+            )
+            cell = await database_sync_to_async(services.cell_finish)(
+                cell_id=cell_id,
+                status=EvalCell.Status.ERROR,
+                answer="",
+                figures={},
+                usage=None,
+                scores=[],
+                passed=None,
+                error={**INTERNAL_ERROR, "message": "The server failed while running this cell."},
+                attempts=0,
+            )
+            await self._tell_cell(cell)
+
+    async def _run_cell(
+        self, semaphore: asyncio.Semaphore, cell_id: int, row: int, column: int, sample: int
+    ) -> None:
         async with semaphore:
             if self.stopping:
                 return
@@ -253,7 +282,8 @@ class EvalRunner:
                 return
             end = stream_end(stream)
             output = stream.record.output()
-            answer = (output[0].get("content") or "") if output else ""
+            # Scrubbed as the saved run is: an upstream that echoes a key never gets it into a cell.
+            answer = stream.scrub((output[0].get("content") or "") if output else "")
             figures = dict(end.get("timings") or stream.record.figures())
             error = None
             if end.get("type") == "chat.error":
@@ -345,7 +375,7 @@ class EvalRunner:
         if end.get("type") == "chat.error" or end.get("status") != "done":
             out["error"] = end.get("message") or "stopped"
         else:
-            out["reply"] = (output[0].get("content") or "") if output else ""
+            out["reply"] = stream.scrub((output[0].get("content") or "") if output else "")
         return out
 
     # --- telling the watchers ---------------------------------------------------------------------

@@ -286,3 +286,40 @@ async def test_two_prompt_versions_by_one_configuration(ada: Any, upstream: Any)
             "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "why?"}],
         },
     ]
+
+
+async def test_a_cell_that_fails_unexpectedly_ends_as_an_error_and_the_others_run(
+    ada: Any, upstream: Any
+) -> None:
+    from playground.evals.runner import default_client_factory
+
+    calls = {"n": 0}
+
+    def flaky(api_key: str) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("a bug")
+        return default_client_factory(api_key)
+
+    eval_run = await database_sync_to_async(make_eval)(ada, 2, concurrency=1)
+    runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada, client_factory=flaky)
+    assert await runner.run() == EvalRun.Status.DONE
+    statuses = Counter(
+        await database_sync_to_async(lambda: [c.status for c in EvalCell.objects.filter(eval_run=eval_run)])()
+    )
+    assert statuses == Counter({"done": 3, "error": 1})
+    failed = await EvalCell.objects.aget(eval_run=eval_run, status="error")
+    assert failed.error["message"] == "The server failed while running this cell."
+
+
+async def test_a_key_echoed_by_the_upstream_never_reaches_a_cell(
+    ada: Any, upstream: Any, settings: Any
+) -> None:
+    settings.FIREWORKS_API_KEY = "fw_SERVERKEY42"
+    upstream.inject({"kind": "reply", "content": "your key is fw_SERVERKEY42"})
+    eval_run = await database_sync_to_async(make_eval)(ada, 1, concurrency=1, configs=[{"model": MODEL}])
+    runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada, server_key="fw_SERVERKEY42")
+    assert await runner.run() == EvalRun.Status.DONE
+    cell = await EvalCell.objects.select_related("run").aget(eval_run=eval_run)
+    assert cell.answer.endswith("your key is [redacted]")
+    assert "fw_SERVERKEY42" not in json.dumps(cell.run.output)
