@@ -176,8 +176,14 @@ def parse_jsonl(data: str) -> tuple[list[str], list[Row]]:
             {"values": values, "expected": _text(obj.get(EXPECTED), f"line {line_no}, expected", errors)}
         )
     if errors:
-        raise TableError(errors, total=len(errors))
+        raise TableError(sorted(errors, key=_line_of), total=len(errors))
     return variables, rows
+
+
+def _line_of(error: str) -> int:
+    """The line an error names ("line 7: ..."), for listing them in file order (0: none)."""
+    number = error.removeprefix("line ").split(":")[0].split(",")[0]
+    return int(number) if number.isdigit() else 0
 
 
 def parse(data: str, *, filename: str = "") -> tuple[list[str], list[Row]]:
