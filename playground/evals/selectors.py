@@ -186,13 +186,22 @@ def eval_progress(eval_run: EvalRun) -> dict[str, int]:
     return {"total": sum(counts.values()), "done": ended, "failed": counts[EvalCell.Status.ERROR]}
 
 
-def eval_data(eval_run: EvalRun, *, user: Any = None) -> dict[str, Any]:
-    """Everything the eval page draws: the setup, the rows, every cell and each column's summary."""
-    cells = list(eval_run.cells.all())
-    columns = eval_run.columns
+def eval_columns(eval_run: EvalRun, cells: list[EvalCell] | None = None) -> list[dict[str, Any]]:
+    """The columns (prompt x configuration), each with its summary (``column_summary``)."""
+    if cells is None:
+        cells = list(eval_run.cells.defer("error"))
     by_column: dict[int, list[EvalCell]] = {}
     for cell in cells:
         by_column.setdefault(cell.column, []).append(cell)
+    return [
+        {**column, "summary": column_summary(by_column.get(int(str(column["index"])), []))}
+        for column in eval_run.columns
+    ]
+
+
+def eval_data(eval_run: EvalRun, *, user: Any = None) -> dict[str, Any]:
+    """Everything the eval page draws: the setup, the rows, every cell and each column's summary."""
+    cells = list(eval_run.cells.all())
     link = getattr(eval_run, "via_share_link", None)
     rights = {"run": False, "share": False}
     if user is not None and link is None and getattr(user, "is_authenticated", False):
@@ -214,10 +223,7 @@ def eval_data(eval_run: EvalRun, *, user: Any = None) -> dict[str, Any]:
         "prompts": eval_run.prompts,
         "configs": eval_run.configs,
         "scorers": eval_run.scorers,
-        "columns": [
-            {**column, "summary": column_summary(by_column.get(int(str(column["index"])), []))}
-            for column in columns
-        ],
+        "columns": eval_columns(eval_run, cells),
         "cells": [cell_data(c) for c in cells],
         "progress": eval_progress(eval_run),
         "started_at": eval_run.started_at.isoformat() if eval_run.started_at else None,

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -46,9 +47,10 @@ def eval_list(request: HttpRequest) -> HttpResponse:
     services.eval_interrupt_orphans()
     workspace_id = current_workspace_id(request)
     evals = list(
-        selectors.eval_list_for_user(user=request.user, workspace_id=workspace_id).select_related("owner")[
-            :200
-        ]
+        selectors.eval_list_for_user(user=request.user, workspace_id=workspace_id)
+        .select_related("owner")
+        .defer("rows", "variables", "prompts", "configs", "scorers")
+        .annotate(cell_count=Count("cells"))[:200]
     )
     test_sets = list(selectors.test_set_list_for_user(user=request.user, workspace_id=workspace_id)[:200])
     return render(request, "evals/list.html", {"evals": evals, "test_sets": test_sets})
@@ -285,8 +287,11 @@ def eval_shared(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_GET
 def eval_data(request: HttpRequest, eval_id: int) -> JsonResponse:
-    """The grid's data (after a reconnect, the page reads it again)."""
-    return JsonResponse({"eval": selectors.eval_data(_eval_or_404(request, eval_id), user=request.user)})
+    """The grid's data; ``?part=columns``: only the columns' summaries (read again as cells end)."""
+    eval_run = _eval_or_404(request, eval_id)
+    if request.GET.get("part") == "columns":
+        return JsonResponse({"eval": {"id": eval_run.pk, "columns": selectors.eval_columns(eval_run)}})
+    return JsonResponse({"eval": selectors.eval_data(eval_run, user=request.user)})
 
 
 @login_required

@@ -145,7 +145,7 @@ function refreshSummary(now = false) {
   refreshing = setTimeout(async () => {
     refreshing = null;
     try {
-      const fresh = await api(config.urls.data);
+      const fresh = await api(`${config.urls.data}?part=columns`);
       data = { ...data, columns: fresh.eval.columns };
       drawSummary();
     } catch { /* the next cell refreshes it */ }

@@ -84,3 +84,15 @@ def test_someone_elses_eval_and_test_set_are_not_found(ada: Any) -> None:
     assert other.post(f"/evals/{eval_run.pk}/share/").status_code == 404
     assert other.post(f"/evals/{eval_run.pk}/rerun/").status_code == 404
     assert EvalRun.objects.count() == 1
+
+
+def test_the_list_and_the_columns_summary(client: Client, ada: Any) -> None:
+    eval_run = make_eval(ada, 3)
+    page = client.get("/evals/")
+    assert page.status_code == 200 and b"capitals" in page.content
+    assert b'<td class="num">6</td>' in page.content  # 3 rows x 2 configurations
+    columns = client.get(f"/evals/{eval_run.pk}/data/?part=columns").json()["eval"]["columns"]
+    assert [(c["label"], c["summary"]["cells"], c["summary"]["finished"]) for c in columns] == [
+        ("llama", 3, 0),
+        ("qwen", 3, 0),
+    ]
