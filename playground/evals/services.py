@@ -412,7 +412,7 @@ def cell_open(
 ) -> Run:
     """Open the cell's run record (on the eval's conversation) and mark the cell running; ``judge``:
     the run of the cell's model judge (kept on the same conversation, named in the judge's score)."""
-    cell = EvalCell.objects.select_for_update().select_related("eval_run__conversation").get(pk=cell_id)
+    cell = EvalCell.objects.select_related("eval_run__conversation").get(pk=cell_id)
     run = run_open(
         conversation=cell.eval_run.conversation,
         path=[],

@@ -71,6 +71,7 @@ async def test_import_run_every_scorer_filter_share_export(
     for kind in ("exact", "contains", "regex", "json", "json_schema", "latency", "judge"):
         await page.get_by_test_id(f"scorer-{kind}").locator("[name=on]").check()
     await page.get_by_test_id("scorer-regex").locator("[name=pattern]").fill("(unclosed")
+    await shoot(page, "eval-setup")
     await page.get_by_test_id("ev-create").click()
     await page.get_by_test_id("ev-error").filter(has_text="does not compile").wait_for()
     await page.get_by_test_id("scorer-regex").locator("[name=pattern]").fill(r"emulator\]")
