@@ -98,18 +98,21 @@ class EmulatorConfig:
 class Emulator:
     """The ASGI application and its state: config, queued faults, request log, stream records."""
 
-    def __init__(self, config: EmulatorConfig, *, stream_history: int = 200) -> None:
+    def __init__(
+        self, config: EmulatorConfig, *, stream_history: int = 200, request_history: int = 50
+    ) -> None:
         self.defaults = config
         # How many stream records ``/_emulator/state`` keeps (the benchmark needs one per stream).
         self.stream_history = stream_history
+        # How many requests it logs (an eval's test and bench count every one).
+        self.request_history = request_history
         self.reset()
 
     def reset(self) -> None:
         """Forget everything and go back to the config the app was created with."""
         self.config = self.defaults
         self.faults: deque[dict[str, Any]] = deque()
-        # The request log keeps as many as the stream records, at least 50 (an eval counts every request).
-        self.requests: deque[dict[str, Any]] = deque(maxlen=max(50, self.stream_history))
+        self.requests: deque[dict[str, Any]] = deque(maxlen=self.request_history)
         self.streams: deque[dict[str, Any]] = deque(maxlen=self.stream_history)
         self.open_streams = 0
         self.usage_window: deque[tuple[float, int, int]] = deque()
@@ -468,6 +471,10 @@ class Emulator:
             self.open_streams -= 1
 
 
-def create_app(config: EmulatorConfig | None = None, *, stream_history: int = 200) -> Emulator:
+def create_app(
+    config: EmulatorConfig | None = None, *, stream_history: int = 200, request_history: int = 50
+) -> Emulator:
     """The emulator as an ASGI application (``POST /_emulator/reset`` goes back to ``config``)."""
-    return Emulator(config or EmulatorConfig(), stream_history=stream_history)
+    return Emulator(
+        config or EmulatorConfig(), stream_history=stream_history, request_history=request_history
+    )

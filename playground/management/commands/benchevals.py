@@ -66,6 +66,8 @@ class Command(BaseCommand):
                 str(options["tokens_per_second"]),
                 "--stream-history",
                 str(cells + 10),
+                "--request-history",
+                str(cells + 10),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

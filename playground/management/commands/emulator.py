@@ -45,6 +45,12 @@ class Command(BaseCommand):
             default=200,
             help="How many stream records /_emulator/state keeps (default 200).",
         )
+        parser.add_argument(
+            "--request-history",
+            type=int,
+            default=50,
+            help="How many requests /_emulator/state logs (default 50).",
+        )
 
     def handle(
         self,
@@ -56,6 +62,7 @@ class Command(BaseCommand):
         chunk_tokens: int,
         seed: int,
         stream_history: int = 200,
+        request_history: int = 50,
         **options: Any,
     ) -> None:
         import uvicorn
@@ -79,7 +86,7 @@ class Command(BaseCommand):
             f"{config.chunk_tokens} token(s) per chunk, seed {config.seed})"
         )
         uvicorn.run(
-            create_app(config, stream_history=stream_history),
+            create_app(config, stream_history=stream_history, request_history=request_history),
             host=host,
             port=port,
             log_level="warning",
