@@ -159,3 +159,30 @@ def test_an_eval_exports_every_request_answer_score_and_figure(ada: Any) -> None
     )
     assert row.startswith("1,llama,1,q0,zorble,zorble,done,True,1.0,equal,12.5")
     assert client.get(f"/evals/{eval_run.pk}/export.xml").status_code == 404
+
+
+def test_repeated_samples_show_how_much_the_answers_vary(ada: Any) -> None:
+    eval_run = make_eval(
+        ada, 2, samples=3, configs=[{"model": MODEL}], scorers=[{"kind": "contains", "text": "a"}]
+    )
+    answers = {(0, 0): "a", (0, 1): "a ", (0, 2): "b", (1, 0): "x", (1, 1): "y", (1, 2): "z"}
+    for cell in eval_run.cells.all():
+        answer = answers[(cell.row, cell.sample)]
+        services.cell_finish(
+            cell_id=cell.pk,
+            status="done",
+            answer=answer,
+            figures={"ttft_ms": 10.0 * (cell.row + 1)},
+            usage=None,
+            scores=[{"kind": "contains", "passed": "a" in answer, "score": 1.0, "detail": ""}],
+            passed="a" in answer,
+            error=None,
+            attempts=1,
+        )
+    [column] = selectors.eval_data(eval_run)["columns"]
+    summary = column["summary"]
+    # Row 1: "a" twice (spaces aside) and "b": 2 distinct, agreement 2/3; row 2: 3 distinct, 1/3.
+    assert summary["distinct_answers"] == 2.5
+    assert summary["agreement"] == pytest.approx((2 / 3 + 1 / 3) / 2, abs=0.01)
+    assert (summary["pass_rate"], summary["passed"], summary["scored"]) == (round(2 / 6, 4), 2, 6)
+    assert summary["ttft_ms"] == {"mean": 15.0, "p95": 20.0}
