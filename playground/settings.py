@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "playground.prompts",
     "playground.evals",
     "playground.pricing",
+    "playground.arena",
 ]
 
 MIDDLEWARE = [

@@ -95,6 +95,8 @@ urlpatterns = [
     path("present/", compare.present_page, name="present"),
     # Saved prompts with versions and labels (playground/prompts/urls.py).
     path("", include("playground.prompts.urls")),
+    # The live blind arena (playground/arena/).
+    path("", include("playground.arena.urls")),
     # Accounts and the admin.
     path("", include("playground.evals.urls")),
     path("admin/", admin.site.urls),

@@ -46,6 +46,17 @@ INCOMING: dict[str, Frame] = {
     "eval.watch": _frame("type eval", "share", "Follow an eval run's progress live."),
     "eval.run": _frame("type eval", "", "Run the eval's cells not done yet, on the server."),
     "eval.stop": _frame("type eval", "", "Stop the eval: close every running request, keep what finished."),
+    # /ws/arena/ (proxy/arena.py): the stage and the audience's phones.
+    "arena.join": _frame(
+        "type", "arena token", "Join an arena: as its presenter (arena) or with its link (token)."
+    ),
+    "arena.send": _frame("type prompt", "", "Presenter: send a queued prompt to every configuration."),
+    "arena.stop": _frame("type", "", "Presenter: stop the answers streaming now."),
+    "arena.close": _frame("type prompt", "", "Presenter: close a round's voting."),
+    "arena.reveal": _frame("type prompt", "", "Presenter: reveal which configuration each slot was."),
+    "arena.vote": _frame(
+        "type prompt choice", "", "Audience: vote for a slot, tie or bad (again: replaces)."
+    ),
 }
 
 # Server → browser. Frames of a watched stream carry ``watching``, ``conversation`` and ``started_by``.
@@ -104,6 +115,20 @@ OUTGOING: dict[str, Frame] = {
     "eval.watching": _frame("type eval status progress", "", "Now following the eval."),
     "eval.cell": _frame("type eval cell progress", "eta_s", "A cell ended (done, error or stopped)."),
     "eval.status": _frame("type eval status progress", "eta_s", "The eval started or ended."),
+    "arena.state": _frame(
+        "type arena title role prompts current", "queue configs", "The arena as this socket may see it."
+    ),
+    "arena.prompt": _frame(
+        "type position text status slots answers",
+        "tally void flagged reveal my_vote",
+        "A round changed status (sent, voting, closed with its tally, revealed with its mapping).",
+    ),
+    "arena.slot": _frame("type prompt slot status", "", "A slot's answer ended (done, stopped or error)."),
+    "arena.snapshot": _frame(
+        "type prompt slot stream i frames", "", "A slot's answer so far, anonymised, for a late viewer."
+    ),
+    "arena.tally": _frame("type prompt counts", "", "Presenter: the votes per choice, after each vote."),
+    "arena.voted": _frame("type prompt choice", "", "Your vote was counted (it replaces an earlier one)."),
 }
 
 # Why a frame was refused before anything was sent or saved.
@@ -120,7 +145,8 @@ FRAME_ERROR_CODES = frozenset(
         "forbidden",
         "unavailable",
         "internal_error",
-        "eval_refused",
+        "conflict",
+        "rate_limited",
     }
 )
 # Why a stream failed upstream (proxy/client/errors.py and client.py say each in words).

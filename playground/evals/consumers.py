@@ -93,7 +93,7 @@ class EvalConsumer(FrameConsumer):
         except EvalRun.DoesNotExist:
             raise _not_found() from None
         except EvalError as exc:
-            raise FrameError("eval_refused", exc.messages[0], param="eval") from None
+            raise FrameError("conflict", exc.messages[0], param="eval") from None
         except PermissionDenied as exc:
             raise FrameError("forbidden", str(exc), param="eval") from None
         runner.start()

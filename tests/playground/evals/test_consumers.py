@@ -86,7 +86,7 @@ async def test_a_member_runs_an_eval_and_a_second_socket_follows_it_live(
     await EvalRun.objects.filter(pk=eval_run.pk).aupdate(status="running")
     await runner.send_to(text_data=json.dumps({"type": "eval.run", "eval": eval_run.pk}))
     refused = json.loads(await runner.receive_from())
-    assert (refused["code"], refused["message"]) == ("eval_refused", "This eval is running already.")
+    assert (refused["code"], refused["message"]) == ("conflict", "This eval is running already.")
 
 
 async def test_refusals_not_found_forbidden_and_signed_out(ada: Any, upstream: Any, open_socket: Any) -> None:
