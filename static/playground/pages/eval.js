@@ -184,7 +184,8 @@ socket.on(FRAME.EVAL_STATUS, (frame) => {
   drawProgress();
   refreshSummary(true);
 });
-socket.on(FRAME.ERROR, (frame) => showError(frame.message));
+// "conflict": another tab (or process) started it first; its frames follow as they would anyway.
+socket.on(FRAME.ERROR, (frame) => { if (frame.code !== "conflict") showError(frame.message); });
 
 $("ev-only-diff").addEventListener("change", drawGrid);
 $("ev-stop")?.addEventListener("click", () => socket.send({ type: FRAME.EVAL_STOP, eval: data.id }));
