@@ -95,6 +95,7 @@ urlpatterns = [
     path("present/", compare.present_page, name="present"),
     # Saved prompts with versions and labels (playground/prompts/urls.py).
     path("", include("playground.prompts.urls")),
+    path("api/runs/recorded/", compare.api_recorded_run, name="api_recorded_run"),
     # The live blind arena (playground/arena/).
     path("", include("playground.arena.urls")),
     # Accounts and the admin.

@@ -46,6 +46,11 @@ INCOMING: dict[str, Frame] = {
     "eval.watch": _frame("type eval", "share", "Follow an eval run's progress live."),
     "eval.run": _frame("type eval", "", "Run the eval's cells not done yet, on the server."),
     "eval.stop": _frame("type eval", "", "Stop the eval: close every running request, keep what finished."),
+    "probe.start": _frame(
+        "type probe configs",
+        "max_tokens cold_ms timeout_ms concurrency warm",
+        "Tiny measured requests to 1-16 configurations, nothing saved (proxy/probe.py).",
+    ),
     # /ws/arena/ (proxy/arena.py): the stage and the audience's phones.
     "arena.join": _frame(
         "type", "arena token", "Join an arena: as its presenter (arena) or with its link (token)."
@@ -106,6 +111,15 @@ OUTGOING: dict[str, Frame] = {
     "unwatch.ok": _frame("type conversation", "", "No longer watching."),
     "watch.ended": _frame(
         "type conversation reason message", "", "The watch ended: the viewer's access to it did."
+    ),
+    "probe.result": _frame(
+        "type probe index label model status ttft_ms total_ms tokens cold warm_ttft_ms rate_limits headroom "
+        "dropped error request",
+        "",
+        "One configuration of a probe: ready or failed, its times, cold and warmed, headroom, the error.",
+    ),
+    "probe.done": _frame(
+        "type probe ready failed total_ms", "", "Every configuration of the probe answered."
     ),
     "watch.snapshot": _frame(
         "type watching conversation started_by stream run model i t frames",

@@ -31,6 +31,9 @@ export const FRAME = Object.freeze({
   EVAL_WATCHING: "eval.watching",
   EVAL_CELL: "eval.cell",
   EVAL_STATUS: "eval.status",
+  PROBE_START: "probe.start",
+  PROBE_RESULT: "probe.result",
+  PROBE_DONE: "probe.done",
   // The arena's socket (/ws/arena/, proxy/arena.py).
   ARENA_JOIN: "arena.join",
   ARENA_SEND: "arena.send",

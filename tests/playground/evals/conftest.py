@@ -35,11 +35,12 @@ def upstream(emulator: EmulatorServer, settings: Any) -> Iterator[EmulatorServer
     settings.FIREWORKS_BASE_URL = emulator.base_url
     settings.FIREWORKS_API_KEY = ""
     app = emulator.server.config.app
+    kept = app.stream_history, app.request_history
     app.stream_history = app.request_history = 1000
     app.reset()
     emulator.configure(ttft_ms=5, tokens_per_second=2000, chunk_tokens=4, seed=7)
     yield emulator
-    app.stream_history, app.request_history = 200, 50
+    app.stream_history, app.request_history = kept
     app.reset()
 
 
