@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "channels",
     "playground",
     "playground.prompts",
+    "playground.evals",
     "playground.pricing",
     "playground.arena",
 ]

@@ -99,6 +99,7 @@ urlpatterns = [
     # The live blind arena (playground/arena/).
     path("", include("playground.arena.urls")),
     # Accounts and the admin.
+    path("", include("playground.evals.urls")),
     path("admin/", admin.site.urls),
     path("accounts/signup/", playground.signup, name="signup"),
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),

@@ -42,6 +42,10 @@ INCOMING: dict[str, Frame] = {
     "code.render": _frame("type stream", _START_FIELDS, "Code that sends what chat.start would send."),
     "watch": _frame("type conversation", "share comparison", "Watch a conversation's streams live."),
     "unwatch": _frame("type conversation", "", "Stop watching."),
+    # /ws/eval/ (playground/evals/consumers.py)
+    "eval.watch": _frame("type eval", "share", "Follow an eval run's progress live."),
+    "eval.run": _frame("type eval", "", "Run the eval's cells not done yet, on the server."),
+    "eval.stop": _frame("type eval", "", "Stop the eval: close every running request, keep what finished."),
     "probe.start": _frame(
         "type probe configs",
         "max_tokens cold_ms timeout_ms concurrency warm",
@@ -122,6 +126,9 @@ OUTGOING: dict[str, Frame] = {
         "",
         "A running stream so far, for a watcher who joined late: its frames, to fold as they came.",
     ),
+    "eval.watching": _frame("type eval status progress", "", "Now following the eval."),
+    "eval.cell": _frame("type eval cell progress", "eta_s", "A cell ended (done, error or stopped)."),
+    "eval.status": _frame("type eval status progress", "eta_s", "The eval started or ended."),
     "arena.state": _frame(
         "type arena title role prompts current", "queue configs", "The arena as this socket may see it."
     ),

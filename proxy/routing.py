@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from playground.evals.consumers import EvalConsumer
 from proxy.arena import ArenaConsumer
 from proxy.consumers import ChatConsumer
 from proxy.watch import WatchConsumer
@@ -9,5 +10,6 @@ from proxy.watch import WatchConsumer
 websocket_urlpatterns = [
     path("ws/chat/", ChatConsumer.as_asgi()),
     path("ws/watch/", WatchConsumer.as_asgi()),
+    path("ws/eval/", EvalConsumer.as_asgi()),
     path("ws/arena/", ArenaConsumer.as_asgi()),
 ]

@@ -225,7 +225,18 @@ class StreamRun:
     def _open_run(self) -> tuple[Any, Price | None]:
         """Open the run (while the request is in flight) and read the price it is costed at."""
         start = self.start
-        run = runs.run_start(
+        run = self._create_run()
+        try:
+            price = price_for(workspace_id=run.conversation.workspace_id, model=start.model)
+        except Exception:  # a broken pricing file costs the run nothing, it does not stop it
+            logger.exception("Reading the price of %s failed; the run is not costed.", start.model)
+            price = None
+        return run, price
+
+    def _create_run(self) -> Any:
+        """The run record, with its ``place`` (``runs.run_start``; an eval's cell opens its own)."""
+        start = self.start
+        return runs.run_start(
             user=self.user,
             conversation_id=start.conversation,
             mode=start.mode,
@@ -239,12 +250,6 @@ class StreamRun:
             workspace_id=self.workspace_id,
             personal_workspace_id=self.personal_workspace_id,
         )
-        try:
-            price = price_for(workspace_id=run.conversation.workspace_id, model=start.model)
-        except Exception:  # a broken pricing file costs the run nothing, it does not stop it
-            logger.exception("Reading the price of %s failed; the run is not costed.", start.model)
-            price = None
-        return run, price
 
     async def _close(self, first: asyncio.Future[Any], events: AsyncGenerator[Any, None]) -> None:
         """Close a request that will not be relayed (the stream stopped or its run failed to open)."""

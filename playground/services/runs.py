@@ -125,6 +125,21 @@ def run_start(
     if follows is not None and conversation_id is not None and conversation.current_leaf_id != follows.pk:
         conversation.current_leaf = follows
         conversation.save(update_fields=["current_leaf"])
+    return run_open(conversation=conversation, path=path, user=user, mode=mode, model=model, request=request)
+
+
+def run_open(
+    *,
+    conversation: Conversation,
+    path: list[Message],
+    user: Any,
+    mode: str,
+    model: str,
+    request: dict[str, Any],
+) -> Run:
+    """Open a streaming Run answering ``path`` (the branch, root first; empty: a reply at the root) on a
+    conversation the caller already checked (``run_start``, an eval's cell); ``run.place`` is set."""
+    follows = path[-1] if path else None
     run = Run.objects.create(
         conversation=conversation,
         follows=follows,

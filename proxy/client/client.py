@@ -32,6 +32,7 @@ from proxy.client.errors import (
     UpstreamTimeout,
     error_fields,
     plain_text,
+    retry_after_seconds,
     scrub,
 )
 from proxy.client.events import Event, Finish
@@ -634,6 +635,7 @@ class UpstreamClient:
             request_id=request_id or response.headers.get("x-request-id"),
             param=param,
             body=text[:_BODY_SNIPPET],
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
         )
 
     @property

@@ -31,8 +31,11 @@ class UpstreamError(Exception):
         retryable: bool | None = None,
         param: str | None = None,
         body: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
+        # Seconds the server asked to wait before trying again (a 429's or 503's ``retry-after``).
+        self.retry_after = retry_after
         self.message = message
         self.status = status
         if code is not None:
@@ -167,3 +170,12 @@ def plain_text(text: str) -> str:
         title = _TITLE.search(text)
         text = title.group(1) if title else _TAG.sub(" ", text)
     return _SPACE.sub(" ", text).strip()[:300]
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``retry-after`` header's delay in seconds (a number; an HTTP date is not honoured), or None."""
+    try:
+        seconds = float((value or "").strip())
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 86_400 else None

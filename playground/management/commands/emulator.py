@@ -51,6 +51,12 @@ class Command(BaseCommand):
             default=200,
             help="How many stream records /_emulator/state keeps (default 200).",
         )
+        parser.add_argument(
+            "--request-history",
+            type=int,
+            default=50,
+            help="How many requests /_emulator/state logs (default 50).",
+        )
 
     def handle(
         self,
@@ -62,6 +68,7 @@ class Command(BaseCommand):
         chunk_tokens: int,
         seed: int,
         stream_history: int = 200,
+        request_history: int = 50,
         fixed_pace: bool = False,
         **options: Any,
     ) -> None:
@@ -87,7 +94,7 @@ class Command(BaseCommand):
             f"{config.chunk_tokens} token(s) per chunk, seed {config.seed})"
         )
         uvicorn.run(
-            create_app(config, stream_history=stream_history),
+            create_app(config, stream_history=stream_history, request_history=request_history),
             host=host,
             port=port,
             log_level="warning",

@@ -14,6 +14,10 @@ export async function api(url, body = null, method = null) {
     headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
     body: body ? JSON.stringify(body) : undefined });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error?.message || `The server answered ${response.status}.`);
+  if (!response.ok) {
+    const error = new Error(data.error?.message || `The server answered ${response.status}.`);
+    error.lines = data.error?.lines || []; // per-line errors of a refused import (playground/evals)
+    throw error;
+  }
   return data;
 }

@@ -1,0 +1,207 @@
+// An eval's grid: rows × columns (prompt × configuration), filled live from eval.cell frames while the
+// eval runs on the server; a progress bar with the time left; Stop; each column's summary, read from the
+// server (playground/evals/selectors.py computes it, once) as cells end.
+
+import { el, clear } from "../core/dom.js";
+import { api, csrfToken } from "../core/http.js";
+import { fmtCost, fmtMs, fmtNumber, fmtTps } from "../core/format.js";
+import { FRAME } from "../core/protocol.js";
+import { PlaygroundSocket } from "../core/socket.js";
+
+const config = JSON.parse(document.getElementById("eval-config").textContent);
+const $ = (id) => document.getElementById(id);
+let data = config.eval;
+const cells = new Map(data.cells.map((c) => [c.id, c]));
+let progress = data.progress;
+let eta = null;
+let status = data.status;
+
+const RUNNING = new Set(["running"]);
+const LABELS = { exact: "Exact match", contains: "Contains", regex: "Regular expression", json: "Valid JSON",
+  json_schema: "Matches the JSON schema", latency: "Latency", judge: "Model judge (its reasoning)" };
+const socket = new PlaygroundSocket(config.ws_path);
+
+function key(cell) {
+  return `${cell.row}:${cell.column}`;
+}
+
+/** Whether the columns disagree on a row: some scorer's pass/fail differs between them, or (without
+ * scorers) their answers do. */
+function rowDiffers(byColumn) {
+  const seen = new Set();
+  for (const list of byColumn.values()) {
+    for (const cell of list) {
+      if (cell.status !== "done") continue;
+      seen.add(data.scorers.length ? JSON.stringify(cell.scores.map((s) => s.passed))
+        : cell.answer.trim().replace(/\s+/g, " ").toLowerCase());
+    }
+  }
+  return seen.size > 1;
+}
+
+function cellView(list, label) {
+  if (!list || !list.length) return el("td", { class: "ev-cell", "data-status": "pending", "data-label": label }, el("span", { class: "muted", text: "…" }));
+  const first = list[0];
+  const done = list.filter((c) => c.status === "done");
+  const td = el("td", { class: "ev-cell", "data-status": first.status, "data-testid": "ev-cell", "data-label": label,
+    "data-passed": first.passed === null ? "none" : String(first.passed) });
+  const badges = el("div", { class: "ev-badges" });
+  if (first.status === "done" && first.passed !== null) {
+    badges.append(el("span", { class: `chip ${first.passed ? "ev-pass" : "ev-fail"}`, "data-testid": "ev-verdict", text: first.passed ? "pass" : "fail" }));
+  } else if (first.status !== "done") {
+    badges.append(el("span", { class: "chip", text: first.status }));
+  }
+  for (const score of first.scores) {
+    const mark = score.passed === true ? "✓" : score.passed === false ? "✗" : "?";
+    const value = score.score === null || score.score === undefined ? "" : ` ${fmtNumber(score.score, 2)}`;
+    badges.append(el("span", { class: "ev-score small", title: `${LABELS[score.kind] || score.kind}: ${score.detail}`,
+      "data-testid": `ev-score-${score.kind}`, "data-passed": String(score.passed), text: `${mark} ${score.kind}${value}` }));
+  }
+  if (first.run) badges.append(el("a", { class: "small", href: config.share ? null : `/runs/${first.run}/`, text: "run" }));
+  td.append(badges);
+  td.append(el("div", { class: "ev-answer", text: first.error || first.answer }));
+  const judged = first.scores.find((score) => score.kind === "judge");
+  if (judged) {
+    td.append(el("details", { class: "ev-judge small" }, el("summary", { text: "Judge's reasoning" }),
+      el("div", { class: "ev-answer", "data-testid": "ev-judge-reasoning", text: judged.detail }),
+      judged.run && !config.share ? el("a", { href: `/runs/${judged.run}/`, text: "judge's run" }) : null));
+  }
+  const figures = first.figures || {};
+  td.append(el("div", { class: "small muted", text: `${fmtMs(figures.ttft_ms)} · ${fmtTps(figures.tokens_per_second)} tok/s · ${fmtNumber(figures.tokens)} tok · ${fmtCost(first.cost)}` }));
+  if (data.samples > 1) {
+    const distinct = new Set(done.map((c) => c.answer.trim())).size;
+    td.append(el("div", { class: "small ev-vary", "data-testid": "ev-vary", text: `${done.length}/${data.samples} samples · ${distinct} distinct` }));
+  }
+  return td;
+}
+
+function drawGrid() {
+  const head = clear($("ev-grid-head"));
+  head.append(el("tr", {}, el("th", { class: "num", text: "#" }), data.variables.map((v) => el("th", { text: v })),
+    el("th", { text: "expected" }), data.columns.map((c) => el("th", { text: c.label }))));
+  const byRow = new Map();
+  for (const cell of cells.values()) {
+    if (!byRow.has(cell.row)) byRow.set(cell.row, new Map());
+    const columns = byRow.get(cell.row);
+    if (!columns.has(cell.column)) columns.set(cell.column, []);
+    columns.get(cell.column).push(cell);
+  }
+  const onlyDiff = $("ev-only-diff").checked;
+  const body = clear($("ev-grid-body"));
+  let shown = 0;
+  data.rows.forEach((row, r) => {
+    const columns = byRow.get(r) || new Map();
+    for (const list of columns.values()) list.sort((a, b) => a.sample - b.sample);
+    if (onlyDiff && !rowDiffers(columns)) return;
+    shown += 1;
+    body.append(el("tr", { "data-testid": "ev-row" }, el("td", { class: "num muted ev-num", text: r + 1 }),
+      data.variables.map((v) => el("td", { class: "ev-value", "data-label": v, text: row.values[v] })),
+      el("td", { class: "ev-value muted", "data-label": "expected", text: row.expected ?? "—" }),
+      data.columns.map((c) => cellView(columns.get(c.index), c.label))));
+  });
+  if (!shown) body.append(el("tr", {}, el("td", { colspan: data.variables.length + 2 + data.columns.length, class: "muted", text: onlyDiff ? "No row where the configurations differ." : "No rows." })));
+}
+
+function costNote(s) {
+  const unpriced = s.cost.unpriced ? `${s.cost.unpriced} run(s) without a price` : "every run priced";
+  return `${s.cost.runs} run(s) costed, ${unpriced}`;
+}
+
+function drawSummary() {
+  const body = clear($("ev-summary-body"));
+  for (const column of data.columns) {
+    const s = column.summary;
+    body.append(el("tr", { "data-testid": "ev-summary-row" }, el("td", { text: column.label }),
+      el("td", { class: "num", "data-testid": "ev-pass-rate", text: s.pass_rate === null ? "—" : `${fmtNumber(s.pass_rate * 100, 1)}% (${s.passed}/${s.scored})` }),
+      el("td", { class: "num", text: fmtMs(s.ttft_ms.mean) }), el("td", { class: "num", text: fmtMs(s.ttft_ms.p95) }),
+      el("td", { class: "num", text: fmtTps(s.tokens_per_second.mean) }), el("td", { class: "num", text: fmtTps(s.tokens_per_second.p95) }),
+      el("td", { class: "num", text: `${fmtNumber(s.prompt_tokens)} in · ${fmtNumber(s.completion_tokens)} out` }),
+      el("td", { class: "num", "data-testid": "ev-cost", title: costNote(s), text: fmtCost(s.cost.total) +
+        (s.judge_cost && s.judge_cost.total !== null ? ` + judge ${fmtCost(s.judge_cost.total)}` : "") }),
+      el("td", { class: "num", text: s.agreement === null ? "—" : `${fmtNumber(s.agreement * 100, 0)}%` })));
+  }
+}
+
+function drawProgress() {
+  const total = progress.total || 0;
+  const percent = total ? Math.round((progress.done / total) * 100) : 0;
+  $("ev-bar-fill").style.setProperty("width", `${percent}%`);
+  $("ev-bar").setAttribute("aria-valuenow", String(percent));
+  $("ev-count").textContent = `${progress.done} of ${total} cells${progress.failed ? ` · ${progress.failed} failed` : ""}`;
+  $("ev-eta").textContent = RUNNING.has(status) && eta !== null ? `about ${eta < 60 ? `${Math.ceil(eta)} s` : `${Math.ceil(eta / 60)} min`} left` : "";
+  $("ev-status").textContent = status;
+  $("ev-status").dataset.status = status;
+  const stop = $("ev-stop");
+  const resume = $("ev-resume");
+  if (stop) stop.hidden = !RUNNING.has(status);
+  if (resume) resume.hidden = RUNNING.has(status) || status === "queued" || progress.done === total;
+}
+
+let refreshing = null;
+function refreshSummary(now = false) {
+  if (config.share || !config.urls.data) return;
+  if (refreshing && !now) return;
+  clearTimeout(refreshing);
+  refreshing = setTimeout(async () => {
+    refreshing = null;
+    try {
+      const fresh = await api(`${config.urls.data}?part=columns`);
+      data = { ...data, columns: fresh.eval.columns };
+      drawSummary();
+    } catch { /* the next cell refreshes it */ }
+  }, now ? 0 : 1500);
+}
+
+function showError(message) {
+  $("ev-error").hidden = !message;
+  $("ev-error").textContent = message || "";
+}
+
+socket.onStatus((state) => {
+  const conn = $("connection");
+  conn.dataset.state = state;
+  conn.querySelector(".conn-text").textContent = state === "open" ? "Connected" : state === "connecting" ? "Connecting…" : "Reconnecting…";
+  if (state === "open") socket.send({ type: FRAME.EVAL_WATCH, eval: data.id, ...(config.share ? { share: config.share } : {}) });
+});
+socket.on(FRAME.EVAL_WATCHING, (frame) => {
+  status = frame.status;
+  progress = frame.progress;
+  drawProgress();
+  if (status === "queued" && data.rights.run) socket.send({ type: FRAME.EVAL_RUN, eval: data.id });
+});
+socket.on(FRAME.EVAL_CELL, (frame) => {
+  cells.set(frame.cell.id, frame.cell);
+  progress = frame.progress;
+  eta = frame.eta_s;
+  drawGrid();
+  drawProgress();
+  refreshSummary();
+});
+socket.on(FRAME.EVAL_STATUS, (frame) => {
+  status = frame.status;
+  progress = frame.progress;
+  eta = frame.eta_s;
+  drawProgress();
+  refreshSummary(true);
+});
+// "conflict": another tab (or process) started it first; its frames follow as they would anyway.
+socket.on(FRAME.ERROR, (frame) => { if (frame.code !== "conflict") showError(frame.message); });
+
+$("ev-only-diff").addEventListener("change", drawGrid);
+$("ev-stop")?.addEventListener("click", () => socket.send({ type: FRAME.EVAL_STOP, eval: data.id }));
+$("ev-resume")?.addEventListener("click", () => { showError(""); socket.send({ type: FRAME.EVAL_RUN, eval: data.id }); });
+$("ev-share")?.addEventListener("click", async () => {
+  const response = await fetch(config.urls.share, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" } });
+  const body = await response.json().catch(() => ({}));
+  const note = $("ev-share-note");
+  note.hidden = false;
+  clear(note);
+  if (!response.ok) { note.textContent = body.error?.message || "Sharing failed."; return; }
+  note.append("Read-only link: ", el("input", { class: "ev-share-url", readonly: true, value: body.url, "data-testid": "ev-share-url", "aria-label": "Share link" }),
+    " ", el("a", { href: body.manage, text: "manage links" }));
+});
+
+drawGrid();
+drawSummary();
+drawProgress();
+socket.connect();
