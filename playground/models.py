@@ -271,6 +271,9 @@ class Run(models.Model):
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["conversation", "-started_at"], name="run_conversation_recent")]
 
+    # Not a column: where the reply goes, set by ``run_start`` (``playground.services.runs.RunPlace``).
+    place: Any = None
+
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.status}) of {self.conversation_id}"
 

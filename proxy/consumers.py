@@ -167,6 +167,7 @@ class ChatConsumer(WatchMixin):
             client_factory=upstream_client,
             server_key=settings.FIREWORKS_API_KEY,
             access=self.check_access,
+            personal_workspace_id=self.access.personal if self.access.loaded else None,
         )
         session.begin(run, self)
         self.attached[start.stream] = session

@@ -133,6 +133,7 @@ class StreamRun:
         client_factory: Callable[[str], StreamingClient],
         server_key: str = "",
         access: Callable[..., Awaitable[str]] | None = None,
+        personal_workspace_id: int | None = None,
     ) -> None:
         self.start = start
         self.user = user
@@ -142,10 +143,14 @@ class StreamRun:
         self.server_key = server_key
         # Who may start it and with which key: the socket's knowledge, else a read (run_access).
         self.access = access or read(run_access)
+        # The user's personal workspace, when the socket knows it (a new conversation's home by default).
+        self.personal_workspace_id = personal_workspace_id
         self.conversation: Any = None
         echo = start.mode == "chat" and start.body.get("echo") is True
         self.record = StreamRecord(start.stream, choices=start.choices, dropped=start.dropped, echo=echo)
         self.run_id: int | None = None
+        # Where the reply goes (``runs.RunPlace``), so the end is written without reading anything back.
+        self.place: runs.RunPlace | None = None
         self.conversation_id: int | None = None
         # Every key this stream may use: none may leave in a frame, a log line or the saved run.
         self.secrets: tuple[str, ...] = (server_key,) if server_key else ()
@@ -193,6 +198,7 @@ class StreamRun:
             await self.send(refusal(self.stream, exc))
             return
         self.run_id, self.conversation_id, self.conversation = run.pk, run.conversation_id, run.conversation
+        self.place = run.place
         # Known before any event is folded (events wait for the run): every frame and figure has it.
         self.record.price = price
         self.record.requested = dict(run.requested_options)
@@ -231,6 +237,7 @@ class StreamRun:
             request=start.body,
             system_prompt=start.system,
             workspace_id=self.workspace_id,
+            personal_workspace_id=self.personal_workspace_id,
         )
         try:
             price = price_for(workspace_id=run.conversation.workspace_id, model=start.model)
@@ -325,13 +332,36 @@ class StreamRun:
                 "response_model": None,
                 "finish_reasons": {},
             }
-        saving = asyncio.ensure_future(database_sync_to_async(runs.run_finish)(run_id=self.run_id, **outcome))
+        finish = database_sync_to_async(runs.run_finish)
+        saving = asyncio.ensure_future(finish(run_id=self.run_id, place=self.place, **outcome))
         try:
             # Shielded: a disconnect arriving now must not lose what the user saw.
             result = await asyncio.shield(saving)
         except asyncio.CancelledError:
             _uncancel()
-            await saving
+            await asyncio.gather(saving, return_exceptions=True)
+            return
+        except ObjectDoesNotExist:
+            # The conversation was deleted while the reply streamed: the page keeps the text it showed.
+            logger.info(
+                "Stream %s: its conversation was deleted while it streamed; nothing saved.", self.stream
+            )
+            message = "The conversation was deleted while this reply streamed; the reply was not saved."
+            await self.send(
+                error_frame(
+                    stream=self.stream,
+                    **{**INTERNAL_ERROR, "code": "not_found", "message": message, "param": "conversation"},
+                )
+            )
+            return
+        except Exception as exc:
+            logger.error(
+                "Stream %s could not be saved:\n%s",
+                self.stream,
+                self.scrub("".join(traceback.format_exception(exc))),
+            )
+            message = "The reply could not be saved (the server failed); the text shown is kept on this page."
+            await self.send(error_frame(stream=self.stream, **{**INTERNAL_ERROR, "message": message}))
             return
         ids = {"run": self.run_id, "message_id": result.message_id, "message_ids": result.message_ids}
         await self.send({**end, **ids})

@@ -26,24 +26,16 @@ TITLE_LENGTH = 60
 DROPPED_HEADERS = frozenset({"set-cookie", "cookie", "authorization"})
 
 
-# The fields run_finish sets.
-FINISHED_FIELDS = [
-    "request_id",
-    "response_headers",
-    "sampling_options",
-    "rate_limits",
-    "message",
-    "status",
-    "output",
-    "usage",
-    "perf_metrics",
-    "timings",
-    "timeline",
-    "error",
-    "response_model",
-    "finish_reasons",
-    "finished_at",
-]
+@dataclass(frozen=True)
+class RunPlace:
+    """Where an opened run's reply goes, as ``run_start`` left it: ``run_finish`` needs nothing more, so
+    a stream's end is written without reading anything back."""
+
+    conversation_id: int
+    follows_id: int | None
+    follows_position: int | None
+    # The ids of the branch the run answers, root first (its last one is ``follows_id``).
+    path: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -91,6 +83,7 @@ def run_start(
     request: dict[str, Any],
     system_prompt: str = "",
     workspace_id: int | None = None,
+    personal_workspace_id: int | None = None,
 ) -> Run:
     """Create or update the user's conversation with what the page sent and open a streaming Run.
 
@@ -98,11 +91,13 @@ def run_start(
     branch beside the old one, which is kept). A new conversation goes to ``workspace_id`` (the
     user's current workspace; their personal one when None). Raises ``Conversation.DoesNotExist`` for
     a conversation the user may not see and PermissionDenied when their role may not run it.
+    ``personal_workspace_id``: the user's personal workspace when the caller knows it (the socket does),
+    so a new conversation there is made without looking it up (it is the user's for good).
     """
     if conversation_id is None:
         if workspace_id is not None:
             workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
-        conversation = Conversation(owner=user, workspace_id=workspace_id)
+        conversation = Conversation(owner=user, workspace_id=workspace_id or personal_workspace_id)
     else:
         conversation = conversation_get_for_user(
             user=user, conversation_id=conversation_id, action="run", for_update=True
@@ -122,10 +117,11 @@ def run_start(
         conversation=conversation, messages=sent, new=conversation_id is None, retitled=retitled
     )
     follows = path[-1] if path else None
-    if follows is not None and conversation.current_leaf_id != follows.pk:
+    # A new conversation's leaf is its newest message (``tree.leaf_of``) until the reply sets it.
+    if follows is not None and conversation_id is not None and conversation.current_leaf_id != follows.pk:
         conversation.current_leaf = follows
         conversation.save(update_fields=["current_leaf"])
-    return Run.objects.create(
+    run = Run.objects.create(
         conversation=conversation,
         follows=follows,
         started_by=user,
@@ -135,6 +131,22 @@ def run_start(
         status=Run.Status.STREAMING,
         requested_options=requested_options_for(request),
     )
+    run.place = RunPlace(
+        conversation_id=conversation.pk,
+        follows_id=follows.pk if follows else None,
+        follows_position=follows.position if follows else None,
+        path=tuple(m.pk for m in path),
+    )
+    return run
+
+
+def _place_of(run_id: int) -> RunPlace:
+    """A run's place read back (for a caller that does not hold what ``run_start`` returned)."""
+    conversation_id, follows_id, follows_position = (
+        Run.objects.filter(pk=run_id).values_list("conversation_id", "follows_id", "follows__position").get()
+    )
+    nodes = Message.objects.filter(conversation_id=conversation_id).values_list("pk", "parent_id")
+    return RunPlace(conversation_id, follows_id, follows_position, tuple(path_ids(nodes, follows_id)))
 
 
 @transaction.atomic
@@ -152,15 +164,18 @@ def run_finish(
     response_model: str | None,
     finish_reasons: dict[Any, Any],
     request: dict[str, Any] | None = None,
+    place: RunPlace | None = None,
 ) -> RunResult:
     """Save the end of a run and the reply (choice 0, partial for stopped and error) as a message.
 
     ``request``: the body the server answered, when it differs from the one the run opened with (a
-    field it refused by name was dropped and the request sent again).
+    field it refused by name was dropped and the request sent again). ``place``: what ``run_start``
+    returned as ``run.place``; with it nothing is read, only written (a stream's end is three or four
+    statements). Raises ``Run.DoesNotExist`` (and writes nothing) when the run is gone: its
+    conversation was deleted while it streamed.
     """
-    # Only the run row is locked: PostgreSQL refuses FOR UPDATE on the nullable side of an outer join.
-    run = Run.objects.select_for_update(of=("self",)).select_related("conversation", "follows").get(pk=run_id)
-    conversation = run.conversation
+    if place is None:
+        place = _place_of(run_id)
     first = output[0] if output else {}
     content = first.get("content") or ""
     reasoning = first.get("reasoning") or ""
@@ -168,51 +183,49 @@ def run_finish(
     message = None
     # A finished reply is saved even when empty; a stopped or failed one only if the user saw something.
     if status == Run.Status.DONE or content or reasoning or tool_calls:
-        follows = run.follows
         message = Message.objects.create(
-            conversation=conversation,
-            parent=follows,
-            position=0 if follows is None else follows.position + 1,
+            conversation_id=place.conversation_id,
+            parent_id=place.follows_id,
+            position=0 if place.follows_position is None else place.follows_position + 1,
             role=Message.Role.ASSISTANT,
             content=content,
             reasoning=reasoning,
             tool_calls=tool_calls,
         )
         search_index(messages=[message])
+    fields: dict[str, Any] = {
+        "message": message,
+        "status": status,
+        "output": output,
+        "usage": usage,
+        "perf_metrics": perf,
+        "timings": timings,
+        "timeline": timeline,
+        "error": error,
+        "response_model": response_model or "",
+        "finish_reasons": {str(k): v for k, v in finish_reasons.items()},
+        "finished_at": timezone.now(),
+    }
     if opened:
-        run.request_id = opened.get("request_id") or ""
-        run.response_headers = {
+        fields["request_id"] = opened.get("request_id") or ""
+        fields["response_headers"] = {
             k: v for k, v in (opened.get("headers") or {}).items() if k.lower() not in DROPPED_HEADERS
         }
-        run.sampling_options = opened.get("sampling_options")
-        run.rate_limits = opened.get("rate_limits") or {}
+        fields["sampling_options"] = opened.get("sampling_options")
+        fields["rate_limits"] = opened.get("rate_limits") or {}
     elif error and error.get("request_id"):
-        run.request_id = error["request_id"]
-    run.message = message
-    run.status = status
-    run.output = output
-    run.usage = usage
-    run.perf_metrics = perf
-    run.timings = timings
-    run.timeline = timeline
-    run.error = error
-    run.response_model = response_model or ""
-    run.finish_reasons = {str(k): v for k, v in finish_reasons.items()}
-    run.finished_at = timezone.now()
+        fields["request_id"] = error["request_id"]
     # Only what the stream changed: the request (often the longest field) is not encoded and written again.
-    fields_changed = list(FINISHED_FIELDS)
     if request is not None:
-        run.request = request
-        fields_changed.append("request")
-    run.save(update_fields=fields_changed)
-    fields = ["updated_at"]
-    if message is not None:
-        conversation.current_leaf = message
-        fields.append("current_leaf")
-    conversation.save(update_fields=fields)
-    leaf = message.pk if message else run.follows_id
+        fields["request"] = request
+    if not Run.objects.filter(pk=run_id).update(**fields):
+        raise Run.DoesNotExist(f"Run {run_id} is gone (its conversation was deleted).")
+    leaf = message.pk if message else place.follows_id
+    Conversation.objects.filter(pk=place.conversation_id).update(
+        current_leaf_id=leaf, updated_at=fields["finished_at"]
+    )
     return RunResult(
-        run_id=run.pk,
+        run_id=run_id,
         message_id=message.pk if message else None,
-        message_ids=path_ids(conversation.messages.values_list("pk", "parent_id"), leaf),
+        message_ids=[*place.path, message.pk] if message else list(place.path),
     )

@@ -330,3 +330,31 @@ def test_a_transaction_that_read_first_waits_for_another_writer_instead_of_faili
     thread.join(30)
     assert failures == []
     assert Conversation.objects.filter(owner=user).count() == 2
+
+
+def test_run_finish_with_the_place_run_start_left_writes_without_reading(alice: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = start(alice, [{"role": "user", "content": "Hi"}])
+    earlier = finish(first)
+    follow_up = [
+        {"role": "user", "content": "Hi", "id": earlier.message_ids[0]},
+        {"role": "assistant", "content": "Hello there", "id": earlier.message_id},
+        {"role": "user", "content": "And again?"},
+    ]
+    run = start(alice, follow_up, conversation_id=first.conversation_id)
+    with CaptureQueriesContext(connection) as queries:
+        result = finish(run, content="Again.", place=run.place)
+    selects = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    assert selects == []
+    # The same branch as read back from the database, ending with the new reply.
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    assert conversation.current_leaf_id == result.message_id
+    assert result.message_ids == [m.pk for m in conversation.messages.order_by("position")]
+    assert [Message.objects.get(pk=i).content for i in result.message_ids] == [
+        "Hi",
+        "Hello there",
+        "And again?",
+        "Again.",
+    ]

@@ -309,3 +309,23 @@ async def test_the_run_is_costed_at_its_workspaces_price(ada: Any) -> None:
         "total": 20 * 2 / 1e6 + 12 * 10 / 1e6,
     }
     assert (await saved(done["run"])).timings["cost"] == done["timings"]["cost"]
+
+
+async def test_a_conversation_deleted_while_it_streams_ends_the_stream_with_a_clear_error(ada: Any) -> None:
+    from playground.models import Conversation
+
+    class DeletingHooks(Hooks):
+        async def send_stream_frame(self, run: StreamRun, frame: dict[str, Any]) -> None:
+            await super().send_stream_frame(run, frame)
+            if frame["type"] == "chat.started":  # the owner deletes it from another tab
+                await database_sync_to_async(Conversation.objects.filter(pk=frame["conversation"]).delete)()
+
+    client, hooks = FakeClient(tool_call_stream()), DeletingHooks()
+    run = make_run(ada, client, hooks)
+    await run()
+
+    last = expand(hooks.frames)[-1]
+    assert last["type"] == "chat.error" and last["code"] == "not_found"
+    assert "deleted while this reply streamed" in last["message"]
+    assert client.closed and hooks.closed == 1
+    assert not await database_sync_to_async(Run.objects.filter(pk=run.run_id).exists)()

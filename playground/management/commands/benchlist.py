@@ -45,6 +45,13 @@ class Command(BaseCommand):
         parser.add_argument("--messages", type=int, default=100_000)
         parser.add_argument("--requests", type=int, default=30, help="requests per page")
         parser.add_argument(
+            "--streams",
+            type=int,
+            default=0,
+            help="Before seeding, also time the database work of this many streams as StreamRun does it "
+            "(run_start, run_finish): CPU and statements per stream, a new conversation and a follow-up.",
+        )
+        parser.add_argument(
             "--database-url",
             default="",
             help="A PostgreSQL server to measure on, e.g. postgres://postgres@127.0.0.1:5432/postgres: "
@@ -90,6 +97,7 @@ class Command(BaseCommand):
             f"--conversations={options['conversations']}",
             f"--messages={options['messages']}",
             f"--requests={options['requests']}",
+            f"--streams={options['streams']}",
         ]
         result = subprocess.run(command, env=env, check=False)
         if result.returncode:
@@ -101,6 +109,8 @@ class Command(BaseCommand):
 
         call_command("migrate", verbosity=0, interactive=False)
         user = get_user_model().objects.create_user("bench")
+        if options["streams"]:
+            self.time_streams(user, options["streams"])
         started = time.perf_counter()
         seed(user, options["conversations"], options["messages"])
         if connection.vendor == "postgresql":
@@ -139,6 +149,77 @@ class Command(BaseCommand):
             samples.sort()
             p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
             self.stdout.write(f"{label:34} {statistics.median(samples):8.1f} {p95:8.1f} {queries:8d}")
+
+    def time_streams(self, user: Any, streams: int) -> None:
+        """The database work of one stream, as ``proxy.stream.StreamRun`` does it: open the run (a new
+        conversation, or a follow-up in one of ten turns) and save a 200-token reply with its timeline."""
+        from playground.models import personal_workspace_of
+        from playground.pricing.selectors import price_for
+        from playground.services import runs
+
+        personal = personal_workspace_of(user.pk).pk
+        reply = "word " * 200
+        ask = [{"role": "user", "content": "Tell me a short story about a lighthouse keeper."}]
+
+        def stream(conversation_id: int | None, sent: list[dict[str, Any]]) -> Any:
+            body = {"model": MODELS[0], "messages": sent, "stream": True, "temperature": 0.7}
+            run = runs.run_start(
+                user=user,
+                conversation_id=conversation_id,
+                mode="chat",
+                model=MODELS[0],
+                messages=sent,
+                prompt=None,
+                params={"temperature": 0.7},
+                extra={},
+                request=body,
+                personal_workspace_id=personal,
+            )
+            # The price the run is costed at, read right after (StreamRun._open_run).
+            price_for(workspace_id=run.conversation.workspace_id, model=MODELS[0])
+            timeline = [
+                {"type": "chat.delta", "i": i, "t": 20.0 * i, "choice": 0, "content": "word "}
+                for i in range(200)
+            ]
+            output = [{"content": reply, "reasoning": "", "tool_calls": None, "finish_reason": "stop"}]
+            result = runs.run_finish(
+                run_id=run.pk,
+                status="done",
+                output=output,
+                timeline=timeline,
+                error=None,
+                perf=None,
+                opened={"request_id": "r", "headers": {}, "sampling_options": {"temperature": 0.7}},
+                usage={"prompt_tokens": 12, "completion_tokens": 200, "total_tokens": 212},
+                timings={"ttft_ms": 100.0},
+                response_model=MODELS[0],
+                finish_reasons={0: "stop"},
+                place=run.place,
+            )
+            return run.conversation_id, result
+
+        def measure(label: str, make: Any, per: int = 1) -> None:
+            make()  # warm
+            with _count_queries() as counted:
+                make()
+            cpu, wall = time.process_time(), time.perf_counter()
+            for _ in range(max(1, streams // per)):
+                make()
+            cpu = (time.process_time() - cpu) / (max(1, streams // per) * per) * 1000
+            wall = (time.perf_counter() - wall) / (max(1, streams // per) * per) * 1000
+            self.stdout.write(f"{label:34} {cpu:8.2f} {wall:8.2f} {counted[0] / per:8.1f}")
+
+        def follow_up() -> None:
+            # A conversation of ten messages (five turns), then one more question in it.
+            conversation_id, sent = None, list(ask)
+            for _ in range(5):
+                conversation_id, result = stream(conversation_id, sent)
+                sent = [*sent, {"role": "assistant", "content": reply, "id": result.message_id}]
+                sent = [*sent, {"role": "user", "content": "And then?"}]
+
+        self.stdout.write(f"{'database work per stream':34} {'CPU ms':>8} {'wall ms':>8} {'queries':>8}")
+        measure("new conversation", lambda: stream(None, ask))
+        measure("a follow-up (mean of 5 turns)", follow_up, per=5)
 
 
 class _count_queries:
