@@ -6,7 +6,7 @@ holding its words, keyed by ``key``: the conversation's id in the high 32 bits, 
 conversation without reading anything but the index (a common word matches a message in every
 conversation: reading a column per match made it slower than the scan it replaced), and a conversation's
 rows are one range of keys to delete. The services that write messages and titles call ``search_index``
-(and ``search_forget`` before a delete); the list's selector calls ``search_filter``. A row left behind by
+(and ``search_forget`` before a delete); the list's selector calls ``search_match``. A row left behind by
 a delete that did not go through a service (a cascade from an account's deletion) names a conversation
 that no longer exists: it matches nothing the list shows, and ids are never reused on either database.
 
@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
 
 TABLE = "playground_search"
 MAX_CHARS = 200_000
@@ -102,47 +101,19 @@ def search_forget(*, conversation_ids: list[int]) -> None:
             )
 
 
-# A query matching more index rows than this is "common": rather than gathering every conversation it
-# matches (a word in every conversation: a million rows, 600 ms), the list walks conversations newest
-# first and asks the index, for each, whether it has a match (a seek on its range of keys), stopping at
-# the page's end. A query matching fewer rows gathers them (a rare word: at most this many, a few ms).
-COMMON_ROWS = 5000
+def search_match(query: str) -> tuple[str, list[Any]] | None:
+    """SQL selecting the ids of the conversations whose title or a message matches ``query``.
 
-
-def _terms(query: str) -> tuple[str, str] | None:
-    """The index's match expression for ``query`` and its SQL test (None: no word, nothing matches)."""
+    None when the query has no word (only punctuation): nothing can match it.
+    """
     words = search_words(query).split()
     if not words:
         return None
     if connection.vendor == "postgresql":
-        return " <-> ".join(f"'{w}'" for w in words) + ":*", "words @@ to_tsquery('simple', %s)"
-    return '"' + " ".join(words) + '" *', f"{TABLE} MATCH %s"
-
-
-def search_filter(conversations: QuerySet[Any], query: str) -> QuerySet[Any]:
-    """``conversations`` (a query on ``playground_conversation``) narrowed to those matching ``query``.
-
-    Rare queries: their conversations' ids, gathered once from the index. Common ones (``COMMON_ROWS``):
-    a per-conversation test the database runs while it walks the list in order, so a page costs about
-    its own length in index seeks, however many conversations match.
-    """
-    terms = _terms(query)
-    if terms is None:
-        return conversations.none()
-    expression, test = terms
-    column = "key" if connection.vendor == "postgresql" else "rowid"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {column} / {SLOTS} FROM {TABLE} WHERE {test} LIMIT %s", [expression, COMMON_ROWS]
-        )
-        rows = cursor.fetchall()
-    if len(rows) < COMMON_ROWS:
-        return conversations.filter(pk__in=sorted({row[0] for row in rows}))
-    probe = (
-        f"EXISTS (SELECT 1 FROM {TABLE} WHERE {test} AND {column} BETWEEN "
-        f"playground_conversation.id * {SLOTS} AND playground_conversation.id * {SLOTS} + {SLOTS - 1})"
-    )
-    return conversations.extra(where=[probe], params=[expression])
+        terms = " <-> ".join(f"'{w}'" for w in words) + ":*"
+        return (f"SELECT key / {SLOTS} FROM {TABLE} WHERE words @@ to_tsquery('simple', %s)", [terms])
+    phrase = '"' + " ".join(words) + '" *'
+    return (f"SELECT rowid / {SLOTS} FROM {TABLE} WHERE {TABLE} MATCH %s", [phrase])
 
 
 def search_rebuild() -> int:

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "channels",
     "playground",
     "playground.pricing",
+    "playground.arena",
 ]
 
 MIDDLEWARE = [

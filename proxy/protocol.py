@@ -42,6 +42,17 @@ INCOMING: dict[str, Frame] = {
     "code.render": _frame("type stream", _START_FIELDS, "Code that sends what chat.start would send."),
     "watch": _frame("type conversation", "share comparison", "Watch a conversation's streams live."),
     "unwatch": _frame("type conversation", "", "Stop watching."),
+    # /ws/arena/ (proxy/arena.py): the stage and the audience's phones.
+    "arena.join": _frame(
+        "type", "arena token", "Join an arena: as its presenter (arena) or with its link (token)."
+    ),
+    "arena.send": _frame("type prompt", "", "Presenter: send a queued prompt to every configuration."),
+    "arena.stop": _frame("type", "", "Presenter: stop the answers streaming now."),
+    "arena.close": _frame("type prompt", "", "Presenter: close a round's voting."),
+    "arena.reveal": _frame("type prompt", "", "Presenter: reveal which configuration each slot was."),
+    "arena.vote": _frame(
+        "type prompt choice", "", "Audience: vote for a slot, tie or bad (again: replaces)."
+    ),
 }
 
 # Server → browser. Frames of a watched stream carry ``watching``, ``conversation`` and ``started_by``.
@@ -97,6 +108,20 @@ OUTGOING: dict[str, Frame] = {
         "",
         "A running stream so far, for a watcher who joined late: its frames, to fold as they came.",
     ),
+    "arena.state": _frame(
+        "type arena title role prompts current", "queue configs", "The arena as this socket may see it."
+    ),
+    "arena.prompt": _frame(
+        "type position text status slots answers",
+        "tally void flagged reveal my_vote",
+        "A round changed status (sent, voting, closed with its tally, revealed with its mapping).",
+    ),
+    "arena.slot": _frame("type prompt slot status", "", "A slot's answer ended (done, stopped or error)."),
+    "arena.snapshot": _frame(
+        "type prompt slot stream i frames", "", "A slot's answer so far, anonymised, for a late viewer."
+    ),
+    "arena.tally": _frame("type prompt counts", "", "Presenter: the votes per choice, after each vote."),
+    "arena.voted": _frame("type prompt choice", "", "Your vote was counted (it replaces an earlier one)."),
 }
 
 # Why a frame was refused before anything was sent or saved.
@@ -113,6 +138,8 @@ FRAME_ERROR_CODES = frozenset(
         "forbidden",
         "unavailable",
         "internal_error",
+        "conflict",
+        "rate_limited",
     }
 )
 # Why a stream failed upstream (proxy/client/errors.py and client.py say each in words).

@@ -19,7 +19,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer
@@ -98,8 +98,95 @@ def _without_parameters(text: str) -> str:
     return json.dumps(frame)
 
 
-class Broadcast:
-    """One stream's frames to its conversation's group, in order, sent by a task off the relay loop."""
+class Outbox:
+    """Frames for a channel-layer group, in order, sent by a task off the relay loop: the one way a
+    stream's frames reach viewers (a conversation's watchers here, an arena's audience in
+    ``proxy/arena.py``). Each frame is encoded once, whatever the number of viewers; a failing or lagging
+    layer costs the viewers frames, never the stream. ``answer`` is a snapshot for one late viewer."""
+
+    def __init__(
+        self, layer: Any, *, group: str, record: StreamRecord, origins: tuple[str, ...] = ()
+    ) -> None:
+        self.layer = layer
+        self.group = group
+        self.record = record
+        # The channels of the sockets attached to the stream: they get its frames directly, not watched.
+        self.origins = origins
+        self.secrets: tuple[str, ...] = ()
+        self.queue: asyncio.Queue[tuple[str | None, str, str, str | None, tuple[str, ...]]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.broken = False
+        # Added to every layer message (a conversation's id, for the watchers' parameter filter).
+        self.tags: dict[str, Any] = {}
+
+    def watched(self) -> bool:
+        """Whether anyone may be watching: with the in-memory layer every watcher is in this process, and
+        a group nobody here watches costs its streams no encoding, queue or ``group_send`` per frame. A
+        watcher who joins later gets a snapshot of what it missed (``answer``), as always. With Redis the
+        watchers may be on another process: always true."""
+        return JOINED[self.group] > 0 or not isinstance(self.layer, InMemoryChannelLayer)
+
+    def put(self, kind: str, frame: dict[str, Any]) -> None:
+        """Queue a frame for the group (no await), unless the layer broke or fell too far behind."""
+        if self.broken or self.queue.qsize() >= MAX_QUEUED or not self.watched():
+            return
+        self._queue(None, kind, self._encode(frame), None)
+
+    def answer(self, reply_to: str, to: str) -> None:
+        """Queue a snapshot of the stream so far for one watcher (``to``), through its process's hub."""
+        if not self.broken:
+            snapshot = self.snapshot()
+            self._queue(reply_to, snapshot["type"], self._encode(snapshot), to)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stream so far, for one late viewer."""
+        raise NotImplementedError
+
+    def _encode(self, frame: dict[str, Any]) -> str:
+        text = json.dumps(frame)
+        for key in self.secrets:
+            if key in text:
+                text = text.replace(key, "[redacted]")
+        return text
+
+    def _queue(self, reply_to: str | None, kind: str, text: str, to: str | None) -> None:
+        self.queue.put_nowait((reply_to, kind, text, to, self.origins))
+        if self.task is None:
+            self.task = asyncio.create_task(self._drain(), name=f"watch-{self.record.stream}")
+
+    async def _drain(self) -> None:
+        while True:
+            reply_to, kind, text, to, origins = await self.queue.get()
+            if not text:
+                return
+            message = {"type": "watch.frame", "text": text, "kind": kind, "origin": list(origins), "to": to}
+            message.update(self.tags)
+            try:
+                if reply_to is None:
+                    await self.layer.group_send(self.group, message)
+                else:
+                    await self.layer.send(reply_to, message)
+            except Exception as exc:  # the watchers lose the stream; the stream goes on
+                self.broken = True
+                logger.warning("Live watchers of %s lost a stream: %r", self.group, exc)
+                return
+
+    async def aclose(self) -> None:
+        """Send what is queued (the final frame included), then stop the task."""
+        if self.task is None:
+            return
+        self.queue.put_nowait((None, "", "", None, ()))
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), CLOSE_WAIT)
+        except TimeoutError:
+            logger.warning("Live watchers of %s: the layer is too slow", self.group)
+        finally:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+
+class Broadcast(Outbox):
+    """One stream's frames to its conversation's group (its live watchers)."""
 
     def __init__(
         self,
@@ -112,19 +199,12 @@ class Broadcast:
         origins: tuple[str, ...],
         record: StreamRecord,
     ) -> None:
-        self.layer = layer
+        super().__init__(layer, group=group_name(conversation), record=record, origins=origins)
         self.model = model
         self.conversation = conversation
-        self.group = group_name(conversation)
         self.run = run
         self.started_by = started_by
-        # The channels of the sockets attached to the stream: they get its frames directly, not watched.
-        self.origins = origins
-        self.record = record
-        self.secrets: tuple[str, ...] = ()
-        self.queue: asyncio.Queue[tuple[str | None, str, str, str | None, tuple[str, ...]]] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None
-        self.broken = False
+        self.tags = {"conversation": conversation}
 
     def send(self, frame: dict[str, Any], secrets: tuple[str, ...] = ()) -> None:
         """Queue a frame for the watchers (no await: the relay loop goes on at once)."""
@@ -136,26 +216,7 @@ class Broadcast:
             # Watchers get what the page shows, not the exact request body (a system prompt may be hidden).
             frame = {k: v for k, v in frame.items() if k != "request"}
             frame["model"] = self.model
-        self._queue(None, frame["type"], self._encode({**frame, **tagged}), None)
-
-    def _encode(self, frame: dict[str, Any]) -> str:
-        text = json.dumps(frame)
-        for key in self.secrets:
-            if key in text:
-                text = text.replace(key, "[redacted]")
-        return text
-
-    def watched(self) -> bool:
-        """Whether anyone may be watching: with the in-memory layer every watcher is in this process, and
-        a conversation nobody here watches costs its streams no encoding, queue or ``group_send`` per
-        frame. A watcher who joins later gets a snapshot of what it missed (``answer``), as always.
-        With Redis the watchers may be on another process: always true."""
-        return JOINED[self.group] > 0 or not isinstance(self.layer, InMemoryChannelLayer)
-
-    def answer(self, reply_to: str, to: str) -> None:
-        """Queue a snapshot of the stream so far for one watcher (``to``), through its process's hub."""
-        if not self.broken:
-            self._queue(reply_to, "watch.snapshot", self._encode(self.snapshot()), to)
+        self.put(frame["type"], {**frame, **tagged})
 
     def snapshot(self) -> dict[str, Any]:
         """The stream so far, as the frames sent (``chat.started`` then the record's timeline): the page
@@ -181,46 +242,13 @@ class Broadcast:
             "frames": [started, *record.saved_timeline()],
         }
 
-    def _queue(self, reply_to: str | None, kind: str, text: str, to: str | None) -> None:
-        self.queue.put_nowait((reply_to, kind, text, to, self.origins))
-        if self.task is None:
-            self.task = asyncio.create_task(self._drain(), name=f"watch-{self.record.stream}")
 
-    async def _drain(self) -> None:
-        while True:
-            reply_to, kind, text, to, origins = await self.queue.get()
-            if not text:
-                return
-            message = {
-                "type": "watch.frame",
-                "text": text,
-                "kind": kind,
-                "origin": list(origins),
-                "conversation": self.conversation,
-                "to": to,
-            }
-            try:
-                if reply_to is None:
-                    await self.layer.group_send(self.group, message)
-                else:
-                    await self.layer.send(reply_to, message)
-            except Exception as exc:  # the watchers lose the stream; the owner's stream goes on
-                self.broken = True
-                logger.warning("Live watchers of conversation %s lost a stream: %r", self.conversation, exc)
-                return
+class Viewer(Protocol):
+    """A socket a hub hands frames to (a watcher, an arena's viewer)."""
 
-    async def aclose(self) -> None:
-        """Send what is queued (the final frame included), then stop the task."""
-        if self.task is None:
-            return
-        self.queue.put_nowait((None, "", "", None, ()))
-        try:
-            await asyncio.wait_for(asyncio.shield(self.task), CLOSE_WAIT)
-        except TimeoutError:
-            logger.warning("Live watchers of conversation %s: the layer is too slow", self.conversation)
-        finally:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+    channel_name: str
+
+    async def watch_frame(self, event: dict[str, Any]) -> None: ...
 
 
 class Hub:
@@ -236,12 +264,12 @@ class Hub:
     def __init__(self, layer: Any, group: str) -> None:
         self.layer = layer
         self.group = group
-        self.watchers: dict[str, WatchMixin] = {}
+        self.watchers: dict[str, Viewer] = {}
         self.channel = ""
         self.task: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
 
-    async def add(self, watcher: WatchMixin) -> None:
+    async def add(self, watcher: Viewer) -> None:
         """Deliver this group's frames to the watcher; the first one makes the hub join the group."""
         async with self.lock:
             if self.task is None:
@@ -253,7 +281,7 @@ class Hub:
                 self.task = asyncio.create_task(self.run(), name=f"hub-{self.group}")
             self.watchers[watcher.channel_name] = watcher
 
-    async def remove(self, watcher: WatchMixin) -> None:
+    async def remove(self, watcher: Viewer) -> None:
         """Stop delivering to the watcher; the last one out makes the hub leave the group."""
         async with self.lock:
             self.watchers.pop(watcher.channel_name, None)
@@ -309,12 +337,12 @@ class SnapshotDesk:
     def __init__(self, layer: Any, group: str) -> None:
         self.layer = layer
         self.group = group
-        self.broadcasts: set[Broadcast] = set()
+        self.broadcasts: set[Outbox] = set()
         self.channel = ""
         self.task: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
 
-    async def add(self, broadcast: Broadcast) -> None:
+    async def add(self, broadcast: Outbox) -> None:
         """Answer for this stream from now on; the first one makes the desk join the group."""
         async with self.lock:
             if self.task is None:
@@ -324,7 +352,7 @@ class SnapshotDesk:
                 self.task = asyncio.create_task(self.run(), name=f"desk-{self.group}")
             self.broadcasts.add(broadcast)
 
-    async def remove(self, broadcast: Broadcast) -> None:
+    async def remove(self, broadcast: Outbox) -> None:
         """Stop answering for the stream; the last one out makes the desk leave the group."""
         async with self.lock:
             self.broadcasts.discard(broadcast)

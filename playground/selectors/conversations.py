@@ -7,11 +7,12 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from playground.models import Conversation, Membership, Message, Run, Visibility, Workspace
 from playground.permissions import Facts, can
 from playground.pricing.selectors import cost_sum, timings_cost
-from playground.search import search_filter
+from playground.search import search_match
 from playground.selectors.runs import last_run_emulator, run_summary_for_leaf
 from playground.tree import branch_of, leaf_of
 
@@ -70,7 +71,8 @@ def conversation_search_for_user(
     if model:
         conversations = conversations.filter(model=model)
     if query:
-        conversations = search_filter(conversations, query)
+        match = search_match(query)
+        conversations = conversations.filter(pk__in=RawSQL(*match)) if match else conversations.none()
     last_run = Run.objects.filter(conversation=OuterRef("pk")).order_by("-started_at", "-pk")
     return conversations.annotate(
         last_run_id=Subquery(last_run.values("pk")[:1]),

@@ -110,7 +110,11 @@ def run_start(
     retitled = not conversation.title
     if retitled:
         conversation.title = title_from_messages(messages, prompt)
-    conversation.save()
+    if conversation_id is None:
+        conversation.save()
+    else:  # what a stream sets, not every column again
+        changed = ["mode", "model", "system_prompt", "params", "extra", "updated_at"]
+        conversation.save(update_fields=[*changed, "title"] if retitled else changed)
     # Completions mode has no chat: its prompt is kept as the one user message.
     sent = [{"role": "user", "content": prompt or ""}] if mode == Mode.COMPLETIONS else messages
     path = conversation_path_extend(

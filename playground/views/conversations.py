@@ -20,7 +20,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
@@ -34,8 +33,6 @@ from playground.selectors import runs
 from playground.services import conversations, transfer
 
 PAGE_SIZE = 25
-# Search results are counted up to this many conversations (SearchPaginator).
-MAX_COUNTED = 1000
 
 
 def _owned(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -63,19 +60,6 @@ def _ago(then: Any, now: Any) -> str:
     return "just now" if now - then < timedelta(minutes=1) else f"{timesince(then, now)} ago"
 
 
-class SearchPaginator(Paginator):  # type: ignore[type-arg]
-    """Pages of search results, counted only up to ``MAX_COUNTED``: counting every conversation a common
-    word matches was most of a search's time; past it the page says "1,000+" and asks for more words."""
-
-    capped = False
-
-    @cached_property
-    def count(self) -> int:
-        counted = self.object_list[: MAX_COUNTED + 1].count()
-        self.capped = counted > MAX_COUNTED
-        return min(counted, MAX_COUNTED)
-
-
 @require_GET
 @login_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
@@ -87,7 +71,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     rows = selectors.conversation_search_for_user(
         user=request.user, query=query, model=model, workspace_id=workspace_id
     )
-    page = (SearchPaginator if query else Paginator)(rows, PAGE_SIZE).get_page(filters.get("page") or 1)
+    page = Paginator(rows, PAGE_SIZE).get_page(filters.get("page") or 1)
     now = timezone.now()
     # The list shows the current workspace: the user's role there decides what each row offers.
     membership = current_membership(request)

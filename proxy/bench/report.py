@@ -199,6 +199,7 @@ def table(report: dict[str, Any]) -> str:
         f"{machine['cpus']} CPUs",
     ]
     lines += [fanout_line(level) for level in report["fanout"]] or ["fan-out: not run"]
+    lines += [arena_line(level) for level in report.get("arena", [])]
     return "\n".join(lines)
 
 
@@ -314,4 +315,58 @@ def fanout_line(level: dict[str, Any]) -> str:
         f"{fmt(last['p99'])} ms; server CPU {fmt(level['server_cpu_us_per_viewer_chunk'])} us per "
         f"viewer-chunk; lost {level['lost']}, duplicated {level['duplicated']}, "
         f"reordered {level['reordered']}"
+    )
+
+
+# --- arena: one round of two streams, watched by N phones (proxy/bench/fanout.py, arena mode) -------------
+
+
+def summarise_arena(viewers: int, result: dict[str, Any]) -> dict[str, Any]:
+    """Latency each phone adds over the stage (same delta, same clock), the round's pace at the stage
+    (time from the send to the first delta and to the last), losses and the server's CPU."""
+    stage = {key: t for t, key, _ in result["stage"]["chunks"]}
+    relayed = [server_t for _, _, server_t in result["stage"]["chunks"]]
+    added: list[float] = []
+    lost = duplicated = reordered = 0
+    for view in result["viewers"]:
+        keys = [key for _, key, _ in view["chunks"]]
+        lost += len(set(stage) - set(keys))
+        duplicated += len(keys) - len(set(keys))
+        per_stream: dict[str, int] = {}
+        for key in keys:
+            stream, i = key.rsplit("/", 1)
+            if int(i) <= per_stream.get(stream, -1):
+                reordered += 1
+            per_stream[stream] = int(i)
+        added += [(t - stage[key]) * 1000 for t, key, _ in view["chunks"] if key in stage]
+    times = sorted(stage.values())
+    deliveries = len(stage) * viewers
+    return {
+        "viewers": viewers,
+        "chunks": len(stage),
+        "added_ms": {"p50": pct(added, 50), "p99": pct(added, 99), "max": pct(added, 100)},
+        "stage_first_ms": round((times[0] - result["sent"]) * 1000, 1) if times else None,
+        "stage_last_ms": round((times[-1] - result["sent"]) * 1000, 1) if times else None,
+        # When the server's relay made the last delta (its t): the stream's own pace on the server.
+        "relay_last_t_ms": round(max(relayed), 1) if relayed else None,
+        "lost": lost,
+        "duplicated": duplicated,
+        "reordered": reordered,
+        "join_refused": sum(1 for v in result["viewers"] if not v["ok"]),
+        "server_cpu_us_per_viewer_chunk": (
+            round(result["server_cpu_s"] * 1e6 / deliveries, 1) if deliveries else None
+        ),
+    }
+
+
+def arena_line(level: dict[str, Any]) -> str:
+    """One line of the arena results."""
+    a = level["added_ms"]
+    return (
+        f"arena, {level['viewers']} phones: added per phone over the stage p50 {fmt(a['p50'])} ms, "
+        f"p99 {fmt(a['p99'])} ms, max {fmt(a['max'])} ms; stage first/last delta "
+        f"{fmt(level['stage_first_ms'])}/{fmt(level['stage_last_ms'])} ms after the send "
+        f"({level['chunks']} chunks of 2 streams; relayed by {fmt(level['relay_last_t_ms'])} ms); server CPU "
+        f"{fmt(level['server_cpu_us_per_viewer_chunk'])} us per phone-chunk; lost {level['lost']}, "
+        f"duplicated {level['duplicated']}, reordered {level['reordered']}, refused {level['join_refused']}"
     )

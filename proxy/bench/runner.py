@@ -59,6 +59,34 @@ print(" ".join(keys))
 """
 
 
+# Makes one arena of the first bench user (two configurations of the bench model, one prompt) and prints
+# its id and its audience token.
+ARENA_CODE = """
+from django.contrib.auth import get_user_model
+from playground.arena.services import arena_create
+user = get_user_model().objects.get(username="bench0")
+config = {"model": %(model)r, "params": {"max_tokens": %(max_tokens)d}}
+arena = arena_create(user=user, workspace_id=user.memberships.get().workspace_id, title="bench",
+                     configs=[config, {**config, "params": {**config["params"], "temperature": 1.0}}],
+                     prompts=["Benchmark the arena"])
+print(arena.pk, arena.share_token)
+"""
+
+
+def make_arena(env: dict[str, Any]) -> tuple[int, str]:
+    """A fresh arena in the bench database (each level sends its one prompt once)."""
+    code = ARENA_CODE % {"model": env["model"], "max_tokens": env["max_tokens"]}
+    out = subprocess.run(
+        [sys.executable, str(MANAGE_PY), "shell", "--no-imports", "-c", code],
+        env=env["server_env"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()[-1]
+    arena_id, token = out.split()
+    return int(arena_id), token
+
+
 @dataclasses.dataclass
 class BenchConfig:
     """What to run: the emulator's pace, the stream length, the levels and the side measurements."""
@@ -79,6 +107,8 @@ class BenchConfig:
     raw_dir: str | None = None
     # Fan-out: one stream watched live by this many viewers, one level each (proxy/bench_fanout.py).
     fanout: list[int] = dataclasses.field(default_factory=lambda: [1, 50, 200])
+    # Arena mode: one round of two configurations watched by this many phones, one level each.
+    arena: list[int] = dataclasses.field(default_factory=list)
     # Server processes (`serve --workers N`); more than one runs on PostgreSQL and Redis, below.
     workers: int = 1
     database_url: str = DEFAULT_POSTGRESQL
@@ -186,6 +216,8 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
             "base_url": base_url,
             "emulator_url": f"http://127.0.0.1:{em_port}",
             "ws_url": f"ws://127.0.0.1:{port}/ws/chat/",
+            "arena_ws_url": f"ws://127.0.0.1:{port}/ws/arena/",
+            "server_env": env,
             "origin": f"http://127.0.0.1:{port}",
             "session": sessions[0],  # the fan-out's owner and viewers: one user
             "sessions": sessions,  # the levels' streams, spread over the users
@@ -235,7 +267,8 @@ def client_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in a fresh client process and return its JSON result."""
     done = subprocess.run(
         [sys.executable, "-m", job.get("module", "proxy.bench.client")],
-        input=json.dumps(job),
+        # The server's environment stays here (make_arena): a job carries only what the client needs.
+        input=json.dumps({k: v for k, v in job.items() if k != "server_env"}),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -285,6 +318,13 @@ def run(config: BenchConfig, *, log: Any = print) -> dict[str, Any]:
             result = client_job({**env, "kind": "fanout", "module": "proxy.bench.fanout", "viewers": viewers})
             fanout.append(bench_report.summarise_fanout(viewers, result))
             log(bench_report.fanout_line(fanout[-1]))
+        arena = []
+        for viewers in config.arena:
+            arena_id, token = make_arena(env)
+            job = {**env, "kind": "arena", "module": "proxy.bench.fanout", "viewers": viewers}
+            result = client_job({**job, "arena_id": arena_id, "arena_token": token})
+            arena.append(bench_report.summarise_arena(viewers, result))
+            log(bench_report.arena_line(arena[-1]))
     return {
         "workers": config.workers,
         "backends": "PostgreSQL + Redis" if config.workers > 1 else "SQLite + in-memory channel layer",
@@ -299,4 +339,5 @@ def run(config: BenchConfig, *, log: Any = print) -> dict[str, Any]:
         "levels": levels,
         "stop": stopping,
         "fanout": fanout,
+        "arena": arena,
     }

@@ -14,7 +14,6 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 
-from playground import search
 from playground.current import SESSION_KEY
 from playground.models import Conversation, Membership, Visibility
 from playground.search import SLOTS, TABLE, key, search_rebuild, search_words
@@ -23,16 +22,6 @@ from playground.services import conversations, runs, sharing, transfer, workspac
 pytestmark = pytest.mark.django_db
 
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
-
-
-@pytest.fixture(autouse=True, params=["gathered", "probed"])
-def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every search both ways ``search_filter`` answers it: a rare query's conversations gathered from
-    the index, and a common one's tested per conversation as the list is walked (here every query with
-    a match counts as common)."""
-    if request.param == "probed":
-        monkeypatch.setattr(search, "COMMON_ROWS", 1)
-    return str(request.param)
 
 
 def make_user(name: str) -> Any:
@@ -190,20 +179,3 @@ def test_keys_keep_each_conversation_in_its_own_range() -> None:
 def test_words_are_folded_the_same_way_for_every_database() -> None:
     assert search_words("Fireworks über-Straße, v3p1_x 3.5") == "fireworks uber strasse v3p1 x 3 5"
     assert search_words("") == ""
-
-
-def test_a_search_matching_more_than_are_counted_says_so(ada: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from playground.views import conversations as views
-
-    monkeypatch.setattr(views, "MAX_COUNTED", 2)
-    for n in range(3):
-        converse(ada, f"Lantern log {n}")
-    client = Client()
-    client.force_login(ada)
-    html = client.get("/conversations/", {"q": "lantern"}).content.decode()
-    assert re.search(r'data-testid="conversation-count">\s*2\+ saved · matching', html)
-    assert "3 saved" not in client.get("/conversations/", {"q": "lantern"}).content.decode()
-    # Without a search the list counts everything.
-    assert re.search(
-        r'data-testid="conversation-count">\s*3 saved<', client.get("/conversations/").content.decode()
-    )

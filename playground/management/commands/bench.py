@@ -19,6 +19,14 @@ def levels(text: str) -> list[int]:
     return values
 
 
+def counts(text: str) -> list[int]:
+    """A comma-separated list of counts, 0 allowed (the arena's baseline: the stage alone)."""
+    values = [int(v) for v in text.split(",") if v.strip()]
+    if min(values, default=0) < 0:
+        raise ValueError(text)
+    return values
+
+
 class Command(BaseCommand):
     """Start the emulator, the server and a client process; drive N concurrent streams both ways."""
 
@@ -44,6 +52,13 @@ class Command(BaseCommand):
             type=lambda text: levels(text) if text.strip() else [],
             default=[1, 50, 200],
             help="Viewers watching one stream live, per fan-out level, e.g. 1,50,200 ('' to skip).",
+        )
+        parser.add_argument(
+            "--arena",
+            type=counts,
+            default=[],
+            help="Arena mode: audience phones watching one round of two configurations, per level, "
+            "e.g. 0,200 (default: not run).",
         )
         parser.add_argument(
             "--workers",
@@ -84,6 +99,7 @@ class Command(BaseCommand):
                 py_spy=options["py_spy"],
                 raw_dir=options["raw_dir"],
                 fanout=options["fanout"],
+                arena=options["arena"],
                 workers=workers,
                 database_url=options["database_url"],
                 redis_url=options["redis_url"],

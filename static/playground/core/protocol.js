@@ -25,6 +25,19 @@ export const FRAME = Object.freeze({
   UNWATCH: "unwatch",
   WATCH_OK: "watch.ok",
   SNAPSHOT: "watch.snapshot",
+  // The arena's socket (/ws/arena/, proxy/arena.py).
+  ARENA_JOIN: "arena.join",
+  ARENA_SEND: "arena.send",
+  ARENA_STOP: "arena.stop",
+  ARENA_CLOSE: "arena.close",
+  ARENA_REVEAL: "arena.reveal",
+  ARENA_VOTE: "arena.vote",
+  ARENA_STATE: "arena.state",
+  ARENA_PROMPT: "arena.prompt",
+  ARENA_SLOT: "arena.slot",
+  ARENA_SNAPSHOT: "arena.snapshot",
+  ARENA_TALLY: "arena.tally",
+  ARENA_VOTED: "arena.voted",
   // Local only: the page's socket dropped while the stream was in flight (core/socket.js), ending it
   // (SOCKET_LOST), or while the server keeps it for the page to re-attach (SOCKET_DOWN); or the stream
   // ended while the page was away, and was saved (GONE: chat.attach answered not_found).
