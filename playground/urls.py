@@ -93,6 +93,7 @@ urlpatterns = [
     path("runs/<int:run_id>/replay/", compare.run_replay, name="run_replay"),
     path("runs/<int:run_id>/replay.json", compare.run_replay_json, name="run_replay_json"),
     path("present/", compare.present_page, name="present"),
+    path("api/runs/recorded/", compare.api_recorded_run, name="api_recorded_run"),
     # The live blind arena (playground/arena/).
     path("", include("playground.arena.urls")),
     # Accounts and the admin.

@@ -28,9 +28,10 @@ from proxy.client.client import UpstreamClient, shared_client
 from proxy.client.errors import UpstreamError
 from proxy.dispatch import Handler, scrub_key
 from proxy.frames import parse_start, stream_id
+from proxy.probe import parse_probe, run_probe
 from proxy.protocol import FrameError
 from proxy.resume import StreamSession, running_for, session_for
-from proxy.stream import INTERNAL_ERROR, StreamRun, read
+from proxy.stream import INTERNAL_ERROR, StreamRun, read, refusal, scrubber
 from proxy.watch import WatchMixin
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,19 @@ logger = logging.getLogger(__name__)
 # their sockets in this process (several tabs).
 MAX_STREAMS_PER_SOCKET = 16
 MAX_STREAMS_PER_USER = 32
+# Probes (readiness checks, ramps) one socket may run at once; each sends at most 8 requests at a time.
+MAX_PROBES_PER_SOCKET = 2
+
+
+def probe_client(api_key: str, timeout_s: float) -> UpstreamClient:
+    """The pooled client for a probe: its timeout is the first-byte limit (a probe is tiny)."""
+    return shared_client(
+        base_url=settings.FIREWORKS_BASE_URL,
+        api_key=api_key or settings.FIREWORKS_API_KEY,
+        connect_timeout=min(settings.FIREWORKS_CONNECT_TIMEOUT, timeout_s),
+        first_byte_timeout=timeout_s,
+        gap_timeout=min(settings.FIREWORKS_STREAM_GAP_TIMEOUT, timeout_s),
+    )
 
 
 def upstream_client(api_key: str = "") -> UpstreamClient:
@@ -60,6 +74,7 @@ class ChatConsumer(WatchMixin):
         # The streams this socket is attached to, by stream id (each owned by its StreamSession).
         self.attached: dict[str, StreamSession] = {}
         self.background: set[asyncio.Task[None]] = set()
+        self.probes: dict[str, asyncio.Task[None]] = {}
         self.closed = False
         self.init_watching()
         if user is None or not user.is_authenticated:
@@ -114,6 +129,7 @@ class ChatConsumer(WatchMixin):
             "code.render": self.code_render,
             "watch": self.watch,
             "unwatch": self.unwatch,
+            "probe.start": self.probe_start,
         }
 
     def _forget(self, stream: str, session: StreamSession) -> None:
@@ -214,7 +230,47 @@ class ChatConsumer(WatchMixin):
         frame = {"type": "code.rendered", "stream": start.stream, "request": start.body, "snippets": snippets}
         await self.send_frame(frame)
 
+    async def probe_start(self, content: dict[str, Any]) -> None:
+        """Check every configuration with a tiny request (``proxy/probe.py``), as a task of its own."""
+        probe = parse_probe(content)
+        if probe.probe in self.probes:
+            raise FrameError(
+                "duplicate_stream", f"Probe {probe.probe!r} is already running.", stream=probe.probe
+            )
+        if len(self.probes) >= MAX_PROBES_PER_SOCKET:
+            raise FrameError(
+                "too_many_streams",
+                f"At most {MAX_PROBES_PER_SOCKET} checks may run at once on one connection; "
+                "wait for one to end.",
+                stream=probe.probe,
+            )
+        task = asyncio.create_task(self.run_probe(probe))
+        self.probes[probe.probe] = task
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        task.add_done_callback(lambda _: self.probes.pop(probe.probe, None))
+
     # --- the work behind the handlers -----------------------------------------------------------
+
+    async def run_probe(self, probe: Any) -> None:
+        """Run a probe with the key the user's streams would use (the same access check), nothing saved."""
+        try:
+            api_key = await self.check_access(
+                user=self.scope["user"],
+                conversation_id=None,
+                workspace_id=self.scope["session"].get("workspace_id"),
+            )
+        except Exception as exc:
+            await self.send_frame(refusal(probe.probe, exc))
+            return
+        secrets = (api_key,) if api_key else ()
+        scrub = scrubber(settings.FIREWORKS_API_KEY, *secrets)
+
+        async def send(frame: dict[str, Any]) -> None:
+            if not self.closed:
+                await self.send_frame(frame, secrets)
+
+        await run_probe(probe, probe_client(api_key, probe.timeout_s), send, scrub)
 
     async def send_models(self, *, refresh: bool) -> None:
         """Fetch (or recall) the model list and send it as a ``models.list`` frame.

@@ -42,6 +42,11 @@ INCOMING: dict[str, Frame] = {
     "code.render": _frame("type stream", _START_FIELDS, "Code that sends what chat.start would send."),
     "watch": _frame("type conversation", "share comparison", "Watch a conversation's streams live."),
     "unwatch": _frame("type conversation", "", "Stop watching."),
+    "probe.start": _frame(
+        "type probe configs",
+        "max_tokens cold_ms timeout_ms concurrency warm",
+        "Tiny measured requests to 1-16 configurations, nothing saved (proxy/probe.py).",
+    ),
     # /ws/arena/ (proxy/arena.py): the stage and the audience's phones.
     "arena.join": _frame(
         "type", "arena token", "Join an arena: as its presenter (arena) or with its link (token)."
@@ -102,6 +107,15 @@ OUTGOING: dict[str, Frame] = {
     "unwatch.ok": _frame("type conversation", "", "No longer watching."),
     "watch.ended": _frame(
         "type conversation reason message", "", "The watch ended: the viewer's access to it did."
+    ),
+    "probe.result": _frame(
+        "type probe index label model status ttft_ms total_ms tokens cold warm_ttft_ms rate_limits headroom "
+        "dropped error request",
+        "",
+        "One configuration of a probe: ready or failed, its times, cold and warmed, headroom, the error.",
+    ),
+    "probe.done": _frame(
+        "type probe ready failed total_ms", "", "Every configuration of the probe answered."
     ),
     "watch.snapshot": _frame(
         "type watching conversation started_by stream run model i t frames",

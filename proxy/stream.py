@@ -198,9 +198,9 @@ class StreamRun:
             await self.send(refusal(self.stream, exc))
             return
         self.run_id, self.conversation_id, self.conversation = run.pk, run.conversation_id, run.conversation
-        self.place = run.place
         # Known before any event is folded (events wait for the run): every frame and figure has it.
         self.record.price = price
+        self.place = run.place
         self.record.requested = dict(run.requested_options)
         await self.hooks.stream_opened(self)
         try:

@@ -28,7 +28,11 @@ class EmulatorServer:
         self.root_url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.root_url}/inference/v1"
         config = uvicorn.Config(
-            create_app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            # Every request of a test is kept (a ramp sends 15 per path).
+            create_app(request_history=500),
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)

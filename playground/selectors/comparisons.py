@@ -15,7 +15,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from playground.models import Comparison, Membership, Run, Visibility
 from playground.permissions import Facts, can
-from playground.selectors.conversations import run_get_for_user
+from playground.selectors.conversations import conversation_list_for_user, run_get_for_user
 from playground.selectors.runs import run_frames
 
 # What a page needs to show or replay a run: its reply, metrics and chunk timeline.
@@ -124,6 +124,30 @@ def run_replay_for_user(*, user: Any, run_id: int) -> dict[str, Any]:
     """A run's replay data; raises Run.DoesNotExist for a run the user may not see."""
     run = run_get_for_user(user=user, run_id=run_id)
     return run_replay_data({f: getattr(run, f) for f in REPLAY_FIELDS})
+
+
+# How many of the newest finished runs of a model are looked through for a recorded one.
+RECORDED_WINDOW = 500
+
+
+def run_latest_recorded(*, user: Any, request: dict[str, Any], endpoint: str) -> dict[str, Any] | None:
+    """The most recent successful run the user may see of the same prompt and configuration: its exact
+    request body is ``request`` (built by the one request builder from the same fields), as replay data;
+    None when there is none among the model's ``RECORDED_WINDOW`` newest finished runs."""
+    rows = (
+        Run.objects.filter(
+            conversation__in=conversation_list_for_user(user=user),
+            model=request.get("model"),
+            endpoint=endpoint,
+            status=Run.Status.DONE,
+        )
+        .order_by("-pk")
+        .values(*REPLAY_FIELDS, "request", "started_at")[:RECORDED_WINDOW]
+    )
+    for row in rows:
+        if row["request"] == request:
+            return {**run_replay_data(row), "started_at": row["started_at"].isoformat()}
+    return None
 
 
 def comparison_runs(comparison: Comparison) -> dict[int, dict[str, Any]]:

@@ -30,6 +30,7 @@ from playground.selectors.comparisons import (
     comparison_list_for_user,
     comparison_page_data,
     comparison_rights,
+    run_latest_recorded,
     run_replay_for_user,
 )
 from playground.services.comparisons import (
@@ -40,6 +41,8 @@ from playground.services.comparisons import (
     comparison_update_runs,
 )
 from playground.views.playground import WEBSOCKET_PATH
+from proxy.frames import parse_start
+from proxy.protocol import FrameError
 
 
 def _config(request: HttpRequest, **more: Any) -> dict[str, Any]:
@@ -221,6 +224,28 @@ def run_replay(request: HttpRequest, run_id: int) -> HttpResponse:
     """Replay a saved run at its recorded pace (1x, 2x, 4x) in the browser, without calling the API."""
     run = _replay_or_404(request, run_id)
     return render(request, "playground/replay.html", {"run": run, "config": _config(request, run=run)})
+
+
+@login_required
+@require_POST
+def api_recorded_run(request: HttpRequest) -> JsonResponse:
+    """The most recent successful run of a prompt and configuration (the fields of a ``chat.start``),
+    for a slot on stage switched to a replay: ``{"run": replay data}``, or ``{"run": null}``."""
+    try:
+        fields = json.loads(request.body or b"{}")
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict):
+        return JsonResponse(
+            {"error": {"field": "body", "message": "The body must be a JSON object."}}, status=400
+        )
+    try:
+        # The exact body this configuration sends, built by the one request builder.
+        start = parse_start({**fields, "stream": "recorded"})
+    except FrameError as exc:
+        return JsonResponse({"error": {"field": exc.param or "body", "message": exc.message}}, status=400)
+    run = run_latest_recorded(user=request.user, request=start.body, endpoint=start.mode)
+    return JsonResponse({"run": run})
 
 
 @login_required

@@ -161,6 +161,7 @@ def stack(config: BenchConfig, workdir: Path) -> Iterator[dict[str, Any]]:
             *(sys.executable, str(MANAGE_PY), "emulator", "--port", str(em_port)),
             *("--ttft-ms", str(config.ttft_ms), "--tokens-per-second", str(config.tokens_per_second)),
             *("--chunk-tokens", str(config.chunk_tokens), "--stream-history", str(history)),
+            "--fixed-pace",  # no queueing under load, no faster cached prefill: the pace is the bench's
         ],
         stdout=subprocess.DEVNULL,
     )

@@ -78,10 +78,20 @@ CATALOGUE: tuple[ModelInfo, ...] = (
 )
 CATALOGUE_BY_ID = {m.id: m for m in CATALOGUE}
 DEPLOYMENT_RE = re.compile(r"^accounts/[\w.-]+/deployments/([\w.-]+)$")
+# A LoRA add-on served on a catalogue model: accounts/<acct>/models/<catalogue slug>-lora[-<name>].
+LORA_RE = re.compile(r"^accounts/[\w.-]+/models/([\w.-]+?)-lora(?:-[\w.-]+)?$")
+_SLUGS = {m.id.rsplit("/", 1)[1]: m for m in CATALOGUE}
+
+
+def lora_base(model: Any) -> ModelInfo | None:
+    """The catalogue model a LoRA add-on id runs on (None when ``model`` is not one)."""
+    match = LORA_RE.match(model) if isinstance(model, str) else None
+    return _SLUGS.get(match.group(1)) if match else None
 
 
 def resolve_model(model: Any) -> ModelInfo | None:
-    """The catalogue model behind a model id, a deployment id or ``<model>#<deployment>``; None if unknown."""
+    """The catalogue model behind a model id, a deployment id, ``<model>#<deployment>`` or a LoRA add-on
+    (``accounts/<acct>/models/<catalogue slug>-lora[-<name>]``); None if unknown."""
     if not isinstance(model, str):
         return None
     if "#" in model:
@@ -89,6 +99,9 @@ def resolve_model(model: Any) -> ModelInfo | None:
         return CATALOGUE_BY_ID.get(base) if deployment else None
     if model in CATALOGUE_BY_ID:
         return CATALOGUE_BY_ID[model]
+    lora = lora_base(model)
+    if lora is not None:
+        return lora
     match = DEPLOYMENT_RE.match(model)
     if match:
         # A dedicated deployment of some base model: use the one its id names, else the first.

@@ -56,6 +56,7 @@ from proxy.emulator.http import (
     write,
 )
 from proxy.emulator.responses import ResponsesEndpoint
+from proxy.emulator.serving import Serving, serving_path
 from proxy.emulator.template import prompt_fragments
 from proxy.emulator.text import chat_prompt_tokens, completion_prompt_tokens, plan_choice
 from proxy.emulator.wire import Generation
@@ -74,6 +75,14 @@ class EmulatorConfig:
     chunk_tokens: int = 1
     seed: int = 0
     usage_placement: str = "final_chunk"
+    # Serving paths (proxy/emulator/serving.py): the wait per other open stream of the pool (priority
+    # pays a quarter), a cold deployment's first-token delay and after how long idle it is cold again,
+    # the replicas whose prompt caches are separate, and how much of the prefill a cached share saves.
+    queue_ms_per_stream: float = 40.0
+    cold_start_ms: float = 3000.0
+    cold_after_s: float = 300.0
+    cache_replicas: int = 4
+    cached_prefill_saving: float = 0.5
 
     def updated(self, changes: Any) -> EmulatorConfig:
         """A copy with ``changes`` applied; ``ValueError`` names a bad key or value."""
@@ -89,6 +98,11 @@ class EmulatorConfig:
                 "chunk_tokens": isinstance(value, int) and value >= 1,
                 "seed": isinstance(value, int),
                 "usage_placement": value in USAGE_PLACEMENTS,
+                "queue_ms_per_stream": isinstance(value, (int, float)) and value >= 0,
+                "cold_start_ms": isinstance(value, (int, float)) and value >= 0,
+                "cold_after_s": isinstance(value, (int, float)) and value >= 0,
+                "cache_replicas": isinstance(value, int) and value >= 1,
+                "cached_prefill_saving": isinstance(value, (int, float)) and 0 <= value <= 1,
             }[key]
             if not ok or isinstance(value, bool):
                 raise ValueError(f"bad value for {key}: {value!r}")
@@ -98,21 +112,26 @@ class EmulatorConfig:
 class Emulator:
     """The ASGI application and its state: config, queued faults, request log, stream records."""
 
-    def __init__(self, config: EmulatorConfig, *, stream_history: int = 200) -> None:
+    def __init__(
+        self, config: EmulatorConfig, *, stream_history: int = 200, request_history: int = 50
+    ) -> None:
         self.defaults = config
         # How many stream records ``/_emulator/state`` keeps (the benchmark needs one per stream).
         self.stream_history = stream_history
+        # How many requests it keeps (a test of a ramp reads every body it sent).
+        self.request_history = request_history
         self.reset()
 
     def reset(self) -> None:
         """Forget everything and go back to the config the app was created with."""
         self.config = self.defaults
         self.faults: deque[dict[str, Any]] = deque()
-        self.requests: deque[dict[str, Any]] = deque(maxlen=50)
+        self.requests: deque[dict[str, Any]] = deque(maxlen=self.request_history)
         self.streams: deque[dict[str, Any]] = deque(maxlen=self.stream_history)
         self.open_streams = 0
         self.usage_window: deque[tuple[float, int, int]] = deque()
         self.prompt_cache: OrderedDict[str, None] = OrderedDict()
+        self.serving = Serving()  # open streams per pool, deployments' last use, cache routing
         self.responses = ResponsesEndpoint(self)  # POST /responses and its stored responses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -225,7 +244,7 @@ class Emulator:
                     await send_error(send, invalid(f"x-emulator-fault: {exc}"), request_id, loop.time() - t0)
                     return
             else:
-                faults = FaultSet([self.faults.popleft()] if self.faults else [])
+                faults = FaultSet(self.take_fault(body))
             try:
                 shift = faults.stall_seconds(-1)
                 if shift and await wait_until(t0 + shift, watcher):
@@ -246,14 +265,27 @@ class Emulator:
             except ApiError as exc:
                 await send_error(send, exc, request_id, loop.time() - t0)
                 return
-            if generation.stream:
-                await self.stream(generation, send, watcher, faults, t0, started, shift)
-            else:
-                await self.respond(generation, send, watcher, faults, t0, shift)
+            self.serving.opened(generation.admission)
+            try:
+                if generation.stream:
+                    await self.stream(generation, send, watcher, faults, t0, started, shift)
+                else:
+                    await self.respond(generation, send, watcher, faults, t0, shift)
+            finally:
+                self.serving.closed(generation.admission)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+
+    def take_fault(self, body: Any) -> list[dict[str, Any]]:
+        """The first queued fault for this request: one without a ``model``, or naming the request's."""
+        model = body.get("model") if isinstance(body, dict) else None
+        for index, fault in enumerate(self.faults):
+            if fault.get("model", model) == model:
+                del self.faults[index]
+                return [fault]
+        return []
 
     def prepare(
         self, body: Any, headers: dict[str, str], mode: str, request_id: str, faults: FaultSet
@@ -261,6 +293,7 @@ class Emulator:
         """Validate the request and decide the whole answer (``ApiError`` if Fireworks would refuse)."""
         body, model = admitted_model(body, headers, request_id)
         check_request(body, mode=mode, model=model)
+        admission = self.serving.admit(serving_path(body, headers), self.config)
         if mode == "chat":
             prompt_tokens = chat_prompt_tokens(body["messages"], body.get("tools"))
             prompts = [""]
@@ -307,18 +340,25 @@ class Emulator:
             model=model,
             plans=plans,
             prompt_tokens=prompt_tokens,
-            cached_tokens=self._cached(body, headers, mode, prompt_tokens),
+            cached_tokens=self._cached(body, headers, mode, prompt_tokens, admission.replica),
             sampling_options=sampling,
             request_id=request_id,
             created=int(time.time()),
             usage_placement=faults.usage_placement or self.config.usage_placement,
             echo_prompts=echoes,
             fragments=fragments if wants_raw else None,
+            admission=admission,
         )
 
-    def _cached(self, body: dict[str, Any], headers: dict[str, str], mode: str, prompt_tokens: int) -> int:
-        """Prompt tokens served from the emulated prompt cache: the longest message prefix seen before."""
-        key = str(body.get("prompt_cache_isolation_key") or headers.get("x-prompt-cache-isolation-key") or "")
+    def _cached(
+        self, body: dict[str, Any], headers: dict[str, str], mode: str, prompt_tokens: int, replica: int
+    ) -> int:
+        """Prompt tokens served from the emulated prompt cache: the longest message prefix seen before on
+        the replica the request landed on (``serving.py``)."""
+        isolation = (
+            body.get("prompt_cache_isolation_key") or headers.get("x-prompt-cache-isolation-key") or ""
+        )
+        key = f"{replica}:{isolation}"
         if mode == "chat":
             messages = body["messages"]
             prefixes = [
@@ -366,8 +406,8 @@ class Emulator:
     ) -> None:
         """A non-streaming answer, sent when the whole generation would be done."""
         config = self.config
-        ttft = config.ttft_ms / 1000
-        total = ttft + generation.longest / config.tokens_per_second
+        ttft, tps = generation.pace(config)
+        total = ttft + generation.longest / tps
         shift += sum(f["seconds"] for f in faults.stalls if f["after_chunks"] >= 0)
         if await wait_until(t0 + total + shift, watcher):
             return
@@ -399,7 +439,7 @@ class Emulator:
     ) -> None:
         """A streamed answer on the schedule described in the module docstring, with its faults."""
         config = self.config
-        ttft, tps = config.ttft_ms / 1000, config.tokens_per_second
+        ttft, tps = generation.pace(config)
         record: dict[str, Any] = {
             "request_id": generation.request_id,
             "end": None,
@@ -409,10 +449,11 @@ class Emulator:
             "schedule_ms": [],
             "faults": faults.faults,
             "pace": {
-                "ttft_ms": config.ttft_ms,
+                "ttft_ms": round(ttft * 1000, 3),
                 "tokens_per_second": tps,
                 "chunk_tokens": config.chunk_tokens,
             },
+            "serving": generation.serving_record(),
         }
         self.streams.append(record)
         self.open_streams += 1
@@ -467,6 +508,10 @@ class Emulator:
             self.open_streams -= 1
 
 
-def create_app(config: EmulatorConfig | None = None, *, stream_history: int = 200) -> Emulator:
+def create_app(
+    config: EmulatorConfig | None = None, *, stream_history: int = 200, request_history: int = 50
+) -> Emulator:
     """The emulator as an ASGI application (``POST /_emulator/reset`` goes back to ``config``)."""
-    return Emulator(config or EmulatorConfig(), stream_history=stream_history)
+    return Emulator(
+        config or EmulatorConfig(), stream_history=stream_history, request_history=request_history
+    )

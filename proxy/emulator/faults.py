@@ -31,10 +31,13 @@ def parse_faults(value: Any) -> list[dict[str, Any]]:
         kind = item.get("kind") if isinstance(item, dict) else None
         if kind not in DEFAULTS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(DEFAULTS)}")
-        unknown = set(item) - set(DEFAULTS[kind]) - {"kind"}
+        # ``model``: the fault waits in the queue for the next request for that model (any kind).
+        unknown = set(item) - set(DEFAULTS[kind]) - {"kind", "model"}
         if unknown:
             raise ValueError(f"{kind} fault does not take {', '.join(sorted(unknown))}")
         fault = {"kind": kind, **DEFAULTS[kind], **item}
+        if "model" in fault and not (isinstance(fault["model"], str) and fault["model"]):
+            raise ValueError("model must be a model id")
         if kind == "status" and not (isinstance(fault["status"], int) and 400 <= fault["status"] <= 599):
             raise ValueError("status must be an HTTP error status between 400 and 599")
         if kind == "status" and fault["shape"] not in SHAPES:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.emulator.api import ModelInfo
+from proxy.emulator.serving import Admission
 from proxy.emulator.template import raw_output
 from proxy.emulator.text import ChoicePlan, Piece, chat_logprobs, legacy_logprobs
 
@@ -35,6 +36,37 @@ class Generation:
     echo_prompts: list[str]  # per choice, the prompt to put first (``echo``; chat: the templated prompt)
     # The templated prompt, one fragment per token, when ``raw_output`` or ``return_token_ids`` asks for it.
     fragments: list[str] | None = None
+    # How its serving path is served (proxy/emulator/serving.py); None: the plain configured pace.
+    admission: Admission | None = None
+    # (wait before the prefill, prefill) in ms, as ``pace`` planned them.
+    breakdown_ms: tuple[float, float] = (0.0, 0.0)
+
+    def pace(self, config: Any) -> tuple[float, float]:
+        """(time to first token in seconds, tokens per second) on this request's serving path."""
+        admission = self.admission
+        if admission is None:
+            return config.ttft_ms / 1000, config.tokens_per_second
+        prefill = admission.prefill_ms(
+            config.ttft_ms, self.cached_tokens, self.prompt_tokens, config.cached_prefill_saving
+        )
+        self.breakdown_ms = (admission.queue_ms + admission.cold_ms, prefill + admission.lora_ms)
+        ttft_ms = sum(self.breakdown_ms)
+        return ttft_ms / 1000, config.tokens_per_second * admission.speed
+
+    def serving_record(self) -> dict[str, Any] | None:
+        """The serving path and its planned costs, for ``/_emulator/state``."""
+        admission = self.admission
+        if admission is None:
+            return None
+        return {
+            "pool": admission.path.pool,
+            "priority": admission.path.priority,
+            "lora": admission.path.lora,
+            "replica": admission.replica,
+            "concurrent": admission.concurrent,
+            "queue_ms": round(admission.queue_ms, 3),
+            "cold_ms": admission.cold_ms,
+        }
 
     @property
     def stream(self) -> bool:
@@ -103,7 +135,24 @@ class Generation:
             metrics["speculation-prompt-tokens"], metrics["speculation-prompt-matched-tokens"] = (
                 self.speculation
             )
+        metrics.update(self.deployment_metrics(ttft_s, total_s))
         return metrics
+
+    def deployment_metrics(self, ttft_s: float, total_s: float) -> dict[str, Any]:
+        """On a dedicated deployment, the breakdown Fireworks reports there (empty elsewhere): the wait
+        for the prefill (queue and a cold start), the prefill, the generation."""
+        admission = self.admission
+        if admission is None or admission.path.deployment is None:
+            return {}
+        queue_ms, prefill_ms = self.breakdown_ms
+        return {
+            "deployment": admission.path.deployment,
+            "num-concurrent-requests": admission.concurrent + 1,
+            "prefill-queue-duration": round(queue_ms / 1000, 3),
+            "prefill-duration": round(prefill_ms / 1000, 3),
+            "generation-queue-duration": 0.0,
+            "generation-duration": round(max(0.0, total_s - ttft_s), 3),
+        }
 
     def _logprobs(self, pieces: list[Piece], offset: int) -> dict[str, Any] | None:
         requested = self.body.get("logprobs")
@@ -259,6 +308,11 @@ class Generation:
         if self.speculation is not None:
             extra.append(("fireworks-speculation-prompt-tokens", str(self.speculation[0])))
             extra.append(("fireworks-speculation-prompt-matched-tokens", str(self.speculation[1])))
+        if self.admission is not None and self.admission.path.deployment is not None:
+            # On dedicated deployments the perf_metrics keys known by now come as headers too.
+            for name, value in self.deployment_metrics(elapsed_s, elapsed_s).items():
+                if name in ("prefill-queue-duration", "prefill-duration", "num-concurrent-requests"):
+                    extra.append((f"fireworks-{name}", str(value)))
         return [
             *extra,
             ("content-type", SSE_CONTENT_TYPE if self.stream else "application/json"),

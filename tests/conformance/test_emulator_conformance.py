@@ -152,3 +152,49 @@ def test_502_as_recorded(emu: EmulatorServer) -> None:
     assert response.content == rec.body.encode() == b""
     assert response.headers["content-length"] == "0" and "content-type" not in response.headers
     assert fireworks_header_names(response.headers) == fireworks_header_names(rec.headers)
+
+
+# The perf_metrics keys Fireworks documents (../shared/fireworks-api.md): on every answer, with predicted
+# outputs, and on dedicated deployments.
+DOCUMENTED_PERF_KEYS = {
+    "prompt-tokens",
+    "cached-prompt-tokens",
+    "server-time-to-first-token",
+    "server-processing-time",
+    "speculation-prompt-tokens",
+    "speculation-prompt-matched-tokens",
+    "speculation-generated-tokens",
+    "speculation-acceptance",
+    "backend-host",
+    "num-concurrent-requests",
+    "deployment",
+    "tokenizer-queue-duration",
+    "tokenizer-duration",
+    "prefill-queue-duration",
+    "prefill-duration",
+    "generation-queue-duration",
+    "generation-duration",
+}
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "accounts/fireworks/models/llama-v3p1-8b-instruct",
+        "accounts/fireworks/models/llama-v3p1-8b-instruct#demo-dedicated",
+        "accounts/acme/deployments/llama-v3p1-8b-instruct-d1",
+        "accounts/acme/models/llama-v3p1-8b-instruct-lora-support",
+    ],
+)
+def test_serving_paths_send_only_documented_perf_metrics(emu: EmulatorServer, model: str) -> None:
+    body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+    body |= {"perf_metrics_in_response": True, "service_tier": "priority", "prompt_cache_key": "k"}
+    response = emu.client.post(emu.base_url + "/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    perf = response.json()["perf_metrics"]
+    assert set(perf) <= DOCUMENTED_PERF_KEYS
+    dedicated = "#" in model or "/deployments/" in model
+    assert ("prefill-queue-duration" in perf) is dedicated
+    # On deployments the keys known before the body come as fireworks-* headers too (as documented).
+    headers = fireworks_header_names(response.headers)
+    assert ({"fireworks-prefill-queue-duration", "fireworks-prefill-duration"} <= headers) is dedicated

@@ -40,6 +40,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=defaults.seed, help="Default seed for replies.")
         parser.add_argument(
+            "--fixed-pace",
+            action="store_true",
+            help="Serve every request at exactly the configured pace: no queueing under load and no "
+            "faster prefill for cached prompts (the benchmark's setting; proxy/emulator/serving.py).",
+        )
+        parser.add_argument(
             "--stream-history",
             type=int,
             default=200,
@@ -56,6 +62,7 @@ class Command(BaseCommand):
         chunk_tokens: int,
         seed: int,
         stream_history: int = 200,
+        fixed_pace: bool = False,
         **options: Any,
     ) -> None:
         import uvicorn
@@ -69,6 +76,7 @@ class Command(BaseCommand):
                     "tokens_per_second": tokens_per_second,
                     "chunk_tokens": chunk_tokens,
                     "seed": seed,
+                    **({"queue_ms_per_stream": 0, "cached_prefill_saving": 0} if fixed_pace else {}),
                 }
             )
         except ValueError as exc:

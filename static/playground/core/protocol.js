@@ -25,6 +25,9 @@ export const FRAME = Object.freeze({
   UNWATCH: "unwatch",
   WATCH_OK: "watch.ok",
   SNAPSHOT: "watch.snapshot",
+  PROBE_START: "probe.start",
+  PROBE_RESULT: "probe.result",
+  PROBE_DONE: "probe.done",
   // The arena's socket (/ws/arena/, proxy/arena.py).
   ARENA_JOIN: "arena.join",
   ARENA_SEND: "arena.send",

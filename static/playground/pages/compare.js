@@ -4,6 +4,10 @@
 // frames. A saved comparison runs again in place (each column in its own conversation, then PATCH with
 // the new runs), and its page watches every column live when someone else runs it. One controller
 // object (ComparePage) holds the page's state; every column's figures are the page fold's.
+// "Serving paths" generates one column per way of serving the same model (standard and priority tier,
+// a dedicated deployment, a LoRA add-on, a prompt-cache key, a predicted output), each showing the
+// perf_metrics breakdown, cached tokens and cost; its optional ramp sends tiny requests (probes,
+// core/probe.js) at 1, 2, 4 and 8 at once per path and charts the time to first token (panels/chart.js).
 
 import { el, clear } from "../core/dom.js";
 import { fmtCost, fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
@@ -17,12 +21,16 @@ import { Watcher } from "../core/watch.js";
 import { wordDiff } from "../core/diff.js";
 import { checkValue, formatParams, parseParams } from "../core/paramtext.js";
 import { ColumnView, columnStartFrame, missingRun } from "../panels/column.js";
+import { RampChart } from "../panels/chart.js";
+import { probeConfig } from "../panels/readiness.js";
+import { runProbe } from "../core/probe.js";
 import { SweepChart } from "../panels/sweepchart.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_COLUMNS = 4;
 const MAX_SWEEP_COLUMNS = 12;
 const LOWER_BETTER = new Set(["ttft_ms", "tokens", "total_ms", "cost"]);
+const RAMP_LEVELS = [1, 2, 4, 8];
 
 /** A saved run shown as it ended (no replay): its frames folded at once. */
 class SavedColumn {
@@ -49,6 +57,9 @@ class ComparePage {
     this.specs = [];
     this.kind = "compare";
     this.sweep = null;
+    this.serving = false; // the columns are serving paths (details shown; the ramp may follow)
+    this.rampPending = false;
+    this.ramping = false;
     this.streams = []; // per column: LiveStream | ReplayStream | WatchedStream | SavedColumn
     this.views = [];
     // A sweep's figures against the swept value, between the columns and the summary.
@@ -91,6 +102,7 @@ class ComparePage {
 
     this.wireSetup();
     this.wireSweep();
+    this.wireServing();
     $("run-all").addEventListener("click", () => this.runAll());
     $("stop-all").addEventListener("click", () => { for (const s of this.streams) s.stop(); });
     $("replay-all").addEventListener("click", () => this.replayAll());
@@ -117,6 +129,7 @@ class ComparePage {
       this.specs.push(newSpec(last?.model || this.config.default_model));
       this.kind = "compare";
       this.sweep = null;
+      this.serving = false;
       this.renderSpecs();
     });
   }
@@ -187,6 +200,7 @@ class ComparePage {
       tab.addEventListener("click", () => {
         for (const t of document.querySelectorAll("[data-tab]")) t.setAttribute("aria-checked", String(t === tab));
         $("sweep-panel").hidden = tab.dataset.tab !== "sweep";
+        $("serving-panel").hidden = tab.dataset.tab !== "serving";
       });
     }
     $("sweep-generate").addEventListener("click", () => this.generateSweep(sweepable));
@@ -218,9 +232,100 @@ class ComparePage {
       }
     }
     this.kind = "sweep";
+    this.serving = false;
     this.sweep = { param: p.name, values, samples, model };
     this.renderSpecs();
     return null;
+  }
+
+  // --- serving paths ---------------------------------------------------------------------------------
+  wireServing() {
+    $("serving-model").value = this.config.default_model;
+    const placeholders = () => {
+      const model = $("serving-model").value.trim() || this.config.default_model;
+      $("serving-deployment").placeholder = `${model}#demo-dedicated`;
+      $("serving-lora").placeholder = `accounts/demo/models/${shortModel(model)}-lora-support`;
+    };
+    $("serving-model").addEventListener("input", placeholders);
+    placeholders();
+    $("serving-generate").addEventListener("click", () => this.generateServing());
+  }
+
+  /** One column per serving path of the same model, the same parameters on each. */
+  generateServing() {
+    const model = $("serving-model").value.trim() || this.config.default_model;
+    const base = parseParams($("serving-base").value, this.registry);
+    if (base.error) return this.setError(base.error);
+    const value = (id) => $(id).value.trim() || $(id).placeholder;
+    const paths = [{ label: "Standard tier", model, params: { ...base.params } }];
+    if ($("path-priority").checked) paths.push({ label: "Priority tier", model, params: { ...base.params, service_tier: "priority" } });
+    if ($("path-dedicated").checked) paths.push({ label: "Dedicated deployment", model: value("serving-deployment"), params: { ...base.params } });
+    if ($("path-lora").checked) paths.push({ label: "LoRA add-on", model: value("serving-lora"), params: { ...base.params } });
+    if ($("path-cache").checked) {
+      if (!$("serving-cache-key").value.trim()) return this.setError("Give the prompt-cache key, or untick that path.");
+      paths.push({ label: "Prompt-cache key", model, params: { ...base.params }, extra: { prompt_cache_key: $("serving-cache-key").value.trim() } });
+    }
+    if ($("path-prediction").checked) {
+      if (!$("serving-prediction").value.trim()) return this.setError("Give the predicted output, or untick that path.");
+      paths.push({ label: "Predicted output", model, params: { ...base.params }, extra: { prediction: { type: "content", content: $("serving-prediction").value.trim() } } });
+    }
+    this.setError(null);
+    this.specs = paths.map((p) => ({ ...newSpec(p.model, p.params), label: p.label, ...(p.extra ? { extra: p.extra } : {}) }));
+    this.kind = "compare";
+    this.sweep = null;
+    this.serving = true;
+    this.renderSpecs();
+    return null;
+  }
+
+  /** The ramp: per path, the same prompt as tiny requests at 1, 2, 4 and 8 at once; median TTFT charted. */
+  async runRamp() {
+    this.ramping = true;
+    $("ramp-panel").hidden = false;
+    if (!this.rampChart) {
+      this.rampChart = new RampChart(RAMP_LEVELS);
+      $("ramp-chart").append(this.rampChart.root, this.rampChart.legend);
+    }
+    const specs = this.specs;
+    const series = specs.map((spec) => ({ label: spec.label, points: [] }));
+    const status = (text) => { $("ramp-status").textContent = text; };
+    this.rampChart.setSeries(series);
+    this.rampTable(series);
+    const system = $("cmp-system").value;
+    let sent = 0;
+    try {
+      for (const [index, spec] of specs.entries()) {
+        const config = probeConfig({ label: spec.label, model: spec.model, params: spec.params, extra: spec.extra, system: spec.system ?? system, messages: this.sentMessages });
+        for (const level of RAMP_LEVELS) {
+          status(`Ramp: ${spec.label}, ${level} at once…`);
+          const { results } = await runProbe(this.socket, Array(level).fill(config), { concurrency: level, warm: false, max_tokens: 8, timeout_ms: 30_000 });
+          sent += level;
+          const times = results.filter((r) => r?.status === "ready" && Number.isFinite(r.ttft_ms)).map((r) => r.ttft_ms).sort((a, b) => a - b);
+          const failed = results.filter((r) => r?.status === "failed");
+          series[index].points.push({ level, ttft_ms: times.length ? times[Math.floor((times.length - 1) / 2)] : null, failed: failed.length,
+            error: failed[0]?.error?.message || null });
+          this.rampChart.setSeries(series);
+          this.rampTable(series);
+        }
+      }
+      status(`Ramp done: ${sent} requests; each point is the median time to first token at that many at once.`);
+    } catch (err) {
+      status(`Ramp stopped: ${err.message}`);
+    } finally {
+      this.ramping = false;
+      $("run-all").disabled = this.anyRunning();
+    }
+  }
+
+  rampTable(series) {
+    clear($("ramp-head")).append(el("tr", {}, el("th", {}, "Path"), RAMP_LEVELS.map((level) => el("th", {}, `${level} at once`))));
+    clear($("ramp-body")).append(...series.map((s) => el("tr", { "data-testid": "ramp-row" }, el("td", {}, s.label),
+      RAMP_LEVELS.map((level) => {
+        const point = s.points.find((p) => p.level === level);
+        if (!point) return el("td", { class: "muted" }, "…");
+        const text = point.ttft_ms === null ? "failed" : fmtMs(point.ttft_ms);
+        return el("td", { title: point.error || "" }, point.failed ? `${text} (${point.failed} failed)` : text);
+      }))));
   }
 
   // --- running ---------------------------------------------------------------------------------------
@@ -229,7 +334,7 @@ class ComparePage {
     const root = clear($("columns"));
     const n = this.specs.length;
     root.style.setProperty("--cols", String(n <= 4 ? n : n % 3 === 0 ? 3 : 4));
-    this.views = this.specs.map((spec, index) => new ColumnView(spec, index, { onStop: (i) => this.streams[i]?.stop() }));
+    this.views = this.specs.map((spec, index) => new ColumnView(spec, index, { onStop: (i) => this.streams[i]?.stop(), details: this.serving }));
     this.streams = this.specs.map((spec, index) => make(spec, index, () => this.onUpdate(index)));
     root.append(...this.views.map((v) => v.root));
   }
@@ -244,7 +349,7 @@ class ComparePage {
     this.views[index].update(stream.state, { replay: stream instanceof ReplayStream && stream.running ? stream.speed : null, watched: stream instanceof WatchedStream });
     const running = this.anyRunning();
     $("stop-all").disabled = !running || !this.streams.some((s) => s instanceof LiveStream);
-    $("run-all").disabled = running;
+    $("run-all").disabled = running || this.ramping;
     $("replay-all").disabled = running || !this.streams.length || !this.streams.every((s, i) => s.state.run || this.runData[i]);
     if (!running) {
       this.streams.forEach((s, i) => {
@@ -258,6 +363,10 @@ class ComparePage {
     }
     if (!running) this.showSummary();
     else $("summary-panel").hidden = true;
+    if (!running && this.rampPending) {
+      this.rampPending = false;
+      this.runRamp();
+    }
     this.showSweepChart();
   }
 
@@ -277,6 +386,7 @@ class ComparePage {
     const bad = this.specs.find((s) => s.error || !s.model);
     if (bad) return this.setError(bad.error || "Every column needs a model.");
     if (!this.socket.isOpen) return this.setError("Not connected yet: wait for the connection.");
+    if (this.ramping) return this.setError("The ramp is still running: wait for it to finish.");
     this.setError(null);
     // The saved comparison on screen, with the same columns: run each again in its own conversation
     // (its watchers see it live) and keep the comparison. Otherwise a new comparison.
@@ -293,6 +403,8 @@ class ComparePage {
     $("replay-label").hidden = true;
     this.sentMessages = [{ role: "user", content: prompt }];
     const system = $("cmp-system").value;
+    this.rampPending = this.serving && $("ramp-on").checked;
+    $("ramp-panel").hidden = true;
     this.buildColumns((spec, index, update) => new LiveStream(this.socket, update));
     this.runData = this.specs.map(() => null);
     this.streams.forEach((stream, i) => stream.start(columnStartFrame(this.specs[i], {

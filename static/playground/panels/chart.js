@@ -1,5 +1,7 @@
-// Small inline SVG charts: bars (one per value; GapChart draws the gaps between deltas, the workspace
-// page what each day cost) and the helpers the sweep chart (panels/sweepchart.js) draws with.
+// Small inline SVG charts (no style attributes: the Content-Security-Policy refuses them): bars (one per
+// value; GapChart draws the gaps between deltas, the workspace page what each day cost), the helpers the
+// sweep chart (panels/sweepchart.js) draws with, and RampChart, time to first token against concurrency,
+// one line per serving path (compare's ramp).
 
 import { drawLater } from "../core/dom.js";
 
@@ -76,5 +78,81 @@ export class GapChart {
     const medY = height - (median / max) * (height - 6);
     root.append(svg("line", { class: "axis", x1: 0, x2: width, y1: medY, y2: medY, "stroke-dasharray": "4 3" }));
     this.caption.textContent = `${gaps.length} gaps · median ${median.toFixed(1)} ms · p95 ${p95.toFixed(1)} ms · max ${max.toFixed(1)} ms (dashed line: median)`;
+  }
+}
+
+const SERIES = 6; // colours in stage.css: .series-0 … .series-5
+
+/** Time to first token against concurrency: one line per path, a point per level (levels evenly spaced). */
+export class RampChart {
+  /** levels: the concurrency levels on the x axis, e.g. [1, 2, 4, 8]. */
+  constructor(levels) {
+    this.levels = levels;
+    this.series = [];
+    this.root = svg("svg", { class: "ramp-chart", "data-testid": "ramp-chart", role: "img", "aria-label": "Time to first token (ms) by requests at once, per serving path" });
+    this.legend = document.createElement("div");
+    this.legend.className = "ramp-legend small";
+    this.schedule = drawLater(() => this.draw());
+    // Drawn at its own width (one unit a pixel), so that its text keeps its size on a phone.
+    this.width = 0;
+    new ResizeObserver(() => {
+      const width = Math.round(this.root.getBoundingClientRect().width);
+      if (width && width !== this.width) this.schedule();
+    }).observe(this.root);
+  }
+
+  /** series: [{label, points: [{level, ttft_ms}]}]; drawn on the next animation frame. */
+  setSeries(series) {
+    this.series = series;
+    this.schedule();
+  }
+
+  draw() {
+    const { root, levels, series } = this;
+    root.replaceChildren();
+    this.width = Math.round(root.getBoundingClientRect().width);
+    const width = Math.max(280, this.width || 640);
+    const height = 240;
+    const pad = { left: 56, right: 16, top: 12, bottom: 34 };
+    root.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    const values = series.flatMap((s) => s.points.map((p) => p.ttft_ms)).filter((v) => Number.isFinite(v));
+    const max = Math.max(100, ...values) * 1.1;
+    const x = (level) => pad.left + (levels.indexOf(level) / Math.max(1, levels.length - 1)) * (width - pad.left - pad.right);
+    const y = (ms) => height - pad.bottom - (ms / max) * (height - pad.top - pad.bottom);
+    for (let k = 0; k <= 4; k += 1) {
+      const ms = (max / 4) * k;
+      root.append(svg("line", { class: "grid", x1: pad.left, x2: width - pad.right, y1: y(ms), y2: y(ms) }));
+      const label = svg("text", { class: "tick", x: pad.left - 6, y: y(ms) + 4, "text-anchor": "end" });
+      label.textContent = ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+      root.append(label);
+    }
+    for (const level of levels) {
+      const label = svg("text", { class: "tick", x: x(level), y: height - pad.bottom + 16, "text-anchor": "middle" });
+      label.textContent = String(level);
+      root.append(label);
+    }
+    const caption = svg("text", { class: "tick", x: (pad.left + width - pad.right) / 2, y: height - 4, "text-anchor": "middle" });
+    caption.textContent = "requests at once";
+    root.append(caption);
+    this.legend.replaceChildren();
+    series.forEach((s, index) => {
+      const points = s.points.filter((p) => Number.isFinite(p.ttft_ms)).sort((a, b) => levels.indexOf(a.level) - levels.indexOf(b.level));
+      const tone = `series-${index % SERIES}`;
+      if (points.length > 1) {
+        root.append(svg("polyline", { class: `line ${tone}`, points: points.map((p) => `${x(p.level)},${y(p.ttft_ms)}`).join(" ") }));
+      }
+      for (const p of points) {
+        const dot = svg("circle", { class: `dot ${tone}`, cx: x(p.level), cy: y(p.ttft_ms), r: 4, "data-testid": "ramp-point", "data-path": index, "data-level": p.level });
+        const title = svg("title", {});
+        title.textContent = `${s.label}: ${p.level} at once, TTFT ${Math.round(p.ttft_ms)} ms`;
+        dot.append(title);
+        root.append(dot);
+      }
+      const item = document.createElement("span");
+      const swatch = document.createElement("span");
+      swatch.className = `swatch ${tone}`;
+      item.append(swatch, s.label);
+      this.legend.append(item);
+    });
   }
 }

@@ -4,7 +4,7 @@
 
 import { el, clear, drawLater } from "../core/dom.js";
 import { ReplyText } from "../core/markdown.js";
-import { fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
+import { fmtCost, fmtMs, fmtNumber, fmtTps, shortModel } from "../core/format.js";
 import { formatParams } from "../core/paramtext.js";
 import { STATUS } from "../core/protocol.js";
 import { isRunning, metrics, newStreamState } from "../core/stream.js";
@@ -13,7 +13,11 @@ import { costText, priceText } from "./cost.js";
 const STATUS_TEXT = { idle: "ready", waiting: "waiting", streaming: "streaming", done: "done", stopped: "stopped", error: "error" };
 
 export class ColumnView {
-  /** spec {label, model, params}; options {big, onStop, onPreset, showParams, links (false: none)} */
+  /**
+   * spec {label, model, params}; options {big, onStop, onPreset, showParams, links (false: none),
+   * onToggleReplay(index): a slot that may switch between live and a recorded replay (presentation mode),
+   * details: the serving-path figures (perf_metrics breakdown, cached tokens, cost parts, dropped fields)}
+   */
   constructor(spec, index, options = {}) {
     this.spec = spec;
     this.index = index;
@@ -33,17 +37,24 @@ export class ColumnView {
     this.replyMd = new ReplyText({ testid: "col-md", label: "reply" });
     this.reply = el("div", { class: "cmp-reply reply-text", "data-testid": "col-reply" }, this.replyMd.body);
     this.flag = el("div", { class: "reply-flag", hidden: true, "data-testid": "col-flag" });
+    // A slot on a replay says so, always: which recorded run, from when (or that there is none).
+    this.replayNote = el("div", { class: "col-replay-note", hidden: true, "data-testid": "col-replay-note" });
+    this.replayBtn = options.onToggleReplay
+      ? el("button", { type: "button", class: "btn btn-xs col-replay-toggle", "data-testid": "col-replay-toggle",
+        onclick: () => options.onToggleReplay(index) }, "Switch to replay")
+      : null;
+    this.details = options.details ? el("dl", { class: "col-details small", "data-testid": "col-details" }) : null;
     this.sampling = el("div", { class: "cmp-sampling small muted", "data-testid": "col-sampling" });
     this.links = el("div", { class: "cmp-links small" });
     this.presetArea = el("div", { class: "cmp-preset" });
     this.paramsLine = el("div", { class: "cmp-params mono", "data-testid": "col-params", hidden: options.big && !options.showParams },
-      formatParams(spec.params) || "model defaults");
+      specText(spec));
     this.root = el("section", { class: `cmp-col${options.big ? " big" : ""}`, "data-testid": "compare-column", dataset: { index } },
       el("header", { class: "cmp-col-head" },
         el("span", { class: "cmp-col-label", "data-testid": "col-label" }, spec.label || `Column ${index + 1}`),
-        this.status, el("div", { class: "topbar-spacer" }), this.stopBtn),
+        this.status, el("div", { class: "topbar-spacer" }), this.replayBtn, this.stopBtn),
       el("div", { class: "cmp-model mono", title: spec.model }, shortModel(spec.model)),
-      this.paramsLine, this.metrics, this.flag, this.reply, this.replyMd.tools,
+      this.paramsLine, this.replayNote, this.metrics, this.details, this.flag, this.reply, this.replyMd.tools,
       options.big ? null : this.sampling, options.big ? null : this.links, options.big ? null : this.presetArea);
     this.shown = "";
     this.diffed = false;
@@ -55,6 +66,45 @@ export class ColumnView {
     this.paramsLine.hidden = !on;
   }
 
+  /** Label the slot as a replay (text), or as live again (null); `on` flips the toggle's words. */
+  showReplay(text, on = text !== null) {
+    this.replayNote.hidden = text === null;
+    this.replayNote.textContent = text || "";
+    this.root.classList.toggle("on-replay", on);
+    if (this.replayBtn) {
+      this.replayBtn.textContent = on ? "Back to live" : "Switch to replay";
+      this.replayBtn.setAttribute("aria-pressed", String(on));
+    }
+  }
+
+  /** The serving-path figures: perf_metrics' queue, prefill and generation where reported, cached
+   * tokens, the cost's parts, and the fields the server refused (sent without them). */
+  showDetails(state, m) {
+    const perf = state.perf || {};
+    const seconds = (key) => {
+      const v = Number(perf[key]);
+      return perf[key] === undefined || perf[key] === null || !Number.isFinite(v) ? null : v * 1000;
+    };
+    const queue = seconds("prefill-queue-duration");
+    const rows = [
+      ["Queue", queue === null ? null : fmtMs(queue), "queue"],
+      ["Prefill", seconds("prefill-duration") === null ? null : fmtMs(seconds("prefill-duration")), "prefill"],
+      ["Generation", seconds("generation-duration") === null ? null : fmtMs(seconds("generation-duration")), "generation"],
+      ["Cached tokens", m.cached_tokens === null ? null : `${fmtNumber(m.cached_tokens)} of ${fmtNumber(m.prompt_tokens)}`, "cached"],
+      // The column's Cost figure is the total (pricing's one formula); here its parts, cached input apart.
+      ["Cost parts", m.cost && !m.cost.estimated ? `in ${fmtCost(m.cost.input)} · cached ${fmtCost(m.cost.cached_input)} · out ${fmtCost(m.cost.output)}` : null, "cost-parts"],
+    ];
+    const ended = !isRunning(state) && state.status !== STATUS.IDLE;
+    clear(this.details).append(...rows.flatMap(([label, value, key]) => [
+      el("dt", {}, label),
+      el("dd", { "data-testid": `col-${key}`, class: value === null ? "muted" : "" }, value ?? (ended ? "not reported" : "—")),
+    ]));
+    if (state.dropped?.length) {
+      this.details.append(el("dt", {}, "Sent without"), el("dd", { class: "col-dropped", "data-testid": "col-dropped" },
+        `${state.dropped.join(", ")}: this server does not accept ${state.dropped.length === 1 ? "it" : "them"}`));
+    }
+  }
+
   /** Show a stream's state; `replay`: the speed while a replay plays; `watched`: someone else's run. */
   update(state, { replay = null, watched = false } = {}) {
     const running = replay !== null || isRunning(state);
@@ -64,13 +114,14 @@ export class ColumnView {
     this.root.classList.toggle("running", running);
     if (watched && state.requested) {
       // A run watched live: the values it asked for, over the column's saved parameters.
-      this.paramsLine.textContent = formatParams({ ...(this.spec.params || {}), ...state.requested }) || "model defaults";
+      this.paramsLine.textContent = specText({ ...this.spec, params: { ...(this.spec.params || {}), ...state.requested } });
     }
     const m = metrics(state);
     this.values.ttft.textContent = fmtMs(m.ttft_ms);
     this.values.tps.textContent = fmtTps(m.tokens_per_second);
     this.values.tokens.textContent = m.tokens === null ? "—" : `${m.estimated ? "~" : ""}${fmtNumber(m.tokens)}`;
     if (this.values.finish) this.values.finish.textContent = m.finish || (running ? "…" : "—");
+    if (this.details) this.showDetails(state, m);
     if (this.values.cost) {
       // Exact once usage arrived, an estimate (≈) from the tokens so far before that (panels/cost.js).
       const cost = this.values.cost;
@@ -138,9 +189,19 @@ export class ColumnView {
   }
 }
 
+/** A column's parameters as text, and the extra fields it sends (a serving path's prompt_cache_key, …). */
+export function specText(spec) {
+  const extra = Object.entries(spec.extra || {}).map(([key, value]) => {
+    const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+    return `${key}=${text.length > 60 ? `${text.slice(0, 59)}…` : text}`;
+  });
+  return [formatParams(spec.params), ...extra].filter(Boolean).join("  ") || "model defaults";
+}
+
 /** The chat.start frame of a column (compare, sweep, presentation): its spec over the shared prompt. */
 export function columnStartFrame(spec, { system, messages, conversation = null }) {
   return { type: "chat.start", mode: "chat", model: spec.model, messages, system: spec.system ?? system ?? "", params: spec.params || {},
+    ...(spec.extra && Object.keys(spec.extra).length ? { extra: spec.extra } : {}),
     ...(typeof conversation === "number" ? { conversation } : {}) };
 }
 

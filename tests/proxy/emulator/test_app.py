@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from proxy.emulator.app import create_app
 from tests.emulator_fixture import EmulatorServer
 
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
@@ -421,7 +422,7 @@ def test_rate_limit_and_cached_prompt_headers(emu: EmulatorServer) -> None:
     assert first.headers["fireworks-cached-prompt-tokens"] == "0"
     assert second.headers["fireworks-cached-prompt-tokens"] == "12"  # the same prompt again: cached
     assert second.json()["usage"]["prompt_tokens_details"] == {"cached_tokens": 12}
-    isolated = post(emu, chat(), headers={"x-prompt-cache-isolation-key": "other-team"})
+    isolated = post(emu, chat(prompt_cache_key="k"), headers={"x-prompt-cache-isolation-key": "other-team"})
     assert isolated.headers["fireworks-cached-prompt-tokens"] == "0"
 
 
@@ -462,6 +463,11 @@ def test_config_is_checked_and_reset_restores_the_defaults(emu: EmulatorServer) 
         "chunk_tokens": 1,
         "seed": 0,
         "usage_placement": "final_chunk",
+        "queue_ms_per_stream": 40.0,
+        "cold_start_ms": 3000.0,
+        "cold_after_s": 300.0,
+        "cache_replicas": 4,
+        "cached_prefill_saving": 0.5,
     }
     assert emu.client.get(emu.root_url + "/_emulator/faults").json() == {"faults": []}
     assert emu.state() == {"requests": [], "streams": [], "open_streams": 0}
@@ -640,7 +646,18 @@ def test_state_logs_requests_with_the_key_redacted(emu: EmulatorServer) -> None:
     assert logged["request_id"] == response.headers["x-request-id"] and logged["at"] <= time.time()
     for _ in range(55):
         emu.client.post(emu.base_url + "/chat/completions", content=b"not json")
-    assert len(emu.state()["requests"]) == 50
+    assert len(emu.state()["requests"]) == 56  # the tests' emulator keeps 500 (create_app(request_history))
+
+
+def test_the_request_log_is_bounded() -> None:
+    async def log_length() -> int:
+        transport = httpx.ASGITransport(app=create_app())  # the default: the last 50
+        async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+            for _ in range(55):
+                await client.post("/inference/v1/chat/completions", content=b"not json")
+            return len((await client.get("/_emulator/state")).json()["requests"])
+
+    assert asyncio.run(log_length()) == 50
 
 
 def test_client_disconnect_mid_stream_is_seen_at_once(emu: EmulatorServer) -> None:
