@@ -13,8 +13,8 @@ class ModelPrice(models.Model):
     million tokens. It wins over the defaults file (``playground/pricing/defaults.py``)."""
 
     class Kind(models.TextChoices):
-        OVERRIDE = "override", "Override of a listed model"
-        DEPLOYMENT = "deployment", "Deployment priced by you"
+        OVERRIDE = "override", "Override of a default price"
+        DEPLOYMENT = "deployment", "Deployment or other model, priced by you"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="model_prices")
     # The model id exactly as runs send it: accounts/<a>/models/<m>, accounts/<a>/deployments/<d>, or

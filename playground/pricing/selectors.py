@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from playground.models import Run
@@ -72,12 +73,16 @@ def workspace_daily_cost(
     first = today - datetime.timedelta(days=days - 1)
     start = datetime.datetime.combine(first, datetime.time.min, tzinfo=datetime.UTC)
     sums: dict[datetime.date, list[float]] = defaultdict(lambda: [0.0, 0, 0])
-    rows = Run.objects.filter(conversation__workspace_id=workspace_id, started_at__gte=start).values_list(
-        "started_at", "timings"
+    # Only the cost's total leaves the database (as JSON text: an imported run may hold anything there),
+    # not each run's whole timings.
+    rows = (
+        Run.objects.filter(conversation__workspace_id=workspace_id, started_at__gte=start)
+        .annotate(cost_total=KeyTransform("total", KeyTransform("cost", "timings")))
+        .values_list("started_at", "cost_total")
     )
-    for started_at, timings in rows:
+    for started_at, total in rows:
         day = started_at.astimezone(datetime.UTC).date()
-        value = timings_cost(timings)
+        value = timings_cost({"cost": {"total": total}})
         entry = sums[day]
         if value is None:
             entry[2] += 1

@@ -219,3 +219,43 @@ async def test_a_temperature_sweep_plots_one_point_per_sample(
     # No test set is attached: no pass-rate chart.
     assert await chart.get_by_test_id("sweep-figure").count() == 4
     await chart.screenshot(path=str(artifacts / "sweep-chart-1440.png"))
+
+
+async def test_cost_pages_fit_a_phone_in_the_dark_and_pass_axe(
+    browser: Any, daphne_server: LiveServer, emulator: EmulatorServer, artifacts: Path
+) -> None:
+    from tests.browser.test_layout import PHONE, new_page, serious_violations
+
+    # bypass_csp: axe-core is injected as an inline script (the page itself runs under the CSP as ever).
+    ctx, page = await new_page(browser, daphne_server, color_scheme="dark", bypass_csp=True, **PHONE)
+    try:
+        width = "document.documentElement.scrollWidth"
+        await send(page, "How much does a phone reply cost?")
+        await wait_status(page, "done")
+        assert await page.get_by_test_id("usage-cost").get_attribute("data-usd")
+        assert await page.evaluate(width) <= 390
+        await page.get_by_test_id("usage-cost").scroll_into_view_if_needed()
+        await page.screenshot(path=str(artifacts / "pricing-reply-390-dark.png"))
+        workspace = await page.get_by_test_id("nav-workspace").get_attribute("href")
+        await page.goto(f"{daphne_server.url}{workspace}pricing/")
+        assert await page.evaluate(width) <= 390
+        assert await serious_violations(page) == []
+        await page.goto(f"{daphne_server.url}{workspace}")
+        await page.get_by_test_id("spending-chart").wait_for(timeout=5_000)
+        assert await page.evaluate(width) <= 390
+        assert await serious_violations(page) == []
+        await page.screenshot(path=str(artifacts / "spending-390-dark.png"))
+        await page.goto(f"{daphne_server.url}/compare/")  # on a phone the nav is behind Menu
+        await page.get_by_test_id("connection").filter(has_text="Connected").wait_for(timeout=10_000)
+        await page.get_by_test_id("compare-prompt").fill("Short tagline")
+        await page.get_by_test_id("tab-sweep").click()
+        await page.get_by_test_id("sweep-values").fill("0, 1")
+        await page.get_by_test_id("sweep-base").fill("max_tokens=16")
+        await page.get_by_test_id("sweep-generate").click()
+        await page.get_by_test_id("run-all").click()
+        await wait_summary(page, 2)
+        await page.get_by_test_id("sweep-svg-cost").wait_for(timeout=5_000)
+        assert await page.evaluate(width) <= 390
+        await page.get_by_test_id("sweep-chart").screenshot(path=str(artifacts / "sweep-chart-390-dark.png"))
+    finally:
+        await ctx.close()

@@ -154,6 +154,7 @@ class Command(BaseCommand):
         """The database work of one stream, as ``proxy.stream.StreamRun`` does it: open the run (a new
         conversation, or a follow-up in one of ten turns) and save a 200-token reply with its timeline."""
         from playground.models import personal_workspace_of
+        from playground.pricing.selectors import price_for
         from playground.services import runs
 
         personal = personal_workspace_of(user.pk).pk
@@ -174,6 +175,8 @@ class Command(BaseCommand):
                 request=body,
                 personal_workspace_id=personal,
             )
+            # The price the run is costed at, read right after (StreamRun._open_run).
+            price_for(workspace_id=run.conversation.workspace_id, model=MODELS[0])
             timeline = [
                 {"type": "chat.delta", "i": i, "t": 20.0 * i, "choice": 0, "content": "word "}
                 for i in range(200)

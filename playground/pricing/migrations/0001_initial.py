@@ -28,8 +28,8 @@ class Migration(migrations.Migration):
                     "kind",
                     models.CharField(
                         choices=[
-                            ("override", "Override of a listed model"),
-                            ("deployment", "Deployment priced by you"),
+                            ("override", "Override of a default price"),
+                            ("deployment", "Deployment or other model, priced by you"),
                         ],
                         default="override",
                         max_length=16,

@@ -61,7 +61,7 @@ class RunPage {
     set("run-deltas", fmtNumber(m.deltas));
     // The cost from the saved frames (its price rode on chat.opened), by the page's one formula.
     const cost = document.querySelector("[data-testid=run-cost]");
-    if (cost && this.state.price) drawCost(cost, m, this.state.price, { detail: true });
+    if (cost && this.state.price) drawCost(cost, m, this.state.price, { detail: true, ended: true });
     const note = document.querySelector("[data-testid=run-figures-note]");
     if (note && m.estimated) note.append(el("span", {}, " Tokens are counted as one per delta: the server sent no usage."));
   }

@@ -19,15 +19,18 @@ export function priceText(price) {
 
 /**
  * Fill `node` with a stream's cost: the total (with `data-usd`, the exact figure, and `data-estimated`),
- * and, with `detail`, its parts and the price it was costed at.
+ * and, with `detail`, its parts and the price it was costed at; `ended`: the stream is over.
  */
-export function drawCost(node, m, price, { detail = false } = {}) {
+export function drawCost(node, m, price, { detail = false, ended = false } = {}) {
   const cost = m.cost;
   node.dataset.usd = cost ? String(cost.total) : "";
   node.dataset.estimated = cost?.estimated ? "true" : "false";
   node.title = priceText(price);
   const parts = [el("span", { class: "cost-total", "data-testid": "cost-total" }, costText(cost, price))];
-  if (cost?.estimated) parts.push(el("span", { class: "cost-note" }, " estimate, until the usage arrives"));
+  if (cost?.estimated) {
+    // A stream that ended without usage keeps its estimate (the server saved no cost for it).
+    parts.push(el("span", { class: "cost-note" }, ended ? " estimate: the server reported no usage" : " estimate, until the usage arrives"));
+  }
   if (detail && cost && !cost.estimated) {
     parts.push(el("span", { class: "cost-parts" },
       ` = input ${fmtCost(cost.input)} + cached ${fmtCost(cost.cached_input)} + output ${fmtCost(cost.output)}`));

@@ -29,11 +29,11 @@ export class UsageView {
           : "The stream ended before the usage arrived: the completion count is an estimate.";
       }
     }
-    this.draw(m, Boolean(state.usage), note, state.price);
+    this.draw(m, Boolean(state.usage), note, state.price, ENDED.has(state.status));
   }
 
   /** `price`: the run's price (null: none known; undefined: no reply yet). */
-  draw(m, exact, note, price) {
+  draw(m, exact, note, price, ended = false) {
     const approx = m.estimated;
     const total = m.total_tokens ?? (approx && m.prompt_tokens !== null && m.tokens !== null ? m.prompt_tokens + m.tokens : null);
     const stat = (label, value, sub, testid) => el("div", { class: "stat", "data-testid": testid },
@@ -47,7 +47,7 @@ export class UsageView {
       stat("Cached", fmtNumber(m.cached_tokens), "from prompt cache", "usage-cached")));
     if (price !== undefined) {
       this.root.append(el("p", { class: "usage-cost" }, el("span", { class: "label" }, "Cost "),
-        drawCost(el("span", { "data-testid": "usage-cost" }), m, price, { detail: true })));
+        drawCost(el("span", { "data-testid": "usage-cost" }), m, price, { detail: true, ended })));
     }
     if (note) this.root.append(el("p", { class: "small muted", style: "margin:8px 0 0" }, note));
   }

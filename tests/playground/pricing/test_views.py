@@ -4,6 +4,8 @@ remove prices, other members read them, strangers get 404, a refusal keeps what 
 from __future__ import annotations
 
 import datetime
+import re
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -103,3 +105,61 @@ def test_the_workspace_page_sums_today_s_costs(team: Workspace) -> None:
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
     assert f'data-day="{today}" data-usd="0.5000125"' in page
     assert "$0.5" in page and 'id="spending-data"' in page
+
+
+def test_a_share_links_page_shows_each_replys_saved_cost() -> None:
+    from playground.services import runs, sharing
+
+    ada = get_user_model().objects.create_user("ada", password="a-long-passphrase-1")
+    messages = [{"role": "user", "content": "Hello"}]
+    run = runs.run_start(
+        user=ada,
+        conversation_id=None,
+        mode="chat",
+        model=MODEL,
+        messages=messages,
+        prompt=None,
+        params={},
+        extra={},
+        request={"model": MODEL, "messages": messages},
+    )
+    total = (12 * 0.2 + 20 * 0.2) / 1e6
+    runs.run_finish(
+        run_id=run.pk,
+        status="done",
+        opened=None,
+        output=[{"content": "Hi."}],
+        usage={"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32},
+        perf=None,
+        timings={
+            "tokens": 20,
+            "cost": {"input": 12 * 0.2 / 1e6, "cached_input": 0.0, "output": 20 * 0.2 / 1e6, "total": total},
+        },
+        timeline=[],
+        error=None,
+        response_model=MODEL,
+        finish_reasons={0: "stop"},
+    )
+    link = sharing.share_link_create(user=ada, conversation_id=run.conversation_id, hide_parameters=True)
+    page = Client().get(f"/s/{link.token}/").content.decode()
+    found = re.search(r'data-testid="shared-cost" data-usd="([^"]+)">cost \$0.0000064<', page)
+    assert found and float(found.group(1)) == total
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0, "$0"),
+        (0.0000234, "$0.0000234"),
+        (0.012345, "$0.0123"),
+        (0.5, "$0.5"),
+        (1234.5, "$1,234.50"),
+        (1e-9, "< $0.0000001"),
+        (None, "—"),
+        ("1", "—"),
+    ],
+)
+def test_costs_are_written_like_the_pages_fmtcost(value: Any, shown: str) -> None:
+    from playground.pricing.templatetags.pricing import usd
+
+    assert usd(value) == shown
