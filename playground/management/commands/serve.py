@@ -75,6 +75,12 @@ class Command(BaseCommand):
                 # Twisted adopts an inherited descriptor as an IPv4 socket only.
                 raise CommandError("--workers listens on an IPv4 address (e.g. 0.0.0.0), not an IPv6 one.")
         call_command("migrate", interactive=False, verbosity=0)
+        # Arena prompts left streaming by a server that is gone (its process no longer exists, or silent
+        # for 30 s: playground/liveness.py) are marked interrupted, to be sent again from the stage.
+        from playground.arena.services import arena_interrupt_orphans
+
+        if interrupted := arena_interrupt_orphans():
+            self.stdout.write(f"{interrupted} arena prompt(s) left streaming by a stopped server marked interrupted.")
         ensure_node_modules(self.stderr)
         call_command("collectstatic", interactive=False, verbosity=0)
         emulator = None
