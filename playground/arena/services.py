@@ -208,9 +208,9 @@ def _interrupt(prompts: Any) -> list[ArenaPrompt]:
     if not gone:
         return []
     answers = ArenaAnswer.objects.filter(prompt__in=gone, status="streaming")
-    Run.objects.filter(
-        pk__in=answers.exclude(run=None).values("run_id"), status=Run.Status.STREAMING
-    ).update(status=Run.Status.STOPPED, finished_at=now)
+    Run.objects.filter(pk__in=answers.exclude(run=None).values("run_id"), status=Run.Status.STREAMING).update(
+        status=Run.Status.STOPPED, finished_at=now
+    )
     answers.update(status="stopped")
     ArenaPrompt.objects.filter(pk__in=[p.pk for p in gone]).update(
         status=PromptStatus.INTERRUPTED, runner="", heartbeat_at=None

@@ -4,25 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('arena', '0001_initial'),
+        ("arena", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='arenaprompt',
-            name='heartbeat_at',
+            model_name="arenaprompt",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='arenaprompt',
-            name='runner',
+            model_name="arenaprompt",
+            name="runner",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AlterField(
-            model_name='arenaprompt',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('streaming', 'Streaming'), ('voting', 'Voting'), ('closed', 'Voting closed'), ('revealed', 'Revealed'), ('interrupted', 'Interrupted')], default='queued', max_length=16),
+            model_name="arenaprompt",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("streaming", "Streaming"),
+                    ("voting", "Voting"),
+                    ("closed", "Voting closed"),
+                    ("revealed", "Revealed"),
+                    ("interrupted", "Interrupted"),
+                ],
+                default="queued",
+                max_length=16,
+            ),
         ),
     ]

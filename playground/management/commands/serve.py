@@ -80,7 +80,9 @@ class Command(BaseCommand):
         from playground.arena.services import arena_interrupt_orphans
 
         if interrupted := arena_interrupt_orphans():
-            self.stdout.write(f"{interrupted} arena prompt(s) left streaming by a stopped server marked interrupted.")
+            self.stdout.write(
+                f"{interrupted} arena prompt(s) left streaming by a stopped server marked interrupted."
+            )
         ensure_node_modules(self.stderr)
         call_command("collectstatic", interactive=False, verbosity=0)
         emulator = None

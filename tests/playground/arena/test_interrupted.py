@@ -45,10 +45,19 @@ def arena(alice: Any) -> Arena:
 
 def open_run(user: Any, answer_id: int) -> Run:
     """A slot's run opened as the socket opens it (the one request builder)."""
-    start = parse_start({"stream": "s", "mode": "chat", "model": LLAMA, "messages": [{"role": "user", "content": "q"}]})
+    start = parse_start(
+        {"stream": "s", "mode": "chat", "model": LLAMA, "messages": [{"role": "user", "content": "q"}]}
+    )
     run = runs.run_start(
-        user=user, conversation_id=None, mode=start.mode, model=start.model, messages=start.messages,
-        prompt=None, params=start.params, extra=start.extra, request=start.body,
+        user=user,
+        conversation_id=None,
+        mode=start.mode,
+        model=start.model,
+        messages=start.messages,
+        prompt=None,
+        params=start.params,
+        extra=start.extra,
+        request=start.body,
     )
     services.arena_answer_opened(answer_id=answer_id, run_id=run.pk, conversation_id=None)
     return run
@@ -56,10 +65,19 @@ def open_run(user: Any, answer_id: int) -> Run:
 
 def finish_run(run: Run, text: str) -> None:
     runs.run_finish(
-        run_id=run.pk, status="done", opened=None,
-        output=[{"content": text, "reasoning": "", "tool_calls": None, "finish_reason": "stop", "logprobs": None}],
-        usage=None, perf=None, timings={"ttft_ms": 1.0, "total_ms": 2.0, "chunks": 1, "tokens": 1},
-        timeline=[], error=None, response_model=LLAMA, finish_reasons={0: "stop"},
+        run_id=run.pk,
+        status="done",
+        opened=None,
+        output=[
+            {"content": text, "reasoning": "", "tool_calls": None, "finish_reason": "stop", "logprobs": None}
+        ],
+        usage=None,
+        perf=None,
+        timings={"ttft_ms": 1.0, "total_ms": 2.0, "chunks": 1, "tokens": 1},
+        timeline=[],
+        error=None,
+        response_model=LLAMA,
+        finish_reasons={0: "stop"},
     )
 
 
@@ -129,7 +147,10 @@ def test_an_interrupted_prompt_is_sent_again_to_its_unfinished_slots_only(alice:
     first.refresh_from_db()
     assert first.status == "done" and first.run_id is not None
     assert ArenaAnswer.objects.get(pk=second.pk).run_id is None
-    assert services.arena_answer_finish(answer_id=second.pk, status="done", text="Blue light scatters.") == "voting"
+    assert (
+        services.arena_answer_finish(answer_id=second.pk, status="done", text="Blue light scatters.")
+        == "voting"
+    )
     assert ArenaVote.objects.filter(prompt=prompt).count() == 1
     with pytest.raises(services.ArenaError, match="sent already"):
         services.arena_prompt_send(user=alice, arena_id=arena.pk, position=0)
