@@ -1,12 +1,14 @@
-"""The arena's stage checks its configurations before the audience watches: "Check readiness" (the one
-readiness panel, panels/readiness.js, over the chat socket's `probe.start`) shows each configuration
-green or red, a red one with the exact error; the upstream received one tiny request per configuration,
-with its parameters and the queue's first prompt. Screenshots of the stage with the panel at 1280 and
-390 px, light and dark (tests/artifacts/arena-readiness-*.png)."""
+"""The arena's stage before and between rounds, in headless Chromium against daphne and the emulator.
+"Check readiness" (the one readiness panel, panels/readiness.js, over the chat socket's `probe.start`)
+shows each configuration green or red, a red one with the exact error, and the upstream received one tiny
+request per configuration with its parameters and the queue's first prompt; screenshots at 1280 and 390
+px, light and dark (tests/artifacts/arena-readiness-*.png). A prompt left streaming by a server process
+that died is shown interrupted when the stage is opened and sent again to its unfinished slot only."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +76,57 @@ async def test_the_arena_stage_checks_each_configuration_green_or_red_with_the_e
             await page.screenshot(
                 path=str(artifacts / f"arena-readiness-{width}-{scheme}.png"), full_page=True
             )
+
+
+def database(server: LiveServer) -> sqlite3.Connection:
+    """The daphne process's SQLite database (to play a server process dying mid-round)."""
+    return sqlite3.connect(server.env["DATABASE_URL"].removeprefix("sqlite:///"))
+
+
+async def test_a_prompt_left_streaming_by_a_dead_server_is_offered_again_on_the_stage(
+    page: Any, emulator: EmulatorServer, daphne_server: LiveServer, artifacts: Path
+) -> None:
+    emulator.configure(ttft_ms=20, tokens_per_second=120, chunk_tokens=2, seed=5)
+    await page.goto(f"{daphne_server.url}/arena/")
+    await page.fill("[data-testid=arena-title]", "Interrupted")
+    await page.get_by_test_id("arena-model").nth(0).fill(LLAMA)
+    await page.get_by_test_id("arena-params").nth(0).fill("max_tokens=20")
+    await page.get_by_test_id("arena-model").nth(1).fill("accounts/fireworks/models/deepseek-v3")
+    await page.get_by_test_id("arena-params").nth(1).fill("max_tokens=20")
+    await page.fill("[data-testid=arena-queue]", PROMPT)
+    await page.get_by_test_id("arena-create").click()
+    await page.wait_for_url(re.compile(r"/arena/(\d+)/$"))
+    arena_id = int(re.findall(r"/arena/(\d+)/", page.url)[0])
+    await page.get_by_test_id("connection").filter(has_text="Live").wait_for(timeout=10_000)
+    await page.get_by_test_id("arena-next").filter(has_text="Send prompt 1").click()
+    await page.get_by_test_id("arena-status").filter(has_text="Voting open").wait_for(timeout=15_000)
+    answer_a = await page.get_by_test_id("slot-A-text").inner_text()
+
+    # As if the server had died while B was still answering: its process is gone, B's answer unfinished.
+    with database(daphne_server) as db:
+        db.execute(
+            "UPDATE arena_arenaprompt SET status='streaming', runner='gone-host:1:dead', heartbeat_at=NULL"
+            " WHERE arena_id=?",
+            (arena_id,),
+        )
+        db.execute(
+            "UPDATE arena_arenaanswer SET status='streaming' WHERE slot='B' AND prompt_id IN"
+            " (SELECT id FROM arena_arenaprompt WHERE arena_id=?)",
+            (arena_id,),
+        )
+    before = len(emulator.state()["requests"])
+    await page.reload()
+    await page.get_by_test_id("arena-status").filter(has_text="Interrupted").wait_for(timeout=10_000)
+    await page.locator("[data-testid=slot-B][data-status=stopped]").wait_for()
+    assert await page.get_by_test_id("slot-A-text").inner_text() == answer_a
+    again = page.get_by_test_id("arena-next")
+    assert await again.inner_text() == "Send prompt 1 again"
+    await page.screenshot(path=str(artifacts / "arena-interrupted-1280.png"))
+
+    await again.click()
+    await page.get_by_test_id("arena-status").filter(has_text="Voting open").wait_for(timeout=15_000)
+    assert await page.get_by_test_id("slot-A-text").inner_text() == answer_a  # kept, not streamed again
+    assert (await page.get_by_test_id("slot-B-state").inner_text()) == "done"
+    assert await page.get_by_test_id("slot-B-text").inner_text()
+    bodies = [r["body"] for r in emulator.state()["requests"][before:] if r["method"] == "POST"]
+    assert len(bodies) == 1 and bodies[0]["messages"][-1] == {"role": "user", "content": PROMPT}
