@@ -117,6 +117,7 @@ def arena_stage(request: HttpRequest, arena_id: int) -> HttpResponse:
         # The readiness check (panels/readiness.js) probes the configurations over the chat socket; they
         # are the presenter's, named on this page only (never in an audience frame or page).
         "probe_ws_path": WEBSOCKET_PATH,
+        "workspace": arena.workspace_id,
         "configs": selectors.arena_probe_configs(arena),
     }
     started = arena.prompts.exclude(status=PromptStatus.QUEUED).exists()

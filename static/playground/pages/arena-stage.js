@@ -43,7 +43,11 @@ class StagePage {
     this.socket.connect();
     this.probeSocket = new PlaygroundSocket(this.config.probe_ws_path);
     this.probeSocket.connect();
-    this.readiness = new ReadinessPanel(this.probeSocket, { onRequest: () => this.readiness.check(this.config.configs) });
+    // The arena's workspace key, as its rounds use (the header's current workspace may be another).
+    this.readiness = new ReadinessPanel(this.probeSocket, {
+      onRequest: () => this.readiness.check(this.config.configs),
+      workspace: this.config.workspace,
+    });
     $("arena-readiness-panel").append(this.readiness.root);
     $("arena-next").addEventListener("click", () => this.next());
     $("arena-stop").addEventListener("click", () => this.socket.send({ type: FRAME.ARENA_STOP }));
