@@ -50,6 +50,13 @@ class Facts:
 WORKSPACE = Facts()
 
 
+def scoped(role: str | None, *, mine: bool, personal: bool) -> tuple[str | None, Facts]:
+    """The role and facts for an object with a scope (a preset, a saved prompt): a personal one is its
+    author's alone, whatever their role where it was made (so "owner" for them); a workspace one is in
+    that workspace's library, decided by the member's ``role`` there."""
+    return ("owner" if mine and personal else role), Facts(shared=not personal, mine=mine, signed_in=True)
+
+
 def can(role: str | None, action: str, facts: Facts = WORKSPACE) -> bool:
     """Whether a user with ``role`` in the object's workspace (None: not a member) may do ``action``."""
     if action not in ACTIONS:

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "playground",
+    "playground.prompts",
     "playground.pricing",
     "playground.arena",
 ]

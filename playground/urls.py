@@ -93,6 +93,8 @@ urlpatterns = [
     path("runs/<int:run_id>/replay/", compare.run_replay, name="run_replay"),
     path("runs/<int:run_id>/replay.json", compare.run_replay_json, name="run_replay_json"),
     path("present/", compare.present_page, name="present"),
+    # Saved prompts with versions and labels (playground/prompts/urls.py).
+    path("", include("playground.prompts.urls")),
     path("api/runs/recorded/", compare.api_recorded_run, name="api_recorded_run"),
     # The live blind arena (playground/arena/).
     path("", include("playground.arena.urls")),

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from playground.params import ALL, Mode, ParamError, server_kind, to_request_fields, validate
+from playground.prompts.template import MAX_RENDERED_CHARS, TemplateError, render_start
 from proxy.client.client import prepare_body
 from proxy.client.dialect import ESSENTIAL, REFUSALS, Dialect
 from proxy.client.responses import responses_body
@@ -104,6 +105,27 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def fill_variables(content: dict[str, Any], stream: str) -> dict[str, Any]:
+    """A ``chat.start`` with ``variables``: its system prompt, messages' text and prompt with the values
+    filled in (playground/prompts/template.py), so everything after this sees, sends and saves the
+    filled-in text. Without ``variables`` a ``{{name}}`` is plain text. A missing value is refused here,
+    before anything is sent or saved."""
+    variables = content.get("variables")
+    if variables is None:
+        return content
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise FrameError(
+            "invalid_frame",
+            "'variables' must be an object of variable name → text value.",
+            stream=stream,
+            param="variables",
+        )
+    try:
+        return render_start(content, variables, max_chars=MAX_RENDERED_CHARS)
+    except TemplateError as exc:
+        raise FrameError("invalid_frame", str(exc), stream=stream, param="variables") from None
+
+
 def upstream_dialect() -> Dialect:
     """How to speak to the configured upstream: its kind (from the base URL) and what it refused."""
     base_url = settings.FIREWORKS_BASE_URL
@@ -114,6 +136,7 @@ def parse_start(content: dict[str, Any], *, dialect: Dialect | None = None) -> S
     """Check a ``chat.start`` frame and build the exact request body for the upstream's dialect
     (``upstream_dialect()`` unless given); raises FrameError naming what is wrong."""
     stream = stream_id(content)
+    content = fill_variables(content, stream)
     dialect = dialect or upstream_dialect()
     mode: Mode = content.get("mode", "chat")
     if mode not in ALL:

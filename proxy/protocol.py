@@ -31,7 +31,7 @@ def _frame(required: str, optional: str = "", doc: str = "") -> Frame:
 
 
 _WATCHED = "watching conversation started_by model"
-_START_FIELDS = "mode model messages prompt system params extra conversation previous_response_id"
+_START_FIELDS = "mode model messages prompt system params extra conversation previous_response_id variables"
 
 # Browser → server.
 INCOMING: dict[str, Frame] = {

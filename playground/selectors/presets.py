@@ -7,15 +7,17 @@ workspace's library, seen by all its members (playground/permissions.py decides 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import QuerySet
 
 from playground.models import Membership, Preset, Scope
 from playground.params import PARAMS, PARAMS_BY_NAME
-from playground.permissions import Facts, can
+from playground.permissions import can, scoped
+from playground.selectors.workspaces import member_role, scoped_visible_q
 
 EXPORT_FORMAT = "fireworks-playground/presets"
 EXPORT_VERSION = 1
@@ -28,12 +30,7 @@ def preset_list_for_user(*, user: Any, workspace_id: int | None = None) -> Query
     workspaces (of ``workspace_id`` only, when given)."""
     if not getattr(user, "is_authenticated", False):
         return Preset.objects.none()
-    libraries = Membership.objects.filter(user=user).values("workspace_id")
-    if workspace_id is not None:
-        libraries = libraries.filter(workspace_id=workspace_id)
-    return Preset.objects.filter(
-        Q(owner=user, scope=Scope.PERSONAL) | Q(scope=Scope.WORKSPACE, workspace_id__in=libraries)
-    ).order_by("name")
+    return Preset.objects.filter(scoped_visible_q(user=user, workspace_id=workspace_id)).order_by("name")
 
 
 def preset_get_for_user(
@@ -41,15 +38,13 @@ def preset_get_for_user(
 ) -> Preset:
     """One preset the user may see, if their role allows ``action`` on it; raises Preset.DoesNotExist
     for any other and PermissionDenied when they may see it but not do ``action``."""
-    role = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user).values("role")
-    queryset = preset_list_for_user(user=user).annotate(member_role=Subquery(role[:1]))
+    queryset = preset_list_for_user(user=user).annotate(member_role=member_role(user=user))
     if for_update:
         queryset = queryset.select_for_update()
     preset = queryset.get(pk=preset_id)
     mine = preset.owner_id == user.pk
-    # A personal preset is its owner's whatever their role where it was made.
-    role_name = "owner" if mine and preset.scope == Scope.PERSONAL else preset.member_role
-    if not can(role_name, action, Facts(shared=preset.scope == Scope.WORKSPACE, mine=mine, signed_in=True)):
+    role_name, facts = scoped(preset.member_role, mine=mine, personal=preset.scope == Scope.PERSONAL)
+    if not can(role_name, action, facts):
         raise PermissionDenied(f"Your role ({role_name}) cannot {action} this preset.")
     return preset
 
@@ -66,8 +61,7 @@ def preset_rights(
     """
     mine = preset.owner_id == user.pk
     personal = preset.scope == Scope.PERSONAL
-    role_name = "owner" if mine and personal else role
-    facts = Facts(shared=not personal, mine=mine, signed_in=True)
+    role_name, facts = scoped(role, mine=mine, personal=personal)
     move = (mine and can(current_role, "create")) if personal else can(role, "set_visibility", facts)
     return {
         "edit": can(role_name, "edit", facts),
@@ -81,9 +75,8 @@ def preset_rights(
 def preset_list_with_rights(*, user: Any, current_workspace_id: int | None) -> list[Preset]:
     """The presets the user sees (``preset_list_for_user``), each with ``rights`` (``preset_rights``)
     and ``in_current`` (personal, or in the current workspace's library). Two queries."""
-    role = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user).values("role")
     presets = list(
-        preset_list_for_user(user=user).select_related("owner").annotate(member_role=Subquery(role[:1]))
+        preset_list_for_user(user=user).select_related("owner").annotate(member_role=member_role(user=user))
     )
     current_role = (
         Membership.objects.filter(user=user, workspace_id=current_workspace_id)
@@ -169,19 +162,24 @@ def _shown(value: Any, *, param: str | None = None) -> str:
     return str(value)
 
 
-def preset_compare(left: Preset, right: Preset) -> list[DiffRow]:
-    """Both presets field by field: settings, each parameter either sets (registry order), then extra."""
+def settings_compare(
+    left: Mapping[str, Any], right: Mapping[str, Any], *, fields: tuple[str, ...] = ("mode", "model")
+) -> list[DiffRow]:
+    """Two sets of settings (``fields``, ``params`` and ``extra`` of a preset, a prompt version…) field
+    by field: the fields, each parameter either sets (registry order), then extra."""
     rows = []
-    for field in ("mode", "model", "system_prompt"):
-        a, b = getattr(left, field), getattr(right, field)
+    for field in fields:
+        a, b = left.get(field), right.get(field)
         rows.append(DiffRow(field, "Settings", _shown(a) or "(empty)", _shown(b) or "(empty)", a != b))
+    left_params, right_params = left.get("params") or {}, right.get("params") or {}
     for p in PARAMS:
-        if p.name in left.params or p.name in right.params:
-            a, b = left.params.get(p.name), right.params.get(p.name)
+        if p.name in left_params or p.name in right_params:
+            a, b = left_params.get(p.name), right_params.get(p.name)
             rows.append(DiffRow(p.name, p.group, _shown(a, param=p.name), _shown(b, param=p.name), a != b))
-    for key in sorted(set(left.extra) | set(right.extra)):
-        a, b = left.extra.get(key), right.extra.get(key)
-        missing_a, missing_b = key not in left.extra, key not in right.extra
+    left_extra, right_extra = left.get("extra") or {}, right.get("extra") or {}
+    for key in sorted(set(left_extra) | set(right_extra)):
+        a, b = left_extra.get(key), right_extra.get(key)
+        missing_a, missing_b = key not in left_extra, key not in right_extra
         rows.append(
             DiffRow(
                 key,
@@ -192,3 +190,8 @@ def preset_compare(left: Preset, right: Preset) -> list[DiffRow]:
             )
         )
     return rows
+
+
+def preset_compare(left: Preset, right: Preset) -> list[DiffRow]:
+    """Both presets field by field: settings, each parameter either sets (registry order), then extra."""
+    return settings_compare(preset_data(left), preset_data(right), fields=("mode", "model", "system_prompt"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from playground.models import Invitation, Membership, Workspace, personal_workspace_of
+from playground.models import Invitation, Membership, Scope, Workspace, personal_workspace_of
 from playground.permissions import can
 
 
@@ -21,6 +21,22 @@ def membership_list_for_user(*, user: Any) -> QuerySet[Membership]:
         .select_related("workspace")
         .order_by("-workspace__personal_for", "workspace__name", "workspace_id")
     )
+
+
+def scoped_visible_q(*, user: Any, workspace_id: int | None = None) -> Q:
+    """Which scoped objects (``owner``, ``scope``, ``workspace`` fields: presets, saved prompts) the user
+    sees: their personal ones and the libraries of their workspaces (of ``workspace_id`` only, when
+    given). The user must be signed in."""
+    libraries = Membership.objects.filter(user=user).values("workspace_id")
+    if workspace_id is not None:
+        libraries = libraries.filter(workspace_id=workspace_id)
+    return Q(owner=user, scope=Scope.PERSONAL) | Q(scope=Scope.WORKSPACE, workspace_id__in=libraries)
+
+
+def member_role(*, user: Any) -> Subquery:
+    """The user's role in the row's ``workspace`` (None when not a member), to annotate a queryset with."""
+    role = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user).values("role")
+    return Subquery(role[:1])
 
 
 def role_of(*, user: Any, workspace_id: int) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground.permissions import ACTIONS, EDITOR, OWNER, ROLES, VIEWER, Facts, can
+from playground.permissions import ACTIONS, EDITOR, OWNER, ROLES, VIEWER, Facts, can, scoped
 
 MINE = Facts(mine=True)
 SHARED = Facts(shared=True)
@@ -56,3 +56,20 @@ def test_strangers_get_nothing() -> None:
 def test_an_unknown_action_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="Unknown action 'publish'"):
         can(OWNER, "publish")
+
+
+@pytest.mark.parametrize("role", [*ROLES, None])
+def test_a_scoped_object_is_its_authors_when_personal_and_the_librarys_when_shared(role: str | None) -> None:
+    """Presets and saved prompts: a personal one is its author's whatever their role where it was made
+    (a viewer edits their own); someone else's personal one is nobody else's; a workspace one follows
+    the member's role there."""
+    author, facts = scoped(role, mine=True, personal=True)
+    assert (author, facts) == (OWNER, Facts(shared=False, mine=True, signed_in=True))
+    assert can(author, "edit", facts) and can(author, "delete", facts)
+    other, private = scoped(role, mine=False, personal=True)
+    assert not any(can(other, action, private) for action in ("view", "edit", "delete"))
+    member, shared = scoped(role, mine=False, personal=False)
+    assert member == role and shared.shared
+    assert can(member, "view", shared) == (role is not None)
+    assert can(member, "edit", shared) == (role in (OWNER, EDITOR))
+    assert can(member, "delete", shared) == (role == OWNER)

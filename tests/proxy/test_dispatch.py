@@ -39,6 +39,8 @@ json_values = st.recursive(
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
     max_leaves=8,
 )
+# Texts with {{ variables }} (chat.start's ``variables`` fills them), valid and not.
+templates = st.sampled_from(["{{a}}", "x {{ b }} {{a}}", "{{_c}}{{a}}", "{{ 1x }}", "{{a", "{{{a}}}"])
 # Frames close to real ones (a known type, known field names with any values), and anything at all.
 known_fields = st.fixed_dictionaries(
     {"type": st.sampled_from(TYPES) | json_values},
@@ -47,7 +49,9 @@ known_fields = st.fixed_dictionaries(
         "mode": st.sampled_from(["chat", "completions", "responses"]) | json_values,
         "model": json_values,
         "messages": json_values
-        | st.lists(st.fixed_dictionaries({"role": json_values, "content": json_values}), max_size=3),
+        | st.lists(
+            st.fixed_dictionaries({"role": json_values, "content": json_values | templates}), max_size=3
+        ),
         "prompt": json_values,
         "system": json_values,
         "params": st.dictionaries(
@@ -58,6 +62,8 @@ known_fields = st.fixed_dictionaries(
         "share": json_values,
         "refresh": json_values,
         "previous_response_id": json_values,
+        "variables": json_values
+        | st.dictionaries(st.sampled_from(["a", "b", "_c"]), json_values, max_size=3),
     },
 )
 frames = st.one_of(known_fields, json_values)
@@ -78,6 +84,12 @@ HOSTILE = [
     '"params": {"max_tokens": ' + "9" * 400 + "}}",
     '{"type": "chat.start", "stream": "f", "messages": [{"role": "user", "content": "x"}], '
     '"params": {"temperature": 1e999}}',
+    # One value used many times: a small frame that would fill to megabytes (refused, not built).
+    '{"type": "code.render", "stream": "v", "messages": [{"role": "user", "content": "'
+    + "{{a}}" * 20_000
+    + '"}], "variables": {"a": "'
+    + "y" * 5_000
+    + '"}}',
     "x" * (MAX_FRAME_BYTES + 10),
     "not json",
     " ",

@@ -1,7 +1,8 @@
 // The playground page (/, /c/<id>/): one controller object holding the page's state. It wires the
 // socket, the editors and the output panels; the stream's frames are folded by core/stream.js (through
 // LiveStream) and every panel draws from that one state. One builder (startFrame) makes the chat.start
-// frame for Send and the code.render frame for View code; presets save its settings part.
+// frame for Send and the code.render frame for View code; presets save its settings part, and a saved
+// prompt version its settings, messages and variables (panels/prompts.js).
 
 import { PlaygroundSocket } from "../core/socket.js";
 import { el, clear, autogrow } from "../core/dom.js";
@@ -22,6 +23,9 @@ import { CodeDialog } from "../panels/codeview.js";
 import { LiveWatch } from "../panels/live.js";
 import { resolveModel, shortModel } from "../core/models.js";
 import { ChatsSidebar, wireChatsToggle } from "../panels/chats.js";
+import { VariablesPanel } from "../panels/variables.js";
+import { PromptControl } from "../panels/prompts.js";
+import { startVariables } from "../core/variables.js";
 
 const $ = (id) => document.getElementById(id);
 // No delta for this long in the middle of a stream: say so.
@@ -88,6 +92,8 @@ class PlaygroundPage {
     this.wireEditor();
     this.wireSending();
     this.presets = this.makePresets();
+    this.wireVariables();
+    this.prompts = this.makePromptControl();
     this.codeDialog = new CodeDialog();
     $("view-code").addEventListener("click", () => this.viewCode());
 
@@ -103,8 +109,10 @@ class PlaygroundPage {
       setConversationId: (id) => this.setConversationId(id), setConversationLabel: (text, title) => this.setConversationLabel(text, title),
       showSavedRun: (run) => this.showSavedRun(run),
     });
+    const restoring = new URLSearchParams(location.search).get("version");
     this.presets.load().then(() => {
-      if (this.pristine()) this.presets.applyDefault();
+      if (/^\d+$/.test(restoring || "") && !this.config.conversation) this.restoreVersion(Number(restoring));
+      else if (this.pristine()) this.presets.applyDefault();
     });
 
     // Live watching: a stream someone else runs on this conversation, as it is generated (panels/live.js).
@@ -434,7 +442,7 @@ class PlaygroundPage {
    * the settings, the prediction and the Responses thread (extras), the conversation plus the message
    * being written. Returns {frame} or {error: {title, message, param?, focus?}}.
    */
-  startFrame({ type = FRAME.START, regenerate = false } = {}) {
+  startFrame({ type = FRAME.START, regenerate = false, values = true } = {}) {
     const settings = this.settings();
     if (settings.error) {
       const { tool, param, message } = settings.error;
@@ -455,7 +463,93 @@ class PlaygroundPage {
       if (type === FRAME.START && this.promptInput.value.trim() === "") return { error: { title: "Nothing to send", message: "Write the raw prompt first.", focus: true } };
       frame.prompt = this.promptInput.value;
     }
+    // {{ variables }}: the server fills them in (proxy/frames.py); a missing value stops here, before sending.
+    const names = startVariables(frame);
+    this.variables.setNames(names);
+    if (names.length && values) {
+      const problem = this.variables.problems();
+      if (problem) return { error: { title: "a variable needs a value", message: problem, variables: true } };
+      frame.variables = this.variables.values();
+    }
     return { frame };
+  }
+
+  // --- Variables and saved prompts -------------------------------------------------------------------
+  /** The variables form follows the system prompt, the turns and the message being written. */
+  wireVariables() {
+    this.variables = new VariablesPanel($("variables"));
+    let queued = false;
+    const later = () => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => {
+        queued = false;
+        this.refreshVariables();
+      });
+    };
+    document.querySelector(".col-prompt").addEventListener("input", (event) => {
+      if (!event.target.closest("#variables")) later();
+    });
+    new MutationObserver(later).observe($("turns"), { childList: true });
+    for (const button of document.querySelectorAll("[data-mode]")) button.addEventListener("click", later);
+    later();
+  }
+
+  refreshVariables() {
+    const source = this.mode === MODE.COMPLETIONS
+      ? { prompt: this.promptInput.value }
+      : { messages: [...this.conversation.messages(), { role: "user", content: this.promptInput.value }] };
+    this.variables.setNames(startVariables(source));
+  }
+
+  makePromptControl() {
+    return new PromptControl($("prompt-bar"), {
+      read: () => this.versionFields(),
+      apply: (version) => this.applyVersion(version),
+    });
+  }
+
+  /** The page as a prompt version: what Send would send (without the values), with the variables' definitions. */
+  versionFields() {
+    const built = this.startFrame({ type: FRAME.START, values: false });
+    if (built.error) return { error: `${built.error.title.startsWith("Nothing") ? built.error.title : `Not saved: ${built.error.title}`}. ${built.error.message}` };
+    const { type: _t, stream: _s, conversation: _c, previous_response_id: _p, variables: _v, ...fields } = built.frame;
+    return { version: { ...fields, variables: this.variables.definitions() } };
+  }
+
+  /** Put a saved version into the page as a new conversation: settings, system prompt, turns, variables. */
+  applyVersion(version) {
+    const start = version.start;
+    this.newConversation();
+    this.setMode(start.mode);
+    this.modelInput.value = start.model || this.config.default_model;
+    this.modelInput.title = this.modelInput.value;
+    this.systemInput.value = start.system || "";
+    this.systemInput.dispatchEvent(new Event("input"));
+    this.saved.applyParams(start.params || {}, start.extra || {});
+    const turns = (start.messages || []).map((m) => {
+      const parts = Array.isArray(m.content) ? m.content : null;
+      const text = parts ? parts.filter((p) => p.type === "text").map((p) => p.text).join("\n") : m.content ?? "";
+      const images = parts ? parts.filter((p) => p.type === "image_url").map((p) => ({ url: p.image_url.url })) : [];
+      const turn = { role: m.role, text, images };
+      if (m.tool_calls) turn.tool_calls = m.tool_calls;
+      if (m.tool_call_id != null) turn.tool_call_id = m.tool_call_id;
+      return turn;
+    });
+    this.conversation.replace(turns);
+    this.promptInput.value = start.mode === MODE.COMPLETIONS ? start.prompt || "" : "";
+    this.promptInput.dispatchEvent(new Event("input"));
+    this.variables.setDefinitions(version.variables);
+    this.refreshVariables();
+    this.setConversationLabel(`${version.prompt.name} v${version.number}`, `Restored from prompt “${version.prompt.name}”, version ${version.number}`);
+  }
+
+  async restoreVersion(id) {
+    try {
+      await this.prompts.restore(id);
+    } catch (error) {
+      this.refuse("Could not restore the prompt version", error.message);
+    }
   }
 
   // --- Sending -------------------------------------------------------------------------------------
@@ -490,9 +584,10 @@ class PlaygroundPage {
     }
     const built = this.startFrame({ regenerate });
     if (built.error) {
-      const { title, message, param, code, focus } = built.error;
+      const { title, message, param, code, focus, variables } = built.error;
       this.refuse(title.startsWith("Nothing") ? title : `Not sent: ${title}`, message, { param, code });
       if (focus) this.promptInput.focus();
+      if (variables) $("variables").querySelector(".var-row.is-invalid .var-value")?.focus();
       return;
     }
     if (this.mode !== MODE.COMPLETIONS && !regenerate && (this.promptInput.value.trim() !== "" || this.composerImages.length)) {
