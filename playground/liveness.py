@@ -1,7 +1,8 @@
 """Which server process is running a piece of long work, and whether it still is: the one definition
 shared by every kind of work that outlives a request (an arena's round, an eval run). The work stores
-``RUNNER_ID`` and refreshes a heartbeat every ``HEARTBEAT_SECONDS``; on the next start of a server, or when its page is opened, work whose runner ``is_gone`` is marked interrupted
-by its own service, its finished parts kept."""
+``RUNNER_ID`` and refreshes a heartbeat every ``HEARTBEAT_SECONDS``; on the next start of a server, or
+when its page is opened, work whose runner ``is_gone`` is marked interrupted by its own service, its
+finished parts kept."""
 
 from __future__ import annotations
 
