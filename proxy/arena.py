@@ -35,6 +35,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from playground import liveness, throttle
 from playground.arena import selectors, services
 from playground.arena.models import Arena
+from playground.prompts.template import cell_start
 from proxy.consumers import upstream_client
 from proxy.dispatch import FrameConsumer, Handler
 from proxy.frames import parse_start
@@ -203,17 +204,25 @@ class ArenaRound:
         """Build every slot's request (the one request builder, ``parse_start``) and start them all."""
         plan = self.plan
         for start in plan.slots:
-            content = {
-                "type": "chat.start",
-                "stream": slot_stream(plan.position, start.slot),
-                "mode": "chat",
-                "model": start.model,
-                "system": start.system,
-                "params": start.params,
-                "extra": start.extra,
-                "messages": [{"role": "user", "content": plan.text}],
-                "conversation": start.conversation,
-            }
+            stream = slot_stream(plan.position, start.slot)
+            content: dict[str, Any]
+            if start.template:
+                # A prompt version's slot: its messages, the queued prompt filling its variable.
+                config = {"model": start.model, "params": start.params, "extra": start.extra, "system": start.system}
+                values = {**start.template["values"], start.template["variable"]: plan.text}
+                content = cell_start(prompt=start.template, config=config, values=values, stream=stream)
+            else:
+                content = {
+                    "type": "chat.start",
+                    "stream": stream,
+                    "mode": "chat",
+                    "model": start.model,
+                    "system": start.system,
+                    "params": start.params,
+                    "extra": start.extra,
+                    "messages": [{"role": "user", "content": plan.text}],
+                }
+            content["conversation"] = start.conversation
             slot = ArenaSlot(self.layer, arena=plan.arena, position=plan.position, start=start)
             run = StreamRun(
                 parse_start(content),

@@ -40,6 +40,13 @@ class ArenaConfig(models.Model):
     extra = models.JSONField(default=dict, blank=True)
     system_prompt = models.TextField(blank=True)
     preset = models.ForeignKey("playground.Preset", null=True, blank=True, on_delete=models.SET_NULL)
+    # A saved prompt's version it came from; ``template`` is what the version was when the arena was made
+    # (kept even if the prompt changes): ``start`` (its chat.start-shaped request, variables not filled),
+    # ``variable`` (the one the queued prompt fills), ``values`` (the others' defaults), ``version`` (which).
+    prompt_version = models.ForeignKey(
+        "prompts.PromptVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    template = models.JSONField(default=dict, blank=True)
     # The conversation its answers are saved in (made by its first run; each prompt is a branch).
     conversation = models.ForeignKey(
         "playground.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -19,6 +19,9 @@ from playground.arena.selectors import VOTABLE, arena_for_link, arena_get_for_us
 from playground.models import Preset, Run, Workspace
 from playground.params import ParamError, validate
 from playground.permissions import can
+from playground.prompts.models import PromptVersion
+from playground.prompts.selectors import version_get_for_user, version_snapshot
+from playground.prompts.template import start_variables
 from playground.selectors.presets import preset_get_for_user
 from playground.selectors.workspaces import role_of
 
@@ -35,21 +38,79 @@ class ArenaError(ValidationError):
         self.text = message
 
 
+def _version_template(user: Any, index: int, raw: dict[str, Any]) -> tuple[PromptVersion, dict[str, Any]]:
+    """A saved prompt's version as an arena configuration, resolved now and kept: its request with its
+    variables not filled, the variable the queued prompt fills (``variable``, or the version's only one)
+    and the others' defaults. Refused naming every variable nothing would fill."""
+    where = f"configs[{index}].version"
+    try:
+        version = version_get_for_user(user=user, version_id=int(raw["version"]))
+    except (PromptVersion.DoesNotExist, TypeError, ValueError):
+        raise ArenaError(where, f"Configuration {index + 1}: no such prompt version.") from None
+    snapshot = version_snapshot(version)
+    name = f"{snapshot['prompt_name']} v{snapshot['version']}"
+    start = snapshot["start"]
+    if start.get("mode") == "completions":
+        raise ArenaError(where, f"Configuration {index + 1}: {name} is a completions prompt; an arena is chat.")
+    names = start_variables(start)
+    if not names:
+        raise ArenaError(
+            where, f"Configuration {index + 1}: {name} has no {{{{variable}}}} for the queued prompt to fill."
+        )
+    defined = {d["name"]: d.get("default") or "" for d in snapshot["variables"] if isinstance(d, dict)}
+    # Without a choice, the queued prompt fills the only variable (or the only one without a default).
+    open_names = [n for n in names if not defined.get(n)]
+    guess = names[0] if len(names) == 1 else open_names[0] if len(open_names) == 1 else ""
+    variable = raw.get("variable") or guess
+    if variable not in names:
+        raise ArenaError(
+            f"{where}.variable",
+            f"Configuration {index + 1}: say which of {name}'s variables the queued prompt fills: "
+            f"{', '.join(names)}.",
+        )
+    defaults = {n: defined[n] for n in names if n != variable and defined.get(n)}
+    missing = [n for n in names if n != variable and n not in defaults]
+    if missing:
+        raise ArenaError(
+            f"{where}.variable",
+            f"Configuration {index + 1}: {name} needs {', '.join(missing)}, which the queued prompt "
+            f"(filling {variable}) does not give and which have no default.",
+        )
+    keep = ("prompt_id", "prompt_name", "version_id", "version")
+    template = {
+        "start": start,
+        "variable": variable,
+        "values": defaults,
+        "version": {k: snapshot[k] for k in keep},
+        "name": name,
+    }
+    return version, template
+
+
 def _config_row(user: Any, index: int, raw: Any) -> dict[str, Any]:
     where = f"configs[{index}]"
     if not isinstance(raw, dict):
         raise ArenaError(where, f"Configuration {index + 1} must be an object.")
+    version: PromptVersion | None = None
+    template: dict[str, Any] = {}
+    if raw.get("version") not in (None, ""):
+        if raw.get("preset") not in (None, ""):
+            raise ArenaError(where, f"Configuration {index + 1}: a preset or a prompt version, not both.")
+        version, template = _version_template(user, index, raw)
     preset: Preset | None = None
     if raw.get("preset") not in (None, ""):
         try:
             preset = preset_get_for_user(user=user, preset_id=int(raw["preset"]))
         except (Preset.DoesNotExist, TypeError, ValueError):
             raise ArenaError(f"{where}.preset", f"Configuration {index + 1}: no such preset.") from None
-    model = raw.get("model") or (preset.model if preset else "")
+    model = raw.get("model") or (preset.model if preset else "") or (version.model if version else "")
     if not isinstance(model, str) or not model.strip() or len(model) > 300:
         raise ArenaError(f"{where}.model", f"Configuration {index + 1} needs a model (or a deployment's id).")
     params = raw.get("params", preset.params if preset else {})
     extra = raw.get("extra", preset.extra if preset else {})
+    if version is not None and isinstance(params, dict) and isinstance(extra, dict):
+        # The version's parameters, the configuration's own on top (as an eval's configuration).
+        params, extra = {**version.params, **params}, {**version.extra, **extra}
     if not isinstance(params, dict) or not isinstance(extra, dict):
         raise ArenaError(f"{where}.params", f"Configuration {index + 1}: parameters must be an object.")
     try:
@@ -59,7 +120,7 @@ def _config_row(user: Any, index: int, raw: Any) -> dict[str, Any]:
     system = raw.get("system", preset.system_prompt if preset else "") or ""
     if not isinstance(system, str):
         raise ArenaError(f"{where}.system", f"Configuration {index + 1}: the system prompt must be text.")
-    label = raw.get("label") or (preset.name if preset else model.strip().rsplit("/", 1)[-1])
+    label = raw.get("label") or (preset.name if preset else template.get("name") or model.strip().rsplit("/", 1)[-1])
     return {
         "position": index,
         "label": str(label)[:120],
@@ -68,6 +129,8 @@ def _config_row(user: Any, index: int, raw: Any) -> dict[str, Any]:
         "extra": extra,
         "system_prompt": system,
         "preset": preset,
+        "prompt_version": version,
+        "template": template,
     }
 
 
@@ -121,6 +184,8 @@ class SlotStart:
     extra: dict[str, Any]
     system: str
     conversation: int | None
+    # A prompt version's configuration: its request, the variable the prompt fills, the others' values.
+    template: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -184,6 +249,7 @@ def arena_prompt_send(*, user: Any, arena_id: int, position: int) -> Round:
                 extra=dict(config.extra),
                 system=config.system_prompt or arena.system_prompt,
                 conversation=config.conversation_id,
+                template=dict(config.template),
             )
         )
     return Round(arena.pk, arena.workspace_id, prompt.position, prompt.text, slots)

@@ -30,6 +30,7 @@ from playground.evals import scorers as scoring
 from playground.evals import services
 from playground.evals.models import EvalCell, EvalRun
 from playground.evals.selectors import cell_data, eval_progress
+from playground.prompts.template import cell_start
 from playground.selectors.workspaces import run_access
 from proxy.client.client import Endpoint
 from proxy.client.errors import UpstreamError
@@ -273,7 +274,7 @@ class EvalRunner:
             prompt = self.eval_run.prompts[int(spec["prompt"])]
             config = self.eval_run.configs[int(spec["config"])]
             values = self.eval_run.rows[row]["values"]
-            frame = services.cell_start(
+            frame = cell_start(
                 prompt=prompt, config=config, values=values, stream=f"eval-{self.eval_id}-{cell_id}"
             )
             stream, attempts = await self._stream(frame, cell_id)

@@ -22,7 +22,7 @@ from playground.liveness import is_gone
 from playground.models import Conversation, Run, Scope, ShareLink, Visibility
 from playground.prompts.models import PromptVersion
 from playground.prompts.selectors import version_get_for_user, version_snapshot
-from playground.prompts.template import MissingVariables, render_start, start_variables
+from playground.prompts.template import MissingVariables, cell_start, start_variables
 from playground.selectors.presets import preset_get_for_user
 from playground.selectors.workspaces import workspace_get_for_user
 from playground.services.runs import run_open
@@ -195,31 +195,6 @@ def _config_clean(index: int, config: Any, *, user: Any, prompts_have_models: bo
     if deployment:
         out["deployment"] = deployment
     return out
-
-
-def cell_start(
-    *, prompt: dict[str, Any], config: dict[str, Any], values: dict[str, Any], stream: str
-) -> dict[str, Any]:
-    """The chat.start frame of one cell: the prompt filled with the row's values, the configuration's
-    model and parameters. ``proxy.frames.parse_start`` turns it into the exact request body."""
-    start = render_start(prompt["start"], values)
-    # A prompt version brings its model and parameters; the configuration's win over them.
-    frame: dict[str, Any] = {
-        "type": "chat.start",
-        "stream": stream,
-        "mode": start.get("mode") or "chat",
-        "model": config["model"] or start.get("model") or "",
-        "params": {**(start.get("params") or {}), **(config.get("params") or {})},
-        "extra": {**(start.get("extra") or {}), **(config.get("extra") or {})},
-    }
-    system = start.get("system") or config.get("system") or ""
-    if start.get("mode") == "completions":
-        frame["prompt"] = start.get("prompt") or ""
-    else:
-        frame["messages"] = start.get("messages") or []
-        if system:
-            frame["system"] = system
-    return frame
 
 
 def question_of(start: dict[str, Any]) -> str:

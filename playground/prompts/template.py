@@ -177,6 +177,32 @@ def render_start(
     return out
 
 
+def cell_start(
+    *, prompt: dict[str, Any], config: dict[str, Any], values: dict[str, Any], stream: str
+) -> dict[str, Any]:
+    """The chat.start frame of a prompt (a chat.start-shaped dict, e.g. a version's ``start``) filled with
+    ``values``, under a configuration's model, parameters and system prompt (an eval's cell, an arena's
+    slot). ``proxy.frames.parse_start`` turns it into the exact request body."""
+    start = render_start(prompt["start"], values)
+    # A prompt version brings its model and parameters; the configuration's win over them.
+    frame: dict[str, Any] = {
+        "type": "chat.start",
+        "stream": stream,
+        "mode": start.get("mode") or "chat",
+        "model": config["model"] or start.get("model") or "",
+        "params": {**(start.get("params") or {}), **(config.get("params") or {})},
+        "extra": {**(start.get("extra") or {}), **(config.get("extra") or {})},
+    }
+    system = start.get("system") or config.get("system") or ""
+    if start.get("mode") == "completions":
+        frame["prompt"] = start.get("prompt") or ""
+    else:
+        frame["messages"] = start.get("messages") or []
+        if system:
+            frame["system"] = system
+    return frame
+
+
 # --- Variable definitions: how the playground's form asks for a value, and what a value must be ----------
 
 # text: one line; long_text: a text area; number: a number written in decimal; choice: one of ``choices``.

@@ -150,3 +150,80 @@ def test_results_count_revealed_rounds_and_void_a_self_naming_one(alice: Any) ->
     assert void["void"] is True and void["votes"] == 4
     flagged = {a["model"]: a["self_named"] for a in void["answers"]}
     assert flagged == {LLAMA: ["llama"], DEEPSEEK: []}
+
+
+# --- presets and saved prompt versions as configurations ---------------------------------------------
+
+
+def a_version(user: Any, **version: Any) -> Any:
+    from playground.prompts.services import prompt_create
+
+    fields = {
+        "mode": "chat",
+        "model": DEEPSEEK,
+        "system": "You answer for {{company}}.",
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello! Ask away."},
+            {"role": "user", "content": "Q: {{question}}"},
+        ],
+        "params": {"temperature": 0.3, "max_tokens": 64},
+        "variables": [{"name": "company", "type": "text", "default": "Acme"}],
+        **version,
+    }
+    return prompt_create(user=user, workspace_id=workspace_of(user), name="Support", version=fields)
+
+
+def test_a_preset_and_a_prompt_version_are_resolved_once_and_kept(alice: Any) -> None:
+    from playground.services.presets import preset_create
+
+    preset = preset_create(owner=alice, name="Cool llama", model=LLAMA, params={"temperature": 0.1})
+    version = a_version(alice)
+    arena = new_arena(alice, configs=[{"preset": preset.pk}, {"version": version.pk}])
+    cool, support = arena.configs.all()
+    assert (cool.label, cool.model, cool.params, cool.preset_id) == ("Cool llama", LLAMA, {"temperature": 0.1}, preset.pk)
+    assert (support.label, support.model, support.params) == ("Support v1", DEEPSEEK, {"temperature": 0.3, "max_tokens": 64})
+    assert support.prompt_version_id == version.pk
+    assert support.template["variable"] == "question" and support.template["values"] == {"company": "Acme"}
+    assert support.template["start"]["messages"][2] == {"role": "user", "content": "Q: {{question}}"}
+    # The preset changes later; the arena keeps what it was made with.
+    preset.params = {"temperature": 1.9}
+    preset.save()
+    arena.refresh_from_db()
+    assert arena.configs.get(position=0).params == {"temperature": 0.1}
+    slots = {s.model: s for s in services.arena_prompt_send(user=alice, arena_id=arena.pk, position=0).slots}
+    assert slots[DEEPSEEK].template["variable"] == "question" and slots[LLAMA].template == {}
+
+
+@pytest.mark.parametrize(
+    ("version", "config", "words"),
+    [
+        # A second variable without a default: named.
+        ({"system": "For {{company}} in {{city}}.", "variables": []}, {}, "needs company, city"),
+        # Two variables, none chosen: the presenter is asked which one the prompt fills.
+        ({"system": "For {{company}}.", "variables": []}, {"variable": "nope"}, "fills: company, question"),
+        ({"system": "", "messages": [{"role": "user", "content": "Hi"}], "variables": []}, {}, "no {{variable}}"),
+    ],
+)
+def test_a_version_whose_variables_cannot_be_filled_is_refused_by_name(
+    alice: Any, version: dict[str, Any], config: dict[str, Any], words: str
+) -> None:
+    saved = a_version(alice, **version)
+    chosen = {"variable": "question"} if "city" in version.get("system", "") else config
+    with pytest.raises(services.ArenaError) as caught:
+        new_arena(alice, configs=[{"model": LLAMA}, {"version": saved.pk, **chosen}])
+    assert caught.value.field.startswith("configs[1].version") and words in caught.value.text
+    assert not Arena.objects.exists()
+
+
+def test_a_preset_or_version_the_presenter_cannot_see_is_refused(alice: Any) -> None:
+    from playground.services.presets import preset_create
+
+    bob = get_user_model().objects.create_user("bob")
+    theirs = preset_create(owner=bob, name="Bob's", model=LLAMA)
+    version = a_version(bob)
+    with pytest.raises(services.ArenaError, match="no such preset"):
+        new_arena(alice, configs=[{"model": LLAMA}, {"preset": theirs.pk}])
+    with pytest.raises(services.ArenaError, match="no such prompt version") as caught:
+        new_arena(alice, configs=[{"model": LLAMA}, {"version": version.pk}])
+    assert caught.value.field == "configs[1].version" and not Arena.objects.exists()
