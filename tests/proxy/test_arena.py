@@ -98,7 +98,7 @@ def assert_blind(raw: list[str]) -> None:
     """No frame names a configuration: no model, family, label, parameter, or run/conversation id."""
     for text in raw:
         lowered = text.lower()
-        for word in ("llama", "deepseek", "temperature", "zephyrus", "quokka", "accounts/"):
+        for word in ("llama", "deepseek", "temperature", "zephyrus", "quokka", "accounts/", "marmot", "helpdesk"):
             assert word not in lowered, (word, text[:300])
         assert not keys_of(json.loads(text)) & FORBIDDEN_KEYS, text[:300]
 
@@ -190,6 +190,84 @@ async def test_a_round_streams_blind_to_the_stage_and_phones_then_votes_close_an
         slot: model for slot, (model, _) in answers.items()
     }
     for ws in (stage, phone, other_phone):
+        await ws.disconnect()
+
+
+async def test_a_preset_slot_and_a_prompt_version_slot_send_their_exact_requests_blind(
+    upstream_settings: Any, user: Any, presenter_cookie: bytes, emulator: Any, close_upstream: None
+) -> None:
+    def create() -> Any:
+        from playground.prompts.services import prompt_create
+        from playground.services.presets import preset_create
+
+        workspace = user.memberships.get().workspace_id
+        preset = preset_create(
+            owner=user, name="Team Marmot", model=OTHER, system_prompt="Be brief.", params={"temperature": 0.4}
+        )
+        version = prompt_create(
+            user=user,
+            workspace_id=workspace,
+            name="Helpdesk",
+            version={
+                "model": MODEL,
+                "system": "You work for {{company}}.",
+                "messages": [
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Hello!"},
+                    {"role": "user", "content": "Question: {{question}}"},
+                ],
+                "params": {"temperature": 0.7, "max_tokens": 32},
+                "variables": [{"name": "company", "type": "text", "default": "Acme"}],
+            },
+        )
+        return services.arena_create(
+            user=user,
+            workspace_id=workspace,
+            title="Sources",
+            configs=[{"preset": preset.pk}, {"version": version.pk}],
+            prompts=[PROMPT],
+        )
+
+    arena = await database_sync_to_async(create)()
+    stage = await arena_socket(presenter_cookie)
+    phone = await arena_socket(voter_cookie("phone-1"))
+    await stage.send({"type": "arena.join", "arena": arena.pk})
+    await stage.receive()
+    await phone.send({"type": "arena.join", "token": arena.share_token})
+    await phone.receive()
+    await stage.send({"type": "arena.send", "prompt": 0})
+    await until(stage, voting)
+    await until(phone, voting)
+
+    bodies = {r["body"]["model"]: r["body"] for r in emulator.state()["requests"] if r["body"]}
+    assert bodies == {
+        OTHER: {
+            "model": OTHER,
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}],
+            "temperature": 0.4,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "perf_metrics_in_response": True,
+        },
+        MODEL: {
+            "model": MODEL,
+            "messages": [
+                {"role": "system", "content": "You work for Acme."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": f"Question: {PROMPT}"},
+            ],
+            "temperature": 0.7,
+            "max_tokens": 32,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "perf_metrics_in_response": True,
+        },
+    }
+    # Neither the preset's name nor the prompt's reached a phone or the stage's frames before the reveal.
+    assert_blind(phone.raw)
+    assert_blind(stage.raw)
+    for ws in (stage, phone):
         await ws.disconnect()
 
 
