@@ -35,7 +35,6 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from playground import liveness, throttle
 from playground.arena import selectors, services
 from playground.arena.models import Arena
-from playground.prompts.template import cell_start
 from proxy.consumers import upstream_client
 from proxy.dispatch import FrameConsumer, Handler
 from proxy.frames import parse_start
@@ -205,23 +204,15 @@ class ArenaRound:
         plan = self.plan
         for start in plan.slots:
             stream = slot_stream(plan.position, start.slot)
-            content: dict[str, Any]
-            if start.template:
-                # A prompt version's slot: its messages, the queued prompt filling its variable.
-                config = {"model": start.model, "params": start.params, "extra": start.extra, "system": start.system}
-                values = {**start.template["values"], start.template["variable"]: plan.text}
-                content = cell_start(prompt=start.template, config=config, values=values, stream=stream)
-            else:
-                content = {
-                    "type": "chat.start",
-                    "stream": stream,
-                    "mode": "chat",
-                    "model": start.model,
-                    "system": start.system,
-                    "params": start.params,
-                    "extra": start.extra,
-                    "messages": [{"role": "user", "content": plan.text}],
-                }
+            content = services.slot_chat_start(
+                model=start.model,
+                params=start.params,
+                extra=start.extra,
+                system=start.system,
+                template=start.template,
+                text=plan.text,
+                stream=stream,
+            )
             content["conversation"] = start.conversation
             slot = ArenaSlot(self.layer, arena=plan.arena, position=plan.position, start=start)
             run = StreamRun(

@@ -13,6 +13,9 @@ from playground.arena import rules
 from playground.arena.models import Arena, ArenaAnswer, ArenaPrompt, ArenaVote, PromptStatus
 from playground.models import Run
 from playground.permissions import Facts, can
+from playground.prompts.selectors import prompt_list_for_user, version_list, version_start
+from playground.prompts.template import start_variables
+from playground.selectors.presets import preset_list_for_user
 from playground.selectors.workspaces import role_of
 
 CLOSED_OR_LATER = (PromptStatus.CLOSED, PromptStatus.REVEALED)
@@ -34,6 +37,28 @@ def arena_get_for_user(*, user: Any, arena_id: int, action: str = "view", for_up
     if not can(role, action, facts):
         raise PermissionDenied(f"Your role in this workspace does not allow '{action}' on this arena.")
     return arena
+
+
+def arena_sources_for_user(*, user: Any, workspace_id: int | None, limit: int = 200) -> dict[str, Any]:
+    """What the setup page offers besides a model: the presets and saved prompts' versions the user sees
+    in the workspace (newest versions first), each named, with a version's ``{{variables}}``."""
+    presets = [
+        {"id": p.pk, "name": p.name, "model": p.model}
+        for p in preset_list_for_user(user=user, workspace_id=workspace_id)[:limit]
+    ]
+    versions: list[dict[str, Any]] = []
+    for prompt in prompt_list_for_user(user=user, workspace_id=workspace_id)[:limit]:
+        for version in version_list(prompt).filter(mode="chat")[:10]:
+            start = version_start(version)
+            versions.append(
+                {
+                    "id": version.pk,
+                    "name": f"{prompt.name} v{version.number}",
+                    "model": version.model,
+                    "variables": start_variables(start),
+                }
+            )
+    return {"presets": presets, "versions": versions[:limit]}
 
 
 def arena_list_for_user(*, user: Any, workspace_id: int | None) -> QuerySet[Arena]:
@@ -111,19 +136,32 @@ def reveal_of(answers: list[ArenaAnswer]) -> dict[str, Any]:
 def arena_probe_configs(arena: Arena) -> list[dict[str, Any]]:
     """The configurations as the presenter's readiness check sends them (panels/readiness.js
     ``probeConfig``): each one's label, model, parameters and system prompt, and the queue's first prompt
-    as the message. For the presenter's stage only: it names every configuration."""
+    as the message (within a prompt version's messages, as a round sends it). For the presenter's stage only: it names every configuration."""
+    from playground.arena.services import slot_chat_start
+
     first = arena.prompts.order_by("position").values_list("text", flat=True).first() or "Reply with OK."
-    return [
-        {
-            "label": f"{c.position + 1} · {c.label}",
-            "model": c.model,
-            "params": c.params,
-            "extra": c.extra or None,
-            "system": c.system_prompt or arena.system_prompt,
-            "messages": [{"role": "user", "content": first}],
-        }
-        for c in arena.configs.all()
-    ]
+    configs = []
+    for c in arena.configs.all():
+        frame = slot_chat_start(
+            model=c.model,
+            params=c.params,
+            extra=c.extra,
+            system=c.system_prompt or arena.system_prompt,
+            template=c.template,
+            text=first,
+            stream="probe",
+        )
+        configs.append(
+            {
+                "label": f"{c.position + 1} · {c.label}",
+                "model": frame["model"],
+                "params": frame["params"],
+                "extra": frame["extra"] or None,
+                "system": frame.get("system") or "",
+                "messages": frame["messages"],
+            }
+        )
+    return configs
 
 
 def arena_state(arena: Arena, *, presenter: bool, voter: str | None = None) -> dict[str, Any]:

@@ -61,7 +61,11 @@ def arena_list(request: HttpRequest) -> HttpResponse:
     arenas = selectors.arena_list_for_user(user=request.user, workspace_id=current_workspace_id(request))
     from django.conf import settings
 
-    config = {"default_model": settings.PLAYGROUND_DEFAULT_MODEL, "create_url": reverse("api_arenas")}
+    config = {
+        "default_model": settings.PLAYGROUND_DEFAULT_MODEL,
+        "create_url": reverse("api_arenas"),
+        **selectors.arena_sources_for_user(user=request.user, workspace_id=current_workspace_id(request)),
+    }
     context = {"arenas": arenas[:100], "registry": registry_json(), "config": config}
     return render(request, "arena/list.html", context)
 
@@ -69,7 +73,8 @@ def arena_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["POST"])
 def api_arenas(request: HttpRequest) -> JsonResponse:
-    """Create an arena: ``{title, system?, configs: [{model, params?, extra?, system?, label?, preset?}],
+    """Create an arena: ``{title, system?, configs: [{model, params?, extra?, system?, label?, preset?,
+    version?, variable?}],
     prompts: [text]}``; errors as ``{"error": {"field", "message"}}``."""
     try:
         body = json.loads(request.body or b"{}")
