@@ -159,3 +159,81 @@ async def test_an_arena_with_two_configurations_three_phones_voting_the_reveal_a
     finally:
         for context in contexts:
             await context.close()
+
+
+CREATE_SOURCES = """async ([deepseek, llama]) => {
+  const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+  const headers = {"X-CSRFToken": token, "Content-Type": "application/json"};
+  const post = async (url, body) => (await fetch(url, {method: "POST", headers, body: JSON.stringify(body)})).status;
+  return [
+    await post("/api/presets/", {name: "Team Marmot", model: deepseek, params: {temperature: 0.4}}),
+    await post("/api/prompts/", {name: "Helpdesk", version: {
+      model: llama, system: "You work for {{company}}.",
+      messages: [{role: "user", content: "Hi"}, {role: "assistant", content: "Hello!"},
+                 {role: "user", content: "Question: {{question}}"}],
+      params: {temperature: 0.7, max_tokens: 32},
+      variables: [{name: "company", type: "text", default: "Acme"}]}}),
+  ];
+}"""
+
+
+async def test_an_arena_of_a_preset_and_a_prompt_version_runs_blind_and_reveals_their_names(
+    page: Any, browser: Any, emulator: EmulatorServer, daphne_server: LiveServer, artifacts: Path
+) -> None:
+    emulator.configure(ttft_ms=20, tokens_per_second=200, chunk_tokens=4, seed=5)
+    assert await page.evaluate(CREATE_SOURCES, [DEEPSEEK, LLAMA]) == [201, 201]
+    await page.goto(f"{daphne_server.url}/arena/")
+    await page.fill("[data-testid=arena-title]", "Preset or prompt?")
+    sources = page.get_by_test_id("arena-source")
+    await sources.nth(0).select_option("preset")
+    await sources.nth(1).select_option("version")
+    assert "Team Marmot" in await page.get_by_test_id("arena-preset").inner_text()
+    assert "Helpdesk v1" in await page.get_by_test_id("arena-version").inner_text()
+    await page.get_by_test_id("arena-variable").select_option("question")
+    await page.fill("[data-testid=arena-queue]", "Why is the sky blue?")
+    # The setup, looked at: 1280 and 390 px, light and dark, no horizontal scroll.
+    state = await page.context.storage_state()
+    for width, scheme in ((1280, "light"), (1280, "dark"), (390, "light"), (390, "dark")):
+        context = await browser.new_context(
+            viewport={"width": width, "height": 900}, color_scheme=scheme, storage_state=state
+        )
+        setup = await context.new_page()
+        await setup.goto(f"{daphne_server.url}/arena/")
+        await setup.get_by_test_id("arena-source").nth(0).select_option("preset")
+        await setup.get_by_test_id("arena-source").nth(1).select_option("version")
+        await setup.screenshot(path=str(artifacts / f"arena-setup-sources-{width}-{scheme}.png"), full_page=True)
+        assert await setup.evaluate("document.documentElement.scrollWidth") <= width
+        await context.close()
+
+    await page.get_by_test_id("arena-create").click()
+    await page.wait_for_url(re.compile(r"/arena/\d+/$"))
+    await live(page)
+    link = await page.get_by_test_id("arena-link").get_attribute("href")
+    context = await browser.new_context(**PHONE)
+    phone = await context.new_page()
+    phone.received = []
+    phone.on("websocket", lambda ws: ws.on("framereceived", lambda data: phone.received.append(str(data))))
+    try:
+        await phone.goto(link)
+        await live(phone)
+        await page.get_by_test_id("arena-next").filter(has_text="Send prompt 1").click()
+        await status(page, "Voting open")
+        await status(phone, "Voting open")
+        bodies = {r["body"]["model"]: r["body"] for r in emulator.state()["requests"] if r["body"]}
+        assert bodies[DEEPSEEK]["messages"] == [{"role": "user", "content": "Why is the sky blue?"}]
+        assert bodies[DEEPSEEK]["temperature"] == 0.4
+        assert bodies[LLAMA]["messages"][0] == {"role": "system", "content": "You work for Acme."}
+        assert bodies[LLAMA]["messages"][-1] == {"role": "user", "content": "Question: Why is the sky blue?"}
+        # Blind: the phone's page and frames name neither the preset nor the prompt.
+        html = (await phone.content()).lower()
+        frames = " ".join(phone.received).lower()
+        for word in ("marmot", "helpdesk", "llama", "deepseek"):
+            assert word not in html and word not in frames, word
+        await page.get_by_test_id("arena-next").filter(has_text="Close voting").click()
+        await page.get_by_test_id("arena-next").filter(has_text="Reveal").click()
+        await page.get_by_test_id("slot-A-who").wait_for()
+        revealed = " ".join([await page.get_by_test_id(f"slot-{s}-who").inner_text() for s in "AB"])
+        assert "Team Marmot" in revealed and "Helpdesk v1" in revealed
+        assert not page.console_errors
+    finally:
+        await context.close()

@@ -54,7 +54,7 @@ class SetupPage {
         const version = versions.find((v) => String(v.id) === spec.version) || versions[0];
         if (!version.variables.includes(spec.variable)) spec.variable = "";
         what = select("version", versions.map((v) => [v.id, `${v.name}${v.model ? ` · ${shortModel(v.model)}` : ""}`]), { "data-testid": "arena-version", "aria-label": `Configuration ${n} prompt version` }, true);
-        how = select("variable", [["", "queued prompt fills: automatic"], ...version.variables.map((name) => [name, `queued prompt fills {{${name}}}`])],
+        how = select("variable", [["", "prompt fills: automatic"], ...version.variables.map((name) => [name, `prompt fills {{${name}}}`])],
           { "data-testid": "arena-variable", "aria-label": `Configuration ${n}: the variable the queued prompt fills` });
       } else {
         what = field("model", { "data-testid": "arena-model", "aria-label": `Configuration ${n} model` });
