@@ -33,7 +33,7 @@ from django.core import signing
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 
 from playground import liveness, throttle
-from playground.arena import selectors, services
+from playground.arena import rules, selectors, services
 from playground.arena.models import Arena
 from proxy.consumers import upstream_client
 from proxy.dispatch import FrameConsumer, Handler
@@ -204,7 +204,7 @@ class ArenaRound:
         plan = self.plan
         for start in plan.slots:
             stream = slot_stream(plan.position, start.slot)
-            content = services.slot_chat_start(
+            content = rules.slot_chat_start(
                 model=start.model,
                 params=start.params,
                 extra=start.extra,

@@ -1,5 +1,5 @@
 """The arena's rules, pure Python (no queries, no I/O): the shuffle, the vote choices, the self-naming
-check and the results with their confidence intervals. The services and selectors call these; the tests
+check, the results with their confidence intervals and a slot's chat.start frame. The services and selectors call these; the tests
 drive them directly."""
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from playground.prompts.template import cell_start
 
 SLOTS = "ABCD"
 MIN_CONFIGS, MAX_CONFIGS = 2, 4
@@ -125,3 +128,32 @@ def results(rounds: Iterable[Round], config_ids: Sequence[int]) -> dict[str, obj
             {"prompt": r.prompt, "void": r.void, "votes": len(r.votes), "counts": counts, "configs": rows}
         )
     return {"overall": {cid: wilson(w, n) for cid, (w, n) in overall.items()}, "prompts": per_prompt}
+
+
+def slot_chat_start(
+    *,
+    model: str,
+    params: dict[str, Any],
+    extra: dict[str, Any],
+    system: str,
+    template: dict[str, Any],
+    text: str,
+    stream: str,
+) -> dict[str, Any]:
+    """The chat.start frame a configuration gets for a queued prompt (``parse_start`` makes it the
+    request): the prompt as the user message, or, for a prompt version, the version's messages with the
+    prompt filling its variable (``template``, resolved by ``arena_create``)."""
+    if template:
+        config = {"model": model, "params": params, "extra": extra, "system": system}
+        values = {**template["values"], template["variable"]: text}
+        return cell_start(prompt=template, config=config, values=values, stream=stream)
+    return {
+        "type": "chat.start",
+        "stream": stream,
+        "mode": "chat",
+        "model": model,
+        "system": system,
+        "params": params,
+        "extra": extra,
+        "messages": [{"role": "user", "content": text}],
+    }

@@ -136,13 +136,12 @@ def reveal_of(answers: list[ArenaAnswer]) -> dict[str, Any]:
 def arena_probe_configs(arena: Arena) -> list[dict[str, Any]]:
     """The configurations as the presenter's readiness check sends them (panels/readiness.js
     ``probeConfig``): each one's label, model, parameters and system prompt, and the queue's first prompt
-    as the message (within a prompt version's messages, as a round sends it). For the presenter's stage only: it names every configuration."""
-    from playground.arena.services import slot_chat_start
-
+    as the message (within a prompt version's messages, as a round sends it). For the presenter's stage
+    only: it names every configuration."""
     first = arena.prompts.order_by("position").values_list("text", flat=True).first() or "Reply with OK."
     configs = []
     for c in arena.configs.all():
-        frame = slot_chat_start(
+        frame = rules.slot_chat_start(
             model=c.model,
             params=c.params,
             extra=c.extra,

@@ -21,7 +21,7 @@ from playground.params import ParamError, validate
 from playground.permissions import can
 from playground.prompts.models import PromptVersion
 from playground.prompts.selectors import version_get_for_user, version_snapshot
-from playground.prompts.template import cell_start, start_variables
+from playground.prompts.template import start_variables
 from playground.selectors.presets import preset_get_for_user
 from playground.selectors.workspaces import role_of
 
@@ -51,7 +51,9 @@ def _version_template(user: Any, index: int, raw: dict[str, Any]) -> tuple[Promp
     name = f"{snapshot['prompt_name']} v{snapshot['version']}"
     start = snapshot["start"]
     if start.get("mode") == "completions":
-        raise ArenaError(where, f"Configuration {index + 1}: {name} is a completions prompt; an arena is chat.")
+        raise ArenaError(
+            where, f"Configuration {index + 1}: {name} is a completions prompt; an arena is chat."
+        )
     names = start_variables(start)
     if not names:
         raise ArenaError(
@@ -120,7 +122,9 @@ def _config_row(user: Any, index: int, raw: Any) -> dict[str, Any]:
     system = raw.get("system", preset.system_prompt if preset else "") or ""
     if not isinstance(system, str):
         raise ArenaError(f"{where}.system", f"Configuration {index + 1}: the system prompt must be text.")
-    label = raw.get("label") or (preset.name if preset else template.get("name") or model.strip().rsplit("/", 1)[-1])
+    label = raw.get("label") or (
+        preset.name if preset else template.get("name") or model.strip().rsplit("/", 1)[-1]
+    )
     return {
         "position": index,
         "label": str(label)[:120],
@@ -171,35 +175,6 @@ def arena_create(
     ArenaConfig.objects.bulk_create(ArenaConfig(arena=arena, **row) for row in rows)
     ArenaPrompt.objects.bulk_create(ArenaPrompt(arena=arena, position=i, text=t) for i, t in enumerate(texts))
     return arena
-
-
-def slot_chat_start(
-    *,
-    model: str,
-    params: dict[str, Any],
-    extra: dict[str, Any],
-    system: str,
-    template: dict[str, Any],
-    text: str,
-    stream: str,
-) -> dict[str, Any]:
-    """The chat.start frame a configuration gets for a queued prompt (``parse_start`` makes it the
-    request): the prompt as the user message, or, for a prompt version, the version's messages with the
-    prompt filling its variable (``template``, resolved by ``arena_create``)."""
-    if template:
-        config = {"model": model, "params": params, "extra": extra, "system": system}
-        values = {**template["values"], template["variable"]: text}
-        return cell_start(prompt=template, config=config, values=values, stream=stream)
-    return {
-        "type": "chat.start",
-        "stream": stream,
-        "mode": "chat",
-        "model": model,
-        "system": system,
-        "params": params,
-        "extra": extra,
-        "messages": [{"role": "user", "content": text}],
-    }
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,8 @@ async def test_an_arena_with_two_configurations_three_phones_voting_the_reveal_a
 CREATE_SOURCES = """async ([deepseek, llama]) => {
   const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
   const headers = {"X-CSRFToken": token, "Content-Type": "application/json"};
-  const post = async (url, body) => (await fetch(url, {method: "POST", headers, body: JSON.stringify(body)})).status;
+  const post = async (url, body) =>
+    (await fetch(url, {method: "POST", headers, body: JSON.stringify(body)})).status;
   return [
     await post("/api/presets/", {name: "Team Marmot", model: deepseek, params: {temperature: 0.4}}),
     await post("/api/prompts/", {name: "Helpdesk", version: {
@@ -201,7 +202,9 @@ async def test_an_arena_of_a_preset_and_a_prompt_version_runs_blind_and_reveals_
         await setup.goto(f"{daphne_server.url}/arena/")
         await setup.get_by_test_id("arena-source").nth(0).select_option("preset")
         await setup.get_by_test_id("arena-source").nth(1).select_option("version")
-        await setup.screenshot(path=str(artifacts / f"arena-setup-sources-{width}-{scheme}.png"), full_page=True)
+        await setup.screenshot(
+            path=str(artifacts / f"arena-setup-sources-{width}-{scheme}.png"), full_page=True
+        )
         assert await setup.evaluate("document.documentElement.scrollWidth") <= width
         await context.close()
 

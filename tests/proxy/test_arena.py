@@ -94,11 +94,15 @@ def keys_of(value: Any) -> set[str]:
     return set()
 
 
+# Models, families, a parameter, the labels, the preset's and the saved prompt's names of these tests.
+BLIND_WORDS = ("llama", "deepseek", "temperature", "zephyrus", "quokka", "accounts/", "marmot", "helpdesk")
+
+
 def assert_blind(raw: list[str]) -> None:
     """No frame names a configuration: no model, family, label, parameter, or run/conversation id."""
     for text in raw:
         lowered = text.lower()
-        for word in ("llama", "deepseek", "temperature", "zephyrus", "quokka", "accounts/", "marmot", "helpdesk"):
+        for word in BLIND_WORDS:
             assert word not in lowered, (word, text[:300])
         assert not keys_of(json.loads(text)) & FORBIDDEN_KEYS, text[:300]
 
@@ -202,7 +206,11 @@ async def test_a_preset_slot_and_a_prompt_version_slot_send_their_exact_requests
 
         workspace = user.memberships.get().workspace_id
         preset = preset_create(
-            owner=user, name="Team Marmot", model=OTHER, system_prompt="Be brief.", params={"temperature": 0.4}
+            owner=user,
+            name="Team Marmot",
+            model=OTHER,
+            system_prompt="Be brief.",
+            params={"temperature": 0.4},
         )
         version = prompt_create(
             user=user,

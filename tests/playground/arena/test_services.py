@@ -181,8 +181,17 @@ def test_a_preset_and_a_prompt_version_are_resolved_once_and_kept(alice: Any) ->
     version = a_version(alice)
     arena = new_arena(alice, configs=[{"preset": preset.pk}, {"version": version.pk}])
     cool, support = arena.configs.all()
-    assert (cool.label, cool.model, cool.params, cool.preset_id) == ("Cool llama", LLAMA, {"temperature": 0.1}, preset.pk)
-    assert (support.label, support.model, support.params) == ("Support v1", DEEPSEEK, {"temperature": 0.3, "max_tokens": 64})
+    assert (cool.label, cool.model, cool.params, cool.preset_id) == (
+        "Cool llama",
+        LLAMA,
+        {"temperature": 0.1},
+        preset.pk,
+    )
+    assert (support.label, support.model, support.params) == (
+        "Support v1",
+        DEEPSEEK,
+        {"temperature": 0.3, "max_tokens": 64},
+    )
     assert support.prompt_version_id == version.pk
     assert support.template["variable"] == "question" and support.template["values"] == {"company": "Acme"}
     assert support.template["start"]["messages"][2] == {"role": "user", "content": "Q: {{question}}"}
@@ -200,9 +209,13 @@ def test_a_preset_and_a_prompt_version_are_resolved_once_and_kept(alice: Any) ->
     [
         # A second variable without a default: named.
         ({"system": "For {{company}} in {{city}}.", "variables": []}, {}, "needs company, city"),
-        # Two variables, none chosen: the presenter is asked which one the prompt fills.
+        # A variable the version does not have: the presenter is told the ones it has.
         ({"system": "For {{company}}.", "variables": []}, {"variable": "nope"}, "fills: company, question"),
-        ({"system": "", "messages": [{"role": "user", "content": "Hi"}], "variables": []}, {}, "no {{variable}}"),
+        (
+            {"system": "", "messages": [{"role": "user", "content": "Hi"}], "variables": []},
+            {},
+            "no {{variable}}",
+        ),
     ],
 )
 def test_a_version_whose_variables_cannot_be_filled_is_refused_by_name(

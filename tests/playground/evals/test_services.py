@@ -13,8 +13,8 @@ from django.test import Client
 from playground.evals import selectors, services, testsets
 from playground.evals.models import EvalCell, EvalRun, TestSet
 from playground.models import Conversation, Membership, personal_workspace_of
-from playground.services.workspaces import workspace_create
 from playground.prompts.template import cell_start
+from playground.services.workspaces import workspace_create
 from tests.playground.evals.conftest import MODEL, PROMPT, make_eval
 
 pytestmark = pytest.mark.django_db
@@ -106,9 +106,7 @@ def test_a_configuration_takes_a_preset_a_serving_tier_and_a_deployment(ada: Any
     assert config["model"] == f"{MODEL}#accounts/me/deployments/d1"
     assert config["params"]["service_tier"] == "priority"
     assert EvalCell.objects.filter(eval_run=eval_run).count() == 2 * 3
-    frame = cell_start(
-        prompt=eval_run.prompts[0], config=config, values={"question": "x"}, stream="s"
-    )
+    frame = cell_start(prompt=eval_run.prompts[0], config=config, values={"question": "x"}, stream="s")
     assert (
         frame["messages"] == [{"role": "user", "content": "What is x?"}]
         and frame["system"] == "Answer in one word."
