@@ -1,6 +1,6 @@
 """The arena's rules, pure Python (no queries, no I/O): the shuffle, the vote choices, the self-naming
-check, the results with their confidence intervals and a slot's chat.start frame. The services and selectors call these; the tests
-drive them directly."""
+check, the results with their confidence intervals and a slot's chat.start frame. The services and
+selectors call these; the tests drive them directly."""
 
 from __future__ import annotations
 
