@@ -130,3 +130,19 @@ def test_results_and_their_export_show_revealed_rounds_only(alice: Any, arena: A
         ("prompt", DEEPSEEK if llama == "A" else LLAMA, *(("0", "3") if llama == "A" else ("2", "3"))),
     ]
     assert shared.get(f"/a/{arena.share_token}/results.xml").status_code == 404
+
+
+def test_the_setup_offers_the_presenters_presets_and_prompt_versions_not_anothers(alice: Any) -> None:
+    from playground.prompts.services import prompt_create
+    from playground.services.presets import preset_create
+
+    bob = get_user_model().objects.create_user("bob")
+    version = {"model": LLAMA, "messages": [{"role": "user", "content": "Q: {{question}} ({{tone}})"}]}
+    for user, name in ((alice, "Mine"), (bob, "Bob's")):
+        preset_create(owner=user, name=f"{name} preset", model=DEEPSEEK)
+        prompt_create(user=user, workspace_id=user.memberships.get().workspace_id, name=name, version=version)
+    page = signed_in(alice).get("/arena/")
+    config = page.context["config"]
+    assert [p["name"] for p in config["presets"]] == ["Mine preset"]
+    assert [(v["name"], v["variables"]) for v in config["versions"]] == [("Mine v1", ["question", "tone"])]
+    assert "Bob" not in page.content.decode()
