@@ -198,6 +198,7 @@ def eval_new(request: HttpRequest) -> HttpResponse:
                 scorers=data.get("scorers") or [],
                 samples=data.get("samples", 1),
                 concurrency=data.get("concurrency", 4),
+                sweep=data.get("sweep"),
             )
         except (services.EvalError, ValueError) as exc:
             message = (
