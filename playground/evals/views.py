@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.current import current_workspace_id
+from playground.params import registry_json
 from playground.evals import scorers as scoring
 from playground.evals import selectors, services, testsets
 from playground.evals.models import EvalRun, TestSet
@@ -240,6 +241,7 @@ def eval_new(request: HttpRequest) -> HttpResponse:
         "selected": request.GET.get("test_set"),
         "max_concurrency": services.MAX_CONCURRENCY,
         "max_samples": services.MAX_SAMPLES,
+        "registry": registry_json(),
         "ws_path": WS_PATH,
     }
     return render(request, "evals/new.html", {"config": config})
