@@ -55,6 +55,7 @@ class Chrome {
       const open = menu.closest(".topbar").classList.toggle("nav-open");
       menu.setAttribute("aria-expanded", String(open));
     });
+    this.wireMore();
     document.querySelector("[data-testid='shortcuts-open']")?.addEventListener("click", () => this.showShortcuts());
     document.addEventListener("keydown", (event) => {
       if (event.key === "?" && !typing(event.target) && !event.ctrlKey && !event.metaKey && !event.altKey) {
@@ -62,6 +63,28 @@ class Chrome {
         this.showShortcuts();
       }
     });
+  }
+
+  // The header's "More" menu: opens on click, closes on a click elsewhere, Escape or a choice.
+  wireMore() {
+    const toggle = document.querySelector("[data-testid='nav-more']");
+    const menu = toggle?.closest(".nav-more");
+    if (!toggle || !menu) return;
+    const set = (open) => {
+      menu.classList.toggle("open", open);
+      toggle.setAttribute("aria-expanded", String(open));
+    };
+    toggle.addEventListener("click", () => set(!menu.classList.contains("open")));
+    document.addEventListener("click", (event) => {
+      if (menu.classList.contains("open") && !menu.contains(event.target)) set(false);
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && menu.classList.contains("open")) {
+        event.stopImmediatePropagation();
+        set(false);
+        toggle.focus();
+      }
+    }, true);
   }
 
   nextTheme() {

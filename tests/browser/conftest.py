@@ -207,3 +207,14 @@ async def raw_reply(scope: Any, testid: str = "reply-md") -> str:
     text = await scope.get_by_test_id(f"{testid}-raw").first.text_content()
     await scope.get_by_test_id(f"{testid}-raw-toggle").first.click()
     return str(text)
+
+
+async def click_nav(page: Any, testid: str) -> None:
+    """Follow one of the header's links as a user does: through "More" (wide screens) or "Menu"
+    (narrow ones) when it is not on the bar itself."""
+    link = page.get_by_test_id(testid)
+    if not await link.is_visible():
+        menu = page.get_by_test_id("menu-toggle")
+        await (menu if await menu.is_visible() else page.get_by_test_id("nav-more")).click()
+        await link.wait_for(state="visible")
+    await link.click()

@@ -269,3 +269,46 @@ async def test_main_pages_have_no_serious_accessibility_violations(
         assert not found, json.dumps(found, indent=1, ensure_ascii=False)
     finally:
         await ctx.close()
+
+
+async def test_the_header_fits_every_width_and_more_holds_the_rest(
+    browser: Any, daphne_server: LiveServer, artifacts: Path
+) -> None:
+    ctx, page = await new_page(browser, daphne_server)
+    header = "[data-testid='topbar']"
+    overflow = (
+        f'(() => {{ const h = document.querySelector("{header}"); '
+        "return [h.scrollWidth, h.clientWidth, document.documentElement.scrollWidth]; })()"
+    )
+    try:
+        for path in ("/", "/conversations/", "/evals/"):
+            await page.goto(daphne_server.url + path)
+            for width in (390, 800, 1100, 1101, 1280, 1440, 1920):
+                await page.set_viewport_size({"width": width, "height": 800})
+                scroll, client, doc = await page.evaluate(overflow)
+                assert scroll <= client and doc <= width, (path, width, scroll, client, doc)
+                folded = await page.get_by_test_id("menu-toggle").is_visible()
+                assert folded == (width <= 1100), (path, width)
+                if not folded:  # the main links on the bar, in one row
+                    tops = {
+                        round((await page.get_by_test_id(t).bounding_box())["y"])
+                        for t in ("nav-playground", "nav-prompts", "nav-evals", "nav-arena", "nav-more")
+                    }
+                    assert len(tops) == 1, (path, width, tops)
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        await page.goto(daphne_server.url + "/")
+        assert not await page.get_by_test_id("nav-presets").is_visible()
+        await page.get_by_test_id("nav-more").click()
+        for testid in ("nav-presets", "nav-workspace", "username", "sign-out"):
+            assert await page.get_by_test_id(testid).is_visible(), testid
+        await page.screenshot(path=str(artifacts / "header-more-1280.png"))
+        await page.keyboard.press("Escape")
+        await page.get_by_test_id("nav-presets").wait_for(state="hidden")
+        assert await page.get_by_test_id("nav-more").get_attribute("aria-expanded") == "false"
+        await page.get_by_test_id("nav-more").click()
+        await page.get_by_test_id("nav-presets").click()
+        await page.wait_for_url("**/presets/")
+        assert await page.get_by_test_id("nav-more").get_attribute("data-current") == "true"
+        assert not page.errors
+    finally:
+        await ctx.close()

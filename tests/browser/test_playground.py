@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, LiveServer, raw_reply, sign_up
+from tests.browser.conftest import ARTIFACTS, LiveServer, click_nav, raw_reply, sign_up
 from tests.emulator_fixture import EmulatorServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -219,7 +219,7 @@ async def test_login_with_signup_disabled_link_hidden(browser: Any, daphne_serve
         await page.set_viewport_size({"width": 1100, "height": 760})
         await page.screenshot(path=str(ARTIFACTS / "narrow-1100.png"))
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        await page.get_by_test_id("sign-out").click()
+        await click_nav(page, "sign-out")
         await page.wait_for_url("**/accounts/login/")
     finally:
         await context.close()

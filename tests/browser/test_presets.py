@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, click_nav
 from tests.browser.test_playground import send, wait_status
 from tests.emulator_fixture import EmulatorServer
 
@@ -108,7 +108,7 @@ async def test_save_apply_view_code_compare(
     assert await value(page, "temperature") == "1.2"  # a new conversation starts from the default
     assert await value(page, "top_k") == ""
 
-    await page.get_by_test_id("nav-presets").click()
+    await click_nav(page, "nav-presets")
     await page.get_by_test_id("presets-page").wait_for()
     rows = page.get_by_test_id("preset-row")
     assert await rows.count() == 2

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from proxy.pricing import Price, cost
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, click_nav
 from tests.browser.test_compare import open_compare, wait_summary
 from tests.browser.test_playground import send, wait_status
 from tests.emulator_fixture import EmulatorServer
@@ -108,7 +108,7 @@ async def test_a_replys_cost_follows_the_usage_and_the_workspaces_price(
 
     # An override on the Pricing page: a bad value is refused, says why and keeps what was typed.
     conversation_url = page.url
-    await page.get_by_test_id("nav-workspace").click()
+    await click_nav(page, "nav-workspace")
     await page.get_by_test_id("nav-pricing").click()
     await page.get_by_test_id("price-model").fill(MODEL)
     await page.get_by_test_id("price-input").fill("-2")
@@ -150,7 +150,7 @@ async def test_a_replys_cost_follows_the_usage_and_the_workspaces_price(
     assert "over 2 runs" in await page.get_by_test_id("conversation-cost").inner_text()
 
     # The workspace page: today's bar and row hold what the two runs cost.
-    await page.get_by_test_id("nav-workspace").click()
+    await click_nav(page, "nav-workspace")
     chart = page.get_by_test_id("spending-chart")
     await chart.wait_for(timeout=5_000)
     bars = chart.locator("rect")

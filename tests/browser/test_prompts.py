@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer, sign_up
+from tests.browser.conftest import LiveServer, click_nav, sign_up
 from tests.browser.test_playground import wait_status
 from tests.emulator_fixture import EmulatorServer
 
@@ -195,7 +195,7 @@ async def test_a_viewer_sees_a_team_prompt_but_cannot_save_a_version(
     page: Any, browser: Any, daphne_server: LiveServer
 ) -> None:
     base = daphne_server.url
-    await page.get_by_test_id("nav-workspace").click()
+    await click_nav(page, "nav-workspace")
     await page.get_by_test_id("workspace-new").locator("input[name=name]").fill("Prompt team")
     await page.get_by_test_id("workspace-create").click()
     await page.get_by_test_id("workspace-page").filter(has_text="Prompt team").wait_for()

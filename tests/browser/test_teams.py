@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer, sign_up
+from tests.browser.conftest import LiveServer, click_nav, sign_up
 from tests.browser.test_playground import send, wait_status
 from tests.emulator_fixture import EmulatorServer
 
@@ -33,7 +33,7 @@ async def test_owner_invites_an_editor_and_shares_with_an_anonymous_visitor(
 ) -> None:
     base = daphne_server.url
     # The owner makes a team workspace (it becomes the current one) and an editor invitation.
-    await page.get_by_test_id("nav-workspace").click()
+    await click_nav(page, "nav-workspace")
     await page.get_by_test_id("workspace-new").locator("input[name=name]").fill("Demo team")
     await page.get_by_test_id("workspace-create").click()
     await page.get_by_test_id("workspace-page").filter(has_text="Demo team").wait_for()
@@ -110,7 +110,7 @@ async def test_team_library_and_a_viewers_read_only_playground(
     playground is read-only (no Send, regenerate or fork), applies library presets and watches live."""
     base = daphne_server.url
     emulator.configure(ttft_ms=10, tokens_per_second=400)
-    await page.get_by_test_id("nav-workspace").click()
+    await click_nav(page, "nav-workspace")
     await page.get_by_test_id("workspace-new").locator("input[name=name]").fill("Library team")
     await page.get_by_test_id("workspace-create").click()
     await page.get_by_test_id("workspace-page").filter(has_text="Library team").wait_for()
