@@ -18,10 +18,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.current import current_workspace_id
-from playground.params import registry_json
 from playground.evals import scorers as scoring
 from playground.evals import selectors, services, testsets
 from playground.evals.models import EvalRun, TestSet
+from playground.params import registry_json
 from playground.prompts.selectors import prompt_list_for_user, version_list
 from playground.selectors.presets import preset_list_for_user
 from playground.selectors.sharing import ShareLinkGone

@@ -66,7 +66,8 @@ async def test_a_temperature_sweep_charts_each_samples_pass_rate(
     await chart.wait_for()
     points = chart.get_by_test_id("sweep-point")
     await page.wait_for_function(
-        "document.querySelectorAll('[data-testid=sweep-svg-pass_rate] [data-testid=sweep-point]').length === 6"
+        "document.querySelectorAll('[data-testid=sweep-svg-pass_rate] [data-testid=sweep-point]')"
+        ".length === 6"
     )
     got = sorted(
         [
@@ -103,6 +104,6 @@ async def test_a_temperature_sweep_charts_each_samples_pass_rate(
         "reply_tokens",
     ]
     note = await page.get_by_test_id("sweep-chart-note").inner_text()
-    assert note.startswith("temperature against each figure · 3 values × 2 samples")
+    assert note.startswith("temperature against each figure · 3 values \u00d7 2 samples")
     assert "finished" not in note  # every sample ended
     await shoot(page, "evalsweep-page")
