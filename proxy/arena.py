@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 
-from playground import throttle
+from playground import liveness, throttle
 from playground.arena import selectors, services
 from playground.arena.models import Arena
 from proxy.consumers import upstream_client
@@ -272,11 +272,25 @@ class ArenaRound:
             logger.exception("Arena %s: announcing prompt %s failed", self.plan.arena, self.plan.position)
 
     async def _all(self) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(), name=f"arena-heartbeat-{self.plan.arena}")
         try:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         finally:
+            heartbeat.cancel()
             if ROUNDS.get(self.plan.arena) is self:
                 del ROUNDS[self.plan.arena]
+
+    async def _heartbeat(self) -> None:
+        """Say this process still runs the round, so that no other one marks it interrupted
+        (``services.arena_interrupt_orphans``)."""
+        while True:
+            await asyncio.sleep(liveness.HEARTBEAT_SECONDS)
+            try:
+                await database_sync_to_async(services.arena_heartbeat)(
+                    arena_id=self.plan.arena, position=self.plan.position
+                )
+            except Exception:
+                logger.exception("Arena %s: the round's heartbeat was not saved", self.plan.arena)
 
     def stop(self) -> None:
         """Stop every slot still streaming (each saves its partial answer as stopped)."""

@@ -258,7 +258,9 @@ class ChatConsumer(WatchMixin):
             api_key = await self.check_access(
                 user=self.scope["user"],
                 conversation_id=None,
-                workspace_id=self.scope["session"].get("workspace_id"),
+                workspace_id=self.scope["session"].get("workspace_id")
+                if probe.workspace is None
+                else probe.workspace,
             )
         except Exception as exc:
             await self.send_frame(refusal(probe.probe, exc))

@@ -79,6 +79,8 @@ class Probe:
     timeout_s: float
     concurrency: int
     warm: bool
+    # The workspace whose key the requests use (its streams' access check); None: the session's current one.
+    workspace: int | None = None
 
 
 def _number(content: dict[str, Any], name: str, default: float, low: float, high: float, probe: str) -> float:
@@ -110,6 +112,9 @@ def parse_probe(content: dict[str, Any], *, dialect: Dialect | None = None) -> P
     warm = content.get("warm", True)
     if not isinstance(warm, bool):
         raise FrameError("invalid_frame", "'warm' must be true or false.", stream=probe)
+    workspace = content.get("workspace")
+    if workspace is not None and (isinstance(workspace, bool) or not isinstance(workspace, int)):
+        raise FrameError("invalid_frame", "'workspace' must be a workspace id (a number).", stream=probe)
     starts, labels = [], []
     for index, config in enumerate(configs):
         if not isinstance(config, dict):
@@ -139,6 +144,7 @@ def parse_probe(content: dict[str, Any], *, dialect: Dialect | None = None) -> P
         timeout_s=timeout_ms / 1000,
         concurrency=concurrency,
         warm=warm,
+        workspace=workspace,
     )
 
 

@@ -48,7 +48,7 @@ INCOMING: dict[str, Frame] = {
     "eval.stop": _frame("type eval", "", "Stop the eval: close every running request, keep what finished."),
     "probe.start": _frame(
         "type probe configs",
-        "max_tokens cold_ms timeout_ms concurrency warm",
+        "max_tokens cold_ms timeout_ms concurrency warm workspace",
         "Tiny measured requests to 1-16 configurations, nothing saved (proxy/probe.py).",
     ),
     # /ws/arena/ (proxy/arena.py): the stage and the audience's phones.

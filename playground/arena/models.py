@@ -59,6 +59,8 @@ class PromptStatus(models.TextChoices):
     VOTING = "voting", "Voting"
     CLOSED = "closed", "Voting closed"
     REVEALED = "revealed", "Revealed"
+    # Its server process died mid-round: finished answers kept, the rest stopped; it may be sent again.
+    INTERRUPTED = "interrupted", "Interrupted"
 
 
 class ArenaPrompt(models.Model):
@@ -71,6 +73,9 @@ class ArenaPrompt(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     revealed_at = models.DateTimeField(null=True, blank=True)
+    # While streaming: the process running the round and when it last said so (playground/liveness.py).
+    runner = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("position",)

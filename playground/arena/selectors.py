@@ -108,6 +108,24 @@ def reveal_of(answers: list[ArenaAnswer]) -> dict[str, Any]:
     }
 
 
+def arena_probe_configs(arena: Arena) -> list[dict[str, Any]]:
+    """The configurations as the presenter's readiness check sends them (panels/readiness.js
+    ``probeConfig``): each one's label, model, parameters and system prompt, and the queue's first prompt
+    as the message. For the presenter's stage only: it names every configuration."""
+    first = arena.prompts.order_by("position").values_list("text", flat=True).first() or "Reply with OK."
+    return [
+        {
+            "label": f"{c.position + 1} · {c.label}",
+            "model": c.model,
+            "params": c.params,
+            "extra": c.extra or None,
+            "system": c.system_prompt or arena.system_prompt,
+            "messages": [{"role": "user", "content": first}],
+        }
+        for c in arena.configs.all()
+    ]
+
+
 def arena_state(arena: Arena, *, presenter: bool, voter: str | None = None) -> dict[str, Any]:
     """What a joining socket is told: the arena's title, its prompt count and the current prompt (the
     last one sent). The presenter also gets the queue and the live tally; the audience gets its vote."""

@@ -12,10 +12,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from playground import liveness
 from playground.arena import rules
 from playground.arena.models import Arena, ArenaAnswer, ArenaConfig, ArenaPrompt, ArenaVote, PromptStatus
 from playground.arena.selectors import VOTABLE, arena_for_link, arena_get_for_user, prompt_counts
-from playground.models import Preset, Workspace
+from playground.models import Preset, Run, Workspace
 from playground.params import ParamError, validate
 from playground.permissions import can
 from playground.selectors.presets import preset_get_for_user
@@ -146,21 +147,31 @@ def _prompt(arena: Arena, position: Any, *, for_update: bool = True) -> ArenaPro
 @transaction.atomic
 def arena_prompt_send(*, user: Any, arena_id: int, position: int) -> Round:
     """Send a queued prompt: its round opens, each configuration gets a slot letter by a fresh shuffle,
-    and one answer row per slot waits for its run. One round streams at a time."""
+    and one answer row per slot waits for its run. One round streams at a time. An interrupted prompt
+    is sent again to the slots whose answer had not finished (same letters; finished answers and votes
+    kept). This process is the round's runner (playground/liveness.py)."""
     arena = arena_get_for_user(user=user, arena_id=arena_id, action="run", for_update=True)
+    _interrupt(arena.prompts.filter(status=PromptStatus.STREAMING))
     prompt = _prompt(arena, position)
-    if prompt.status != PromptStatus.QUEUED:
+    if prompt.status not in (PromptStatus.QUEUED, PromptStatus.INTERRUPTED):
         raise ArenaError("prompt", f"Prompt {position + 1} was sent already.")
     if arena.prompts.filter(status=PromptStatus.STREAMING).exists():
         raise ArenaError("prompt", "A prompt is still streaming: wait for its answers, or stop them.")
     configs = {c.pk: c for c in arena.configs.all()}
-    mapping = rules.shuffle(list(configs))
+    now = timezone.now()
+    if prompt.status == PromptStatus.INTERRUPTED:
+        answers = list(prompt.answers.exclude(status="done"))
+        ArenaAnswer.objects.filter(pk__in=[a.pk for a in answers]).update(status="streaming", run=None)
+    else:
+        mapping = rules.shuffle(list(configs))
+        prompt.started_at = now
+        answers = ArenaAnswer.objects.bulk_create(
+            ArenaAnswer(prompt=prompt, config_id=cid, slot=slot) for slot, cid in mapping.items()
+        )
     prompt.status = PromptStatus.STREAMING
-    prompt.started_at = timezone.now()
-    prompt.save(update_fields=["status", "started_at"])
-    answers = ArenaAnswer.objects.bulk_create(
-        ArenaAnswer(prompt=prompt, config_id=cid, slot=slot) for slot, cid in mapping.items()
-    )
+    prompt.runner = liveness.RUNNER_ID
+    prompt.heartbeat_at = now
+    prompt.save(update_fields=["status", "started_at", "runner", "heartbeat_at"])
     slots = []
     for answer in answers:
         config = configs[answer.config_id]
@@ -176,6 +187,45 @@ def arena_prompt_send(*, user: Any, arena_id: int, position: int) -> Round:
             )
         )
     return Round(arena.pk, arena.workspace_id, prompt.position, prompt.text, slots)
+
+
+def arena_heartbeat(*, arena_id: int, position: int) -> None:
+    """The round's process is alive (every liveness.HEARTBEAT_SECONDS while it streams)."""
+    ArenaPrompt.objects.filter(
+        arena_id=arena_id, position=position, status=PromptStatus.STREAMING, runner=liveness.RUNNER_ID
+    ).update(heartbeat_at=timezone.now())
+
+
+def _interrupt(prompts: Any) -> list[ArenaPrompt]:
+    """Mark interrupted those of these streaming prompts whose runner is gone: answers that had not
+    ended are stopped (their runs too), finished ones kept. Returns the prompts marked."""
+    now = timezone.now()
+    gone = [
+        p
+        for p in prompts.select_for_update().filter(status=PromptStatus.STREAMING)
+        if liveness.is_gone(p.runner, p.heartbeat_at, now=now)
+    ]
+    if not gone:
+        return []
+    answers = ArenaAnswer.objects.filter(prompt__in=gone, status="streaming")
+    Run.objects.filter(pk__in=answers.exclude(run=None).values("run_id"), status=Run.Status.STREAMING).update(
+        status=Run.Status.STOPPED, finished_at=now
+    )
+    answers.update(status="stopped")
+    ArenaPrompt.objects.filter(pk__in=[p.pk for p in gone]).update(
+        status=PromptStatus.INTERRUPTED, runner="", heartbeat_at=None
+    )
+    return gone
+
+
+@transaction.atomic
+def arena_interrupt_orphans(*, arena_id: int | None = None) -> int:
+    """Mark interrupted every prompt left streaming by a server process that is gone (of one arena, or
+    of all when a server starts), so the presenter can send it again. Returns how many."""
+    prompts = ArenaPrompt.objects.filter(status=PromptStatus.STREAMING)
+    if arena_id is not None:
+        prompts = prompts.filter(arena_id=arena_id)
+    return len(_interrupt(prompts))
 
 
 @transaction.atomic
@@ -199,7 +249,8 @@ def arena_answer_finish(*, answer_id: int, status: str, text: str) -> str:
     running = prompt.answers.filter(status="streaming").exists()
     if not running and prompt.status == PromptStatus.STREAMING:
         prompt.status = PromptStatus.VOTING
-        prompt.save(update_fields=["status"])
+        prompt.runner = ""
+        prompt.save(update_fields=["status", "runner"])
     return str(prompt.status)
 
 
@@ -216,7 +267,10 @@ def arena_vote(*, token: str, voter: str, position: int, choice: Any) -> tuple[A
     prompt = _prompt(arena, position)
     slots = list(prompt.answers.values_list("slot", flat=True))
     if prompt.status not in VOTABLE:
-        word = "has not started" if prompt.status == PromptStatus.QUEUED else "is closed"
+        word = {
+            PromptStatus.QUEUED: "has not started",
+            PromptStatus.INTERRUPTED: "waits to be sent again (its server stopped)",
+        }.get(PromptStatus(prompt.status), "is closed")
         raise ArenaError("prompt", f"Voting on prompt {position + 1} {word}.")
     if choice not in rules.choices_for(slots):
         raise ArenaError("choice", f"A vote is one of {', '.join(rules.choices_for(slots))}.")

@@ -19,10 +19,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from playground.arena import selectors, services
-from playground.arena.models import Arena
+from playground.arena.models import Arena, PromptStatus
 from playground.current import current_workspace_id
 from playground.models import Workspace
 from playground.params import registry_json, server_kind
+from playground.views.playground import WEBSOCKET_PATH
 from proxy.arena import VOTER_COOKIE, VOTER_MAX_AGE, voter_cookie_value, voter_token
 
 WS_PATH = "/ws/arena/"
@@ -104,6 +105,8 @@ def api_arenas(request: HttpRequest) -> JsonResponse:
 def arena_stage(request: HttpRequest, arena_id: int) -> HttpResponse:
     """The stage: projected, blind until each reveal, with the QR code of the audience link."""
     arena = _arena_or_404(request, arena_id)
+    # A prompt left streaming by a server that is gone can be sent again (README.md, "Interrupted").
+    services.arena_interrupt_orphans(arena_id=arena.pk)
     config = {
         "arena": arena.pk,
         "title": arena.title,
@@ -111,8 +114,19 @@ def arena_stage(request: HttpRequest, arena_id: int) -> HttpResponse:
         "audience_url": audience_url(request, arena),
         "results_url": reverse("arena_results", args=[arena.pk]),
         "emulator": _emulator(),
+        # The readiness check (panels/readiness.js) probes the configurations over the chat socket; they
+        # are the presenter's, named on this page only (never in an audience frame or page).
+        "probe_ws_path": WEBSOCKET_PATH,
+        "workspace": arena.workspace_id,
+        "configs": selectors.arena_probe_configs(arena),
     }
-    context = {"arena": arena, "config": config, "qr_url": reverse("arena_qr", args=[arena.pk])}
+    started = arena.prompts.exclude(status=PromptStatus.QUEUED).exists()
+    context = {
+        "arena": arena,
+        "config": config,
+        "qr_url": reverse("arena_qr", args=[arena.pk]),
+        "readiness_open": not started,
+    }
     return render(request, "arena/stage.html", context)
 
 

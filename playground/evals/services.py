@@ -6,9 +6,6 @@ The runner (``runner.py``) calls ``eval_claim`` once, ``cell_open`` before each 
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -16,10 +13,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from playground import liveness
 from playground.evals import scorers as scoring
 from playground.evals import testsets
 from playground.evals.models import EvalCell, EvalRun, TestSet
 from playground.evals.selectors import eval_get_for_user, test_set_get_for_user
+from playground.liveness import is_gone
 from playground.models import Conversation, Run, Scope, ShareLink, Visibility
 from playground.params import PARAMS_BY_NAME, ParamError, validate_value
 from playground.prompts.models import PromptVersion
@@ -38,11 +37,10 @@ MAX_SAMPLES = 10
 MAX_CONCURRENCY = 32
 MAX_CELLS = 20_000
 MAX_SCORERS = 10
-HEARTBEAT_SECONDS = 5
-# A running eval whose process has not said it is alive for this long is marked interrupted.
-STALE_SECONDS = 30
-# This process, as an eval's ``runner``: host, process id, and a random id for this start.
-RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# Which process runs an eval and whether it still does: playground/liveness.py, shared with the arena.
+HEARTBEAT_SECONDS = liveness.HEARTBEAT_SECONDS
+STALE_SECONDS = liveness.STALE_SECONDS
+RUNNER_ID = liveness.RUNNER_ID
 
 
 class EvalError(ValidationError):
@@ -525,32 +523,13 @@ def eval_finish(*, eval_id: int, status: str, runner: str = RUNNER_ID) -> None:
     EvalRun.objects.filter(pk=eval_id, runner=runner).update(status=status, finished_at=timezone.now())
 
 
-def _alive(runner: str) -> bool:
-    host, _, rest = runner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine's process: only its heartbeat tells
-    if int(pid) == os.getpid():
-        return runner == RUNNER_ID  # this process, started again since (another start id)
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @transaction.atomic
 def eval_interrupt_orphans() -> int:
     """Mark "interrupted" every running eval whose process is gone (its process on this machine no longer
     exists, or it has not said it is alive for STALE_SECONDS); its finished cells are kept, cells that
     were mid-request are stopped. Called when a server starts and when the eval pages are read."""
-    stale = timezone.now() - timedelta(seconds=STALE_SECONDS)
     running = EvalRun.objects.select_for_update().filter(status=EvalRun.Status.RUNNING)
-    orphans = [
-        e.pk for e in running if e.heartbeat_at is None or e.heartbeat_at < stale or not _alive(e.runner)
-    ]
+    orphans = [e.pk for e in running if is_gone(e.runner, e.heartbeat_at)]
     if not orphans:
         return 0
     EvalCell.objects.filter(eval_run_id__in=orphans, status=EvalCell.Status.RUNNING).update(

@@ -296,3 +296,53 @@ async def test_votes_are_refused_out_of_turn_without_a_cookie_and_beyond_the_rat
     assert (await wrong.receive())["code"] == "not_found"
     for ws in (phone, stage, no_cookie, wrong):
         await ws.disconnect()
+
+
+async def test_a_prompt_its_server_left_streaming_is_sent_again_to_its_unfinished_slot_only(
+    upstream_settings: Any, user: Any, presenter_cookie: bytes, emulator: Any, close_upstream: None
+) -> None:
+    arena = await make_arena(user)
+    stage = await arena_socket(presenter_cookie)
+    await stage.send({"type": "arena.join", "arena": arena.pk})
+    await stage.receive()
+    await stage.send({"type": "arena.send", "prompt": 0})
+    await until(stage, voting)
+    before = await database_sync_to_async(saved_answers)()
+
+    def die_mid_round() -> tuple[str, str]:
+        """As if the round's process (another machine's, silent since) had died while slot B streamed."""
+        from playground.models import Run
+
+        ArenaPrompt.objects.filter(arena=arena, position=0).update(
+            status="streaming", runner="gone-host:1:dead", heartbeat_at=None
+        )
+        b = ArenaAnswer.objects.select_related("config").get(prompt__arena=arena, slot="B")
+        ArenaAnswer.objects.filter(pk=b.pk).update(status="streaming")
+        Run.objects.filter(pk=b.run_id).update(status="streaming")
+        return b.config.model, str(b.run_id)
+
+    b_model, b_old_run = await database_sync_to_async(die_mid_round)()
+    requests_before = len(emulator.state()["requests"])
+
+    stage2 = await arena_socket(presenter_cookie)  # the stage reopened on a new process's socket
+    await stage2.send({"type": "arena.join", "arena": arena.pk})
+    await stage2.receive()
+    await stage2.send({"type": "arena.send", "prompt": 0})
+    frames = await until(stage2, voting)
+
+    sent = [f for f in frames if f["type"] == "arena.prompt"]
+    assert sent[0]["status"] == "streaming" and sent[0]["answers"]["A"]["status"] == "done"
+    streams = {f["stream"] for f in frames if f["type"] in ("chat.delta", "chat.deltas", "chat.finish")}
+    assert streams == {"0:B"}
+    bodies = [r["body"] for r in emulator.state()["requests"][requests_before:] if r["body"]]
+    assert [b["model"] for b in bodies] == [b_model]
+    assert bodies[0]["messages"][-1] == {"role": "user", "content": PROMPT}
+    after = await database_sync_to_async(saved_answers)()
+    assert after["A"] == before["A"]  # the finished answer kept
+    assert after["B"][0] == b_model and after["B"][1]
+    new_run = await database_sync_to_async(
+        lambda: str(ArenaAnswer.objects.get(prompt__arena=arena, slot="B").run_id)
+    )()
+    assert new_run != b_old_run
+    for ws in (stage, stage2):
+        await ws.disconnect()

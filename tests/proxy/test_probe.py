@@ -230,3 +230,40 @@ async def test_a_bad_probe_frame_is_refused_and_the_socket_stays_open(connect: A
     await ws.start("s1")
     assert (await ws.until_end("s1"))[-1]["type"] == "chat.done"
     assert [r["body"]["model"] for r in emulator.state()["requests"]] == [MODEL]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_probe_in_a_named_workspace_uses_that_workspaces_key_and_a_strangers_is_refused(
+    connect: Any, emulator: Any, user: Any
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    from playground.services.workspaces import workspace_create, workspace_update
+
+    team_key = "fw_team_key_0000000000000000wxyz"
+
+    def workspaces() -> tuple[int, int]:
+        team = workspace_create(user=user, name="Stage team")
+        workspace_update(user=user, workspace_id=team.pk, api_key=team_key)
+        stranger = get_user_model().objects.create_user("mallory")
+        return team.pk, workspace_create(user=stranger, name="Not yours").pk
+
+    team, theirs = await database_sync_to_async(workspaces)()
+    ws = await connect()
+    await ws.send(probe_frame(config(label="Team"), workspace=team))
+    frames = []
+    while not frames or frames[-1]["type"] != "probe.done":
+        frames.append(await ws.receive())
+    assert frames[-1]["ready"] == 1
+    assert [r["auth_last4"] for r in emulator.state()["requests"]] == [
+        "wxyz"
+    ]  # the team's key, not the server's
+
+    await ws.send(probe_frame(config(), probe="p2", workspace=theirs))
+    refused = await ws.receive()
+    assert (refused["type"], refused["stream"], refused["code"]) == ("chat.error", "p2", "not_found")
+    assert refused["message"] == "No such workspace."
+    await ws.send(probe_frame(config(), probe="p3", workspace="1"))
+    bad = await ws.receive()
+    assert bad["code"] == "invalid_frame" and "'workspace'" in bad["message"]
+    assert len(emulator.state()["requests"]) == 1

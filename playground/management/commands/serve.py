@@ -81,6 +81,14 @@ class Command(BaseCommand):
 
         if interrupted := eval_interrupt_orphans():
             self.stdout.write(f"{interrupted} eval(s) left running by a stopped server marked interrupted.")
+        # Arena prompts left streaming by a server that is gone (its process no longer exists, or silent
+        # for 30 s: playground/liveness.py) are marked interrupted, to be sent again from the stage.
+        from playground.arena.services import arena_interrupt_orphans
+
+        if interrupted := arena_interrupt_orphans():
+            self.stdout.write(
+                f"{interrupted} arena prompt(s) left streaming by a stopped server marked interrupted."
+            )
         ensure_node_modules(self.stderr)
         call_command("collectstatic", interactive=False, verbosity=0)
         emulator = None

@@ -1,10 +1,13 @@
 // The arena's stage (/arena/<id>/): projected, so blind until each reveal. The presenter steps through
 // the queue with one button (or → / Space): send the prompt to every configuration, close the voting,
 // reveal, next prompt. The phones' votes arrive as a live tally (arena.tally, the presenter's only).
+// Below, "Check readiness" (panels/readiness.js, the one probe: `probe.start` on the chat socket) sends
+// each configuration a tiny request; it names them, so it sits folded once the arena has started.
 
 import { FRAME } from "../core/protocol.js";
 import { PlaygroundSocket } from "../core/socket.js";
 import { ArenaRoundView, statusWord } from "../panels/arena.js";
+import { ReadinessPanel } from "../panels/readiness.js";
 
 const $ = (id) => document.getElementById(id);
 const STREAM_FRAMES = [FRAME.DELTA, FRAME.DELTAS, FRAME.FINISH, FRAME.RETHINK];
@@ -38,6 +41,14 @@ class StagePage {
     this.socket.on(FRAME.ARENA_SLOT, (frame) => this.round.slotEnded(frame));
     this.socket.on(FRAME.ERROR, (frame) => this.setError(frame.message));
     this.socket.connect();
+    this.probeSocket = new PlaygroundSocket(this.config.probe_ws_path);
+    this.probeSocket.connect();
+    // The arena's workspace key, as its rounds use (the header's current workspace may be another).
+    this.readiness = new ReadinessPanel(this.probeSocket, {
+      onRequest: () => this.readiness.check(this.config.configs),
+      workspace: this.config.workspace,
+    });
+    $("arena-readiness-panel").append(this.readiness.root);
     $("arena-next").addEventListener("click", () => this.next());
     $("arena-stop").addEventListener("click", () => this.socket.send({ type: FRAME.ARENA_STOP }));
     document.addEventListener("keydown", (event) => {
@@ -78,6 +89,8 @@ class StagePage {
       return [`Send prompt ${nextQueued.position + 1}`, { type: FRAME.ARENA_SEND, prompt: nextQueued.position }];
     }
     if (prompt.status === "streaming") return ["Answers streaming…", null];
+    // The server stopped mid-round: the answers that had not finished are sent again.
+    if (prompt.status === "interrupted") return [`Send prompt ${prompt.position + 1} again`, { type: FRAME.ARENA_SEND, prompt: prompt.position }];
     if (prompt.status === "voting") return ["Close voting", { type: FRAME.ARENA_CLOSE, prompt: prompt.position }];
     if (prompt.status === "closed") return ["Reveal", { type: FRAME.ARENA_REVEAL, prompt: prompt.position }];
     return ["…", null];

@@ -10,6 +10,7 @@ import { ReplyText } from "../core/markdown.js";
 export const CHOICE_LABELS = { tie: "Tie", bad: "Both bad" };
 const STATUS_WORDS = {
   queued: "Queued", streaming: "Answers streaming…", voting: "Voting open", closed: "Voting closed", revealed: "Revealed",
+  interrupted: "Interrupted: the server stopped mid-answer",
 };
 const SLOT_WORDS = { [STATUS.WAITING]: "waiting…", [STATUS.STREAMING]: "writing…", [STATUS.DONE]: "done", [STATUS.STOPPED]: "stopped", [STATUS.ERROR]: "failed" };
 
@@ -90,6 +91,11 @@ export class ArenaRoundView {
     this.prompt = prompt;
     for (const [slot, answer] of Object.entries(prompt.answers || {})) {
       const card = this.cards.get(slot);
+      if (card && answer.status === "streaming" && ![STATUS.WAITING, STATUS.STREAMING].includes(card.state.status)) {
+        // An interrupted prompt sent again: this slot's answer starts over.
+        card.state = newStreamState();
+        card.state.status = STATUS.WAITING;
+      }
       if (!card || answer.status === "streaming") continue;
       // A saved answer (it ended before this page joined): folded as one delta and its end.
       if (!textOf(card.state) && answer.text) applyFrame(card.state, { type: FRAME.DELTA, i: 0, choice: 0, content: answer.text });

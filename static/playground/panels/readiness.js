@@ -26,8 +26,9 @@ export function headroomText(headroom) {
 
 export class ReadinessPanel {
   /**
-   * socket: the page's PlaygroundSocket. options: {onSwitch(index, on), switchLabel, coldMs, timeoutMs,
-   * concurrency}. Mount `root`; call check(configs).
+   * socket: the page's PlaygroundSocket. options: {onRequest(), onSwitch(index, on), switchLabel, coldMs,
+   * timeoutMs, concurrency, workspace (whose key to use; the current workspace's if not given)}. Mount
+   * `root`; call check(configs).
    */
   constructor(socket, options = {}) {
     this.socket = socket;
@@ -62,7 +63,7 @@ export class ReadinessPanel {
     this.configs = configs;
     this.results = configs.map(() => null);
     const options = { max_tokens: 4 };
-    for (const [key, name] of [["coldMs", "cold_ms"], ["timeoutMs", "timeout_ms"], ["concurrency", "concurrency"]]) {
+    for (const [key, name] of [["coldMs", "cold_ms"], ["timeoutMs", "timeout_ms"], ["concurrency", "concurrency"], ["workspace", "workspace"]]) {
       if (this.options[key]) options[name] = this.options[key];
     }
     this.checking = true;
