@@ -143,9 +143,21 @@ def _numbers(cells: list[EvalCell], name: str) -> list[float]:
     return out
 
 
+def _scorer_pass_rates(finished: list[EvalCell]) -> list[float | None]:
+    """Each scorer's pass rate (by its place in the eval's scorers) over the cells it judged."""
+    verdicts: dict[int, list[bool]] = {}
+    for cell in finished:
+        for i, score in enumerate(cell.scores or []):
+            if isinstance(score.get("passed"), bool):
+                verdicts.setdefault(i, []).append(score["passed"])
+    width = max((len(c.scores or []) for c in finished), default=0)
+    return [round(sum(verdicts[i]) / len(verdicts[i]), 4) if verdicts.get(i) else None for i in range(width)]
+
+
 def column_summary(cells: list[EvalCell]) -> dict[str, Any]:
-    """One column's figures over its finished cells: pass rate, TTFT and tokens/s (mean, p95), tokens,
-    cost, and how much repeated samples of a row agree (each figure as the stream computed it)."""
+    """One column's figures over its finished cells: pass rate (all scorers, and each), TTFT, tokens/s
+    and reply length (mean, p95), tokens, cost, and how much repeated samples of a row agree (each
+    figure as the stream computed it). A sweep's chart uses it per sample too (``eval_columns``)."""
     finished = [c for c in cells if c.status == EvalCell.Status.DONE]
     scored = [c for c in finished if c.passed is not None]
     tokens = _numbers(finished, "tokens")
@@ -164,11 +176,14 @@ def column_summary(cells: list[EvalCell]) -> dict[str, Any]:
         "passed": sum(1 for c in scored if c.passed),
         "scored": len(scored),
         "pass_rate": round(sum(1 for c in scored if c.passed) / len(scored), 4) if scored else None,
+        "scorer_pass_rates": _scorer_pass_rates(finished),
+        "ended": sum(1 for c in cells if c.status not in (EvalCell.Status.PENDING, EvalCell.Status.RUNNING)),
         "ttft_ms": {"mean": _mean(_numbers(finished, "ttft_ms")), "p95": _p95(_numbers(finished, "ttft_ms"))},
         "tokens_per_second": {
             "mean": _mean(_numbers(finished, "tokens_per_second")),
             "p95": _p95(_numbers(finished, "tokens_per_second")),
         },
+        "reply_tokens": {"mean": _mean(tokens), "p95": _p95(tokens)},
         "completion_tokens": int(sum(tokens)),
         "prompt_tokens": int(sum(prompt_tokens)),
         # Each run's saved cost (the pricing's one formula), summed: the answers, and the judge's runs.
@@ -187,16 +202,26 @@ def eval_progress(eval_run: EvalRun) -> dict[str, int]:
 
 
 def eval_columns(eval_run: EvalRun, cells: list[EvalCell] | None = None) -> list[dict[str, Any]]:
-    """The columns (prompt x configuration), each with its summary (``column_summary``)."""
+    """The columns (prompt x configuration), each with its summary (``column_summary``). A swept
+    configuration's column also says its ``sweep`` ({param, value}) and has one summary per sample
+    (``samples``: the sweep chart's points, each a pass over the rows)."""
     if cells is None:
         cells = list(eval_run.cells.defer("error"))
     by_column: dict[int, list[EvalCell]] = {}
     for cell in cells:
         by_column.setdefault(cell.column, []).append(cell)
-    return [
-        {**column, "summary": column_summary(by_column.get(int(str(column["index"])), []))}
-        for column in eval_run.columns
-    ]
+    out = []
+    for column in eval_run.columns:
+        mine = by_column.get(int(str(column["index"])), [])
+        data = {**column, "summary": column_summary(mine)}
+        sweep = eval_run.configs[int(str(column["config"]))].get("sweep")
+        if sweep:
+            data["sweep"] = sweep
+            data["samples"] = [
+                column_summary([c for c in mine if c.sample == s]) for s in range(eval_run.samples)
+            ]
+        out.append(data)
+    return out
 
 
 def eval_data(eval_run: EvalRun, *, user: Any = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from playground.evals.models import EvalCell, EvalRun, TestSet
 from playground.evals.selectors import eval_get_for_user, test_set_get_for_user
 from playground.liveness import is_gone
 from playground.models import Conversation, Run, Scope, ShareLink, Visibility
+from playground.params import PARAMS_BY_NAME, ParamError, validate_value
 from playground.prompts.models import PromptVersion
 from playground.prompts.selectors import version_get_for_user, version_snapshot
 from playground.prompts.template import MissingVariables, cell_start, start_variables
@@ -197,6 +198,52 @@ def _config_clean(index: int, config: Any, *, user: Any, prompts_have_models: bo
     return out
 
 
+def _sweep_value_text(value: float | int) -> str:
+    """A swept value as its column is named: 0.5, 1 (not 1.0), 200."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def sweep_expand(configs: list[dict[str, Any]], sweep: Any) -> list[dict[str, Any]]:
+    """ "Sweep a parameter": the cleaned configuration ``sweep["config"]`` (default the first) becomes one
+    configuration per value of the numeric registry parameter ``sweep["param"]``, in the order given,
+    each named by its value and recording ``{"param", "value"}`` as its ``sweep`` (the page's axis).
+    Each value is checked by the registry's own rule (``playground.params.validate_value``)."""
+    if not isinstance(sweep, dict):
+        raise EvalError("sweep must be an object: {param, values}.")
+    name = sweep.get("param")
+    param = PARAMS_BY_NAME.get(name) if isinstance(name, str) else None
+    if param is None or param.kind not in ("float", "int") or "chat" not in param.modes:
+        raise EvalError("Sweep: choose a numeric parameter (e.g. temperature).")
+    values = sweep.get("values")
+    if not isinstance(values, list) or not values:
+        raise EvalError("Sweep: give the values to sweep, e.g. 0, 0.5, 1.")
+    at = sweep.get("config", 0)
+    if not isinstance(at, int) or isinstance(at, bool) or not 0 <= at < len(configs):
+        raise EvalError("Sweep: no such configuration.")
+    cleaned: list[float | int] = []
+    for raw in values:
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise EvalError(f"Sweep: {param.name} must be a number {param.range_text()}.")
+        try:
+            value = validate_value(param.name, raw)
+        except ParamError as exc:
+            raise EvalError(f"Sweep: {exc.message}") from None
+        if value in cleaned:
+            raise EvalError(f"Sweep: {param.name}={_sweep_value_text(value)} is given twice.")
+        cleaned.append(value)
+    base = configs[at]
+    expanded = [
+        {
+            **base,
+            "label": f"{param.name}={_sweep_value_text(value)}",
+            "params": {**base["params"], param.name: value},
+            "sweep": {"param": param.name, "value": value},
+        }
+        for value in cleaned
+    ]
+    return [*configs[:at], *expanded, *configs[at + 1 :]]
+
+
 def question_of(start: dict[str, Any]) -> str:
     """The question a judge is shown: the last user message's text (or the completions prompt)."""
     if isinstance(start.get("prompt"), str):
@@ -224,9 +271,11 @@ def eval_create(
     scorers: Any = (),
     samples: int = 1,
     concurrency: int = 4,
+    sweep: Any = None,
 ) -> EvalRun:
     """A queued eval over a test set (or the rows given): every setup error is said now, the cells are
-    made (row x column x sample), and a private conversation is opened to hold the cells' runs."""
+    made (row x column x sample), and a private conversation is opened to hold the cells' runs. With a
+    ``sweep`` ({param, values, config}), one configuration is saved per value (``sweep_expand``)."""
     workspace, _ = workspace_get_for_user(user=user, workspace_id=workspace_id, action="create")
     test_set = None
     if test_set_id is not None:
@@ -245,6 +294,8 @@ def eval_create(
     config_list = [
         _config_clean(i, c, user=user, prompts_have_models=have_models) for i, c in enumerate(configs)
     ]
+    if sweep is not None:
+        config_list = sweep_expand(config_list, sweep)
     if len(prompt_list) * len(config_list) > MAX_COLUMNS:
         raise EvalError(f"At most {MAX_COLUMNS} columns (prompts x configurations).")
     if not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:

@@ -21,6 +21,7 @@ from playground.current import current_workspace_id
 from playground.evals import scorers as scoring
 from playground.evals import selectors, services, testsets
 from playground.evals.models import EvalRun, TestSet
+from playground.params import registry_json
 from playground.prompts.selectors import prompt_list_for_user, version_list
 from playground.selectors.presets import preset_list_for_user
 from playground.selectors.sharing import ShareLinkGone
@@ -198,6 +199,7 @@ def eval_new(request: HttpRequest) -> HttpResponse:
                 scorers=data.get("scorers") or [],
                 samples=data.get("samples", 1),
                 concurrency=data.get("concurrency", 4),
+                sweep=data.get("sweep"),
             )
         except (services.EvalError, ValueError) as exc:
             message = (
@@ -239,6 +241,7 @@ def eval_new(request: HttpRequest) -> HttpResponse:
         "selected": request.GET.get("test_set"),
         "max_concurrency": services.MAX_CONCURRENCY,
         "max_samples": services.MAX_SAMPLES,
+        "registry": registry_json(),
         "ws_path": WS_PATH,
     }
     return render(request, "evals/new.html", {"config": config})

@@ -44,3 +44,21 @@ export function parseParams(text, registry) {
   }
   return { params, error: null };
 }
+
+/** The numeric parameters a sweep can take (compare's Sweep, an eval's "Sweep a parameter"). */
+export function sweepable(registry) {
+  return registry.filter((p) => (p.kind === "float" || p.kind === "int") && (p.modes || ["chat"]).includes("chat"));
+}
+
+/** A sweep's values ("0, 0.5 1"): {values, error}, each checked against the parameter's range. */
+export function parseSweepValues(p, text) {
+  const raw = (text || "").split(/[\s,;]+/).filter(Boolean);
+  if (!raw.length) return { values: [], error: "Give the values to sweep, e.g. 0, 0.5, 1." };
+  const values = [];
+  for (const r of raw) {
+    const { value, error } = checkValue(p, r);
+    if (error) return { values, error };
+    values.push(value);
+  }
+  return { values, error: null };
+}

@@ -19,7 +19,7 @@ import { ReplayStream } from "../core/replay.js";
 import { metrics } from "../core/stream.js";
 import { Watcher } from "../core/watch.js";
 import { wordDiff } from "../core/diff.js";
-import { checkValue, formatParams, parseParams } from "../core/paramtext.js";
+import { formatParams, parseParams, parseSweepValues, sweepable } from "../core/paramtext.js";
 import { ColumnView, columnStartFrame, missingRun } from "../panels/column.js";
 import { RampChart } from "../panels/chart.js";
 import { probeConfig } from "../panels/readiness.js";
@@ -187,10 +187,10 @@ class ComparePage {
 
   // --- the sweep -------------------------------------------------------------------------------------
   wireSweep() {
-    const sweepable = this.registry.filter((p) => (p.kind === "float" || p.kind === "int") && (p.modes || ["chat"]).includes("chat"));
-    $("sweep-param").append(...sweepable.map((p) => el("option", { value: p.name, selected: p.name === "temperature" }, p.name)));
+    const numeric = sweepable(this.registry);
+    $("sweep-param").append(...numeric.map((p) => el("option", { value: p.name, selected: p.name === "temperature" }, p.name)));
     const showRange = () => {
-      const p = sweepable.find((x) => x.name === $("sweep-param").value);
+      const p = numeric.find((x) => x.name === $("sweep-param").value);
       $("sweep-range").textContent = p ? `(${p.range})` : "";
     };
     $("sweep-param").addEventListener("change", showRange);
@@ -203,21 +203,15 @@ class ComparePage {
         $("serving-panel").hidden = tab.dataset.tab !== "serving";
       });
     }
-    $("sweep-generate").addEventListener("click", () => this.generateSweep(sweepable));
+    $("sweep-generate").addEventListener("click", () => this.generateSweep(numeric));
   }
 
-  generateSweep(sweepable) {
-    const p = sweepable.find((x) => x.name === $("sweep-param").value);
-    const raw = $("sweep-values").value.split(/[\s,;]+/).filter(Boolean);
+  generateSweep(numeric) {
+    const p = numeric.find((x) => x.name === $("sweep-param").value);
     const samples = Number($("sweep-samples").value);
-    if (!raw.length) return this.setError("Give the values to sweep, e.g. 0, 0.5, 1.");
+    const { values, error } = parseSweepValues(p, $("sweep-values").value);
+    if (error) return this.setError(error);
     if (!Number.isInteger(samples) || samples < 1 || samples > 4) return this.setError("Samples each must be a whole number from 1 to 4.");
-    const values = [];
-    for (const r of raw) {
-      const { value, error } = checkValue(p, r);
-      if (error) return this.setError(error);
-      values.push(value);
-    }
     if (values.length * samples > MAX_SWEEP_COLUMNS) return this.setError(`A sweep makes at most ${MAX_SWEEP_COLUMNS} columns (values × samples).`);
     const base = parseParams($("sweep-base").value, this.registry);
     if (base.error) return this.setError(base.error);

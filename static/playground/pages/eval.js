@@ -5,8 +5,9 @@
 import { el, clear } from "../core/dom.js";
 import { api, csrfToken } from "../core/http.js";
 import { fmtCost, fmtMs, fmtNumber, fmtTps } from "../core/format.js";
-import { FRAME } from "../core/protocol.js";
+import { FRAME, STATUS } from "../core/protocol.js";
 import { PlaygroundSocket } from "../core/socket.js";
+import { SweepChart, registerSweepSeries } from "../panels/sweepchart.js";
 
 const config = JSON.parse(document.getElementById("eval-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -137,6 +138,43 @@ function drawProgress() {
   if (resume) resume.hidden = RUNNING.has(status) || status === "queued" || progress.done === total;
 }
 
+// --- a swept parameter: its charts, each point one sample's pass over the rows -----------------------
+const percent = (v) => `${fmtNumber(v * 100, 0)}%`;
+const sweepChart = new SweepChart();
+document.querySelector("[data-testid=ev-summary]").closest("section").after(sweepChart.root);
+// The pass rates first (what the eval is for), on a 0–100% axis: overall, then each scorer's.
+registerSweepSeries({ key: "pass_rate", label: "Pass rate", unit: "of rows", format: percent, domain: [0, 1], first: true,
+  value: (state, m, spec) => spec.summary.pass_rate });
+if (data.scorers.length > 1) {
+  data.scorers.forEach((scorer, i) => registerSweepSeries({ key: `pass_rate_${i}`, label: `Pass rate: ${LABELS[scorer.kind] || scorer.kind}`,
+    unit: "of rows", format: percent, domain: [0, 1], first: true, value: (state, m, spec) => spec.summary.scorer_pass_rates[i] ?? null }));
+}
+
+/** A sample's summary (selectors.column_summary of its cells) as the figures the sweep chart reads. */
+function sampleFigures(s) {
+  return {
+    ttft_ms: s.ttft_ms.mean,
+    tokens_per_second: s.tokens_per_second.mean,
+    tokens: s.reply_tokens.mean,
+    // A sum that leaves out unpriced runs would mislead: drawn only when every run was priced.
+    cost: s.cost.total === null ? null : { total: s.cost.total, estimated: s.cost.unpriced > 0 },
+  };
+}
+
+function drawSweep() {
+  const swept = data.columns.filter((c) => c.sweep && c.samples);
+  if (!swept.length) return sweepChart.hide();
+  const param = swept[0].sweep.param;
+  const samples = swept.flatMap((c) => c.samples.map((summary, i) => ({
+    value: c.sweep.value,
+    label: `${c.label} · sample ${i + 1}`,
+    spec: { summary },
+    m: sampleFigures(summary),
+    state: { status: summary.cells && summary.ended === summary.cells ? STATUS.DONE : STATUS.STREAMING },
+  })));
+  sweepChart.update(param, samples, `a point: one sample over the ${data.rows.length} row${data.rows.length === 1 ? "" : "s"} (figures: the mean per row; cost: the sample's total)`);
+}
+
 let refreshing = null;
 function refreshSummary(now = false) {
   if (config.share || !config.urls.data) return;
@@ -148,6 +186,7 @@ function refreshSummary(now = false) {
       const fresh = await api(`${config.urls.data}?part=columns`);
       data = { ...data, columns: fresh.eval.columns };
       drawSummary();
+      drawSweep();
     } catch { /* the next cell refreshes it */ }
   }, now ? 0 : 1500);
 }
@@ -203,5 +242,6 @@ $("ev-share")?.addEventListener("click", async () => {
 
 drawGrid();
 drawSummary();
+drawSweep();
 drawProgress();
 socket.connect();

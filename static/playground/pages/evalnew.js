@@ -4,6 +4,7 @@
 import { el, clear } from "../core/dom.js";
 import { api } from "../core/http.js";
 import { startVariables } from "../core/variables.js";
+import { parseSweepValues, sweepable } from "../core/paramtext.js";
 
 const config = JSON.parse(document.getElementById("evalnew-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -49,9 +50,43 @@ function addConfig(model = MODELS[0]) {
     el("button", { type: "button", class: "btn btn-ghost btn-sm", "aria-label": "Remove configuration", text: "×", onclick: () => item.remove() }));
   $("ev-configs").append(item);
 }
-$("ev-add-config").addEventListener("click", () => addConfig(MODELS[1]));
+$("ev-add-config").addEventListener("click", () => { addConfig(MODELS[1]); showSweepConfigs(); });
 addConfig(MODELS[0]);
 addConfig(MODELS[1]);
+
+// "Sweep a parameter": the chosen configuration becomes one per value (the server expands it).
+const numeric = sweepable(config.registry);
+$("ev-sweep-param").append(...numeric.map((p) => el("option", { value: p.name, text: p.name, selected: p.name === "temperature" })));
+function showSweepRange() {
+  const p = numeric.find((x) => x.name === $("ev-sweep-param").value);
+  $("ev-sweep-range").textContent = p ? `(${p.range})` : "";
+}
+/** The configuration choices, as many as there are configurations now (removing one renumbers them). */
+function showSweepConfigs() {
+  const select = $("ev-sweep-config");
+  const chosen = select.value;
+  clear(select).append(...[...document.querySelectorAll(".ev-config")].map((item, i) => {
+    const label = item.querySelector("[name=label]").value.trim() || item.querySelector("[name=model]").value.trim().split("/").pop();
+    return el("option", { value: String(i), text: `${i + 1}. ${label || "configuration"}` });
+  }));
+  if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+}
+$("ev-sweep-param").addEventListener("change", showSweepRange);
+$("ev-sweep-on").addEventListener("change", () => { $("ev-sweep-fields").hidden = !$("ev-sweep-on").checked; showSweepConfigs(); });
+$("ev-configs").addEventListener("click", () => setTimeout(showSweepConfigs));
+$("ev-configs").addEventListener("change", showSweepConfigs);
+showSweepRange();
+showSweepConfigs();
+
+/** The sweep the eval is created with: null (none), {error}, or {param, values, config}. */
+function sweepSetup() {
+  if (!$("ev-sweep-on").checked) return null;
+  const p = numeric.find((x) => x.name === $("ev-sweep-param").value);
+  if (!p) return { error: "Sweep: choose a parameter." };
+  const { values, error } = parseSweepValues(p, $("ev-sweep-values").value);
+  if (error) return { error: `Sweep: ${error}` };
+  return { param: p.name, values, config: Number($("ev-sweep-config").value) || 0 };
+}
 
 const OPTIONS = {
   contains: [["text", "input", "Text (else the expected answer)"]],
@@ -106,6 +141,11 @@ $("ev-create").addEventListener("click", async () => {
     }
     scorers.push(scorer);
   }
+  const sweep = sweepSetup();
+  if (sweep?.error) {
+    showError(sweep.error);
+    return;
+  }
   const system = $("ev-system").value;
   const body = {
     name: $("ev-name").value || "Eval",
@@ -115,6 +155,7 @@ $("ev-create").addEventListener("click", async () => {
     configs, scorers,
     samples: Number($("ev-samples").value) || 1,
     concurrency: Number($("ev-concurrency").value) || 4,
+    ...(sweep ? { sweep } : {}),
   };
   try {
     const data = await api(location.pathname, body);

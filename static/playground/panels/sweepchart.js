@@ -24,14 +24,16 @@ const SERIES = [
 
 /**
  * The hook for more series (the evals engineer's scorers): `{key, label, unit, format(v), value(state,
- * m, spec)}`; e.g. the pass rate of a test set's scorers over a sample's rows, from 0 to 1. Registered
- * series are drawn after the built-in ones, only where some sample has a value.
+ * m, spec), domain?, first?}`; e.g. the pass rate of a test set's scorers over a sample's rows, from 0
+ * to 1. `domain: [lo, hi]` is always shown on the y axis (a rate: [0, 1]); `first: true` draws it before
+ * the built-in figures (else after them). Drawn only where some sample has a value.
  */
 export function registerSweepSeries(series) {
   if (!series || typeof series.key !== "string" || typeof series.value !== "function") throw new Error("A sweep series needs a key and a value(state, m, spec) function.");
   const at = SERIES.findIndex((s) => s.key === series.key);
   const full = { unit: "", format: (v) => fmtNumber(v, 2), label: series.key, ...series };
   if (at >= 0) SERIES[at] = full;
+  else if (full.first) SERIES.splice(SERIES.findIndex((s) => !s.first), 0, full);
   else SERIES.push(full);
 }
 
@@ -81,23 +83,25 @@ export class SweepChart {
     this.root.hidden = true;
   }
 
-  /** param: the swept parameter's name; samples: [{value, state, spec, label}] (one per column). */
-  update(param, samples) {
-    this.input = { param, samples };
+  /** param: the swept parameter's name; samples: [{value, state, spec, label, m?}] (one per column).
+   * A sample may bring its figures as `m` (the shape of core/stream.js metrics) when they were folded
+   * elsewhere (an eval's sample: the server's per-sample summary); `note` says what a point is. */
+  update(param, samples, note = "") {
+    this.input = { param, samples, note };
     this.draw();
   }
 
   render() {
     if (!this.input) return;
-    const { param, samples } = this.input;
+    const { param, samples, note } = this.input;
     const values = [...new Set(samples.map((s) => s.value))].sort((a, b) => a - b);
     const finished = samples.filter((s) => s.state.status === STATUS.DONE || s.state.status === STATUS.STOPPED);
     this.root.hidden = false;
     const perValue = values.length ? Math.round(samples.length / values.length) : 0;
     this.note.textContent = `${param} against each figure · ${values.length} value${values.length === 1 ? "" : "s"} × ${perValue} sample${perValue === 1 ? "" : "s"}`
       + (finished.length < samples.length ? ` · ${finished.length} of ${samples.length} finished` : "")
-      + " · points: samples, band: min–max, line: median";
-    const figures = finished.map((s) => ({ ...s, m: metrics(s.state) }));
+      + " · points: samples, band: min–max, line: median" + (note ? ` · ${note}` : "");
+    const figures = finished.map((s) => ({ ...s, m: s.m || metrics(s.state) }));
     const charts = [];
     for (const series of SERIES) {
       const points = figures.map((s) => ({ x: s.value, y: series.value(s.state, s.m, s.spec), label: s.label }))
@@ -111,8 +115,9 @@ export class SweepChart {
 
   chart(series, param, values, points) {
     const ys = points.map((p) => p.y);
-    let lo = Math.min(0, ...ys);
-    let hi = Math.max(...ys);
+    const [shownLo, shownHi] = series.domain || [0, -Infinity];
+    let lo = Math.min(0, shownLo, ...ys);
+    let hi = Math.max(shownHi, ...ys);
     if (hi === lo) hi = lo + (hi === 0 ? 1 : Math.abs(hi) * 0.1);
     const yTicks = ticks(lo, hi);
     lo = Math.min(lo, yTicks[0]);

@@ -109,6 +109,43 @@ async def test_200_rows_by_2_configurations_fill_every_cell_once(ada: Any, upstr
     assert decoded[-1] == {**decoded[-1], "type": "eval.status", "status": "done"}
 
 
+async def test_a_temperature_sweep_sends_each_value_to_the_upstream(ada: Any, upstream: Any) -> None:
+    eval_run = await database_sync_to_async(make_eval)(
+        ada,
+        2,
+        samples=2,
+        configs=[
+            {"model": MODEL, "params": {"max_tokens": 12}},
+            {"model": OTHER, "params": {"max_tokens": 12}},
+        ],
+        sweep={"config": 1, "param": "temperature", "values": [0, 0.7, 1.4]},
+    )
+    runner = await EvalRunner.claim(eval_id=eval_run.pk, user=ada, layer=get_channel_layer())
+    assert await runner.run() == EvalRun.Status.DONE
+    # The first configuration as it was; the second, once per value, each row twice (2 samples).
+    wanted = [expected_body(MODEL, f"q{i}", {"max_tokens": 12}) for i in range(2) for _ in range(2)]
+    wanted += [
+        expected_body(OTHER, f"q{i}", {"max_tokens": 12, "temperature": t})
+        for t in (0.0, 0.7, 1.4)
+        for i in range(2)
+        for _ in range(2)
+    ]
+
+    def ordered(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(bodies, key=lambda b: json.dumps(b, sort_keys=True))
+
+    assert ordered([r["body"] for r in generation_requests(upstream)]) == ordered(wanted)
+    data = await database_sync_to_async(eval_data)(await EvalRun.objects.aget(pk=eval_run.pk))
+    assert [c["label"] for c in data["columns"]] == [
+        "llama-v3p1-8b-instruct",
+        "temperature=0",
+        "temperature=0.7",
+        "temperature=1.4",
+    ]
+    assert "samples" not in data["columns"][0]
+    assert [[s["finished"] for s in c["samples"]] for c in data["columns"][1:]] == [[2, 2]] * 3
+
+
 async def test_stop_half_way_keeps_finished_cells_and_closes_running_requests(
     ada: Any, upstream: Any
 ) -> None:

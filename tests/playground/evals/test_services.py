@@ -71,6 +71,13 @@ def test_a_bad_import_saves_nothing(ada: Any) -> None:
         ({"scorers": [{"kind": "json_schema", "schema": "{"}]}, "The JSON schema is not JSON"),
         ({"samples": 11}, "Samples per row must be 1 to 10."),
         ({"concurrency": 0}, "Concurrency must be 1 to 32."),
+        ({"sweep": {"param": "stop", "values": ["x"]}}, "Sweep: choose a numeric parameter"),
+        ({"sweep": {"param": "temperature", "values": []}}, "Sweep: give the values to sweep"),
+        ({"sweep": {"param": "temperature", "values": [0.5, 3]}}, "Sweep: temperature must be"),
+        ({"sweep": {"param": "temperature", "values": [0.5, "0.5"]}}, "temperature=0.5 is given twice"),
+        ({"sweep": {"param": "top_k", "values": [1.5]}}, "Sweep: top_k must be"),
+        ({"sweep": {"param": "temperature", "values": [0], "config": 1}}, "Sweep: no such configuration."),
+        ({"sweep": {"param": "temperature", "values": [i / 4 for i in range(9)]}}, "At most 8 columns"),
     ],
 )
 def test_setup_errors_are_said_and_nothing_is_saved(ada: Any, change: dict[str, Any], message: str) -> None:
@@ -185,3 +192,52 @@ def test_repeated_samples_show_how_much_the_answers_vary(ada: Any) -> None:
     assert summary["agreement"] == pytest.approx((2 / 3 + 1 / 3) / 2, abs=0.01)
     assert (summary["pass_rate"], summary["passed"], summary["scored"]) == (round(2 / 6, 4), 2, 6)
     assert summary["ttft_ms"] == {"mean": 15.0, "p95": 20.0}
+
+
+def test_a_sweep_saves_one_configuration_per_value_and_charts_each_sample(ada: Any) -> None:
+    eval_run = make_eval(
+        ada,
+        2,
+        samples=2,
+        configs=[{"label": "base", "model": MODEL, "params": {"max_tokens": 12, "temperature": 1}}],
+        scorers=[{"kind": "contains", "text": "a"}, {"kind": "regex", "pattern": "^a$"}],
+        sweep={"param": "temperature", "values": ["0", 0.5, 1.2]},
+    )
+    # The configurations saved are the expanded ones: named by the value, recording the axis.
+    assert [(c["label"], c["params"], c["sweep"]) for c in eval_run.configs] == [
+        ("temperature=0", {"max_tokens": 12, "temperature": 0.0}, {"param": "temperature", "value": 0.0}),
+        ("temperature=0.5", {"max_tokens": 12, "temperature": 0.5}, {"param": "temperature", "value": 0.5}),
+        ("temperature=1.2", {"max_tokens": 12, "temperature": 1.2}, {"param": "temperature", "value": 1.2}),
+    ]
+    assert eval_run.cells.count() == 2 * 3 * 2
+    # Column 0, sample 0 passes both scorers on both rows; sample 1 passes "contains" on one row only.
+    answers = {(0, 0): "a", (1, 0): "a", (0, 1): "ab", (1, 1): "b"}
+    for cell in eval_run.cells.filter(column=0):
+        answer = answers[(cell.row, cell.sample)]
+        scores = [
+            {"kind": "contains", "passed": "a" in answer, "score": 1.0, "detail": ""},
+            {"kind": "regex", "passed": answer == "a", "score": 1.0, "detail": ""},
+        ]
+        services.cell_finish(
+            cell_id=cell.pk,
+            status="done",
+            answer=answer,
+            figures={"ttft_ms": 10.0 * (cell.sample + 1), "tokens": 4 + cell.row},
+            usage=None,
+            scores=scores,
+            passed=all(s["passed"] for s in scores),
+            error=None,
+            attempts=1,
+        )
+    columns = selectors.eval_data(eval_run)["columns"]
+    assert [c["sweep"]["value"] for c in columns] == [0.0, 0.5, 1.2]
+    first, second = columns[0]["samples"]
+    assert (first["pass_rate"], first["scorer_pass_rates"], first["ended"]) == (1.0, [1.0, 1.0], 2)
+    assert (second["pass_rate"], second["scorer_pass_rates"]) == (0.0, [0.5, 0.0])
+    assert (first["ttft_ms"]["mean"], second["ttft_ms"]["mean"], first["reply_tokens"]["mean"]) == (
+        10.0,
+        20.0,
+        4.5,
+    )
+    # Columns not run yet: each sample has nothing ended.
+    assert [s["ended"] for s in columns[2]["samples"]] == [0, 0]
