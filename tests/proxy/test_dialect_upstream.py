@@ -114,3 +114,46 @@ async def test_the_emulator_still_gets_the_fireworks_fields(connect: Any, emulat
     bodies = [r["body"] for r in emulator.state()["requests"] if r["path"].endswith("/chat/completions")]
     assert bodies == [{**BASE_BODY, "top_k": 40, "perf_metrics_in_response": True}]
     assert of(frames, "s1", "chat.perf")  # asked for, and answered
+
+
+async def test_filled_in_variables_reach_a_strict_server_as_plain_messages(
+    connect: Any, strict: StrictServer
+) -> None:
+    """chat.start's ``variables`` are the playground's, never the upstream's: the strict server gets only
+    standard fields, the prompt already filled in."""
+    ws = await connect()
+    await ws.start(
+        "v1",
+        system="You are {{role}}.",
+        messages=[{"role": "user", "content": "Say {{word}}"}],
+        variables={"role": "terse", "word": "hello"},
+    )
+    frames = await ws.until_end("v1")
+    assert frames[-1]["type"] == "chat.done", frames[-1]
+    messages = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello"}]
+    assert strict.requests == [{**BASE_BODY, "messages": messages}]
+
+
+async def test_a_readiness_probe_to_a_strict_server_drops_what_it_refuses_and_says_so(
+    connect: Any, strict: StrictServer
+) -> None:
+    """A serving path's fields (``service_tier``, ``prompt_cache_key``) go to a server that refuses them
+    once, then the probe is sent again without them and is green, naming what was dropped."""
+    ws = await connect()
+    config = {
+        "model": MODEL,
+        "messages": HELLO,
+        "label": "Priority",
+        "extra": {"service_tier": "priority", "prompt_cache_key": "demo"},
+    }
+    await ws.send({"type": "probe.start", "probe": "p1", "configs": [config], "max_tokens": 4})
+    frames = []
+    while not frames or frames[-1]["type"] != "probe.done":
+        frames.append(await ws.receive())
+    [result] = [f for f in frames if f["type"] == "probe.result"]
+    assert result["status"] == "ready", result
+    tiny = {"model": MODEL, "messages": HELLO, "stream": True, "max_tokens": 4}
+    refused, answered = strict.requests[0], strict.requests[-1]
+    assert refused["service_tier"] == "priority" and refused["prompt_cache_key"] == "demo"
+    assert {k: v for k, v in answered.items() if k != "stream_options"} == tiny
+    assert sorted(result.get("dropped") or []) == ["prompt_cache_key", "service_tier"], result
