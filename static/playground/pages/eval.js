@@ -7,7 +7,7 @@ import { api, csrfToken } from "../core/http.js";
 import { fmtCost, fmtMs, fmtNumber, fmtTps } from "../core/format.js";
 import { FRAME, STATUS } from "../core/protocol.js";
 import { PlaygroundSocket } from "../core/socket.js";
-import { SweepChart, registerSweepSeries } from "../panels/sweepchart.js";
+import { SweepChart } from "../panels/sweepchart.js";
 
 const config = JSON.parse(document.getElementById("eval-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -140,15 +140,15 @@ function drawProgress() {
 
 // --- a swept parameter: its charts, each point one sample's pass over the rows -----------------------
 const percent = (v) => `${fmtNumber(v * 100, 0)}%`;
-const sweepChart = new SweepChart();
-document.querySelector("[data-testid=ev-summary]").closest("section").after(sweepChart.root);
 // The pass rates first (what the eval is for), on a 0–100% axis: overall, then each scorer's.
-registerSweepSeries({ key: "pass_rate", label: "Pass rate", unit: "of rows", format: percent, domain: [0, 1], first: true,
-  value: (state, m, spec) => spec.summary.pass_rate });
+const passRates = [{ key: "pass_rate", label: "Pass rate", unit: "of rows", format: percent, domain: [0, 1], first: true,
+  value: (state, m, spec) => spec.summary.pass_rate }];
 if (data.scorers.length > 1) {
-  data.scorers.forEach((scorer, i) => registerSweepSeries({ key: `pass_rate_${i}`, label: `Pass rate: ${LABELS[scorer.kind] || scorer.kind}`,
+  data.scorers.forEach((scorer, i) => passRates.push({ key: `pass_rate_${i}`, label: `Pass rate: ${LABELS[scorer.kind] || scorer.kind}`,
     unit: "of rows", format: percent, domain: [0, 1], first: true, value: (state, m, spec) => spec.summary.scorer_pass_rates[i] ?? null }));
 }
+const sweepChart = new SweepChart({ series: passRates });
+document.querySelector("[data-testid=ev-summary]").closest("section").after(sweepChart.root);
 
 /** A sample's summary (selectors.column_summary of its cells) as the figures the sweep chart reads. */
 function sampleFigures(s) {

@@ -1,6 +1,6 @@
 // A sweep's figures plotted against the swept parameter's value (compare's Sweep): one small chart per
-// figure (time to first token, tokens per second, reply length, cost, and any series registered with
-// registerSweepSeries, e.g. the scorers' pass rate when a test set is attached), each sample a point,
+// figure (time to first token, tokens per second, reply length, cost, and any series the page adds when it
+// makes the chart, e.g. the scorers' pass rate when a test set is attached), each sample a point,
 // the spread per value a band (min to max), the median joined by a line. A series is drawn only when
 // some sample has a value. Each chart has a table of the same numbers (for screen readers, and to read
 // exact values), and the figures come from the page's one fold (core/stream.js metrics).
@@ -15,26 +15,26 @@ import { svg, titled } from "./chart.js";
  * The figures a sweep plots, in order. `value(state, m, spec)` is a sample's figure (null: none);
  * `format` writes one. Finished samples only (done or stopped): a running stream's figures still move.
  */
-const SERIES = [
+const BUILT_IN = Object.freeze([
   { key: "ttft_ms", label: "Time to first token", unit: "ms", format: fmtMs, value: (state, m) => m.ttft_ms },
   { key: "tokens_per_second", label: "Tokens per second", unit: "tokens/s", format: fmtTps, value: (state, m) => m.tokens_per_second },
   { key: "reply_tokens", label: "Reply length", unit: "tokens", format: (v) => fmtNumber(v), value: (state, m) => m.tokens },
   { key: "cost", label: "Cost", unit: "USD", format: fmtCost, value: (state, m) => (m.cost && !m.cost.estimated ? m.cost.total : null) },
-];
+]);
 
 /**
- * The hook for more series (the evals engineer's scorers): `{key, label, unit, format(v), value(state,
- * m, spec), domain?, first?}`; e.g. the pass rate of a test set's scorers over a sample's rows, from 0
- * to 1. `domain: [lo, hi]` is always shown on the y axis (a rate: [0, 1]); `first: true` draws it before
- * the built-in figures (else after them). Drawn only where some sample has a value.
+ * A chart's series: the built-in figures and the page's own (e.g. an eval's scorers), each `{key, label,
+ * unit, format(v), value(state, m, spec), domain?, first?}`, such as the pass rate of a test set's scorers
+ * over a sample's rows, from 0 to 1. `domain: [lo, hi]` is always shown on the y axis (a rate: [0, 1]);
+ * `first: true` draws it before the built-in figures (else after them). Drawn only where some sample has
+ * a value. Each chart keeps its own list: nothing is shared between charts or pages.
  */
-export function registerSweepSeries(series) {
-  if (!series || typeof series.key !== "string" || typeof series.value !== "function") throw new Error("A sweep series needs a key and a value(state, m, spec) function.");
-  const at = SERIES.findIndex((s) => s.key === series.key);
-  const full = { unit: "", format: (v) => fmtNumber(v, 2), label: series.key, ...series };
-  if (at >= 0) SERIES[at] = full;
-  else if (full.first) SERIES.splice(SERIES.findIndex((s) => !s.first), 0, full);
-  else SERIES.push(full);
+function seriesWith(extra) {
+  const full = extra.map((series) => {
+    if (!series || typeof series.key !== "string" || typeof series.value !== "function") throw new Error("A sweep series needs a key and a value(state, m, spec) function.");
+    return { unit: "", format: (v) => fmtNumber(v, 2), label: series.key, ...series };
+  });
+  return [...full.filter((x) => x.first), ...BUILT_IN, ...full.filter((x) => !x.first)];
 }
 
 const W = 320;
@@ -69,7 +69,9 @@ function ticks(lo, hi, count = 4) {
 }
 
 export class SweepChart {
-  constructor() {
+  /** `series`: the page's own figures beside the built-in ones (see seriesWith). */
+  constructor({ series = [] } = {}) {
+    this.series = seriesWith(series);
     this.note = el("p", { class: "small muted", "data-testid": "sweep-chart-note" });
     this.grid = el("div", { class: "sweep-charts", "data-testid": "sweep-charts" });
     this.root = el("section", { class: "panel sweep-chart-panel", "data-testid": "sweep-chart", hidden: true, "aria-labelledby": "sweep-chart-title" },
@@ -103,7 +105,7 @@ export class SweepChart {
       + " · points: samples, band: min–max, line: median" + (note ? ` · ${note}` : "");
     const figures = finished.map((s) => ({ ...s, m: s.m || metrics(s.state) }));
     const charts = [];
-    for (const series of SERIES) {
+    for (const series of this.series) {
       const points = figures.map((s) => ({ x: s.value, y: series.value(s.state, s.m, s.spec), label: s.label }))
         .filter((p) => typeof p.y === "number" && Number.isFinite(p.y));
       if (!points.length) continue; // a series is shown only when some sample has it
