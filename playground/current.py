@@ -3,9 +3,12 @@ by default. Memoized on the request, so the header and the view share one query.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 
 from playground.models import Membership
+from playground.permissions import can
 from playground.selectors.workspaces import membership_list_for_user, workspace_current
 
 SESSION_KEY = "workspace_id"
@@ -51,3 +54,18 @@ def switch_workspace(request: HttpRequest, workspace_id: int) -> bool:
     request.session[SESSION_KEY] = workspace_id
     request.__dict__.pop("_memberships", None)
     return True
+
+
+def current_workspace_facts(request: HttpRequest) -> dict[str, Any]:
+    """The current workspace as the pages with a shared library (presets, prompts) show it: id, name, the
+    user's role, whether they may publish to it, and whether it is personal (nobody to share with)."""
+    membership = current_membership(request)
+    if membership is None:  # pragma: no cover - every caller is signed in
+        return {"id": None, "name": "", "role": None, "can_publish": False, "personal": True}
+    return {
+        "id": membership.workspace_id,
+        "name": membership.workspace.name,
+        "role": membership.role,
+        "can_publish": can(membership.role, "create"),
+        "personal": membership.workspace.personal_for_id is not None,
+    }

@@ -18,9 +18,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from playground.current import current_membership
+from playground.current import current_workspace_facts
 from playground.models import Workspace
-from playground.permissions import can
 from playground.prompts import selectors, services
 from playground.prompts.models import PromptVersion, SavedPrompt
 from playground.prompts.services import PromptError
@@ -59,18 +58,6 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-def _workspace(request: HttpRequest) -> dict[str, Any]:
-    membership = current_membership(request)
-    assert membership is not None  # login_required
-    return {
-        "id": membership.workspace_id,
-        "name": membership.workspace.name,
-        "role": membership.role,
-        "can_publish": can(membership.role, "create"),
-        "personal": membership.workspace.personal_for_id is not None,
-    }
-
-
 def _prompt_summary(prompt: SavedPrompt, *, user: Any) -> dict[str, Any]:
     return {
         "id": prompt.pk,
@@ -104,7 +91,7 @@ def _prompt_detail(prompt: SavedPrompt, *, user: Any) -> dict[str, Any]:
 def api_prompts(request: HttpRequest) -> HttpResponse:
     """GET: the prompts the user sees here (their own and the current workspace's library). POST
     ``{name, scope, note, version}``: a new prompt with its first version (201)."""
-    workspace = _workspace(request)
+    workspace = current_workspace_facts(request)
     if request.method == "GET":
         prompts = selectors.prompt_list_for_user(user=request.user, workspace_id=workspace["id"])
         listed = [_prompt_summary(p, user=request.user) for p in prompts.select_related("owner")]
@@ -202,7 +189,7 @@ def api_diff(request: HttpRequest, prompt_id: int) -> HttpResponse:
 @require_GET
 def prompts_page(request: HttpRequest) -> HttpResponse:
     """The prompts the user sees here, with their latest version and labels."""
-    workspace = _workspace(request)
+    workspace = current_workspace_facts(request)
     prompts = selectors.prompt_list_for_user(user=request.user, workspace_id=workspace["id"]).select_related(
         "owner"
     )

@@ -18,10 +18,9 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from playground.current import current_membership
+from playground.current import current_workspace_facts
 from playground.forms.presets import CompareForm, DefaultForm, ImportForm, MoveForm, PresetForm, RenameForm
 from playground.models import Preset, Scope
-from playground.permissions import can
 from playground.selectors.presets import (
     PRESET_FIELDS,
     preset_api_data,
@@ -69,21 +68,6 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _library(request: HttpRequest) -> dict[str, Any]:
-    """The current workspace, whose library the pages show beside "My presets"."""
-    membership = current_membership(request)
-    if membership is None:  # pragma: no cover - every caller is signed in
-        return {"id": None, "name": "", "role": None, "can_publish": False, "personal": True}
-    return {
-        "id": membership.workspace_id,
-        "name": membership.workspace.name,
-        "role": membership.role,
-        "can_publish": can(membership.role, "create"),
-        # A personal workspace has nobody to share with: no library to offer, no "Move to library".
-        "personal": membership.workspace.personal_for_id is not None,
-    }
-
-
 def _download(data: dict[str, Any], filename: str) -> HttpResponse:
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False) + "\n", content_type="application/json"
@@ -101,7 +85,7 @@ def api_presets(request: HttpRequest) -> JsonResponse:
     """GET: the user's presets (personal ones and their workspaces' libraries, each with ``rights``) and
     the current workspace. POST (JSON preset, ``scope`` "personal" or "workspace"): save a new one, in
     "My presets" or the current workspace's library (editors and owners; a viewer gets a 403)."""
-    library = _library(request)
+    library = current_workspace_facts(request)
     if request.method == "GET":
         presets = preset_list_with_rights(user=request.user, current_workspace_id=library["id"])
         listed = [preset_api_data(p, user=request.user) for p in presets]
@@ -151,7 +135,7 @@ def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
                     user=request.user,
                     preset=preset,
                     scope=form.cleaned_data["scope"],
-                    workspace_id=_library(request)["id"],
+                    workspace_id=current_workspace_facts(request)["id"],
                 )
     except PresetError as exc:
         return _error(exc.field, exc.message)
@@ -168,7 +152,7 @@ def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
 def presets_page(request: HttpRequest) -> HttpResponse:
     """List the presets in two sections, "My presets" and the current workspace's library; with
     ``?a=<id>&b=<id>``, also show those two side by side."""
-    library = _library(request)
+    library = current_workspace_facts(request)
     presets = [
         p
         for p in preset_list_with_rights(user=request.user, current_workspace_id=library["id"])
@@ -240,7 +224,7 @@ def preset_move_view(request: HttpRequest, preset_id: int) -> HttpResponse:
     form = MoveForm(request.POST)
     if not form.is_valid():
         raise Http404("No such place for a preset.")
-    library = _library(request)
+    library = current_workspace_facts(request)
     try:
         preset_move(
             user=request.user, preset=preset, scope=form.cleaned_data["scope"], workspace_id=library["id"]
