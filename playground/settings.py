@@ -280,6 +280,8 @@ PLAYGROUND_ALLOW_SIGNUP = env_bool("PLAYGROUND_ALLOW_SIGNUP", True)
 FIREWORKS_CONNECT_TIMEOUT = float(os.environ.get("FIREWORKS_CONNECT_TIMEOUT", "10"))
 FIREWORKS_FIRST_BYTE_TIMEOUT = float(os.environ.get("FIREWORKS_FIRST_BYTE_TIMEOUT", "120"))
 FIREWORKS_STREAM_GAP_TIMEOUT = float(os.environ.get("FIREWORKS_STREAM_GAP_TIMEOUT", "60"))
+# How long an idle upstream connection is kept for the next request.
+FIREWORKS_KEEPALIVE_SECONDS = float(os.environ.get("FIREWORKS_KEEPALIVE_SECONDS", "30"))
 # Seconds a stream keeps running after its last socket dropped without a stop, for the page to re-attach
 # (a reload, a reconnect); then it is stopped and its partial reply saved. 0: stop at once.
 PLAYGROUND_RESUME_GRACE_SECONDS = float(os.environ.get("PLAYGROUND_RESUME_GRACE_SECONDS", "30"))

@@ -52,6 +52,7 @@ def probe_client(api_key: str, timeout_s: float) -> UpstreamClient:
         connect_timeout=min(settings.FIREWORKS_CONNECT_TIMEOUT, timeout_s),
         first_byte_timeout=timeout_s,
         gap_timeout=min(settings.FIREWORKS_STREAM_GAP_TIMEOUT, timeout_s),
+        keepalive=settings.FIREWORKS_KEEPALIVE_SECONDS,
     )
 
 
@@ -63,6 +64,7 @@ def upstream_client(api_key: str = "") -> UpstreamClient:
         connect_timeout=settings.FIREWORKS_CONNECT_TIMEOUT,
         first_byte_timeout=settings.FIREWORKS_FIRST_BYTE_TIMEOUT,
         gap_timeout=settings.FIREWORKS_STREAM_GAP_TIMEOUT,
+        keepalive=settings.FIREWORKS_KEEPALIVE_SECONDS,
     )
 
 

@@ -6,8 +6,9 @@ the upstream response at once and saves the partial reply as stopped. Whatever h
 ends with exactly one ``chat.done`` or ``chat.error`` (unless the socket is gone) and its run is saved.
 
 The upstream client comes from a factory, so tests drive a whole stream with a fake client and no
-HTTP. The database is touched twice, through ``database_sync_to_async``: the run is opened while the
-request is in flight, and saved once at the end. The relay loop itself never waits on the database.
+HTTP. The database is touched twice, through ``database_sync_to_async``: the run is opened once the
+request has left, while it is in flight, and saved once at the end. The relay loop itself never waits
+on the database.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from proxy.client.client import Endpoint
 from proxy.client.dialect import without
 from proxy.client.errors import UpstreamError
 from proxy.client.events import Event
+from proxy.client.transport import REQUEST_SENT
 from proxy.frames import StartRequest
 from proxy.pricing import Price
 from proxy.protocol import error_frame
@@ -39,6 +41,10 @@ from proxy.relay import StreamRecord
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The longest the run's opening waits for the request to leave (a new connection's handshake, or a
+# client that does not tell) before it starts anyway.
+SEND_WAIT_S = 0.05
 
 INTERNAL_ERROR: dict[str, Any] = {
     "code": "internal_error",
@@ -178,11 +184,16 @@ class StreamRun:
             return
         self.secrets = tuple(key for key in (self.server_key, api_key) if key)
         self.scrub = scrubber(*self.secrets)
-        # The request goes upstream first (scheduled before the write, so its task runs first), then the
-        # run is opened while it is in flight; its events wait for the run, so the frames keep their order.
+        # The request goes upstream first, then the run is opened while it is in flight; its events wait
+        # for the run, so the frames keep their order.
         events = self.client_factory(api_key).stream_batches(self.start.body, endpoint=self.start.mode)
-        first = asyncio.ensure_future(anext(events, None))
-        opening = asyncio.ensure_future(database_sync_to_async(self._open_run)())
+        sent = asyncio.Event()
+        told = REQUEST_SENT.set(sent)  # the request's task (and aiohttp's writer in it) sees the event
+        try:
+            first = asyncio.ensure_future(anext(events, None))
+        finally:
+            REQUEST_SENT.reset(told)
+        opening = asyncio.ensure_future(self._open_once_sent(sent, first))
         stopped = False
         try:
             try:
@@ -221,6 +232,22 @@ class StreamRun:
             await self._finish(status, error)
         finally:
             await self.hooks.stream_closed(self)
+
+    async def _open_once_sent(
+        self, sent: asyncio.Event, first: asyncio.Future[Any]
+    ) -> tuple[Any, Price | None]:
+        """Open the run once the request has left (or failed, or answered, or ``SEND_WAIT_S`` passed).
+
+        The opening runs on a thread; started earlier, it held the interpreter while the event loop
+        waited to write the request, and the request left only after the write (4 ms on SQLite).
+        """
+        waiting = asyncio.ensure_future(sent.wait())
+        try:
+            await asyncio.wait((waiting, first), timeout=SEND_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        opened: tuple[Any, Price | None] = await database_sync_to_async(self._open_run)()
+        return opened
 
     def _open_run(self) -> tuple[Any, Price | None]:
         """Open the run (while the request is in flight) and read the price it is costed at."""

@@ -115,16 +115,25 @@ class UpstreamClient:
         gap_timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 1000,
+        keepalive: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = _Secret(api_key)
         self.connect_timeout = connect_timeout
         self.first_byte_timeout = first_byte_timeout
         self.gap_timeout = gap_timeout
+        self.keepalive = keepalive
         host = urlsplit(self.base_url).netloc or self.base_url
         # Errors name the server so that a person knows whom to blame.
         self.upstream_name = "Fireworks" if host.endswith("fireworks.ai") else f"The upstream at {host}"
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        # An idle connection is kept ``keepalive`` seconds (httpx's default is 5): a user who reads a reply
+        # and writes the next prompt would otherwise pay a new connection, and its TLS handshake, each time.
+        # A server that closes sooner is seen closing, and its connection is not reused.
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive,
+        )
         self._client = httpx.AsyncClient(
             transport=transport or UpstreamTransport(limits=limits),
             # One client serves every user: a cookie one response sets must not go out with the next.
@@ -653,13 +662,19 @@ class UpstreamClient:
 
 
 _SHARED: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, str, float, float, float], UpstreamClient]
+    asyncio.AbstractEventLoop, dict[tuple[str, str, float, float, float, float], UpstreamClient]
 ]
 _SHARED = weakref.WeakKeyDictionary()
 
 
 def shared_client(
-    *, base_url: str, api_key: str, connect_timeout: float, first_byte_timeout: float, gap_timeout: float
+    *,
+    base_url: str,
+    api_key: str,
+    connect_timeout: float,
+    first_byte_timeout: float,
+    gap_timeout: float,
+    keepalive: float = 30.0,
 ) -> UpstreamClient:
     """One client per running event loop and configuration, so connections are reused across streams."""
     loop = asyncio.get_running_loop()  # an httpx.AsyncClient is bound to the loop it first ran on
@@ -673,6 +688,7 @@ def shared_client(
         connect_timeout,
         first_byte_timeout,
         gap_timeout,
+        keepalive,
     )
     client = clients.get(key)
     if client is None:
@@ -682,6 +698,7 @@ def shared_client(
             connect_timeout=connect_timeout,
             first_byte_timeout=first_byte_timeout,
             gap_timeout=gap_timeout,
+            keepalive=keepalive,
         )
     return client
 

@@ -9,15 +9,20 @@ arrived, so chunks that wait under load come out together and go to the browser 
 
 What this module adds to the library: its errors mapped to the httpx errors they mean (the library
 turns a refused connection, or a server that hung up before answering, into ``ConnectTimeout``), and
-no cookie jar, so that nothing one user's stream is told comes back on another's request.
+no cookie jar, so that nothing one user's stream is told comes back on another's request; and a way to
+know when a request has left (``REQUEST_SENT``), so that work that would hold the interpreter (a database
+write on a thread) can wait until the request's bytes are on the socket.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
+from types import SimpleNamespace
 
 import aiohttp
 import httpx
@@ -86,6 +91,22 @@ def _as_httpx_errors() -> Iterator[None]:
         raise mapped from exc
 
 
+def _left_unread(stream: httpx.AsyncByteStream) -> bytes:
+    """The bytes aiohttp received but had not handed over when the connection failed.
+
+    aiohttp's reader raises a failure (a cut) before the data it buffered, so the text a server sent
+    just before cutting was lost whenever the relay read a moment late (busy with another stream).
+    """
+    content = getattr(getattr(stream, "_aiohttp_response", None), "content", None)
+    read_nowait = getattr(content, "_read_nowait", None)  # the buffer, without the failure check
+    if read_nowait is None or not getattr(content, "_buffer", None):
+        return b""
+    try:
+        return bytes(read_nowait(-1))
+    except Exception:
+        return b""
+
+
 class _Body(httpx.AsyncByteStream):
     """The response body, its read errors mapped like the request's."""
 
@@ -94,12 +115,41 @@ class _Body(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _as_httpx_errors():
-            async for chunk in self.inner:
-                yield chunk
+            try:
+                async for chunk in self.inner:
+                    yield chunk
+            except Exception:
+                left = _left_unread(self.inner)
+                if left:
+                    yield left  # what the server sent before the failure, then the failure
+                raise
 
     async def aclose(self) -> None:
         # Releases the connection; one whose body was not read to its end is closed, not reused.
         await self.inner.aclose()
+
+
+# Set by a caller before it starts the task that sends a request (a task copies the context it is made
+# in); the transport sets the event when the request's body is handed to the socket (a request without
+# a body never sets it: its caller also waits for the response or a time limit). A thread that
+# starts before that holds the interpreter's lock, and the event loop waits for it to switch (5 ms at
+# most by default) before it can write the request: the request then left only after the thread's work.
+REQUEST_SENT: ContextVar[asyncio.Event | None] = ContextVar("request_sent", default=None)
+
+
+async def _request_sent(_session: aiohttp.ClientSession, _ctx: SimpleNamespace, _params: object) -> None:
+    # aiohttp calls this just before it writes the body, in the same step: by the time a waiter on the
+    # event runs, the bytes are written.
+    event = REQUEST_SENT.get()
+    if event is not None:
+        event.set()
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(_request_sent)
+    trace.freeze()
+    return trace
 
 
 class UpstreamTransport(AiohttpTransport):
@@ -112,7 +162,9 @@ class UpstreamTransport(AiohttpTransport):
             keepalive_timeout=self.limits.keepalive_expiry,
             ssl=self.ssl_context,
         )
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        return aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trace_configs=[_trace_config()]
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         with _as_httpx_errors():

@@ -17,6 +17,7 @@ from playground.asgi import application
 from playground.models import Conversation, Message, Run
 from playground.selectors.conversations import conversation_page_data
 from proxy.client.events import Delta, Done, Finish
+from proxy.consumers import probe_client, upstream_client
 from proxy.relay import StreamRecord
 from tests.frames import expand
 from tests.proxy.conftest import API_KEY, HELLO, MODEL, ORIGIN, SLOW, Socket  # noqa: F401
@@ -700,3 +701,9 @@ async def test_streams_are_capped_per_socket_and_per_user_with_a_clear_error(
     assert ended[-1]["status"] == "stopped"
     await second.start("f", params={"max_tokens": 3})
     assert (await second.until_end("f"))[-1]["type"] == "chat.done"
+
+
+async def test_the_upstream_client_keeps_idle_connections_as_configured(settings: Any) -> None:
+    settings.FIREWORKS_KEEPALIVE_SECONDS = 42.0
+    assert upstream_client("k-for-tests").keepalive == 42.0
+    assert probe_client("k-for-tests", 5.0).keepalive == 42.0

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from playground.models import Run, Workspace
 from proxy.client.errors import UpstreamHTTPError
 from proxy.client.events import Delta, Done, Event, Finish, Opened, Usage
+from proxy.client.transport import REQUEST_SENT
 from proxy.frames import parse_start
 from proxy.protocol import check
 from proxy.stream import StreamRun
@@ -329,3 +330,68 @@ async def test_a_conversation_deleted_while_it_streams_ends_the_stream_with_a_cl
     assert "deleted while this reply streamed" in last["message"]
     assert client.closed and hooks.closed == 1
     assert not await database_sync_to_async(Run.objects.filter(pk=run.run_id).exists)()
+
+
+class ConnectingClient(FakeClient):
+    """An upstream reached after a connection takes ``connect`` seconds; it says when the request left
+    (as the real transport does, ``REQUEST_SENT``) unless ``tells`` is false."""
+
+    def __init__(self, batches: list[list[Event]], order: list[str], connect: float, tells: bool = True):
+        super().__init__(batches)
+        self.order, self.connect, self.tells = order, connect, tells
+
+    async def stream_batches(
+        self, body: dict[str, Any], *, endpoint: str = "chat"
+    ) -> AsyncGenerator[list[Event]]:
+        await asyncio.sleep(self.connect)
+        self.order.append("request left")
+        sent = REQUEST_SENT.get()
+        if self.tells and sent is not None:
+            sent.set()
+        async for batch in super().stream_batches(body, endpoint=endpoint):
+            yield batch
+
+
+def record_openings(monkeypatch: pytest.MonkeyPatch, order: list[str]) -> None:
+    opened = StreamRun._open_run
+
+    def open_run(self: StreamRun) -> Any:
+        order.append("run opened")
+        return opened(self)
+
+    monkeypatch.setattr(StreamRun, "_open_run", open_run)
+
+
+async def test_the_run_is_opened_once_the_request_has_left(ada: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The opening runs on a thread: started while the request was still being written, it held the
+    # interpreter and the request left after it (4 ms later on SQLite).
+    order: list[str] = []
+    record_openings(monkeypatch, order)
+    hooks = Hooks()
+    client = ConnectingClient(
+        [[OPENED], [Delta(choice=0, content="Hi")], [Finish(choice=0, reason="stop")]], order, 0.02
+    )
+    await make_run(ada, client, hooks)()
+    assert order == ["request left", "run opened"]
+    assert [f["type"] for f in expand(hooks.frames)][-1] == "chat.done"
+    assert (await saved(hooks.of("chat.done")[0]["run"])).message.content == "Hi"
+
+
+async def test_a_client_that_never_says_its_request_left_still_gets_its_run(
+    ada: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The opening waits SEND_WAIT_S at most: a slow connection or a client without the signal delays
+    # nothing the user sees.
+    order: list[str] = []
+    record_openings(monkeypatch, order)
+    hooks = Hooks()
+    client = ConnectingClient(
+        [[OPENED], [Delta(choice=0, content="Hi")], [Finish(choice=0, reason="stop")]],
+        order,
+        0.3,
+        tells=False,
+    )
+    await make_run(ada, client, hooks)()
+    assert order == ["run opened", "request left"]
+    assert [f["type"] for f in expand(hooks.frames)][:2] == ["chat.started", "chat.opened"]
+    assert (await saved(hooks.of("chat.done")[0]["run"])).message.content == "Hi"

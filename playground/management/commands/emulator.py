@@ -99,4 +99,7 @@ class Command(BaseCommand):
             port=port,
             log_level="warning",
             lifespan="off",
+            # Idle connections are kept as a load balancer in front of an API keeps them (nginx's default
+            # is 75 s), not uvicorn's 5 s: the proxy keeps its own 30 s (FIREWORKS_KEEPALIVE_SECONDS).
+            timeout_keep_alive=75,
         )

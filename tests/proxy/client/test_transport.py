@@ -14,6 +14,7 @@ import pytest
 from proxy.client.client import UpstreamClient
 from proxy.client.errors import UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeout
 from proxy.client.events import Delta
+from proxy.client.transport import REQUEST_SENT
 
 BODY: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
 Reply = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -136,6 +137,23 @@ async def test_a_cut_in_the_middle_keeps_what_came_before() -> None:
     assert "TransferEncodingError" not in info.value.message
 
 
+async def test_a_cut_keeps_what_came_before_even_when_the_reader_is_behind() -> None:
+    # The text and the cut arrive while the relay is busy (another stream, a database write): aiohttp
+    # raises the cut before the bytes it had buffered, and the text the server sent was lost.
+    async with server(sse_reply(HELLO, HELLO, cut=True)) as (url, _):
+        client = UpstreamClient(base_url=url)
+        batches = client.stream_batches(BODY)
+        opened = await anext(batches)
+        await asyncio.sleep(0.3)  # everything, the cut included, has arrived
+        seen: list[Any] = []
+        with pytest.raises(UpstreamConnectionError) as info:
+            async for batch in batches:
+                seen += batch
+        await client.aclose()
+    assert opened[0].status == 200 and info.value.code == "stream_cut"
+    assert [e.content for e in seen if isinstance(e, Delta)] == ["Hello", "Hello"]
+
+
 async def test_a_connect_timeout_is_a_timeout() -> None:
     # A listening socket whose accept queue is full never completes the handshake in time.
     with socket.socket() as sock:
@@ -231,3 +249,59 @@ async def test_a_certificate_nobody_vouches_for_is_refused(tmp_path: Any) -> Non
     assert info.value.message.endswith("its TLS certificate was not accepted (self-signed certificate)")
     assert "fw_SECRET_KEY_123" not in info.value.message
     assert heads == []
+
+
+async def test_a_request_tells_its_caller_when_its_body_has_left() -> None:
+    # StreamRun waits for this before it opens the run on a thread (proxy/stream.py): a thread started
+    # earlier held the interpreter and the request left only after the thread's work.
+    sent = asyncio.Event()
+    when_the_server_read_it: list[bool] = []
+    answer = sse_reply(HELLO, END)
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        when_the_server_read_it.append(sent.is_set())
+        await answer(reader, writer)
+
+    async with server(reply) as (url, heads):
+        client = UpstreamClient(base_url=url)
+        events = client.stream_batches(BODY)
+        told = REQUEST_SENT.set(sent)
+        try:
+            first = asyncio.ensure_future(anext(events))  # the task sees the event; this code no longer does
+        finally:
+            REQUEST_SENT.reset(told)
+        await asyncio.wait_for(sent.wait(), 5)
+        assert REQUEST_SENT.get() is None
+        await first
+        rest = [event async for batch in events for event in batch]
+        await client.aclose()
+    assert when_the_server_read_it == [True] and len(heads) == 1
+    assert [event.content for event in rest if isinstance(event, Delta)] == ["Hello"]
+
+
+async def test_a_request_without_a_caller_waiting_sends_as_before() -> None:
+    async with server(sse_reply(HELLO, END)) as (url, _):
+        events = await run(UpstreamClient(base_url=url))
+    assert [event.content for event in events if isinstance(event, Delta)] == ["Hello"]
+
+
+@pytest.mark.parametrize(("keepalive", "connections"), [(0.1, 2), (30.0, 1)])
+async def test_an_idle_connection_is_kept_for_the_next_request(keepalive: float, connections: int) -> None:
+    # A user reads a reply, then sends the next prompt: kept (FIREWORKS_KEEPALIVE_SECONDS, 30 s by
+    # default), the connection is reused rather than opened again (with a TLS handshake, upstream).
+    opened: list[int] = []
+    answer = sse_reply(HELLO, END)
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")[1]
+        if peer not in opened:
+            opened.append(peer)
+        await answer(reader, writer)
+
+    async with server(reply) as (url, heads):
+        client = UpstreamClient(base_url=url, keepalive=keepalive)
+        for _ in range(2):
+            assert [e.content async for e in client.stream_chat(BODY) if isinstance(e, Delta)] == ["Hello"]
+            await asyncio.sleep(0.6)
+        await client.aclose()
+    assert len(heads) == 2 and len(opened) == connections
