@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -38,6 +39,17 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     def handlers(self) -> dict[str, Handler]:
         """Frame type → handler."""
         raise NotImplementedError
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch first closes stale database connections on its one database thread,
+        # for every message (a frame, a channel-layer event): each then waited for whatever ran there,
+        # such as another stream's write (at 50 streams, a chat.start waited for the others' writes
+        # before its request could leave). Every database call of these sockets goes through
+        # database_sync_to_async, which closes stale connections around each call itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any

@@ -6,12 +6,15 @@ valid stream still runs afterwards; running streams survive their socket's bad f
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -181,3 +184,26 @@ async def test_a_stream_survives_its_sockets_bad_frames(connect: Any, emulator: 
     assert done["type"] == "chat.done" and done["status"] == "done"
     refused = [f for f in frames if f["type"] == "chat.error"]
     assert len(refused) == 4 and all(f["stream"] != "good" for f in refused)
+
+
+async def test_a_frame_is_answered_while_the_database_thread_is_busy(connect: Any) -> None:
+    # Channels closes stale database connections before every handler, on its one database thread: a
+    # frame then waited for whatever ran there (another stream's write); at 50 streams, chat.start
+    # waited for the other streams' writes before its request could leave. Every database call here
+    # goes through database_sync_to_async, which does that itself.
+    sock: Socket = await connect()
+    busy, release = threading.Event(), threading.Event()
+
+    def hold_the_thread() -> None:
+        busy.set()
+        release.wait(10)
+
+    holding = asyncio.ensure_future(database_sync_to_async(hold_the_thread)())
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, busy.wait, 5)
+        await sock.send({"type": "nope", "stream": "s"})
+        answer = await sock.receive(wait=2)
+        assert answer["type"] == "chat.error" and answer["code"] == "unknown_type"
+    finally:
+        release.set()
+        await holding
