@@ -190,7 +190,7 @@ class ChatConsumer(WatchMixin):
         session.begin(run, self)
         self.attached[start.stream] = session
         assert session.task is not None
-        session.task.add_done_callback(lambda _: self._forget(start.stream, session))
+        session.when_ended(lambda: self._forget(start.stream, session))
 
     async def chat_stop(self, content: dict[str, Any]) -> None:
         """Stop the user's stream, whichever socket started it; a stop for a stream that already ended is
@@ -203,7 +203,7 @@ class ChatConsumer(WatchMixin):
         """Attach this socket to a running stream of the same user: its frames so far, then the rest."""
         stream = stream_id(content)
         session = session_for(self.scope["user"].pk, stream)
-        if session is None or session.task is None or session.task.done():
+        if session is None or session.task is None or session.task.done() or session.ended:
             raise FrameError(
                 "not_found",
                 "That stream is no longer running: it ended (and was saved) or was never started here.",
@@ -213,7 +213,7 @@ class ChatConsumer(WatchMixin):
         if stream not in self.attached:
             self._room_for(stream)
             self.attached[stream] = session
-            session.task.add_done_callback(lambda _: self._forget(stream, session))
+            session.when_ended(lambda: self._forget(stream, session))
         await session.attach(self)
 
     async def models_list(self, content: dict[str, Any]) -> None:

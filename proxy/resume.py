@@ -74,6 +74,8 @@ class StreamSession:
         self.sent = 0  # timeline entries sent so far
         self.grace: asyncio.TimerHandle | None = None
         self.stopping = False
+        self.ended = False
+        self.on_end: list[Callable[[], None]] = []
 
     @property
     def key(self) -> tuple[int, str]:
@@ -87,12 +89,28 @@ class StreamSession:
         self.sockets.append(socket)
         SESSIONS[self.key] = self
         self.task = asyncio.create_task(run(), name=f"chat-stream-{run.stream}")
-        self.task.add_done_callback(self._ended)
+        self.task.add_done_callback(lambda _: self._ended())
 
-    def _ended(self, _: asyncio.Task[None]) -> None:
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the stream has ended (at once if it has)."""
+        if self.ended:
+            callback()
+        else:
+            self.on_end.append(callback)
+
+    def _ended(self) -> None:
+        # The stream's last frame went out (or its task is done): from now on its id is free again and it
+        # no longer counts against the caps, though its task may still be letting watchers go. A user who
+        # got chat.done and at once starts the next stream must not be told it still runs.
+        if self.ended:
+            return
+        self.ended = True
         self._cancel_grace()
         if SESSIONS.get(self.key) is self:
             del SESSIONS[self.key]
+        callbacks, self.on_end = self.on_end, []
+        for callback in callbacks:
+            callback()
 
     def stop(self) -> None:
         """Stop the stream (upstream closed at once, partial reply saved); a second stop is ignored."""
@@ -180,6 +198,8 @@ class StreamSession:
             self.sent += timeline_entries(frame)
             for socket in list(self.sockets):
                 await socket.send_frame(frame, run.secrets)
+            if frame.get("type") in ("chat.done", "chat.error"):  # a stream's error frame is its last
+                self._ended()
 
     async def stream_opened(self, run: StreamRun) -> None:
         """Send this stream's frames to the conversation's live watchers too (none without a layer)."""
