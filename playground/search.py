@@ -92,7 +92,7 @@ SEP = "\ue000"
 # A chunk takes messages until it holds this many characters (SQLite, rewritten whole when a message
 # is appended) or bytes of words (PostgreSQL, whose tsvector holds at most 1 MB); a longer message is a
 # chunk of its own.
-CHUNK_CHARS = {"sqlite": 32_000, "postgresql": 400_000}
+CHUNK_CHARS = {"sqlite": 16_000, "postgresql": 400_000}
 # PostgreSQL: a query whose words are in at least this many rows of the conversation table tests each
 # conversation the list walks (newest first, stopping at the page's end) instead of gathering them all.
 DENSE_ROWS = 1000
@@ -103,34 +103,20 @@ def key(conversation_id: int, message_id: int | None = None) -> int:
     return conversation_id * SLOTS + (0 if message_id is None else message_id % (SLOTS - 1) + 1)
 
 
-def _write(rows: list[tuple[int, str]]) -> None:
-    # PostgreSQL only: one row per title and per message, with positions (exact phrases).
-    if not rows or connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {TABLE} (key, words) VALUES (%s, to_tsvector('simple', %s)) "
-            "ON CONFLICT (key) DO UPDATE SET words = EXCLUDED.words",
-            rows,
-        )
-
-
-def _write_titles(rows: list[tuple[int, str]]) -> None:
-    if not rows:
-        return
-    rows = [(conversation_id * SLOTS, words) for conversation_id, words in rows]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.executemany(
-                f"INSERT INTO {CONVERSATIONS} (key, size, words) "
-                "VALUES (%s, 0, strip(to_tsvector('simple', %s))) "
-                "ON CONFLICT (key) DO UPDATE SET words = EXCLUDED.words",
-                rows,
-            )
-        else:
-            cursor.executemany(f"INSERT OR REPLACE INTO {CONVERSATIONS} (rowid, words) VALUES (%s, %s)", rows)
-
-
+# PostgreSQL's table of one row per title and per message (with positions: exact phrases), written by
+# the same statement as the conversation table (a data-modifying WITH), so indexing costs no statement more.
+_MESSAGE_ROWS = (
+    f"message_rows AS (INSERT INTO {TABLE} (key, words) "
+    "SELECT k, to_tsvector('simple', w) FROM unnest(%s::bigint[], %s::text[]) AS m(k, w) "
+    "ON CONFLICT (key) DO UPDATE SET words = EXCLUDED.words)"
+)
+_TITLE = {
+    "sqlite": f"INSERT OR REPLACE INTO {CONVERSATIONS} (rowid, words) VALUES (%s, %s)",
+    "postgresql": (
+        f"INSERT INTO {CONVERSATIONS} (key, size, words) VALUES (%s, 0, strip(to_tsvector('simple', %s))) "
+        "ON CONFLICT (key) DO UPDATE SET words = EXCLUDED.words"
+    ),
+}
 # Append a group of message words to a conversation's last chunk, or start the next chunk when the
 # last one would grow past the limit (or there is none): one statement, no read before the write.
 _APPEND = {
@@ -144,7 +130,7 @@ _APPEND = {
         "FROM (SELECT 1) AS one LEFT JOIN last ON 1"
     ),
     "postgresql": (
-        f"WITH last AS (SELECT key, size FROM {CONVERSATIONS} WHERE key BETWEEN %s AND %s "
+        f"last AS (SELECT key, size FROM {CONVERSATIONS} WHERE key BETWEEN %s AND %s "
         "ORDER BY key DESC LIMIT 1) "
         f"INSERT INTO {CONVERSATIONS} AS chunk (key, size, words) "
         "SELECT CASE WHEN last.key IS NULL THEN %s WHEN last.size + %s > %s THEN last.key + 1 "
@@ -156,36 +142,64 @@ _APPEND = {
 }
 
 
-def _append(texts: dict[int, list[str]]) -> None:
-    """Append each conversation's new message words, in order, to its chunks: in groups no larger than
-    a chunk (a longer message is a group of its own), each group to the last chunk if it fits there."""
-    vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
+def _vendor() -> str:
+    return "postgresql" if connection.vendor == "postgresql" else "sqlite"
+
+
+def _index_titles(titles: list[tuple[int, str]], *, messages_table: bool = True) -> None:
+    """Write these conversations' titles (id, words) to slot 0 (and, on PostgreSQL, to the table of
+    messages), one statement."""
+    if not titles:
+        return
+    vendor = _vendor()
+    with connection.cursor() as cursor:
+        if vendor == "postgresql" and messages_table:
+            cursor.executemany(
+                f"WITH {_MESSAGE_ROWS} {_TITLE[vendor]}",
+                [([key(pk)], [words], key(pk), words) for pk, words in titles],
+            )
+        else:
+            cursor.executemany(_TITLE[vendor], [(key(pk), words) for pk, words in titles])
+
+
+def _append(texts: dict[int, list[tuple[int, str]]], *, messages_table: bool = True) -> None:
+    """Append each conversation's new messages (key, words), in order, to its chunks: in groups no
+    larger than a chunk (a longer message is a group of its own), each group to the last chunk if it
+    fits there, one statement per group (on PostgreSQL writing the group's rows of messages too)."""
+    vendor = _vendor()
     limit = CHUNK_CHARS[vendor]
     between = " " if vendor == "postgresql" else f" {SEP} "
+    with_messages = vendor == "postgresql" and messages_table
     rows: list[list[Any]] = []
-    for conversation_id, words in texts.items():
+    for conversation_id, messages in texts.items():
         low, high = conversation_id * SLOTS + 1, conversation_id * SLOTS + SLOTS - 1
-        groups: list[list[str]] = []
+        groups: list[list[tuple[int, str]]] = []
         size = 0
-        for text in words:
-            if not text:
-                continue
-            length = len(text.encode()) if vendor == "postgresql" else len(text)
+        for row in messages:
+            if not row[1]:
+                continue  # no words (an image, an empty reply): nothing to find
+            length = len(row[1].encode()) if vendor == "postgresql" else len(row[1])
             if not groups or size + len(between) + length > limit:
                 groups.append([])
                 size = -len(between)
-            groups[-1].append(text)
+            groups[-1].append(row)
             size += len(between) + length
         for group in groups:
-            joined = between.join(group)
+            joined = between.join(words for _, words in group)
             length = len(joined.encode()) if vendor == "postgresql" else len(joined)
-            if vendor == "postgresql":
-                rows.append([low, high, low, length, limit, length, joined])
-            else:
+            if vendor == "sqlite":
                 rows.append([low, high, low, length, limit, length, limit, joined, between, joined])
+                continue
+            params = [low, high, low, length, limit, length, joined]
+            if with_messages:
+                params = [[k for k, _ in group], [w for _, w in group], *params]
+            rows.append(params)
     if rows:
+        sql = _APPEND[vendor]
+        if vendor == "postgresql":
+            sql = f"WITH {_MESSAGE_ROWS}, {sql}" if with_messages else f"WITH {sql}"
         with connection.cursor() as cursor:
-            cursor.executemany(_APPEND[vendor], rows)
+            cursor.executemany(sql, rows)
 
 
 def search_index(*, conversations: Iterable[Any] = (), messages: Iterable[Any] = ()) -> None:
@@ -195,15 +209,12 @@ def search_index(*, conversations: Iterable[Any] = (), messages: Iterable[Any] =
     never changes once saved (an edit is a new message), so each is indexed once, appended to its
     conversation's last chunk.
     """
-    titles = [(c.pk, search_words(c.title)) for c in conversations]
-    indexed = [(m.conversation_id, m.pk, search_words(m.text)) for m in messages]
-    indexed.sort(key=lambda row: row[:2])
-    texts: dict[int, list[str]] = {}
-    for conversation_id, _, words in indexed:
-        texts.setdefault(conversation_id, []).append(words)
-    _write_titles(titles)
+    _index_titles([(c.pk, search_words(c.title)) for c in conversations])
+    indexed = sorted(((m.conversation_id, m.pk, search_words(m.text)) for m in messages), key=lambda r: r[:2])
+    texts: dict[int, list[tuple[int, str]]] = {}
+    for conversation_id, pk, words in indexed:
+        texts.setdefault(conversation_id, []).append((key(conversation_id, pk), words))
     _append(texts)
-    _write([(key(pk), words) for pk, words in titles] + [(key(cid, pk), words) for cid, pk, words in indexed])
 
 
 def search_forget(*, conversation_ids: list[int]) -> None:
@@ -308,9 +319,7 @@ def search_rebuild(*, messages_table: bool = True) -> int:
             cursor.execute(f"DELETE FROM {table}")
         cursor.execute("SELECT id, title FROM playground_conversation")
         titles = [(pk, search_words(title)) for pk, title in cursor.fetchall()]
-    _write_titles(titles)
-    if messages_table:
-        _write([(key(pk), words) for pk, words in titles])
+    _index_titles(titles, messages_table=messages_table)
     count = len(titles)
     last = (0, 0)
     while True:
@@ -324,16 +333,11 @@ def search_rebuild(*, messages_table: bool = True) -> int:
             batch = cursor.fetchall()
         if not batch:
             return count
-        texts: dict[int, list[str]] = {}
-        rows = []
+        texts: dict[int, list[tuple[int, str]]] = {}
         for pk, cid, content in batch:
-            words = search_words(content_text(_json(content)))
-            texts.setdefault(cid, []).append(words)
-            rows.append((key(cid, pk), words))
-        _append(texts)
-        if messages_table:
-            _write(rows)
-        count += len(rows)
+            texts.setdefault(cid, []).append((key(cid, pk), search_words(content_text(_json(content)))))
+        _append(texts, messages_table=messages_table)
+        count += len(batch)
         last = (batch[-1][1], batch[-1][0])
 
 
