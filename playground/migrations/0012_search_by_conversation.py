@@ -17,7 +17,14 @@ def forwards(apps: Any, schema_editor: Any) -> None:
         schema_editor.execute(f"DROP TABLE {search.TABLE}")
     for statement in search.create_conversations_sql(vendor):
         schema_editor.execute(statement)
-    search.search_rebuild(messages_table=False)
+    # PostgreSQL's table of messages was filled by migration 0010 when it first ran; a database that
+    # comes from before 0010 now (0010 no longer fills it) gets it filled here too.
+    filled = True
+    if vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {search.TABLE})")
+            filled = bool(cursor.fetchone()[0])
+    search.search_rebuild(messages_table=not filled)
 
 
 def backwards(apps: Any, schema_editor: Any) -> None:

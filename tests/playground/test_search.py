@@ -304,3 +304,37 @@ def test_search_keeps_the_lists_order_for_conversations_saved_at_the_same_moment
     assert found(ada, "") == expected
     assert found(ada, "tied together") == expected
     assert found(ada, "tied") == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migrations_fill_the_index_for_what_was_saved_before_them() -> None:
+    """A database with conversations from before the full-text index (migration 0009) is found after
+    migrating: words, phrases (PostgreSQL's table of messages is filled too) and titles."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("playground", "0009_run_timeline_frames")]
+    latest = [("playground", "0012_search_by_conversation")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    owner = apps.get_model("auth", "User").objects.create(username="old")
+    workspace = apps.get_model("playground", "Workspace").objects.create(
+        name="Old", slug="old", personal_for_id=owner.pk
+    )
+    Member = apps.get_model("playground", "Membership")
+    Member.objects.create(workspace=workspace, user=owner, role="owner")
+    old = apps.get_model("playground", "Conversation").objects.create(
+        owner=owner, workspace=workspace, title="Saved before the index"
+    )
+    for position, text in enumerate(["Where is the lighthouse?", "On the northern cape."]):
+        apps.get_model("playground", "Message").objects.create(
+            conversation=old, position=position, role="user" if position == 0 else "assistant", content=text
+        )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(latest)
+    user = get_user_model().objects.get(pk=owner.pk)
+    assert found(user, "lighthouse") == ["Saved before the index"]
+    assert found(user, "northern cape") == ["Saved before the index"]
+    assert found(user, "lighthouse on") == []  # not across two messages
+    assert found(user, "saved before") == ["Saved before the index"]
