@@ -55,19 +55,9 @@ def search_words(text: str) -> str:
     return " ".join(_WORD.findall(plain))[:MAX_CHARS]
 
 
-def create_sql(vendor: str) -> list[str]:
-    """The statements that create the index on this database (the migrations run them)."""
-    if vendor == "postgresql":
-        return [
-            f"CREATE TABLE {TABLE} (key bigint PRIMARY KEY, words tsvector NOT NULL)",
-            f"CREATE INDEX {TABLE}_words ON {TABLE} USING gin (words)",
-            *create_conversations_sql(vendor),
-        ]
-    return create_conversations_sql(vendor)
-
-
 def create_conversations_sql(vendor: str) -> list[str]:
-    """The statements that create the conversation-granularity table (migration 0012)."""
+    """The statements that create the conversation-granularity table (migration 0012; PostgreSQL's table
+    of messages is migration 0010's)."""
     if vendor == "postgresql":
         return [
             f"CREATE TABLE {CONVERSATIONS} "
@@ -277,7 +267,7 @@ def search_condition(query: str) -> tuple[str, list[Any]] | None:
 
 
 class SearchFilter(Expression):
-    """``conversations.filter(SearchFilter(query))``: the conversations ``search_condition`` matches."""
+    """A filter on conversations: ``search_condition``'s SQL with ``{id}`` the (aliased) id column."""
 
     output_field = BooleanField()
 
