@@ -168,9 +168,18 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["owner", "-updated_at"], name="conversation_owner_recent"),
             models.Index(fields=["owner", "model", "-updated_at"], name="conversation_owner_model"),
-            # The list shows the current workspace's conversations, newest first (and by model).
-            models.Index(fields=["workspace", "-updated_at"], name="conversation_workspace_recent"),
-            models.Index(fields=["workspace", "model", "-updated_at"], name="conversation_workspace_model"),
+            # The list shows the current workspace's conversations in its order (newest first, then the
+            # highest id), by model or not. The index is that order, so a page is read in order (SQLite
+            # sorted the id in a temporary B-tree with only updated_at), and it holds the columns of
+            # the permission filter, so the count and the pages skipped never read the table.
+            models.Index(
+                fields=["workspace", "-updated_at", "-id", "owner", "visibility"],
+                name="conversation_workspace_list",
+            ),
+            models.Index(
+                fields=["workspace", "model", "-updated_at", "-id", "owner", "visibility"],
+                name="conversation_workspace_models",
+            ),
         ]
 
     def __str__(self) -> str:

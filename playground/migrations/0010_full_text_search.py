@@ -1,5 +1,9 @@
-"""Full-text search: the database's own index (FTS5 on SQLite, tsvector + GIN on PostgreSQL), filled for
-the conversations and messages already saved; ``Message.search_text``, which a LIKE scan read, goes."""
+"""Full-text search: the database's own index (FTS5 on SQLite, tsvector + GIN on PostgreSQL), one row per
+title and per message; ``Message.search_text``, which a LIKE scan read, goes.
+
+The statements are the ones this migration first ran (frozen here); migration 0012 changed the index and
+fills it, so a database made from scratch is filled once, there.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,23 @@ from typing import Any
 
 from django.db import migrations
 
-from playground import search
+TABLE = "playground_search"
 
 
 def create(apps: Any, schema_editor: Any) -> None:
-    for statement in search.create_sql(schema_editor.connection.vendor):
-        schema_editor.execute(statement)
-    search.search_rebuild()
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"CREATE TABLE {TABLE} (key bigint PRIMARY KEY, words tsvector NOT NULL)")
+        schema_editor.execute(f"CREATE INDEX {TABLE}_words ON {TABLE} USING gin (words)")
+    elif schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(
+            f"CREATE VIRTUAL TABLE {TABLE} USING fts5(words, tokenize = 'unicode61 remove_diacritics 0')"
+        )
+    else:
+        raise NotImplementedError("Full-text search is written for SQLite and PostgreSQL.")
 
 
 def drop(apps: Any, schema_editor: Any) -> None:
-    schema_editor.execute(f"DROP TABLE {search.TABLE}")
+    schema_editor.execute(f"DROP TABLE {TABLE}")
 
 
 class Migration(migrations.Migration):

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from playground.models import Conversation, Membership, Message, Run, Visibility, Workspace
 from playground.permissions import Facts, can
 from playground.pricing.selectors import cost_sum, timings_cost
-from playground.search import search_match
+from playground.search import search_filter
 from playground.selectors.runs import last_run_emulator, run_summary_for_leaf
 from playground.tree import branch_of, leaf_of
 
@@ -61,30 +62,56 @@ def conversation_get_for_user(
 def conversation_search_for_user(
     *, user: Any, query: str = "", model: str = "", workspace_id: int | None = None
 ) -> QuerySet[Conversation]:
-    """The user's conversations for the list page: newest first, filtered, with the last run's status.
+    """The user's conversations for the list page, newest first (then the highest id), filtered.
 
     ``query`` matches the title or the text of any message, as words (``playground.search``: the
-    database's full-text index, in order, the last word a prefix); ``model`` is exact. The result is one
-    SQL query however many rows it has.
+    database's full-text index, in order, the last word a prefix); ``model`` is exact. Count it, slice
+    it, then give the slice to ``conversation_rows`` for the rows with their last run's status.
     """
     conversations = conversation_list_for_user(user=user, workspace_id=workspace_id)
     if model:
         conversations = conversations.filter(model=model)
     if query:
-        match = search_match(query)
-        conversations = conversations.filter(pk__in=RawSQL(*match)) if match else conversations.none()
+        match = search_filter(query)
+        conversations = conversations.filter(match) if match is not None else conversations.none()
+    return conversations.order_by("-updated_at", "-pk")
+
+
+def conversation_rows(page: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """The conversations of ``page`` (a slice of ``conversation_search_for_user``) in its order, each
+    with its last run's id, status and emulator: one SQL query, the page's ids a subquery, so the runs
+    are read for these rows only and not for every row an OFFSET skips."""
     last_run = Run.objects.filter(conversation=OuterRef("pk")).order_by("-started_at", "-pk")
-    return conversations.annotate(
-        last_run_id=Subquery(last_run.values("pk")[:1]),
-        last_run_status=Subquery(last_run.values("status")[:1]),
-        last_run_emulator=last_run_emulator(last_run),
-    ).order_by("-updated_at", "-pk")
+    return (
+        Conversation.objects.filter(pk__in=page.values("pk"))
+        .annotate(
+            last_run_id=Subquery(last_run.values("pk")[:1]),
+            last_run_status=Subquery(last_run.values("status")[:1]),
+            last_run_emulator=last_run_emulator(last_run),
+        )
+        .order_by("-updated_at", "-pk")
+    )
 
 
 def conversation_models_for_user(*, user: Any, workspace_id: int | None = None) -> list[str]:
-    """The models the user's conversations use, for the list's filter."""
-    conversations = conversation_list_for_user(user=user, workspace_id=workspace_id)
-    return list(conversations.order_by("model").values_list("model", flat=True).distinct())
+    """The models the user's conversations use, for the list's filter.
+
+    One query that skips from model to model through the index (a recursive query: the first model,
+    then the first after it, ...), instead of reading every conversation for a few distinct values."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    conversations = conversation_list_for_user(user=user, workspace_id=workspace_id).order_by("model")
+    first_sql, first_params = conversations.values("model")[:1].query.sql_with_params()
+    after = conversations.filter(model__gt=RawSQL("models.model", ())).values("model")[:1]
+    after_sql, after_params = after.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE models(model) AS (SELECT ({first_sql}) "
+            f"UNION ALL SELECT ({after_sql}) FROM models WHERE models.model IS NOT NULL) "
+            "SELECT model FROM models WHERE model IS NOT NULL",
+            [*first_params, *after_params],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def conversation_path(*, conversation: Conversation) -> list[Message]:

@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
@@ -60,6 +61,30 @@ def _ago(then: Any, now: Any) -> str:
     return "just now" if now - then < timedelta(minutes=1) else f"{timesince(then, now)} ago"
 
 
+class CountUpTo(Paginator):
+    """A paginator that counts at most ``AT_LEAST`` rows (or, past page 39, up to the page after the
+    one asked for): enough to show the page asked for and whether another follows. ``more`` is True
+    when there are more rows than ``count``, and the page says so ("1000+ saved · matching", "Page 1
+    of 40+"). Counting every match of a word found in 50,000 conversations read them all."""
+
+    AT_LEAST = 1000
+
+    def __init__(self, object_list: Any, per_page: int, *, number: Any) -> None:
+        super().__init__(object_list, per_page)
+        try:
+            number = max(1, int(number))
+        except (TypeError, ValueError):
+            number = 1
+        self.bound = max(self.AT_LEAST, (number + 1) * per_page)
+        self.more = False
+
+    @cached_property
+    def count(self) -> int:  # type: ignore[override]
+        counted = self.object_list.values("pk")[: self.bound + 1].count()
+        self.more = counted > self.bound
+        return min(counted, self.bound)
+
+
 @require_GET
 @login_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
@@ -71,7 +96,11 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     rows = selectors.conversation_search_for_user(
         user=request.user, query=query, model=model, workspace_id=workspace_id
     )
-    page = Paginator(rows, PAGE_SIZE).get_page(filters.get("page") or 1)
+    number = filters.get("page") or 1
+    # A search counts its matches only as far as it needs to (see CountUpTo); the list counts them all.
+    paginator = CountUpTo(rows, PAGE_SIZE, number=number) if query else Paginator(rows, PAGE_SIZE)
+    page = paginator.get_page(number)
+    page.object_list = selectors.conversation_rows(page.object_list)
     now = timezone.now()
     # The list shows the current workspace: the user's role there decides what each row offers.
     membership = current_membership(request)
@@ -110,9 +139,11 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
         field, errors = next(iter(form.errors.items()))
         return JsonResponse({"error": {"field": field, "message": errors[0]}}, status=400)
     query = form.cleaned_data.get("q") or ""
-    rows = selectors.conversation_search_for_user(
-        user=request.user, query=query, workspace_id=current_workspace_id(request)
-    )[:SIDEBAR_SIZE]
+    rows = selectors.conversation_rows(
+        selectors.conversation_search_for_user(
+            user=request.user, query=query, workspace_id=current_workspace_id(request)
+        )[:SIDEBAR_SIZE]
+    )
     now = timezone.now()
     listed = [
         {

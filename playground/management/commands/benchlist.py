@@ -6,7 +6,13 @@ it, so no real database is ever touched: a new SQLite file in a temporary folder
 server, dropped afterwards. The child migrates, seeds (bulk inserts, indexed for search by
 ``playground.search`` as the services index), and requests each page through Django's test client (the
 full middleware stack, signed in), printing the median and 95th percentile per page and the number of
-SQL queries each one made.
+SQL queries each one made (after one untimed request per page).
+
+With ``--keep`` the database is kept for the next run with the same sizes and seeded only once (seeding a
+million messages takes minutes): a file ``benchlist-keep/benchlist-<conversations>-<messages>.sqlite3``
+in the temporary folder, or a database ``benchlist_keep_<conversations>_<messages>`` on the PostgreSQL
+server. A kept database is migrated at every run, so it also measures a new migration filling existing
+data. Delete the file, or ``DROP DATABASE`` it, to start again.
 """
 
 from __future__ import annotations
@@ -57,6 +63,12 @@ class Command(BaseCommand):
             help="A PostgreSQL server to measure on, e.g. postgres://postgres@127.0.0.1:5432/postgres: "
             f"a database {THROWAWAY}<pid> is made there and dropped after (default: a SQLite file).",
         )
+        parser.add_argument(
+            "--keep",
+            action="store_true",
+            help="Keep the database for the next run with the same sizes, and reuse it if it is there "
+            "(seeded once; migrated each run). Prints where it is.",
+        )
         parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -75,12 +87,24 @@ class Command(BaseCommand):
         self.run_child(options)
 
     def spawn_sqlite(self, options: dict[str, Any]) -> None:
+        if options["keep"]:
+            folder = Path(tempfile.gettempdir()) / "benchlist-keep"
+            folder.mkdir(exist_ok=True)
+            path = folder / f"benchlist-{options['conversations']}-{options['messages']}.sqlite3"
+            self.stdout.write(f"kept database: {path}")
+            self.spawn(options, f"sqlite:///{path}")
+            return
         with tempfile.TemporaryDirectory(prefix="benchlist-") as folder:
             self.spawn(options, f"sqlite:///{Path(folder) / 'benchlist.sqlite3'}")
 
     def spawn_postgresql(self, options: dict[str, Any]) -> None:
         from proxy.bench.backends import BackendUnavailable, throwaway_postgresql
 
+        if options["keep"]:
+            name = f"{THROWAWAY}keep_{options['conversations']}_{options['messages']}"
+            self.stdout.write(f"kept database: {name}")
+            self.spawn(options, _kept_postgresql(options["database_url"], name))
+            return
         try:
             with throwaway_postgresql(options["database_url"], f"{THROWAWAY}{os.getpid()}") as url:
                 self.spawn(options, url)
@@ -98,6 +122,7 @@ class Command(BaseCommand):
             f"--messages={options['messages']}",
             f"--requests={options['requests']}",
             f"--streams={options['streams']}",
+            *(["--keep"] if options["keep"] else []),
         ]
         result = subprocess.run(command, env=env, check=False)
         if result.returncode:
@@ -107,21 +132,32 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from django.test import Client
 
-        call_command("migrate", verbosity=0, interactive=False)
-        user = get_user_model().objects.create_user("bench")
-        if options["streams"]:
-            self.time_streams(user, options["streams"])
         started = time.perf_counter()
-        seed(user, options["conversations"], options["messages"])
+        call_command("migrate", verbosity=0, interactive=False)
+        self.stdout.write(f"migrated in {time.perf_counter() - started:.1f} s")
+        users = get_user_model().objects
+        user = users.filter(username="bench").first()
+        if user is None:
+            user = users.create_user("bench")
+            if options["streams"]:
+                self.time_streams(user, options["streams"])
+            started = time.perf_counter()
+            seed(user, options["conversations"], options["messages"])
+            self.stdout.write(
+                f"seeded {options['conversations']:,} conversations, {options['messages']:,} messages "
+                f"and {options['conversations']:,} runs on {connection.vendor} "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
+        else:
+            if options["streams"]:
+                self.time_streams(user, options["streams"])
+            self.stdout.write(f"reusing the kept database on {connection.vendor} (seeded before)")
         if connection.vendor == "postgresql":
-            # What autovacuum does within a minute of a bulk load: the planner's statistics.
+            # What autovacuum does within a minute of a bulk load: the planner's statistics, and the
+            # visibility map that lets an index-only scan skip the table (PostgreSQL >= 13 vacuums a
+            # table after inserts too).
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
-        self.stdout.write(
-            f"seeded {options['conversations']:,} conversations, {options['messages']:,} messages "
-            f"and {options['conversations']:,} runs on {connection.vendor} "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
+                cursor.execute("VACUUM ANALYZE")
         client = Client(HTTP_HOST="127.0.0.1")
         client.force_login(user)
         pages = {
@@ -137,6 +173,9 @@ class Command(BaseCommand):
         for label, url in pages.items():
             samples = []
             queries = 0
+            client.get(
+                url
+            )  # once untimed: the first request of a process compiles templates and warms caches
             for _ in range(options["requests"]):
                 reset_queries()
                 with _count_queries() as counted:
@@ -220,6 +259,24 @@ class Command(BaseCommand):
         self.stdout.write(f"{'database work per stream':34} {'CPU ms':>8} {'wall ms':>8} {'queries':>8}")
         measure("new conversation", lambda: stream(None, ask))
         measure("a follow-up (mean of 5 turns)", follow_up, per=5)
+
+
+def _kept_postgresql(server_url: str, name: str) -> str:
+    """The URL of database ``name`` on the server at ``server_url``, made if it is not there (kept)."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    parts = urlsplit(server_url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise CommandError(f"{server_url!r} is not a postgres:// URL.")
+    try:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        raise CommandError(f"Cannot use --database-url: {exc}") from None
+    return parts._replace(path=f"/{name}").geturl()
 
 
 class _count_queries:

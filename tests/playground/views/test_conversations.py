@@ -170,6 +170,49 @@ def test_pagination(client: Client, ada: Any) -> None:
     assert len(rows(filtered)) == 15
 
 
+def test_a_search_counts_up_to_what_the_page_needs_and_says_so(
+    client: Client, ada: Any, monkeypatch: Any
+) -> None:
+    """A search counts at most CountUpTo.AT_LEAST matches (or up to the page after the one asked for):
+    past that the page shows the count with a "+", and the pager still goes on."""
+    from playground.views.conversations import CountUpTo
+
+    monkeypatch.setattr(CountUpTo, "AT_LEAST", 10)
+    seed(ada, 80)
+    first = client.get("/conversations/?q=seeded").content.decode()
+    assert len(rows(first)) == 25
+    assert "50+ saved · matching" in first  # counted up to page 2, which follows
+    assert "Page 1 of 2+" in first and 'data-testid="page-next"' in first
+    third = client.get("/conversations/?q=seeded&page=3").content.decode()
+    assert len(rows(third)) == 25 and "Page 3 of 4" in third and "80 saved · matching" in third
+    last = client.get("/conversations/?q=seeded&page=4").content.decode()
+    assert len(rows(last)) == 5 and 'data-testid="page-next"' not in last
+    # Every match once, in the list's order, across the pages.
+    pages = [rows(client.get(f"/conversations/?q=seeded&page={n}").content.decode()) for n in range(1, 5)]
+    assert [title for page in pages for title in page] == [f"Seeded {i}" for i in reversed(range(80))]
+    # Without a query the list counts everything.
+    assert "80 saved" in client.get("/conversations/").content.decode()
+
+
+def test_the_model_filter_offers_the_models_of_the_conversations_the_user_sees() -> None:
+    from tests.playground.test_teams import _switched, client_for, make_world
+
+    world = make_world()
+    olive = world["users"]["olive"]  # the team's owner: her private conversations are hers alone
+    for model in ("m/zeta", "m/alpha", "m/alpha"):
+        Conversation.objects.create(owner=olive, workspace=world["team"], title="x", model=model)
+
+    # Another member's private conversations: their models are not offered to the viewer.
+    def offered(who: str) -> list[str]:
+        page = _switched(client_for(world, who), world["team"].pk).get("/conversations/").content.decode()
+        select = re.search(r'data-testid="model-filter">(.*?)</select>', page, re.S)
+        assert select
+        return re.findall(r'<option value="([^"]+)"', select.group(1))
+
+    assert offered("viewer") == [world["conversation"].model]  # ann's shared one only
+    assert offered("owner") == sorted({world["conversation"].model, "m/alpha", "m/zeta"})
+
+
 @pytest.mark.parametrize("count", [3, 60])
 def test_list_and_search_take_a_constant_number_of_queries(
     client: Client, ada: Any, count: int, django_assert_num_queries: Any
