@@ -80,16 +80,23 @@ class StreamSession:
     @property
     def key(self) -> tuple[int, str]:
         """The registry's key: (user id, stream id)."""
-        assert self.run is not None
-        return (self.user_id, self.run.stream)
+        return self._key
 
     def begin(self, run: StreamRun, socket: Attachable) -> None:
         """Run the stream as a task, attached to the socket that started it, registered until it ends."""
         self.run = run
+        self._key = (self.user_id, run.stream)
         self.sockets.append(socket)
         SESSIONS[self.key] = self
         self.task = asyncio.create_task(run(), name=f"chat-stream-{run.stream}")
-        self.task.add_done_callback(lambda _: self._ended())
+        self.task.add_done_callback(self._finished)
+
+    def _finished(self, _: asyncio.Task[None]) -> None:
+        self._ended()
+        # The run holds this session (its hooks) and this session held the run: a reference cycle that
+        # left every finished stream, its record and frames, to the garbage collector (whose full
+        # passes then paused every stream). Nothing needs the run once its task is done.
+        self.run = None
 
     def when_ended(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the stream has ended (at once if it has)."""

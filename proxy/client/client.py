@@ -225,7 +225,7 @@ class UpstreamClient:
                     raise self._http_error(response, text, model=model, path=_PATHS[endpoint])
                 # The same request once more without what the server does not know; remembered, so
                 # the next request leaves it out at once (proxy/client/dialect.py).
-                await response.aclose()
+                await _close(response)
                 response = None
                 REFUSALS.add(self.base_url, refused)
                 dropped += refused
@@ -307,7 +307,7 @@ class UpstreamClient:
             # Closing the response stops generation upstream (and billing) and frees the connection.
             if response is not None:
                 try:
-                    await response.aclose()
+                    await _close(response)
                 finally:
                     if isinstance(chunks, AsyncGenerator):
                         await chunks.aclose()
@@ -429,7 +429,7 @@ class UpstreamClient:
                 )
             raw = await self._read_all(response.aiter_bytes(), deadline, limit=MAX_BODY_BYTES, strict=True)
         finally:
-            await response.aclose()
+            await _close(response)
         try:
             obj = json.loads(raw)
         except (ValueError, RecursionError):
@@ -665,6 +665,16 @@ _SHARED: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, dict[tuple[str, str, float, float, float, float], UpstreamClient]
 ]
 _SHARED = weakref.WeakKeyDictionary()
+
+
+async def _close(response: httpx.Response) -> None:
+    """Close a response (the upstream stops generating, the connection is freed), and drop the link
+    from its body back to it: httpx's ``BoundAsyncStream`` and the response refer to each other, which
+    left every stream's response, its headers and aiohttp's objects to the garbage collector."""
+    try:
+        await response.aclose()
+    finally:
+        response.stream = httpx.ByteStream(b"")
 
 
 def shared_client(

@@ -5,6 +5,7 @@ emulator."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -160,3 +161,23 @@ async def test_another_user_can_neither_attach_nor_stop(connect: Any, emulator: 
     await stranger.send({"type": "chat.stop", "stream": "s"})
     done = (await owner.until_end("s"))[-1]
     assert (done["type"], done["status"]) == ("chat.done", "done")
+
+
+async def test_a_finished_stream_is_freed_without_waiting_for_the_garbage_collector(connect: Any) -> None:
+    # A stream and its session referred to each other, and httpx's response and its body did too: every
+    # finished stream, its record and its frames waited for a full collection, a pause for every stream.
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        sock = await connect()
+        await sock.start("s", params={"max_tokens": 20})
+        assert (await sock.until_end("s"))[-1]["type"] == "chat.done"
+        await asyncio.sleep(0.2)  # the stream's task lets its live watchers go after its last frame
+        gc.collect()
+        left = {type(o).__name__ for o in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert not left & {"StreamRun", "StreamSession", "StreamRecord", "Response", "BoundAsyncStream"}
