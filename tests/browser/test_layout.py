@@ -98,6 +98,13 @@ async def test_a_phone_has_no_sideways_scroll_and_keeps_the_composer_and_reply_i
         await page.wait_for_timeout(300)
         assert (await temperature.bounding_box())["x"] >= 390
         assert await page.evaluate(width) <= 390
+
+        # The saved conversations: the table is wider than a phone and scrolls inside itself; its hidden
+        # column label (absolute) once widened the page when the table was wide enough.
+        await page.goto(f"{daphne_server.url}/conversations/")
+        table = page.get_by_test_id("conversation-table")
+        assert await table.evaluate("(e) => e.scrollWidth > e.clientWidth")
+        assert await page.evaluate(width) <= 390
         assert not page.errors
     finally:
         await ctx.close()
