@@ -65,6 +65,7 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         if fd is not None:
+            become_worker()
             serve_daphne(["--fd", str(fd)])
             return
         if workers < 1:
@@ -217,6 +218,23 @@ def check_shared_state(workers: int) -> None:
             f"set {' and '.join(missing)}, e.g. DATABASE_URL=postgres://user@127.0.0.1:5432/playground "
             "REDIS_URL=redis://127.0.0.1:6379/0 (README, Configuration)."
         )
+
+
+def become_worker() -> None:
+    """A process of ``serve --workers``: it stops with the process that started it, and on SIGINT.
+
+    Started from a background job or a script, a process inherits SIGINT ignored, and Twisted then leaves
+    it ignored: ``serve``'s SIGINT did not reach the workers, and when ``serve`` was killed in turn (the
+    benchmark's stop does so after 10 s) they ran on, orphaned, still holding the port and the database.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1  # prctl(2): this signal when the parent exits
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent was gone before the request took effect
+            raise SystemExit(0)
 
 
 def serve_daphne(where: list[str]) -> None:

@@ -8,6 +8,7 @@ test creates and drops its own database (``playground_test_<pid>``) and deletes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -386,3 +387,55 @@ async def test_revoking_a_link_on_one_process_ends_its_watch_on_another(
                 await asyncio.wait_for(watcher.recv(), 0.5)
     finally:
         await owner.ws.close()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to serve", "serve killed"])
+def test_workers_started_from_a_background_job_stop_with_serve(
+    backends: dict[str, str], emulator_server: EmulatorServer, tmp_path: Path, how: str
+) -> None:
+    """A background job or a script starts ``serve`` with SIGINT ignored, which its workers inherit: they
+    stop when it is told to stop, and when it is killed outright (they ran on, orphaned, on the port)."""
+    if not Path("/proc/self/task").exists():
+        pytest.skip("finding the worker processes reads Linux's /proc")
+    server = SharedServer(emulator_server, tmp_path, backends)
+    serve = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--workers=2", "--no-emulator", f"--port={server.port}"],
+        cwd=ROOT,
+        env=server.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `serve &` from a script
+    )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert serve.poll() is None and time.monotonic() < deadline
+            try:
+                if httpx.get(f"{server.url}/accounts/login/", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        workers = _children(serve.pid)
+        assert len(workers) == 2
+        serve.send_signal(signal.SIGTERM if how == "SIGTERM to serve" else signal.SIGKILL)
+        serve.wait(30)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in workers)
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{server.url}/accounts/login/", timeout=1)
+    finally:
+        for pid in [serve.pid, *workers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie waiting for its parent has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
