@@ -77,13 +77,14 @@ def conversation_search_for_user(
     return conversations.order_by("-updated_at", "-pk")
 
 
-def conversation_rows(page: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    """The conversations of ``page`` (a slice of ``conversation_search_for_user``) in its order, each
-    with its last run's id, status and emulator: one SQL query, the page's ids a subquery, so the runs
-    are read for these rows only and not for every row an OFFSET skips."""
+def conversation_rows(page: QuerySet[Conversation] | list[int]) -> QuerySet[Conversation]:
+    """The conversations of ``page`` (a slice of ``conversation_search_for_user``, or its ids) in its
+    order, each with its last run's id, status and emulator: one SQL query, the page's ids a subquery
+    or a list, so the runs are read for these rows only and not for every row an OFFSET skips."""
     last_run = Run.objects.filter(conversation=OuterRef("pk")).order_by("-started_at", "-pk")
+    ids = page if isinstance(page, list) else page.values("pk")
     return (
-        Conversation.objects.filter(pk__in=page.values("pk"))
+        Conversation.objects.filter(pk__in=ids)
         .annotate(
             last_run_id=Subquery(last_run.values("pk")[:1]),
             last_run_status=Subquery(last_run.values("status")[:1]),

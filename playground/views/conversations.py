@@ -79,10 +79,21 @@ class CountUpTo(Paginator):
         self.more = False
 
     @cached_property
+    def ids(self) -> list[int]:
+        """The matches' ids in the list's order, up to the bound and one more: one pass of the search
+        serves the count and the page (a count, then the page's query, matched every word twice)."""
+        return list(self.object_list.values_list("pk", flat=True)[: self.bound + 1])
+
+    @cached_property
     def count(self) -> int:  # type: ignore[override]
-        counted = self.object_list.values("pk")[: self.bound + 1].count()
-        self.more = counted > self.bound
-        return min(counted, self.bound)
+        self.more = len(self.ids) > self.bound
+        return min(len(self.ids), self.bound)
+
+    def page(self, number: Any) -> Any:
+        """The page's ids (``conversation_rows`` reads their rows)."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(self.ids[bottom : bottom + self.per_page], number, self)
 
 
 @require_GET
