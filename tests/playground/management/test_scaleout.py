@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +217,19 @@ async def test_a_stream_on_process_a_is_watched_live_on_process_b(
     assert text in [message["content"] for message in response.json()["messages"]]
 
 
+def _wait_until_serving(serve: subprocess.Popen[bytes], server: SharedServer, log: Callable[[], str]) -> None:
+    """Until ``serve`` answers (90 s at most); ``log`` says what it printed if it exits or never does."""
+    deadline = time.monotonic() + 90
+    while True:
+        assert serve.poll() is None, log()
+        assert time.monotonic() < deadline, log()
+        try:
+            if httpx.get(f"{server.url}/accounts/login/", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
 def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -264,15 +277,7 @@ def test_serve_workers_two_processes_on_one_socket_share_streams_and_watching(
         )
     workers: list[int] = []
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert serve.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            try:
-                if httpx.get(f"{server.url}/accounts/login/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        _wait_until_serving(serve, server, lambda: log_path.read_text())
         workers = _children(serve.pid)
         assert len(workers) == 2
         cookie = session_cookie(server, f"carol{os.getpid()}")
@@ -409,14 +414,7 @@ def test_workers_started_from_a_background_job_stop_with_serve(
     )
     workers: list[int] = []
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert serve.poll() is None and time.monotonic() < deadline
-            try:
-                if httpx.get(f"{server.url}/accounts/login/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        _wait_until_serving(serve, server, lambda: "")
         workers = _children(serve.pid)
         assert len(workers) == 2
         serve.send_signal(signal.SIGTERM if how == "SIGTERM to serve" else signal.SIGKILL)
