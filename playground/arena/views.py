@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from playground.arena import selectors, services
 from playground.arena.models import Arena, PromptStatus
 from playground.current import current_workspace_id
+from playground.jsonbody import json_object, not_an_object
 from playground.models import Workspace
 from playground.params import registry_json, server_kind
 from playground.views.playground import WEBSOCKET_PATH
@@ -76,14 +77,9 @@ def api_arenas(request: HttpRequest) -> JsonResponse:
     """Create an arena: ``{title, system?, configs: [{model, params?, extra?, system?, label?, preset?,
     version?, variable?}],
     prompts: [text]}``; errors as ``{"error": {"field", "message"}}``."""
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return JsonResponse(
-            {"error": {"field": "body", "message": "The body must be a JSON object."}}, status=400
-        )
+    body = json_object(request)
+    if body is None:
+        return not_an_object()
     workspace_id = current_workspace_id(request)
     if workspace_id is None:
         return JsonResponse({"error": {"field": "workspace", "message": "No current workspace."}}, status=400)

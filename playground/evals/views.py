@@ -6,7 +6,6 @@ server (``runner.py``), started and followed over ``/ws/eval/``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -21,6 +20,7 @@ from playground.current import current_workspace_id
 from playground.evals import scorers as scoring
 from playground.evals import selectors, services, testsets
 from playground.evals.models import EvalRun, TestSet
+from playground.jsonbody import json_object
 from playground.params import registry_json
 from playground.prompts.selectors import prompt_list_for_user, version_list
 from playground.selectors.presets import preset_list_for_user
@@ -31,14 +31,6 @@ WS_PATH = "/ws/eval/"
 
 def _error(message: str, status: int = 400, field: str = "") -> JsonResponse:
     return JsonResponse({"error": {"field": field, "message": message}}, status=status)
-
-
-def _body(request: HttpRequest) -> dict[str, Any] | None:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 @login_required
@@ -103,7 +95,7 @@ def api_test_sets(request: HttpRequest) -> JsonResponse:
                 user=request.user, workspace_id=workspace_id, name=name, data=text, filename=upload.name or ""
             )
         else:
-            data = _body(request)
+            data = json_object(request)
             if data is None:
                 return _error("The body must be a JSON object.")
             test_set = services.test_set_create(
@@ -135,7 +127,7 @@ def api_test_set(request: HttpRequest, test_set_id: int) -> JsonResponse:
         if request.method == "DELETE":
             services.test_set_delete(user=request.user, test_set_id=test_set_id)
             return JsonResponse({"deleted": test_set_id})
-        data = _body(request)
+        data = json_object(request)
         if data is None:
             return _error("The body must be a JSON object.")
         test_set = services.test_set_update(
@@ -184,7 +176,7 @@ def eval_new(request: HttpRequest) -> HttpResponse:
     """The setup form (GET) and creating the eval from it (POST, JSON): then its page runs it."""
     workspace_id = current_workspace_id(request)
     if request.method == "POST":
-        data = _body(request)
+        data = json_object(request)
         if data is None:
             return _error("The body must be a JSON object.")
         try:

@@ -7,7 +7,6 @@ they may not see (its existence is not revealed).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -19,6 +18,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from playground.current import current_workspace_facts
+from playground.jsonbody import json_object
 from playground.models import Workspace
 from playground.prompts import selectors, services
 from playground.prompts.models import PromptVersion, SavedPrompt
@@ -49,11 +49,8 @@ def _answers(view: View) -> View:
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
+    data = json_object(request)
+    if data is None:
         raise PromptError("body", "The request body must be a JSON object.")
     return data
 

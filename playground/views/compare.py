@@ -8,7 +8,6 @@ rules: one the user may not view is a 404, an action their role does not allow a
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from playground.current import current_workspace_id
 from playground.forms.conversations import RenameForm
+from playground.jsonbody import json_object, not_an_object
 from playground.models import Comparison, Membership, Run
 from playground.params import registry_json, server_kind
 from playground.selectors.comparisons import (
@@ -138,14 +138,9 @@ def api_comparisons(request: HttpRequest) -> JsonResponse:
             for r in rows.values("pk", "title", "kind", "visibility", "created_at")[:200]
         ]
         return JsonResponse({"comparisons": items})
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return JsonResponse(
-            {"error": {"field": "body", "message": "The body must be a JSON object."}}, status=400
-        )
+    data = json_object(request)
+    if data is None:
+        return not_an_object()
     try:
         comparison = comparison_create(
             owner=request.user,
@@ -184,14 +179,9 @@ def api_comparison(request: HttpRequest, comparison_id: int) -> JsonResponse:
         comparison_delete(comparison=comparison)
         return JsonResponse({"deleted": comparison_id})
     if request.method == "PATCH":
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            return JsonResponse(
-                {"error": {"field": "body", "message": "The body must be a JSON object."}}, status=400
-            )
+        body = json_object(request)
+        if body is None:
+            return not_an_object()
         try:
             comparison_update_runs(
                 user=request.user, comparison_id=comparison_id, columns=body.get("columns")
@@ -231,14 +221,9 @@ def run_replay(request: HttpRequest, run_id: int) -> HttpResponse:
 def api_recorded_run(request: HttpRequest) -> JsonResponse:
     """The most recent successful run of a prompt and configuration (the fields of a ``chat.start``),
     for a slot on stage switched to a replay: ``{"run": replay data}``, or ``{"run": null}``."""
-    try:
-        fields = json.loads(request.body or b"{}")
-    except ValueError:
-        fields = None
-    if not isinstance(fields, dict):
-        return JsonResponse(
-            {"error": {"field": "body", "message": "The body must be a JSON object."}}, status=400
-        )
+    fields = json_object(request)
+    if fields is None:
+        return not_an_object()
     try:
         # The exact body this configuration sends, built by the one request builder.
         start = parse_start({**fields, "stream": "recorded"})

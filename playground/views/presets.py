@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from playground.current import current_workspace_facts
 from playground.forms.presets import CompareForm, DefaultForm, ImportForm, MoveForm, PresetForm, RenameForm
+from playground.jsonbody import json_object
 from playground.models import Preset, Scope
 from playground.selectors.presets import (
     PRESET_FIELDS,
@@ -60,14 +61,6 @@ def _form_error(form: Any) -> JsonResponse:
     return _error(field, f"{field}: {errors[0]}" if field != "__all__" else errors[0])
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any] | None:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _download(data: dict[str, Any], filename: str) -> HttpResponse:
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False) + "\n", content_type="application/json"
@@ -90,7 +83,7 @@ def api_presets(request: HttpRequest) -> JsonResponse:
         presets = preset_list_with_rights(user=request.user, current_workspace_id=library["id"])
         listed = [preset_api_data(p, user=request.user) for p in presets]
         return JsonResponse({"presets": listed, "workspace": library})
-    data = _json_body(request)
+    data = json_object(request)
     if data is None:
         return _error("body", "The request body must be a JSON object.")
     form = PresetForm(data)
@@ -118,7 +111,7 @@ def api_preset(request: HttpRequest, preset_id: int) -> JsonResponse:
     if request.method == "DELETE":
         preset_delete(preset=preset)
         return JsonResponse({"deleted": preset_id})
-    data = _json_body(request)
+    data = json_object(request)
     if data is None:
         return _error("body", "The request body must be a JSON object.")
     # The form checks the whole preset as it would be after the change; only the sent fields change.
