@@ -1,17 +1,19 @@
-"""Who may start which stream with which key, known to the socket: nothing between a ``chat.start``
-and its upstream request touches the database in the common case.
+"""Who may start which stream with which key, known to the socket: nothing between a ``chat.start`` and its
+upstream request touches the database in the common case.
 
-Read once when the socket connects (the user's roles, personal workspace and workspaces' own keys) and
-learnt as streams open (each conversation's workspace, owner and visibility). The permission policy is
-``playground.permissions.can``, as everywhere. Whatever the socket does not know (a conversation it has
-not run yet, a workspace it has not seen) is read from the database as before, never guessed. Any
-``access.changed`` message for a group the socket is in (``playground/services/access.py``: roles,
-removals, keys, visibility) drops what it knows, to be read again on the next ``chat.start``; and
-``run_start`` checks again in its transaction, so a change in flight is refused there.
+Read once when the socket connects (the user's roles, personal workspace, and its workspaces' own keys
+and prices) and learnt as streams open (each conversation's workspace, owner and visibility). The
+permission policy is ``playground.permissions.can``, as everywhere. Whatever the socket does not know (a
+conversation it has not run yet, a workspace it has not seen) is read from the database as before, never
+guessed. Any ``access.changed`` message for a group the socket is in (``playground/services/access.py``:
+roles, removals, keys, prices, visibility) drops what it knows, to be read again on the next
+``chat.start``; and ``run_start`` checks again in its transaction, so a change in flight is refused
+there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +21,19 @@ from django.core.exceptions import PermissionDenied
 
 from playground.models import Conversation
 from playground.permissions import Facts, can
+from playground.pricing.selectors import workspace_prices
 from playground.selectors.workspaces import run_access, run_access_facts
 from playground.services.access import access_group
+from proxy.pricing import Price
 from proxy.stream import read
+
+KnownAccess = tuple[dict[int, str], int | None, dict[int, str], dict[int, dict[str, Price]]]
+
+
+def access_facts(*, user: Any) -> KnownAccess:
+    """What a socket reads at connect: ``run_access_facts`` and the prices of those workspaces."""
+    roles, personal, keys = run_access_facts(user=user)
+    return roles, personal, keys, workspace_prices(workspace_ids=roles)
 
 
 @dataclass(frozen=True)
@@ -41,12 +53,13 @@ class SocketAccess:
     roles: dict[int, str] = field(default_factory=dict)
     personal: int | None = None
     keys: dict[int, str] = field(default_factory=dict)
+    prices: dict[int, dict[str, Price]] = field(default_factory=dict)
     conversations: dict[int, ConversationFacts] = field(default_factory=dict)
     loaded: bool = False
 
     async def load(self) -> None:
-        """Read the user's roles and keys (at connect, and after a change)."""
-        self.roles, self.personal, self.keys = await read(run_access_facts)(user=self.user)
+        """Read the user's roles, keys and prices (at connect, and after a change)."""
+        self.roles, self.personal, self.keys, self.prices = await read(access_facts)(user=self.user)
         self.conversations.clear()
         self.loaded = True
 
@@ -91,6 +104,10 @@ class SocketAccess:
         if not can(role, "run", policy):
             raise PermissionDenied(f"Your role ({role}) cannot run this conversation.")
         return self.keys.get(facts.workspace_id, "")
+
+    def workspace_prices(self, workspace_id: int) -> Mapping[str, Price] | None:
+        """The workspace's own prices (for ``price_from``), or None when the socket does not know them."""
+        return self.prices.get(workspace_id) if self.loaded else None
 
     async def check(self, *, conversation_id: int | None, workspace_id: int | None) -> str:
         """The key for a stream, or the refusal (Conversation/Workspace.DoesNotExist, PermissionDenied)."""

@@ -186,6 +186,7 @@ class ChatConsumer(WatchMixin):
             server_key=settings.FIREWORKS_API_KEY,
             access=self.check_access,
             personal_workspace_id=self.access.personal if self.access.loaded else None,
+            prices=self.access.workspace_prices,
         )
         session.begin(run, self)
         self.attached[start.stream] = session

@@ -18,7 +18,7 @@ import functools
 import json
 import logging
 import traceback
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import asdict
 from typing import Any, Protocol, TypeVar
 
@@ -26,7 +26,7 @@ from channels.db import database_sync_to_async
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import connections
 
-from playground.pricing.selectors import price_for
+from playground.pricing.selectors import price_for, price_from
 from playground.selectors.workspaces import run_access
 from playground.services import runs
 from proxy.client.client import Endpoint
@@ -140,6 +140,7 @@ class StreamRun:
         server_key: str = "",
         access: Callable[..., Awaitable[str]] | None = None,
         personal_workspace_id: int | None = None,
+        prices: Callable[[int], Mapping[str, Price] | None] | None = None,
     ) -> None:
         self.start = start
         self.user = user
@@ -151,6 +152,8 @@ class StreamRun:
         self.access = access or read(run_access)
         # The user's personal workspace, when the socket knows it (a new conversation's home by default).
         self.personal_workspace_id = personal_workspace_id
+        # A workspace's own prices when the socket knows them (else None: the run's price is read).
+        self.prices = prices
         self.conversation: Any = None
         echo = start.mode == "chat" and start.body.get("echo") is True
         self.record = StreamRecord(start.stream, choices=start.choices, dropped=start.dropped, echo=echo)
@@ -250,11 +253,17 @@ class StreamRun:
         return opened
 
     def _open_run(self) -> tuple[Any, Price | None]:
-        """Open the run (while the request is in flight) and read the price it is costed at."""
+        """Open the run (while the request is in flight) and find the price it is costed at (known to
+        the socket, else read)."""
         start = self.start
         run = self._create_run()
         try:
-            price = price_for(workspace_id=run.conversation.workspace_id, model=start.model)
+            workspace_id = run.conversation.workspace_id
+            own = self.prices(workspace_id) if self.prices is not None else None
+            if own is not None:
+                price = price_from(own, start.model)
+            else:
+                price = price_for(workspace_id=workspace_id, model=start.model)
         except Exception:  # a broken pricing file costs the run nothing, it does not stop it
             logger.exception("Reading the price of %s failed; the run is not costed.", start.model)
             price = None

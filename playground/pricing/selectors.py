@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -24,13 +24,26 @@ def price_of(row: ModelPrice) -> Price:
     return Price(input=float(row.input), output=float(row.output), cached_input=cached)
 
 
+def price_from(own: Mapping[str, Price], model: str) -> Price | None:
+    """The price of a run of ``model`` in a workspace whose own prices are ``own``: its own price for that
+    exact id (a deployment or an override), else the default list's, else None (cost unknown)."""
+    price = own.get(model)
+    return price if price is not None else default_price(model)
+
+
 def price_for(*, workspace_id: int, model: str) -> Price | None:
-    """The price of a run of ``model`` in the workspace: its own price for that exact id (a deployment
-    or an override), else the default list's, else None (cost unknown). One query."""
+    """The price of a run of ``model`` in the workspace (``price_from``). One query."""
     row = ModelPrice.objects.filter(workspace_id=workspace_id, model=model).first()
-    if row is not None:
-        return price_of(row)
-    return default_price(model)
+    return price_from({model: price_of(row)} if row is not None else {}, model)
+
+
+def workspace_prices(*, workspace_ids: Iterable[int]) -> dict[int, dict[str, Price]]:
+    """Each of these workspaces' own prices by model id, for ``price_from`` (what a socket keeps, so a
+    stream is costed without a query). One query."""
+    prices: dict[int, dict[str, Price]] = {pk: {} for pk in workspace_ids}
+    for row in ModelPrice.objects.filter(workspace_id__in=list(prices)):
+        prices[row.workspace_id][row.model] = price_of(row)
+    return prices
 
 
 def model_price_list(*, workspace_id: int) -> QuerySet[ModelPrice]:

@@ -1,6 +1,7 @@
 """Pricing writes: a workspace's own price for a model id (an override or a deployment), and its
 removal. Owners only (``manage_settings``, playground/permissions.py); each is one transaction, and
-every value is checked by the formula's own ``Price`` (non-negative, finite, sane magnitude)."""
+every value is checked by the formula's own ``Price`` (non-negative, finite, sane magnitude). Each tells
+the workspace's sockets, which keep its prices (``access_changed``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.db import transaction
 
 from playground.pricing.models import ModelPrice
 from playground.selectors.workspaces import workspace_get_for_user
+from playground.services.access import access_changed
 from proxy.pricing import MAX_PRICE, Price
 
 MODEL_LENGTH = 300
@@ -118,6 +120,8 @@ def model_price_set(
         model=model,
         defaults={"kind": kind, **prices, "note": note, "updated_by": user},
     )
+    # The workspace's sockets keep its prices (proxy/access.py): they read them again.
+    access_changed(workspaces=[workspace.pk])
     return row
 
 
@@ -128,3 +132,4 @@ def model_price_delete(*, user: Any, workspace_id: int, price_id: int) -> None:
     deleted, _ = ModelPrice.objects.filter(workspace=workspace, pk=price_id).delete()
     if not deleted:
         raise ModelPrice.DoesNotExist("No such price in this workspace.")
+    access_changed(workspaces=[workspace.pk])

@@ -1,10 +1,11 @@
 """Telling the live sockets that access changed, so that watches end as soon as access does.
 
-A write that narrows who may see something (a share link revoked, a member removed or given a lower
-role, a conversation or comparison made private, a conversation deleted) calls ``access_changed`` in
-its transaction. Once it commits, each affected channel-layer group gets one ``access.changed``
-message; every socket watching there checks its watches again and ends those no longer allowed
-(``proxy/watch.py``). With Redis this crosses processes; without a channel layer it does nothing.
+A write that narrows who may see something (a share link revoked, a member removed or given a lower role,
+a conversation or comparison made private, a conversation deleted), or changes what a socket keeps to
+start streams without a query (a workspace's key or prices, ``proxy/access.py``), calls
+``access_changed`` in its transaction. Once it commits, each affected channel-layer group gets one
+``access.changed`` message; every socket watching there checks its watches again and ends those no longer
+allowed (``proxy/watch.py``). With Redis this crosses processes; without a channel layer it does nothing.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 
 from playground.models import Conversation, Membership, Role, Visibility, Workspace
 from proxy import access as access_module
-from tests.proxy.conftest import Socket
+from proxy import stream as stream_module
+from tests.proxy.conftest import MODEL, Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,3 +77,46 @@ async def test_a_lowered_role_is_refused_at_once_though_the_socket_knew_better(
     refused = (await ws.until_end("two"))[-1]
     assert (refused["type"], refused["code"]) == ("chat.error", "forbidden")
     assert "viewer" in refused["message"]
+
+
+def forbid_price_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make reading a run's price from the database fail loudly; returns the workspaces it was asked for."""
+    calls: list[int] = []
+
+    def refuse(*, workspace_id: int, model: str) -> Any:
+        calls.append(workspace_id)
+        raise AssertionError("the run's price was read from the database")
+
+    monkeypatch.setattr(stream_module, "price_for", refuse)
+    return calls
+
+
+async def test_the_socket_knows_its_workspaces_prices_and_learns_a_change(
+    connect: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playground.pricing.services import model_price_set
+
+    alice = await database_sync_to_async(get_user_model().objects.get)(username="alice")
+    personal = await database_sync_to_async(Workspace.objects.get)(personal_for=alice)
+
+    async def price(output: str) -> None:
+        await database_sync_to_async(model_price_set)(
+            user=alice, workspace_id=personal.pk, model=MODEL, kind="override", input="2", output=output
+        )
+
+    await price("10")
+    ws: Socket = await connect()
+    calls = forbid_price_reads(monkeypatch)
+    await ws.start("one", params={"max_tokens": 3})
+    one = await ws.until_end("one")
+    opened = next(f for f in one if f["type"] == "chat.opened")
+    assert opened["price"] == {"input": 2.0, "cached_input": 2.0, "output": 10.0}
+    # The owner changes the price (here, from another tab): the next stream is costed at the new one.
+    await price("30")
+    await ws.start("two", conversation=one[0]["conversation"], params={"max_tokens": 3})
+    two = await ws.until_end("two")
+    opened = next(f for f in two if f["type"] == "chat.opened")
+    assert opened["price"] == {"input": 2.0, "cached_input": 2.0, "output": 30.0}
+    usage = next(f for f in two if f["type"] == "chat.usage")
+    assert two[-1]["timings"]["cost"]["output"] == pytest.approx(usage["completion_tokens"] * 30 / 1e6)
+    assert calls == []

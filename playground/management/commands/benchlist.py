@@ -200,10 +200,12 @@ class Command(BaseCommand):
         """The database work of one stream, as ``proxy.stream.StreamRun`` does it: open the run (a new
         conversation, or a follow-up in one of ten turns) and save a 200-token reply with its timeline."""
         from playground.models import personal_workspace_of
-        from playground.pricing.selectors import price_for
+        from playground.pricing.selectors import price_from, workspace_prices
         from playground.services import runs
 
         personal = personal_workspace_of(user.pk).pk
+        # The socket's prices, read when it connects (proxy/access.py), not per stream.
+        prices = workspace_prices(workspace_ids=[personal])
         reply = "word " * 200
         ask = [{"role": "user", "content": "Tell me a short story about a lighthouse keeper."}]
 
@@ -221,8 +223,8 @@ class Command(BaseCommand):
                 request=body,
                 personal_workspace_id=personal,
             )
-            # The price the run is costed at, read right after (StreamRun._open_run).
-            price_for(workspace_id=run.conversation.workspace_id, model=MODELS[0])
+            # The price the run is costed at, from what the socket knows (StreamRun._open_run).
+            price_from(prices[run.conversation.workspace_id], MODELS[0])
             timeline = [
                 {"type": "chat.delta", "i": i, "t": 20.0 * i, "choice": 0, "content": "word "}
                 for i in range(200)
