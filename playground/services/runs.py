@@ -110,21 +110,20 @@ def run_start(
     retitled = not conversation.title
     if retitled:
         conversation.title = title_from_messages(messages, prompt)
-    if conversation_id is None:
-        conversation.save()
-    else:  # what a stream sets, not every column again
-        changed = ["mode", "model", "system_prompt", "params", "extra", "updated_at"]
-        conversation.save(update_fields=[*changed, "title"] if retitled else changed)
     # Completions mode has no chat: its prompt is kept as the one user message.
     sent = [{"role": "user", "content": prompt or ""}] if mode == Mode.COMPLETIONS else messages
-    path = conversation_path_extend(
-        conversation=conversation, messages=sent, new=conversation_id is None, retitled=retitled
-    )
-    follows = path[-1] if path else None
-    # A new conversation's leaf is its newest message (``tree.leaf_of``) until the reply sets it.
-    if follows is not None and conversation_id is not None and conversation.current_leaf_id != follows.pk:
-        conversation.current_leaf = follows
-        conversation.save(update_fields=["current_leaf"])
+    if conversation_id is None:
+        conversation.save()
+        # A new conversation's leaf is its newest message (``tree.leaf_of``) until the reply sets it.
+        path = conversation_path_extend(conversation=conversation, messages=sent, new=True, retitled=retitled)
+    else:
+        path = conversation_path_extend(conversation=conversation, messages=sent, retitled=retitled)
+        changed = ["mode", "model", "system_prompt", "params", "extra", "updated_at"]
+        if path and conversation.current_leaf_id != path[-1].pk:
+            conversation.current_leaf = path[-1]
+            changed.append("current_leaf")
+        # What a stream sets, not every column again: one statement.
+        conversation.save(update_fields=[*changed, "title"] if retitled else changed)
     return run_open(conversation=conversation, path=path, user=user, mode=mode, model=model, request=request)
 
 
