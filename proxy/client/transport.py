@@ -9,9 +9,10 @@ arrived, so chunks that wait under load come out together and go to the browser 
 
 What this module adds to the library: its errors mapped to the httpx errors they mean (the library
 turns a refused connection, or a server that hung up before answering, into ``ConnectTimeout``), and
-no cookie jar, so that nothing one user's stream is told comes back on another's request; and a way to
+no cookie jar, so that nothing one user's stream is told comes back on another's request; a way to
 know when a request has left (``REQUEST_SENT``), so that work that would hold the interpreter (a database
-write on a thread) can wait until the request's bytes are on the socket.
+write on a thread) can wait until the request's bytes are on the socket; and one more try of a request
+that a kept connection lost before any answer (``_retry_stale``).
 """
 
 from __future__ import annotations
@@ -145,9 +146,43 @@ async def _request_sent(_session: aiohttp.ClientSession, _ctx: SimpleNamespace, 
         event.set()
 
 
+# Set by ``_retry_stale`` around one attempt of a request: whether it went out on a kept connection.
+_REUSED: ContextVar[list[bool] | None] = ContextVar("reused", default=None)
+
+
+async def _connection_reused(_session: aiohttp.ClientSession, _ctx: SimpleNamespace, _params: object) -> None:
+    reused = _REUSED.get()
+    if reused is not None:
+        reused.append(True)
+
+
+async def _retry_stale(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Send the request again, once, when a kept connection failed before any answer to it.
+
+    A server closes an idle connection when its own keep-alive ends; a request written on it at that
+    moment meets the close (a disconnect or a reset) before the server read it. aiohttp tries again only
+    for idempotent methods, and every request here is a POST; this is the retry the OpenAI SDK makes
+    (RFC 9112, 9.3.1). A request on a connection opened for it is never sent twice: a server that hung
+    up on it may have acted on it.
+    """
+    reused: list[bool] = []
+    told = _REUSED.set(reused)
+    try:
+        return await handler(request)
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        if not reused or isinstance(exc, aiohttp.ClientConnectorError):
+            raise
+    finally:
+        _REUSED.reset(told)
+    return await handler(request)
+
+
 def _trace_config() -> aiohttp.TraceConfig:
     trace = aiohttp.TraceConfig()
     trace.on_request_chunk_sent.append(_request_sent)
+    trace.on_connection_reuseconn.append(_connection_reused)
     trace.freeze()
     return trace
 
@@ -163,7 +198,10 @@ class UpstreamTransport(AiohttpTransport):
             ssl=self.ssl_context,
         )
         return aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trace_configs=[_trace_config()]
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trace_configs=[_trace_config()],
+            middlewares=(_retry_stale,),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -22,7 +23,8 @@ Reply = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 @contextlib.asynccontextmanager
 async def server(reply: Reply) -> AsyncIterator[tuple[str, list[bytes]]]:
-    """A loopback server answering each connection with ``reply``; yields its URL and the requests' heads."""
+    """A loopback server answering each connection with ``reply``; yields its URL and the requests it read
+    (each head with its body)."""
     heads: list[bytes] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -38,7 +40,7 @@ async def server(reply: Reply) -> AsyncIterator[tuple[str, list[bytes]]]:
                     ),
                     0,
                 )
-                await reader.readexactly(length)
+                heads[-1] += await reader.readexactly(length)
                 await reply(reader, writer)
                 if writer.is_closing():
                     return
@@ -305,3 +307,42 @@ async def test_an_idle_connection_is_kept_for_the_next_request(keepalive: float,
             await asyncio.sleep(0.6)
         await client.aclose()
     assert len(heads) == 2 and len(opened) == connections
+
+
+async def test_a_kept_connection_the_server_closed_as_the_request_left_is_tried_once_more() -> None:
+    # The race of keeping connections: the server times an idle connection out just as the next prompt
+    # is sent on it, and closes it without reading the request. The request goes again, once, on a new
+    # connection, and the user gets the reply instead of "closed the connection before answering".
+    answered: dict[int, int] = {}
+    answer = sse_reply(HELLO, END)
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")[1]
+        answered[peer] = answered.get(peer, 0) + 1
+        if answered[peer] == 2:
+            writer.close()  # the second request on the first connection: closed, not answered
+            return
+        await answer(reader, writer)
+
+    async with server(reply) as (url, heads):
+        client = UpstreamClient(base_url=url, keepalive=30.0)
+        try:
+            for _ in range(2):
+                events = [e async for e in client.stream_chat(BODY)]
+                assert [e.content for e in events if isinstance(e, Delta)] == ["Hello"]
+        finally:
+            await client.aclose()
+    # The first request, the second on the kept connection, and the second again on a new one.
+    assert len(heads) == 3 and len(answered) == 2
+    assert heads[1] == heads[2] and json.loads(heads[2].split(b"\r\n\r\n", 1)[1]) == BODY
+
+
+async def test_a_request_on_a_new_connection_is_not_sent_twice() -> None:
+    # A server that hangs up on a connection opened for this request may have acted on it: no retry.
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async with server(hang_up) as (url, heads):
+        with pytest.raises(UpstreamConnectionError):
+            await run(UpstreamClient(base_url=url))
+    assert len(heads) == 1
