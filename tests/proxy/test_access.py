@@ -17,16 +17,21 @@ from tests.proxy.conftest import MODEL, Socket
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def forbid_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Make the database access check fail loudly; returns the calls it saw."""
-    calls: list[str] = []
+def forbid(monkeypatch: pytest.MonkeyPatch, module: Any, read: str) -> list[dict[str, Any]]:
+    """Make a read of the database (``module.read``) fail loudly; returns the calls it saw."""
+    calls: list[dict[str, Any]] = []
 
-    def refuse(**kwargs: Any) -> str:
-        calls.append(str(kwargs.get("conversation_id")))
-        raise AssertionError("the access check read the database")
+    def refuse(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        raise AssertionError(f"{read} read the database")
 
-    monkeypatch.setattr(access_module, "run_access", refuse)
+    monkeypatch.setattr(module, read, refuse)
     return calls
+
+
+def forbid_reads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The database access check fails loudly."""
+    return forbid(monkeypatch, access_module, "run_access")
 
 
 async def test_a_known_conversation_starts_its_stream_without_a_query(
@@ -79,16 +84,9 @@ async def test_a_lowered_role_is_refused_at_once_though_the_socket_knew_better(
     assert "viewer" in refused["message"]
 
 
-def forbid_price_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Make reading a run's price from the database fail loudly; returns the workspaces it was asked for."""
-    calls: list[int] = []
-
-    def refuse(*, workspace_id: int, model: str) -> Any:
-        calls.append(workspace_id)
-        raise AssertionError("the run's price was read from the database")
-
-    monkeypatch.setattr(stream_module, "price_for", refuse)
-    return calls
+def forbid_price_reads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Reading a run's price from the database fails loudly."""
+    return forbid(monkeypatch, stream_module, "price_for")
 
 
 async def test_the_socket_knows_its_workspaces_prices_and_learns_a_change(
