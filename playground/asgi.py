@@ -15,7 +15,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper  # noqa: E402
 
 from playground.origin import OriginValidator  # noqa: E402
+from playground.wslabels import use_plain_labels  # noqa: E402
 from proxy.routing import websocket_urlpatterns  # noqa: E402
+
+use_plain_labels()  # daphne's websocket layer formats no coloured debug label per frame
 
 
 class SocketSessionMiddleware:
