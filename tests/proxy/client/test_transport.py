@@ -346,3 +346,96 @@ async def test_a_request_on_a_new_connection_is_not_sent_twice() -> None:
         with pytest.raises(UpstreamConnectionError):
             await run(UpstreamClient(base_url=url))
     assert len(heads) == 1
+
+
+@contextlib.asynccontextmanager
+async def held_server() -> AsyncIterator[tuple[str, dict[int, float], list[int], asyncio.Event]]:
+    """A loopback server whose replies say "Hello" and then wait for ``release``; yields its URL, when
+    each connection was accepted (by peer port), the peer port of each request, and ``release``."""
+    loop = asyncio.get_running_loop()
+    accepted: dict[int, float] = {}
+    requests: list[int] = []
+    release = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")[1]
+        accepted[peer] = loop.time()
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                requests.append(peer)
+                head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+                writer.write(head + b"\r\n" + b"%x\r\n%s\r\n" % (len(HELLO), HELLO))
+                await writer.drain()
+                await release.wait()
+                writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(END), END))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/v1", accepted, requests, release
+    finally:
+        release.set()
+        srv.close()
+
+
+async def stream_until_hello(client: UpstreamClient) -> tuple[asyncio.Task[list[Any]], asyncio.Event]:
+    """Start a stream; return its task and an event set when its "Hello" came."""
+    hello = asyncio.Event()
+
+    async def consume() -> list[Any]:
+        events = []
+        async for event in client.stream_chat(BODY):
+            events.append(event)
+            if isinstance(event, Delta):
+                hello.set()
+        return events
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(hello.wait(), 5)
+    return task, hello
+
+
+async def test_streams_started_side_by_side_find_a_spare_connection_ready() -> None:
+    # Streams start one after another while the earlier ones still stream: from the second on, a spare
+    # connection is opened behind each request, so the next stream's request leaves without a handshake.
+    loop = asyncio.get_running_loop()
+    async with held_server() as (url, accepted, requests, release):
+        client = UpstreamClient(base_url=url)
+        try:
+            first, _ = await stream_until_hello(client)
+            second, _ = await stream_until_hello(client)
+            for _ in range(100):  # the spare, opened in the background
+                if len(accepted) == 3:
+                    break
+                await asyncio.sleep(0.02)
+            before_third = loop.time()
+            third, _ = await stream_until_hello(client)
+            release.set()
+            for task in (first, second, third):
+                events = await asyncio.wait_for(task, 5)
+                assert [e.content for e in events if isinstance(e, Delta)] == ["Hello"]
+        finally:
+            await client.aclose()
+    # The third request went out on a connection opened before it started.
+    assert len(requests) == 3 and len(set(requests)) == 3
+    assert accepted[requests[2]] < before_third
+
+
+async def test_a_lone_stream_opens_no_spare_connection() -> None:
+    async with held_server() as (url, accepted, requests, release):
+        client = UpstreamClient(base_url=url)
+        try:
+            task, _ = await stream_until_hello(client)
+            release.set()
+            await asyncio.wait_for(task, 5)
+            await asyncio.sleep(0.2)
+        finally:
+            await client.aclose()
+    assert len(accepted) == 1 and len(requests) == 1
