@@ -56,7 +56,8 @@ class LiveServer:
         self.log_path = workdir / "daphne.log"
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "playground.settings",
+            # playground.settings with a fast password hasher (every test signs up a user).
+            "DJANGO_SETTINGS_MODULE": "tests.live_settings",
             "DATABASE_URL": f"sqlite:///{workdir / 'browser.sqlite3'}",
             "FIREWORKS_BASE_URL": emulator.base_url,
             "FIREWORKS_API_KEY": API_KEY,
