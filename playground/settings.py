@@ -142,7 +142,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             return False
         return False
 
-    for _stale in BASE_DIR.glob("db.test.*.sqlite3-*"):
+    # Under pytest-xdist a worker's file is named db.test.<pid>.sqlite3_gw<n>.
+    for _stale in BASE_DIR.glob("db.test.*.sqlite3*-*"):
         _pid = _stale.name.split(".")[2]
         if _pid.isdigit() and _gone(int(_pid)):
             _stale.unlink(missing_ok=True)

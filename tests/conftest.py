@@ -26,6 +26,13 @@ def pytest_configure(config: pytest.Config) -> None:
     manifest storage needs the manifest: on a clean checkout neither exists yet.
     """
     ensure_node_modules()  # the front-end libraries collectstatic serves (npm ci, once)
+    distributing = getattr(config.option, "dist", "no") != "no" and not config.option.collectonly
+    if distributing and not hasattr(config, "workerinput"):
+        return  # pytest-xdist's controller runs no test; each worker collects its own static files
+    # A fast password hasher, as Django's testing docs advise: the default PBKDF2 (a million iterations)
+    # costs about half a second of CPU per user made or sign-in tried, and no test is about its cost.
+    # The servers the tests start as subprocesses use the same (tests/live_settings.py).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     root = Path(tempfile.mkdtemp(prefix="playground-static-"))
     config.stash[STATIC_ROOT_KEY] = root
     settings.STATIC_ROOT = root

@@ -56,7 +56,8 @@ class LiveServer:
         self.log_path = workdir / "daphne.log"
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "playground.settings",
+            # playground.settings with a fast password hasher (every test signs up a user).
+            "DJANGO_SETTINGS_MODULE": "tests.live_settings",
             "DATABASE_URL": f"sqlite:///{workdir / 'browser.sqlite3'}",
             "FIREWORKS_BASE_URL": emulator.base_url,
             "FIREWORKS_API_KEY": API_KEY,
@@ -75,6 +76,19 @@ class LiveServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start serving; on another free port when something took this one first (free_port() only says
+        the port was free a moment ago, and the tests run in two processes that both pick ports)."""
+        for _ in range(2):
+            if self._start_on_port():
+                return
+            self.stop()
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        if not self._start_on_port():
+            raise RuntimeError(f"port {self.port} was taken three times in a row:\n{self.log()}")
+
+    def _start_on_port(self) -> bool:
+        """True once our daphne answers; False when the port turned out to be someone else's."""
         # As users run it: `manage.py serve` migrates, collects the static files and runs daphne.
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -87,6 +101,8 @@ class LiveServer:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "Address already in use" in self.log():
+                    return False
                 raise RuntimeError(f"daphne exited ({self.process.returncode}):\n{self.log()}")
             try:
                 response = httpx.get(f"{self.url}/accounts/login/", timeout=1)
@@ -94,9 +110,11 @@ class LiveServer:
                 time.sleep(0.1)
                 continue
             # Someone else may hold the port: the answer must come from our daphne.
-            if response.status_code == 200 and "daphne" in response.headers.get("server", "").lower():
-                return
-            raise RuntimeError(f"port {self.port} answered, but not from daphne: {response.headers}")
+            if "daphne" not in response.headers.get("server", "").lower():
+                return False
+            if response.status_code == 200:
+                return True
+            raise RuntimeError(f"daphne answered {response.status_code}:\n{self.log()}")
         raise RuntimeError(f"daphne did not answer within 60 s:\n{self.log()}")
 
     def stop(self) -> None:
