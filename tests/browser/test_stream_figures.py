@@ -226,7 +226,8 @@ async def test_b_tokens_per_second_is_never_negative_while_tool_call_arguments_s
     await tool.get_by_test_id("tool-description").fill("The weather in a city")
     await tool.get_by_test_id("tool-parameters").fill(WEATHER)
     # A slow pace: the call's arguments arrive as many deltas, none of them content.
-    emulator.configure(ttft_ms=60, tokens_per_second=25, chunk_tokens=1, seed=4)
+    # (Slow enough that the rate is read several times even beside a second test process.)
+    emulator.configure(ttft_ms=60, tokens_per_second=12, chunk_tokens=1, seed=4)
     await send(page, "Use the get_weather tool for Paris")
     shown: list[str] = []
     rate = page.locator("[data-testid=tokens-per-second] .value")
