@@ -11,16 +11,14 @@ What this module adds to the library: its errors mapped to the httpx errors they
 turns a refused connection, or a server that hung up before answering, into ``ConnectTimeout``), and
 no cookie jar, so that nothing one user's stream is told comes back on another's request; a way to
 know when a request has left (``REQUEST_SENT``), so that work that would hold the interpreter (a database
-write on a thread) can wait until the request's bytes are on the socket; one more try of a request
-that a kept connection lost before any answer (``_retry_stale``); and a spare connection, opened while
-streams start side by side, so that the next one finds a connection ready (``UpstreamTransport``).
+write on a thread) can wait until the request's bytes are on the socket; and one more try of a request
+that a kept connection lost before any answer (``_retry_stale``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -30,9 +28,6 @@ from types import SimpleNamespace
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from yarl import URL
-
-logger = logging.getLogger(__name__)
 
 
 def _reason(cause: aiohttp.ClientError) -> str:
@@ -184,20 +179,16 @@ async def _retry_stale(
     return await handler(request)
 
 
+def _trace_config() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(_request_sent)
+    trace.on_connection_reuseconn.append(_connection_reused)
+    trace.freeze()
+    return trace
+
+
 class UpstreamTransport(AiohttpTransport):
-    """aiohttp under httpx: one connection pool, no cookies kept, errors as httpx's own, and a spare
-    connection while streams start side by side.
-
-    A stream that finds no idle connection opens one before its request can leave: on loopback 1-4 ms
-    of a busy event loop, upstream a TCP and TLS handshake (tens of milliseconds). So when a request has
-    left on a connection while another is in use too, and none is left idle, one more is opened in the
-    background (after the request's bytes are written, so it never delays them) and kept in the pool for
-    the next stream. A lone user's request, with no other in flight, opens none.
-    """
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._spare: asyncio.Task[None] | None = None
+    """aiohttp under httpx: one connection pool, no cookies kept, errors as httpx's own."""
 
     def get_client(self) -> aiohttp.ClientSession:
         # Called on the first request, inside the event loop the session then belongs to.
@@ -206,63 +197,12 @@ class UpstreamTransport(AiohttpTransport):
             keepalive_timeout=self.limits.keepalive_expiry,
             ssl=self.ssl_context,
         )
-        trace = aiohttp.TraceConfig()
-        trace.on_request_chunk_sent.append(self._request_sent)
-        trace.on_connection_reuseconn.append(_connection_reused)
-        trace.freeze()
         return aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
-            trace_configs=[trace],
+            trace_configs=[_trace_config()],
             middlewares=(_retry_stale,),
         )
-
-    async def _request_sent(
-        self,
-        session: aiohttp.ClientSession,
-        ctx: SimpleNamespace,
-        params: aiohttp.TraceRequestChunkSentParams,
-    ) -> None:
-        await _request_sent(session, ctx, params)
-        if self._spare is None and self._spare_wanted(session, params.url):
-            self._spare = asyncio.get_running_loop().create_task(self._open_spare(session, params.url))
-
-    @staticmethod
-    def _spare_wanted(session: aiohttp.ClientSession, url: URL) -> bool:
-        """No idle connection to ``url``'s server is left, and more than one is in use (aiohttp's pool
-        state; without it, no spare)."""
-        connector = session.connector
-        idle = getattr(connector, "_conns", None)
-        in_use = getattr(connector, "_acquired", None)
-        if not isinstance(idle, dict) or in_use is None or session.closed:
-            return False
-        server = (url.raw_host, url.port)
-        ready = any(
-            kept and (getattr(key, "host", None), getattr(key, "port", None)) == server
-            for key, kept in idle.items()
-        )
-        return len(in_use) > 1 and not ready
-
-    async def _open_spare(self, session: aiohttp.ClientSession, url: URL) -> None:
-        try:
-            connector = session.connector
-            assert connector is not None
-            request = aiohttp.ClientRequest(
-                "POST", url.origin(), loop=asyncio.get_running_loop(), session=session
-            )
-            connection = await connector.connect(request, [], session.timeout)
-            connection.release()  # into the pool, idle, for the next request
-        except Exception as exc:  # a spare that could not be opened costs nothing but its try
-            logger.debug("A spare upstream connection could not be opened: %r", exc)
-        finally:
-            self._spare = None
-
-    async def aclose(self) -> None:
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.cancel()
-            await asyncio.gather(spare, return_exceptions=True)
-        await super().aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         with _as_httpx_errors():
