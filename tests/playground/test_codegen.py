@@ -213,7 +213,7 @@ async def frames_until(
 
 @pytest.mark.parametrize("fields", [CHAT_FIELDS, COMPLETIONS_FIELDS], ids=["chat", "completions"])
 async def test_saved_run_code_sends_the_same_body(
-    socket: WebsocketCommunicator, emulator: Any, tmp_path: Path, fields: dict[str, Any]
+    socket: WebsocketCommunicator, emulator: Any, tmp_path: Path, fields: dict[str, Any], close_upstream: None
 ) -> None:
     emulator.configure(ttft_ms=1, tokens_per_second=5000)
     # What the page shows before sending: code.render answers with the body and the code, sending nothing.

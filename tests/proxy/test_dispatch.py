@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from playground.asgi import application
+from proxy.client.client import close_shared_clients
 from proxy.protocol import MAX_FRAME_BYTES
 from tests.proxy.conftest import ORIGIN, Socket
 
@@ -119,6 +120,7 @@ async def exchange(cookie: bytes, texts: list[str]) -> tuple[list[dict[str, Any]
             got.append(frame)
     finally:
         await communicator.disconnect()
+        await close_shared_clients()  # this loop's upstream clients, before async_to_sync ends it
 
 
 @pytest.fixture
