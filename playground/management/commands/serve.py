@@ -54,6 +54,13 @@ class Command(BaseCommand):
         # A worker of `serve --workers N`: serve on the listening socket inherited as this descriptor.
         parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
 
+    def execute(self, *args: Any, **options: Any) -> Any:
+        # The front-end packages first (npm ci on a fresh checkout): Django's checks, which run next,
+        # would otherwise tell a new user to run `npm ci` a moment before serve runs it itself.
+        if options.get("fd") is None:
+            ensure_node_modules(self.stderr)
+        return super().execute(*args, **options)
+
     def handle(
         self,
         *args: Any,
@@ -90,7 +97,6 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{interrupted} arena prompt(s) left streaming by a stopped server marked interrupted."
             )
-        ensure_node_modules(self.stderr)
         call_command("collectstatic", interactive=False, verbosity=0)
         emulator = None
         if settings.PLAYGROUND_EMULATOR and not no_emulator:

@@ -97,3 +97,18 @@ def test_several_workers_need_postgresql_and_redis(monkeypatch: pytest.MonkeyPat
     assert "REDIS_URL" not in str(sqlite.value).split("set ")[1].split(",")[0]
     with pytest.raises(CommandError, match="1 or more"):
         call_command("serve", "--workers", "0")
+
+
+def test_the_front_end_packages_are_installed_before_the_checks_that_would_ask_for_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On a fresh checkout `serve` runs npm ci itself; the checks must not first tell the user to run it.
+    from playground.management.commands import serve
+
+    order: list[str] = []
+    monkeypatch.setattr(serve, "ensure_node_modules", lambda *a: order.append("npm ci"))
+    monkeypatch.setattr(serve.Command, "check", lambda self, **kw: order.append("checks"))
+    monkeypatch.setattr(serve.Command, "handle", lambda self, *a, **kw: order.append("serve"))
+    options = {"force_color": False, "no_color": False, "skip_checks": False, "fd": None}
+    serve.Command().execute(**options)
+    assert order == ["npm ci", "checks", "serve"]
