@@ -106,7 +106,10 @@ class SocketAccess:
         return self.keys.get(facts.workspace_id, "")
 
     def workspace_prices(self, workspace_id: int) -> Mapping[str, Price] | None:
-        """The workspace's own prices (for ``price_from``), or None when the socket does not know them."""
+        """The workspace's own prices (for ``price_from``), or None when the socket does not know them.
+
+        Called from the run's opening, on a database thread: one lookup in a dict that ``load`` replaces
+        whole (never changes in place), after the stream's access check has loaded it if it had to."""
         return self.prices.get(workspace_id) if self.loaded else None
 
     async def check(self, *, conversation_id: int | None, workspace_id: int | None) -> str:
